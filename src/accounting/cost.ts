@@ -1,0 +1,80 @@
+import type { PriceTable } from '../catalog/types.js';
+import type { TokenUsage } from '../providers/types.js';
+import type { WireEra } from '../config/load.js';
+
+export interface Cost {
+  prompt: number;
+  completion: number;
+  total: number;
+}
+
+/** Money as OpenRouter prints it: no float noise (0.0000126, not 0.000012599999999999998). */
+export function roundUsd(x: number): number {
+  if (!Number.isFinite(x) || x <= 0) return 0;
+  return Number(x.toPrecision(12));
+}
+
+/**
+ * Cost from the endpoint's prices and the upstream's token counts (spec §10.2):
+ * prompt = uncached × prompt price + cached × cache-read + cache-writes × cache-write;
+ * completion = completion tokens (reasoning included) × completion price, unless the endpoint
+ * prices reasoning separately. A discount applies to both.
+ */
+export function computeCost(usage: TokenUsage, price: PriceTable): Cost {
+  const uncached = Math.max(0, usage.promptTokens - usage.cachedTokens - usage.cacheWriteTokens);
+  const keep = 1 - price.discount;
+  const prompt = roundUsd(
+    (uncached * price.prompt + usage.cachedTokens * price.cacheRead + usage.cacheWriteTokens * price.cacheWrite + price.request) * keep,
+  );
+  const completionTokens = price.reasoning === null ? usage.completionTokens : usage.completionTokens - usage.reasoningTokens;
+  const reasoningCost = price.reasoning === null ? 0 : usage.reasoningTokens * price.reasoning;
+  const completion = roundUsd((completionTokens * price.completion + reasoningCost) * keep);
+  return { prompt, completion, total: roundUsd(prompt + completion) };
+}
+
+export const ZERO_USAGE: TokenUsage = {
+  promptTokens: 0,
+  completionTokens: 0,
+  cachedTokens: 0,
+  cacheWriteTokens: 0,
+  reasoningTokens: 0,
+  audioPromptTokens: 0,
+};
+
+/** The `usage` object in OpenRouter's key order for the chosen era (spec §10.1, §0.1). */
+export function usageJson(usage: TokenUsage, cost: Cost, era: WireEra): Record<string, unknown> {
+  const base = {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.promptTokens + usage.completionTokens,
+    cost: cost.total,
+    is_byok: false,
+  };
+  if (era === '2025') {
+    return {
+      ...base,
+      prompt_tokens_details: { cached_tokens: usage.cachedTokens, audio_tokens: usage.audioPromptTokens },
+      cost_details: {
+        upstream_inference_cost: null,
+        upstream_inference_prompt_cost: cost.prompt,
+        upstream_inference_completions_cost: cost.completion,
+      },
+      completion_tokens_details: { reasoning_tokens: usage.reasoningTokens, image_tokens: 0 },
+    };
+  }
+  return {
+    ...base,
+    prompt_tokens_details: {
+      cached_tokens: usage.cachedTokens,
+      cache_write_tokens: usage.cacheWriteTokens,
+      audio_tokens: usage.audioPromptTokens,
+      video_tokens: 0,
+    },
+    cost_details: {
+      upstream_inference_cost: cost.total,
+      upstream_inference_prompt_cost: cost.prompt,
+      upstream_inference_completions_cost: cost.completion,
+    },
+    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens, image_tokens: 0, audio_tokens: 0 },
+  };
+}

@@ -1,0 +1,469 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type { App } from '../app.js';
+import type { Caller } from '../auth/keys.js';
+import { ApiError } from '../core/errors.js';
+import { generationId } from '../core/ids.js';
+import { ajv, firstError } from '../core/validation.js';
+import type { Endpoint } from '../catalog/types.js';
+import { computeCost, usageJson, ZERO_USAGE, type Cost } from '../accounting/cost.js';
+import { adapterFor } from '../providers/registry.js';
+import type { ProviderAdapter, TokenUsage, UpstreamChunk, UpstreamFailure } from '../providers/types.js';
+import { healthKey, routeModel, type ModelRoute } from '../routing/select.js';
+import { ChunkEncoder } from '../streaming/chunk-encoder.js';
+import { SseResponse } from '../streaming/sse-response.js';
+import type { GenerationRecord, ProviderAttempt } from '../storage/generations.js';
+import { isRetryable, networkFailure, retryAfterSeconds, sendUpstream, type UpstreamResponse } from '../upstream/transport.js';
+import { ChatRequestSchema, type ChatRequest } from './chat-schema.js';
+import { completionBody } from './completion-body.js';
+import { JsonKeepAlive } from './json-keepalive.js';
+
+const validateChat = ajv.compile(ChatRequestSchema);
+
+/** Rough token estimate, used only when an upstream reports no usage (e.g. the client hung up first). */
+const estimateTokens = (chars: number) => Math.ceil(chars / 4);
+
+export function parseChatRequest(body: unknown, maxModels: number): ChatRequest {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ApiError(400, 'Request body must be a JSON object');
+  }
+  if (!validateChat(body)) throw new ApiError(400, firstError(validateChat));
+  const req = body as ChatRequest;
+  if (!req.messages) {
+    if (typeof req.prompt !== 'string') throw new ApiError(400, 'messages is required (a non-empty array)');
+    req.messages = [{ role: 'user', content: req.prompt }];
+  }
+  if (!req.model && !(req.models && req.models.length > 0)) throw new ApiError(400, 'model is required');
+  if (req.models && req.models.length > maxModels) throw new ApiError(400, `models may list at most ${maxModels} models`);
+  if (req.reasoning_effort && req.reasoning?.effort && req.reasoning_effort !== req.reasoning.effort) {
+    throw new ApiError(400, 'reasoning_effort and reasoning.effort disagree; send one of them');
+  }
+  if (req.top_logprobs != null && req.logprobs !== true) throw new ApiError(400, 'top_logprobs requires logprobs: true');
+  return req;
+}
+
+interface AttemptFailure {
+  failure: UpstreamFailure;
+  endpoint: Endpoint;
+}
+
+/** Per-request state shared by the attempt loop, the streaming pump and the final record. */
+class Generation {
+  readonly id = generationId();
+  readonly startedAt = Date.now();
+  created = Math.floor(this.startedAt / 1000);
+  attempts: ProviderAttempt[] = [];
+  served: Endpoint | null = null;
+  lastTried: Endpoint | null = null;
+  usage: TokenUsage | null = null;
+  estimatedUsage = false;
+  cost: Cost = { prompt: 0, completion: 0, total: 0 };
+  finishReason: string | null = null;
+  nativeFinishReason: string | null = null;
+  upstreamId: string | null = null;
+  serviceTier: string | null = null;
+  firstTokenAt: number | null = null;
+  acceptedAt: number | null = null;
+  status = 200;
+  error: { code: number; message: string } | null = null;
+  cancelled = false;
+  streamedChars = 0;
+
+  constructor(
+    readonly req: ChatRequest,
+    readonly promptChars: number,
+  ) {}
+}
+
+export async function handleChatCompletions(app: App, req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller): Promise<void> {
+  const chat = parseChatRequest(body, app.settings.maxModels);
+  const routes = planRoutes(app, chat);
+  const gen = new Generation(chat, JSON.stringify(chat.messages).length);
+  const abort = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) {
+      gen.cancelled = true;
+      abort.abort();
+    }
+  });
+  res.setHeader('X-Generation-Id', gen.id);
+  try {
+    if (chat.stream === true) await runStreaming(app, res, gen, routes, abort.signal);
+    else await runNonStreaming(app, res, gen, routes, abort.signal);
+  } finally {
+    app.store.save(toRecord(gen, req, caller, chat));
+  }
+}
+
+/** Routes for `model` then each of `models` (spec §12); invalid ids fail the request up front. */
+function planRoutes(app: App, chat: ChatRequest): ModelRoute[] {
+  const ids = [...new Set([chat.model, ...(chat.models ?? [])].filter((m): m is string => typeof m === 'string'))];
+  const ctx = { catalog: app.settings.catalog, providers: app.settings.providers, health: app.health, rng: app.rng };
+  const routes: ModelRoute[] = [];
+  let firstError: ApiError | null = null;
+  for (const id of ids) {
+    try {
+      routes.push(routeModel(ctx, id, chat, chat.provider ?? null));
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 400) throw err;
+      firstError ??= err as ApiError;
+    }
+  }
+  const endpoints = routes.reduce((n, r) => n + r.endpoints.length, 0);
+  if (endpoints === 0) throw firstError ?? new ApiError(404, `No endpoints found for ${ids.join(', ')}.`);
+  return routes;
+}
+
+function* attemptsOf(routes: ModelRoute[]): Generator<Endpoint> {
+  for (const r of routes) yield* r.endpoints;
+}
+
+function responseModel(app: App, ep: Endpoint, requested: string): string {
+  if (app.settings.wireEra === '2025') return requested;
+  return ep.model.canonical_slug ?? ep.model.id;
+}
+
+/** Start one upstream attempt and wait for its status line. */
+async function startAttempt(
+  app: App,
+  gen: Generation,
+  ep: Endpoint,
+  stream: boolean,
+  signal: AbortSignal,
+): Promise<{ adapter: ProviderAdapter; response: UpstreamResponse; started: number } | AttemptFailure> {
+  const provider = app.settings.providers.get(ep.provider.slug)!;
+  const adapter = adapterFor(ep.provider.protocol)!;
+  gen.lastTried = ep;
+  const started = Date.now();
+  let response: UpstreamResponse;
+  try {
+    response = await sendUpstream(provider, adapter.buildRequest(gen.req, ep, provider, stream), signal);
+  } catch (err) {
+    const failure = signal.aborted ? { status: 499, raw: 'client closed the request' } : networkFailure(err);
+    noteFailure(app, gen, ep, failure, started, null);
+    return { failure, endpoint: ep };
+  }
+  if (response.statusCode >= 300) {
+    const text = await response.body.text().catch(() => '');
+    const failure = adapter.parseError(response.statusCode, text);
+    failure.retryAfterSeconds = retryAfterSeconds(response.headers);
+    noteFailure(app, gen, ep, failure, started, response.statusCode);
+    return { failure, endpoint: ep };
+  }
+  return { adapter, response, started };
+}
+
+function noteFailure(app: App, gen: Generation, ep: Endpoint, failure: UpstreamFailure, started: number, status: number | null): void {
+  gen.attempts.push({
+    provider: ep.provider.name,
+    endpoint: ep.key,
+    model: ep.model.id,
+    status,
+    latencyMs: Date.now() - started,
+    error: failure.raw.slice(0, 500),
+  });
+  if (failure.status !== 499) {
+    app.health.recordFailure(healthKey(ep), Date.now(), failure.retryAfterSeconds ? failure.retryAfterSeconds * 1000 : undefined);
+    app.log.warn({ gen: gen.id, provider: ep.provider.slug, status: failure.status, raw: failure.raw.slice(0, 200) }, 'upstream attempt failed');
+  }
+}
+
+/** OpenRouter's error for a request whose every attempt failed (spec §13.3, §11.4). */
+function finalError(last: AttemptFailure | null, all: AttemptFailure[]): ApiError {
+  if (!last) return new ApiError(503, 'No provider was available to serve this request');
+  const { failure, endpoint } = last;
+  const status = failure.status === 429 ? 429 : isRetryable(failure.status) ? 502 : failure.status;
+  const metadata: Record<string, unknown> = { raw: failure.raw, provider_name: endpoint.provider.name };
+  if (all.length > 1) {
+    metadata.previous_errors = all.slice(0, -1).map((a) => ({ provider: a.endpoint.provider.name, code: a.failure.status, message: a.failure.raw.slice(0, 300) }));
+  }
+  const headers = failure.status === 429 && failure.retryAfterSeconds !== undefined ? { 'Retry-After': String(failure.retryAfterSeconds) } : undefined;
+  return new ApiError(status, 'Provider returned error', metadata, headers);
+}
+
+function settle(app: App, gen: Generation, ep: Endpoint): void {
+  if (!gen.usage) {
+    gen.estimatedUsage = true;
+    gen.usage = { ...ZERO_USAGE, promptTokens: estimateTokens(gen.promptChars), completionTokens: estimateTokens(gen.streamedChars) };
+  }
+  gen.cost = computeCost(gen.usage, ep.price);
+}
+
+async function runStreaming(app: App, res: ServerResponse, gen: Generation, routes: ModelRoute[], signal: AbortSignal): Promise<void> {
+  const sse = new SseResponse(res, app.settings.keepaliveMs);
+  const failures: AttemptFailure[] = [];
+  try {
+    for (const ep of attemptsOf(routes)) {
+      if (signal.aborted) break;
+      const attempt = await startAttempt(app, gen, ep, true, signal);
+      if ('failure' in attempt) {
+        failures.push(attempt);
+        if (!isRetryable(attempt.failure.status) || attempt.failure.status === 499) break;
+        continue;
+      }
+      // Accepted: commit the status line and keep the connection warm; content is still uncommitted.
+      gen.acceptedAt ??= Date.now();
+      gen.created = Math.floor(Date.now() / 1000);
+      sse.open(gen.id);
+      const requested = routes.find((r) => r.model === ep.model)?.requestedId ?? ep.model.id;
+      const encoder = new ChunkEncoder(app.settings.wireEra, gen.id, gen.created, responseModel(app, ep, requested), ep.provider.name, ep.model.reasoning === true);
+      const outcome = await pumpStream(app, gen, ep, attempt, encoder, sse, signal);
+      if (outcome === 'done') return;
+      failures.push(outcome);
+      if (outcome.failure.status === 499) return;
+      if (sse.contentCommitted) {
+        // Content already reached the client: no silent fallback any more (spec §4.7).
+        const err = outcome.failure;
+        gen.status = err.status >= 500 || err.status === 408 ? 502 : err.status;
+        gen.error = { code: gen.status, message: err.raw };
+        settle(app, gen, ep);
+        sse.write(encoder.errorEvent(gen.status, 'Provider returned error', { raw: err.raw, provider_name: ep.provider.name, error_type: 'provider_unavailable' }));
+        sse.end('data: [DONE]\n\n');
+        return;
+      }
+    }
+    if (signal.aborted) {
+      gen.status = 499;
+      gen.error = { code: 499, message: 'client closed the request' };
+      return;
+    }
+    const err = finalError(failures[failures.length - 1] ?? null, failures);
+    gen.status = err.status;
+    gen.error = { code: err.status, message: String(err.metadata?.raw ?? err.message) };
+    if (!sse.opened) throw err;
+    // Status 200 was already sent (an accepted attempt failed before content): report in-stream.
+    const ep = gen.lastTried!;
+    const encoder = new ChunkEncoder(app.settings.wireEra, gen.id, gen.created, ep.model.canonical_slug ?? ep.model.id, ep.provider.name, false);
+    sse.end(encoder.errorEvent(err.status, err.message, err.metadata) + 'data: [DONE]\n\n');
+  } finally {
+    sse.stopKeepAlive();
+  }
+}
+
+/**
+ * Copies one accepted upstream stream to the client. Events before the first content are held
+ * back so that a provider failing early can be replaced invisibly (only keep-alive comments went
+ * out). Returns 'done' or the failure that ended the attempt.
+ */
+async function pumpStream(
+  app: App,
+  gen: Generation,
+  ep: Endpoint,
+  attempt: { adapter: ProviderAdapter; response: UpstreamResponse; started: number },
+  encoder: ChunkEncoder,
+  sse: SseResponse,
+  signal: AbortSignal,
+): Promise<'done' | AttemptFailure> {
+  const decoder = attempt.adapter.createStreamDecoder();
+  const pending: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (ev) => pending.push(ev) });
+  const textDecoder = new TextDecoder();
+  let held = '';
+  let usage: TokenUsage | null = null;
+  let upstreamDone = false;
+  let streamError: UpstreamFailure | null = null;
+  let chars = 0;
+
+  const handle = (chunk: UpstreamChunk) => {
+    if (chunk.error) {
+      streamError = chunk.error;
+      return;
+    }
+    if (chunk.usage) usage = chunk.usage;
+    if (chunk.upstreamId && !gen.upstreamId) gen.upstreamId = chunk.upstreamId;
+    if (chunk.serviceTier) gen.serviceTier = chunk.serviceTier;
+    const out = encoder.encode(chunk);
+    if (!out) return;
+    const c = chunk.choice!;
+    chars += (c.content?.length ?? 0) + (c.reasoning?.length ?? 0) + (c.toolCalls?.reduce((n, t) => n + (t.arguments?.length ?? 0), 0) ?? 0);
+    const isContent = Boolean((c.content && c.content.length > 0) || c.toolCalls || c.reasoning || c.reasoningDetails || c.finishReason !== null || c.refusal);
+    if (!sse.contentCommitted && !isContent) {
+      held += out;
+      return;
+    }
+    if (!sse.contentCommitted) {
+      gen.firstTokenAt = Date.now();
+      gen.served = ep;
+      sse.write(held + out);
+      held = '';
+      sse.contentCommitted = true;
+    } else {
+      sse.write(out);
+    }
+  };
+
+  try {
+    for await (const buf of attempt.response.body) {
+      parser.feed(textDecoder.decode(buf as Buffer, { stream: true }));
+      while (pending.length > 0) {
+        const ev = pending.shift()!;
+        const chunks = decoder.decode({ event: ev.event, data: ev.data });
+        if (chunks === null) {
+          upstreamDone = true;
+          break;
+        }
+        for (const ch of chunks) handle(ch);
+        if (streamError) break;
+      }
+      if (upstreamDone || streamError) break;
+      if (sse.backpressured) await sse.drained();
+    }
+  } catch (err) {
+    streamError = signal.aborted ? { status: 499, raw: 'client closed the request' } : networkFailure(err);
+  } finally {
+    gen.streamedChars += chars;
+    if (!attempt.response.body.destroyed) attempt.response.body.destroy();
+  }
+
+  if (!streamError && !upstreamDone && !encoder.finished && !signal.aborted) {
+    // The connection closed without [DONE] and without a finish reason: a truncated stream.
+    streamError = { status: 502, raw: 'upstream closed the stream before it finished' };
+  }
+  if (signal.aborted) {
+    gen.served ??= ep;
+    gen.usage = usage;
+    settle(app, gen, ep);
+    gen.status = 499;
+    gen.error = { code: 499, message: 'client closed the request' };
+    gen.finishReason = encoder.finishReason;
+    return { failure: { status: 499, raw: 'client closed the request' }, endpoint: ep };
+  }
+  if (streamError) {
+    noteFailure(app, gen, ep, streamError, attempt.started, 200);
+    if (sse.contentCommitted) gen.usage = usage;
+    return { failure: streamError, endpoint: ep };
+  }
+
+  if (!sse.contentCommitted) {
+    // An answer with no content at all (e.g. empty completion): still a valid generation.
+    gen.served = ep;
+    gen.firstTokenAt = Date.now();
+    sse.write(held);
+    sse.contentCommitted = true;
+  }
+  if (!encoder.finished) sse.write(encoder.syntheticFinish());
+  gen.served = ep;
+  gen.usage = usage;
+  settle(app, gen, ep);
+  gen.finishReason = encoder.finishReason;
+  gen.nativeFinishReason = encoder.nativeFinish;
+  sse.write(encoder.usageEvent(usageJson(gen.usage!, gen.cost, app.settings.wireEra)));
+  sse.end('data: [DONE]\n\n');
+  recordSuccess(app, gen, ep, attempt.started);
+  return 'done';
+}
+
+function recordSuccess(app: App, gen: Generation, ep: Endpoint, started: number): void {
+  const now = Date.now();
+  const ttft = gen.firstTokenAt !== null ? gen.firstTokenAt - started : null;
+  const genSeconds = gen.firstTokenAt !== null ? (now - gen.firstTokenAt) / 1000 : 0;
+  const tps = gen.usage && genSeconds > 0 ? gen.usage.completionTokens / genSeconds : null;
+  app.health.recordSuccess(healthKey(ep), ttft, tps);
+  gen.attempts.push({ provider: ep.provider.name, endpoint: ep.key, model: ep.model.id, status: 200, latencyMs: now - started });
+}
+
+async function runNonStreaming(app: App, res: ServerResponse, gen: Generation, routes: ModelRoute[], signal: AbortSignal): Promise<void> {
+  const keepAlive = new JsonKeepAlive(res, app.settings.keepaliveMs);
+  const failures: AttemptFailure[] = [];
+  try {
+    for (const ep of attemptsOf(routes)) {
+      if (signal.aborted) break;
+      const attempt = await startAttempt(app, gen, ep, false, signal);
+      if ('failure' in attempt) {
+        failures.push(attempt);
+        if (!isRetryable(attempt.failure.status) || attempt.failure.status === 499) break;
+        continue;
+      }
+      gen.acceptedAt ??= Date.now();
+      gen.created = Math.floor(Date.now() / 1000);
+      keepAlive.start(gen.id);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(await attempt.response.body.text());
+      } catch (err) {
+        const failure = signal.aborted ? { status: 499, raw: 'client closed the request' } : err instanceof SyntaxError ? { status: 502, raw: 'upstream returned invalid JSON' } : networkFailure(err);
+        noteFailure(app, gen, ep, failure, attempt.started, 200);
+        failures.push({ failure, endpoint: ep });
+        if (failure.status === 499) break;
+        continue;
+      }
+      const completion = attempt.adapter.parseCompletion(parsed);
+      gen.served = ep;
+      gen.firstTokenAt = Date.now();
+      gen.usage = completion.usage;
+      gen.streamedChars = (completion.content?.length ?? 0) + completion.toolCalls.reduce((n, t) => n + t.arguments.length, 0);
+      settle(app, gen, ep);
+      gen.upstreamId = completion.upstreamId ?? null;
+      gen.serviceTier = completion.serviceTier ?? null;
+      gen.nativeFinishReason = completion.finishReason;
+      const requested = routes.find((r) => r.model === ep.model)?.requestedId ?? ep.model.id;
+      const body = completionBody(
+        { id: gen.id, created: gen.created, model: responseModel(app, ep, requested), provider: ep.provider.name },
+        completion,
+        usageJson(gen.usage!, gen.cost, app.settings.wireEra),
+        app.settings.wireEra,
+        gen.req.reasoning?.exclude === true || gen.req.include_reasoning === false,
+      );
+      gen.finishReason = ((body.choices as Record<string, unknown>[])[0].finish_reason as string | null) ?? null;
+      keepAlive.finish(200, JSON.stringify(body));
+      recordSuccess(app, gen, ep, attempt.started);
+      return;
+    }
+    if (signal.aborted) {
+      gen.status = 499;
+      gen.error = { code: 499, message: 'client closed the request' };
+      return;
+    }
+    const err = finalError(failures[failures.length - 1] ?? null, failures);
+    gen.status = err.status;
+    gen.error = { code: err.status, message: String(err.metadata?.raw ?? err.message) };
+    if (!keepAlive.committed) throw err;
+    // Whitespace already went out with status 200: the error travels in the body (spec §3.5).
+    keepAlive.finish(200, JSON.stringify(err.toBody()));
+  } finally {
+    keepAlive.stop();
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | null {
+  const v = req.headers[name];
+  return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
+}
+
+function toRecord(gen: Generation, req: IncomingMessage, caller: Caller, chat: ChatRequest): GenerationRecord {
+  const ep = gen.served ?? gen.lastTried;
+  const end = Date.now();
+  return {
+    id: gen.id,
+    createdAt: gen.startedAt,
+    model: ep ? ep.model.id : (chat.model ?? chat.models?.[0] ?? ''),
+    requestedModel: chat.model ?? chat.models?.[0] ?? '',
+    providerName: ep?.provider.name ?? null,
+    providerSlug: ep?.provider.slug ?? null,
+    upstreamId: gen.upstreamId,
+    streamed: chat.stream === true,
+    cancelled: gen.cancelled,
+    status: gen.status,
+    finishReason: gen.finishReason,
+    nativeFinishReason: gen.nativeFinishReason,
+    tokensPrompt: gen.usage?.promptTokens ?? null,
+    tokensCompletion: gen.usage?.completionTokens ?? null,
+    tokensCached: gen.usage?.cachedTokens ?? null,
+    tokensReasoning: gen.usage?.reasoningTokens ?? null,
+    cost: gen.cost.total,
+    promptCost: gen.cost.prompt,
+    completionCost: gen.cost.completion,
+    latencyMs: end - gen.startedAt,
+    generationTimeMs: gen.acceptedAt !== null ? end - gen.acceptedAt : null,
+    ttftMs: gen.firstTokenAt !== null ? gen.firstTokenAt - gen.startedAt : null,
+    errorCode: gen.error?.code ?? null,
+    errorMessage: gen.error?.message ?? null,
+    attempts: gen.attempts,
+    apiKey: caller.label,
+    externalUser: chat.user ?? null,
+    userAgent: header(req, 'user-agent'),
+    httpReferer: header(req, 'http-referer'),
+    serviceTier: gen.serviceTier,
+    sessionId: chat.session_id ?? header(req, 'x-session-id'),
+  };
+}

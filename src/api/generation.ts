@@ -1,0 +1,71 @@
+import type { App } from '../app.js';
+import { ApiError } from '../core/errors.js';
+import type { GenerationRecord } from '../storage/generations.js';
+
+/** `GET /api/v1/generation?id=` in OpenRouter's shape (spec §19): every documented key present. */
+export function generationResponse(app: App, id: string | null): { data: Record<string, unknown> } {
+  if (!id) throw new ApiError(400, 'id is required');
+  const r = app.store.get(id);
+  if (!r) throw new ApiError(404, 'Generation not found');
+  return { data: toOpenRouterGeneration(r) };
+}
+
+export function toOpenRouterGeneration(r: GenerationRecord): Record<string, unknown> {
+  return {
+    id: r.id,
+    upstream_id: r.upstreamId,
+    total_cost: r.cost,
+    cache_discount: null,
+    upstream_inference_cost: r.cost,
+    created_at: new Date(r.createdAt).toISOString().replace('Z', '+00:00'),
+    model: r.model,
+    app_id: null,
+    streamed: r.streamed,
+    cancelled: r.cancelled,
+    provider_name: r.providerName,
+    latency: r.latencyMs,
+    moderation_latency: null,
+    generation_time: r.generationTimeMs,
+    finish_reason: r.finishReason,
+    native_finish_reason: r.nativeFinishReason,
+    tokens_prompt: r.tokensPrompt,
+    tokens_completion: r.tokensCompletion,
+    native_tokens_prompt: r.tokensPrompt,
+    native_tokens_completion: r.tokensCompletion,
+    native_tokens_completion_images: null,
+    native_tokens_reasoning: r.tokensReasoning,
+    native_tokens_cached: r.tokensCached,
+    num_media_prompt: null,
+    num_input_audio_prompt: null,
+    num_media_completion: null,
+    num_search_results: null,
+    num_fetches: null,
+    usage: r.cost,
+    origin: r.httpReferer ?? '',
+    is_byok: false,
+    external_user: r.externalUser,
+    api_type: 'completions',
+    preset_id: null,
+    router: null,
+    provider_responses: r.attempts.map((a) => ({
+      status: a.status,
+      provider_name: a.provider,
+      endpoint_id: a.endpoint,
+      model_permaslug: a.model,
+      latency: a.latencyMs,
+      is_byok: false,
+    })),
+    web_search_engine: null,
+    service_tier: r.serviceTier,
+    user_agent: r.userAgent,
+    http_referer: r.httpReferer,
+    data_region: 'global',
+    workspace_id: null,
+    request_id: null,
+    session_id: r.sessionId,
+    // Switchyard extension: time to first token and the terminal error, if any.
+    ttft: r.ttftMs,
+    status: r.status,
+    error: r.errorCode !== null ? { code: r.errorCode, message: r.errorMessage } : null,
+  };
+}

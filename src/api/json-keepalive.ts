@@ -1,0 +1,52 @@
+import type { ServerResponse } from 'node:http';
+
+/** OpenRouter's keep-alive unit for non-streaming bodies: newline, nine spaces, newline (spec §3.1). */
+const WHITESPACE_UNIT = '\n         \n';
+
+/**
+ * Non-streaming responses to slow upstreams: once an upstream accepted the request and nothing is
+ * ready after an interval, commit 200 and write whitespace (JSON parsers ignore it) so idle-timeout
+ * proxies keep the connection. Until then the real status can still be sent.
+ */
+export class JsonKeepAlive {
+  committed = false;
+  private timer: NodeJS.Timeout | null = null;
+  private generationId = '';
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly intervalMs: number,
+  ) {}
+
+  start(generationId: string): void {
+    this.generationId = generationId;
+    if (this.timer) return;
+    this.timer = setInterval(() => this.tick(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    if (this.res.writableEnded || this.res.destroyed) return this.stop();
+    if (!this.committed) {
+      this.committed = true;
+      this.res.writeHead(200, { 'Content-Type': 'application/json', 'X-Generation-Id': this.generationId });
+    }
+    this.res.write(WHITESPACE_UNIT);
+  }
+
+  finish(status: number, json: string): void {
+    this.stop();
+    if (this.res.writableEnded || this.res.destroyed) return;
+    if (!this.committed) {
+      this.res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) });
+    }
+    this.res.end(json);
+  }
+
+  stop(): void {
+    if (this.timer) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+}

@@ -1,0 +1,32 @@
+import pino, { type Logger } from 'pino';
+import type { Settings } from './config/load.js';
+import { HealthTracker } from './routing/health.js';
+import { GenerationStore } from './storage/generations.js';
+import { KeyRing } from './auth/keys.js';
+import type { Rng } from './routing/select.js';
+
+/** Everything a request handler needs, built once at start-up. */
+export interface App {
+  settings: Settings;
+  health: HealthTracker;
+  store: GenerationStore;
+  keys: KeyRing;
+  log: Logger;
+  rng: Rng;
+}
+
+export interface AppOptions {
+  logger?: Logger;
+  rng?: Rng;
+}
+
+export function createApp(settings: Settings, opts: AppOptions = {}): App {
+  return {
+    settings,
+    health: new HealthTracker(settings.failureWindowMs),
+    store: new GenerationStore(settings.dataDir, settings.flushIntervalMs),
+    keys: new KeyRing(settings.apiKeys),
+    log: opts.logger ?? pino({ level: settings.logLevel, base: undefined }),
+    rng: opts.rng ?? Math.random,
+  };
+}

@@ -1,0 +1,72 @@
+/** Catalog data (catalog/*.yaml): which providers exist and which endpoints serve each model. */
+
+export interface ProviderEntry {
+  slug: string;
+  name: string; // display name as OpenRouter prints it
+  protocol: string; // adapter id, one folder under src/providers/
+  base_url: string;
+  requires_key?: boolean;
+  data_collection?: 'allow' | 'deny';
+  privacy_policy_url?: string;
+}
+
+export interface Pricing {
+  prompt: string; // USD per token, as a string (OpenRouter style)
+  completion: string;
+  request?: string;
+  image?: string;
+  input_cache_read?: string;
+  input_cache_write?: string;
+  internal_reasoning?: string;
+  discount?: number;
+}
+
+export interface EndpointEntry {
+  provider: string;
+  tag?: string;
+  upstream_model: string;
+  pricing: Pricing;
+  context_length?: number;
+  max_completion_tokens?: number | null;
+  quantization?: string;
+  supported_parameters?: string[];
+}
+
+export interface ModelEntry {
+  id: string;
+  canonical_slug?: string;
+  name?: string;
+  created?: number;
+  description?: string;
+  context_length?: number;
+  input_modalities?: string[];
+  output_modalities?: string[];
+  reasoning?: boolean;
+  endpoints: EndpointEntry[];
+}
+
+/** Prices parsed once so the hot path never re-parses strings. */
+export interface PriceTable {
+  prompt: number;
+  completion: number;
+  request: number;
+  cacheRead: number;
+  cacheWrite: number;
+  reasoning: number | null; // null: reasoning billed as completion
+  discount: number;
+}
+
+/** A resolved, routable endpoint: one model served by one provider. */
+export interface Endpoint {
+  key: string; // `${provider}` or `${provider}/${tag}`; unique per model
+  model: ModelEntry;
+  provider: ProviderEntry;
+  tag: string; // same as key: e.g. "groq", "moonshotai/turbo"
+  upstreamModel: string;
+  pricing: Pricing;
+  price: PriceTable;
+  contextLength: number | null;
+  maxCompletionTokens: number | null;
+  quantization: string;
+  supportedParameters: ReadonlySet<string>;
+}

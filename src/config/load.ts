@@ -1,0 +1,178 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ajv, firstError } from '../core/validation.js';
+import { Catalog, loadEmbeddedSources, readCatalogFile } from '../catalog/load.js';
+import type { ProviderEntry } from '../catalog/types.js';
+import { ConfigSchema, type ConfigFile } from './schema.js';
+
+export type WireEra = '2026' | '2025';
+
+export interface Timeouts {
+  connectMs: number;
+  firstByteMs: number; // until upstream response headers
+  idleMs: number; // between body chunks
+}
+
+export interface ProviderRuntime {
+  entry: ProviderEntry;
+  enabled: boolean;
+  apiKey: string | undefined;
+  baseUrl: string;
+  headers: Record<string, string>;
+  timeouts: Timeouts;
+}
+
+export interface ApiKey {
+  key: string;
+  label: string;
+}
+
+export interface Settings {
+  host: string;
+  port: number;
+  bodyLimitBytes: number;
+  keepaliveMs: number;
+  drainTimeoutMs: number;
+  apiPrefixes: string[];
+  dataDir: string;
+  flushIntervalMs: number;
+  apiKeys: ApiKey[];
+  wireEra: WireEra;
+  failureWindowMs: number;
+  maxModels: number;
+  logLevel: string;
+  catalog: Catalog;
+  providers: Map<string, ProviderRuntime>;
+  configFile: string | null;
+}
+
+export class ConfigError extends Error {}
+
+const validateConfig = ajv.compile(ConfigSchema);
+
+const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, firstByteMs: 60_000, idleMs: 60_000 };
+
+/** `moonshotai` -> `MOONSHOTAI`, `z-ai` -> `Z_AI`: the env-var stem for a provider slug. */
+export function envStem(slug: string): string {
+  return slug.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
+export interface LoadOptions {
+  configFile?: string;
+  env?: NodeJS.ProcessEnv;
+  port?: number;
+  host?: string;
+  cwd?: string;
+}
+
+export function readConfigFile(path: string): ConfigFile {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8')) ?? {};
+  } catch (err) {
+    throw new ConfigError(`${path}: ${(err as Error).message}`);
+  }
+  if (!validateConfig(doc)) throw new ConfigError(`${path}: ${firstError(validateConfig)}`);
+  return doc as ConfigFile;
+}
+
+function intEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${name} must be a port number, got "${raw}"`);
+  return n;
+}
+
+export function loadSettings(opts: LoadOptions = {}): Settings {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  let configFile: string | null = opts.configFile ?? env.SWITCHYARD_CONFIG ?? null;
+  if (!configFile && existsSync(resolve(cwd, 'switchyard.yaml'))) configFile = 'switchyard.yaml';
+  if (configFile) {
+    configFile = resolve(cwd, configFile);
+    if (!existsSync(configFile)) throw new ConfigError(`config file not found: ${configFile}`);
+  }
+  const file: ConfigFile = configFile ? readConfigFile(configFile) : {};
+
+  const sources = loadEmbeddedSources();
+  for (const extra of file.catalog?.files ?? []) {
+    const path = resolve(configFile ? resolve(configFile, '..') : cwd, extra);
+    sources.push({ source: readCatalogFile(path), origin: extra });
+  }
+  if (file.catalog?.providers || file.catalog?.models) {
+    sources.push({ source: { providers: file.catalog.providers, models: file.catalog.models }, origin: 'config catalog' });
+  }
+  let catalog: Catalog;
+  try {
+    catalog = Catalog.from(sources);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+
+  const routingTimeouts: Timeouts = {
+    connectMs: file.routing?.timeouts?.connect_ms ?? DEFAULT_TIMEOUTS.connectMs,
+    firstByteMs: file.routing?.timeouts?.first_byte_ms ?? DEFAULT_TIMEOUTS.firstByteMs,
+    idleMs: file.routing?.timeouts?.idle_ms ?? DEFAULT_TIMEOUTS.idleMs,
+  };
+
+  for (const slug of Object.keys(file.providers ?? {})) {
+    if (!catalog.providers.has(slug)) {
+      throw new ConfigError(`providers.${slug}: unknown provider (known: ${[...catalog.providers.keys()].join(', ')})`);
+    }
+  }
+
+  const providers = new Map<string, ProviderRuntime>();
+  for (const entry of catalog.providers.values()) {
+    const conf = file.providers?.[entry.slug] ?? {};
+    const stem = envStem(entry.slug);
+    const apiKey = env[`${stem}_API_KEY`] || conf.api_key || undefined;
+    const baseUrlOverride = env[`${stem}_BASE_URL`] || conf.base_url;
+    const requiresKey = entry.requires_key !== false;
+    // A provider is on when it can authenticate; keyless (local) servers only when pointed at explicitly.
+    const enabled = conf.enabled ?? (requiresKey ? Boolean(apiKey) : Boolean(baseUrlOverride));
+    providers.set(entry.slug, {
+      entry,
+      enabled,
+      apiKey,
+      baseUrl: (baseUrlOverride ?? entry.base_url).replace(/\/+$/, ''),
+      headers: conf.headers ?? {},
+      timeouts: {
+        connectMs: conf.timeouts?.connect_ms ?? routingTimeouts.connectMs,
+        firstByteMs: conf.timeouts?.first_byte_ms ?? routingTimeouts.firstByteMs,
+        idleMs: conf.timeouts?.idle_ms ?? routingTimeouts.idleMs,
+      },
+    });
+  }
+
+  const apiKeys: ApiKey[] = [];
+  for (const [i, k] of (file.auth?.keys ?? []).entries()) {
+    apiKeys.push(typeof k === 'string' ? { key: k, label: `config key ${i + 1}` } : { key: k.key, label: k.label ?? `config key ${i + 1}` });
+  }
+  for (const [i, k] of (env.SWITCHYARD_API_KEYS ?? '').split(',').map((s) => s.trim()).filter(Boolean).entries()) {
+    apiKeys.push({ key: k, label: `env key ${i + 1}` });
+  }
+
+  const eraEnv = env.SWITCHYARD_WIRE_ERA;
+  if (eraEnv && eraEnv !== '2025' && eraEnv !== '2026') throw new ConfigError(`SWITCHYARD_WIRE_ERA must be 2025 or 2026, got "${eraEnv}"`);
+
+  return {
+    host: opts.host ?? env.HOST ?? file.server?.host ?? '127.0.0.1',
+    port: opts.port ?? intEnv(env, 'PORT') ?? file.server?.port ?? 8787,
+    bodyLimitBytes: file.server?.body_limit_bytes ?? 20 * 1024 * 1024,
+    keepaliveMs: file.server?.keepalive_ms ?? 1000,
+    drainTimeoutMs: file.server?.drain_timeout_ms ?? 30_000,
+    apiPrefixes: file.server?.api_prefixes ?? ['/api/v1', '/v1'],
+    dataDir: resolve(cwd, env.SWITCHYARD_DATA_DIR ?? file.storage?.data_dir ?? 'data'),
+    flushIntervalMs: file.storage?.flush_interval_ms ?? 50,
+    apiKeys,
+    wireEra: (eraEnv as WireEra | undefined) ?? file.wire?.era ?? '2026',
+    failureWindowMs: file.routing?.failure_window_ms ?? 30_000,
+    maxModels: file.routing?.max_models ?? 10,
+    logLevel: env.LOG_LEVEL ?? file.log?.level ?? 'info',
+    catalog,
+    providers,
+    configFile,
+  };
+}

@@ -1,0 +1,101 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * The shape of `switchyard.yaml`. Every field is optional: an absent file, or an empty one, is the
+ * embedded default configuration. Secrets come from the environment (see config/load.ts).
+ */
+const Timeouts = Type.Object(
+  {
+    connect_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    first_byte_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    idle_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+const ProviderSettings = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean()),
+    api_key: Type.Optional(Type.String({ minLength: 1 })),
+    base_url: Type.Optional(Type.String({ pattern: '^https?://' })),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+    timeouts: Type.Optional(Timeouts),
+  },
+  { additionalProperties: false },
+);
+
+const ApiKeyEntry = Type.Union([
+  Type.String({ minLength: 8 }),
+  Type.Object({ key: Type.String({ minLength: 8 }), label: Type.Optional(Type.String()) }, { additionalProperties: false }),
+]);
+
+export const ConfigSchema = Type.Object(
+  {
+    server: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String({ minLength: 1 })),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          body_limit_bytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+          keepalive_ms: Type.Optional(Type.Integer({ minimum: 50 })),
+          drain_timeout_ms: Type.Optional(Type.Integer({ minimum: 0 })),
+          api_prefixes: Type.Optional(Type.Array(Type.String())),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    storage: Type.Optional(
+      Type.Object(
+        {
+          data_dir: Type.Optional(Type.String({ minLength: 1 })),
+          flush_interval_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    auth: Type.Optional(
+      Type.Object({ keys: Type.Optional(Type.Array(ApiKeyEntry)) }, { additionalProperties: false }),
+    ),
+    wire: Type.Optional(
+      Type.Object(
+        {
+          // Which recorded era of OpenRouter's wire format to emit (spec §0.1). 2026 is current.
+          era: Type.Optional(Type.Union([Type.Literal('2026'), Type.Literal('2025')])),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    routing: Type.Optional(
+      Type.Object(
+        {
+          timeouts: Type.Optional(Timeouts),
+          failure_window_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+          max_models: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    providers: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$' }), ProviderSettings)),
+    catalog: Type.Optional(
+      Type.Object(
+        {
+          // Extra catalog files (same format as catalog/*.yaml), merged over the embedded catalog.
+          files: Type.Optional(Type.Array(Type.String())),
+          providers: Type.Optional(Type.Array(Type.Any())),
+          models: Type.Optional(Type.Array(Type.Any())),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    log: Type.Optional(
+      Type.Object(
+        { level: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))) },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type ConfigFile = Static<typeof ConfigSchema>;
+export type ProviderSettingsFile = Static<typeof ProviderSettings>;

@@ -1,0 +1,153 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { App } from '../app.js';
+import { ApiError } from '../core/errors.js';
+import { handleChatCompletions } from '../api/chat-completions.js';
+import { generationResponse } from '../api/generation.js';
+import { modelsResponse } from '../api/models.js';
+
+type Handler = (app: App, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json), ...headers });
+  res.end(json);
+}
+
+export function sendError(res: ServerResponse, err: ApiError): void {
+  if (res.headersSent) {
+    if (!res.writableEnded) res.end();
+    return;
+  }
+  sendJson(res, err.status, err.toBody(), err.headers);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      reject(new ApiError(413, `Request body is larger than ${limit} bytes`));
+      req.resume();
+      return;
+    }
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new ApiError(413, `Request body is larger than ${limit} bytes`));
+        req.destroy();
+        return;
+      }
+      parts.push(chunk);
+    });
+    req.on('end', () => resolve(parts.length === 1 ? parts[0] : Buffer.concat(parts)));
+    req.on('error', reject);
+  });
+}
+
+async function readJson(app: App, req: IncomingMessage): Promise<unknown> {
+  const raw = await readBody(req, app.settings.bodyLimitBytes);
+  if (raw.length === 0) throw new ApiError(400, 'Request body is empty; send a JSON object');
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new ApiError(400, `Request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+const chatCompletions: Handler = async (app, req, res) => {
+  const caller = app.keys.authenticate(req);
+  const body = await readJson(app, req);
+  await handleChatCompletions(app, req, res, body, caller);
+};
+
+const generation: Handler = (app, req, res, url) => {
+  app.keys.authenticate(req);
+  sendJson(res, 200, generationResponse(app, url.searchParams.get('id')));
+};
+
+const models: Handler = (app, _req, res) => sendJson(res, 200, modelsResponse(app));
+
+/** Route table: `METHOD path-below-prefix`. Small enough that a map beats a router library. */
+const ROUTES = new Map<string, Handler>([
+  ['POST /chat/completions', chatCompletions],
+  ['GET /generation', generation],
+  ['GET /models', models],
+]);
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  /** Stop accepting, let open requests finish (up to the drain timeout), flush records. */
+  shutdown(): Promise<void>;
+}
+
+export function createHttpServer(app: App): { server: Server; active: Set<ServerResponse> } {
+  const active = new Set<ServerResponse>();
+  const prefixes = app.settings.apiPrefixes;
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+    active.add(res);
+    res.on('close', () => active.delete(res));
+    const url = new URL(req.url ?? '/', 'http://switchyard.local');
+    if (url.pathname === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
+      sendJson(res, 200, { status: 'ok' });
+      return;
+    }
+    let handler: Handler | undefined;
+    for (const prefix of prefixes) {
+      if (url.pathname.startsWith(`${prefix}/`)) {
+        const rest = url.pathname.slice(prefix.length).replace(/\/+$/, '');
+        handler = ROUTES.get(`${req.method} ${rest}`);
+        if (!handler && [...ROUTES.keys()].some((k) => k.endsWith(` ${rest}`))) {
+          sendError(res, new ApiError(405, `Method ${req.method} not allowed on ${url.pathname}`));
+          return;
+        }
+        break;
+      }
+    }
+    if (!handler) {
+      sendError(res, new ApiError(404, `Not found: ${req.method} ${url.pathname}`));
+      return;
+    }
+    Promise.resolve()
+      .then(() => handler!(app, req, res, url))
+      .catch((err: unknown) => {
+        if (err instanceof ApiError) {
+          sendError(res, err);
+          return;
+        }
+        app.log.error({ err }, 'unhandled error');
+        sendError(res, new ApiError(500, 'Internal server error'));
+      });
+  });
+  return { server, active };
+}
+
+export async function startServer(app: App): Promise<RunningServer> {
+  const { server, active } = createHttpServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(app.settings.port, app.settings.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : app.settings.port;
+  const host = app.settings.host.includes(':') ? `[${app.settings.host}]` : app.settings.host;
+  let closing: Promise<void> | null = null;
+  const shutdown = () => {
+    closing ??= (async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + app.settings.drainTimeoutMs;
+      while (active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      for (const res of active) res.destroy();
+      server.closeAllConnections();
+      await closed;
+      app.store.close();
+    })();
+    return closing;
+  };
+  return { server, url: `http://${host}:${port}`, shutdown };
+}

@@ -1,0 +1,33 @@
+/** Native finish reasons -> OpenRouter's five (spec §3.4). Tool calls win over any native value. */
+const MAP: Record<string, string> = {
+  stop: 'stop',
+  end_turn: 'stop',
+  STOP: 'stop',
+  completed: 'stop',
+  stop_sequence: 'stop',
+  eos: 'stop',
+  FINISH_REASON_STOP: 'stop',
+  length: 'length',
+  max_tokens: 'length',
+  MAX_TOKENS: 'length',
+  max_output_tokens: 'length',
+  model_length: 'length',
+  incomplete: 'length',
+  tool_calls: 'tool_calls',
+  tool_use: 'tool_calls',
+  function_call: 'tool_calls',
+  content_filter: 'content_filter',
+  SAFETY: 'content_filter',
+  RECITATION: 'content_filter',
+  refusal: 'content_filter',
+  PROHIBITED_CONTENT: 'content_filter',
+  BLOCKLIST: 'content_filter',
+  SPII: 'content_filter',
+  error: 'error',
+};
+
+export function normaliseFinishReason(native: string | null, sawToolCalls: boolean): string | null {
+  if (sawToolCalls) return 'tool_calls';
+  if (native === null) return null;
+  return MAP[native] ?? MAP[native.toLowerCase()] ?? 'stop';
+}

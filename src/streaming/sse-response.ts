@@ -1,0 +1,73 @@
+import type { ServerResponse } from 'node:http';
+
+const KEEPALIVE_COMMENT = ': OPENROUTER PROCESSING\n\n';
+
+/**
+ * The client side of a streamed completion. `open` commits status 200 and starts keep-alive
+ * comments whenever nothing else was written for an interval (spec §4.1); `contentCommitted`
+ * records whether any data event went out, after which fallback is no longer invisible.
+ */
+export class SseResponse {
+  opened = false;
+  contentCommitted = false;
+  private lastWrite = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly keepaliveMs: number,
+  ) {}
+
+  open(generationId: string): void {
+    if (this.opened) return;
+    this.opened = true;
+    this.res.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-cache',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+      'X-Generation-Id': generationId,
+    });
+    this.res.flushHeaders();
+    this.write(KEEPALIVE_COMMENT);
+    this.timer = setInterval(() => {
+      if (Date.now() - this.lastWrite >= this.keepaliveMs) this.write(KEEPALIVE_COMMENT);
+    }, this.keepaliveMs);
+    this.timer.unref();
+  }
+
+  get backpressured(): boolean {
+    return this.res.writableNeedDrain;
+  }
+
+  drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.res.off('drain', done);
+        this.res.off('close', done);
+        resolve();
+      };
+      this.res.once('drain', done);
+      this.res.once('close', done);
+    });
+  }
+
+  write(data: string): void {
+    if (!data || this.res.writableEnded || this.res.destroyed) return;
+    this.lastWrite = Date.now();
+    this.res.write(data);
+  }
+
+  end(data: string): void {
+    this.stopKeepAlive();
+    if (this.res.writableEnded || this.res.destroyed) return;
+    this.res.end(data);
+  }
+
+  stopKeepAlive(): void {
+    if (this.timer) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+}
