@@ -1,0 +1,126 @@
+/**
+ * The `switchyard serve` process as an operator runs it: embedded defaults, refusals with clear
+ * messages, and SIGTERM draining an open stream before exit.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
+const ENTRY = join(ROOT, 'src', 'cli', 'entry.ts');
+
+interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function run(args: string[], env: Record<string, string>, cwd: string): Proc {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), ENTRY, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, output: () => out, exited };
+}
+
+async function waitFor(p: Proc, pattern: RegExp, ms = 15_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const m = pattern.exec(p.output());
+    if (m) return m;
+    if (p.child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${pattern}; output:\n${p.output()}`);
+}
+
+describe('switchyard serve', () => {
+  let groq: MockUpstream;
+  before(async () => {
+    groq = await startMockUpstream();
+  });
+  after(async () => {
+    await groq.close();
+  });
+
+  it('starts on embedded defaults with no config: SQLite under ./data, auth off on loopback', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+    const p = run(['serve', '--port', '0'], {}, cwd);
+    try {
+      const [, url] = await waitFor(p, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/);
+      assert.match(p.output(), /auth is off/);
+      assert.match(p.output(), /no provider is enabled/);
+      const health = await fetch(`${url}/health`);
+      assert.equal(health.status, 200);
+      const res = await fetch(`${url}/api/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'moonshotai/kimi-k2-0905', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      assert.equal(res.status, 503);
+      assert.ok(existsSync(join(cwd, 'data', 'switchyard.sqlite')));
+    } finally {
+      p.child.kill('SIGTERM');
+      assert.equal(await p.exited, 0);
+    }
+  });
+
+  it('refuses to bind a non-loopback address without API keys', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+    const p = run(['serve', '--host', '0.0.0.0', '--port', '0'], {}, cwd);
+    assert.equal(await p.exited, 2);
+    assert.match(p.output(), /refusing to bind 0\.0\.0\.0 without API keys/);
+  });
+
+  it('rejects an invalid config file naming the bad field', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+    writeFileSync(join(cwd, 'switchyard.yaml'), 'server:\n  port: "eighty"\n');
+    let p = run(['serve'], {}, cwd);
+    assert.equal(await p.exited, 2);
+    assert.match(p.output(), /server\.port must be integer/);
+    writeFileSync(join(cwd, 'switchyard.yaml'), 'providers:\n  nosuch:\n    enabled: true\n');
+    p = run(['serve'], {}, cwd);
+    assert.equal(await p.exited, 2);
+    assert.match(p.output(), /providers\.nosuch: unknown provider/);
+    p = run(['serve', '--config', 'missing.yaml'], {}, cwd);
+    assert.equal(await p.exited, 2);
+    assert.match(p.output(), /config file not found/);
+  });
+
+  it('SIGTERM drains an open stream, then exits 0', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+    const chunk = (content: string, finish: string | null = null) =>
+      `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
+    groq.enqueue({ sse: [chunk('one'), chunk(' two'), chunk(' three'), chunk('', 'stop'), 'data: [DONE]\n\n'], chunkDelayMs: 300 });
+    const p = run(['serve', '--port', '0'], { GROQ_API_KEY: 'k', GROQ_BASE_URL: groq.baseUrl, PORT: '0' }, cwd);
+    const [, url] = await waitFor(p, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/);
+    const res = await fetch(`${url}/api/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'moonshotai/kimi-k2-0905', stream: true, provider: { only: ['groq'] }, messages: [{ role: 'user', content: 'count' }] }),
+    });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    let text = new TextDecoder().decode((await reader.read()).value);
+    p.child.kill('SIGTERM');
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    assert.match(text, /" three"/);
+    assert.match(text, /data: \[DONE\]\n\n$/);
+    assert.equal(await p.exited, 0);
+    assert.match(p.output(), /draining open requests/);
+  });
+});
