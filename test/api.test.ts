@@ -93,6 +93,8 @@ describe('chat completions API contract', () => {
     assert.equal(sent.temperature, 0.2);
     assert.equal(sent.seed, 7);
     assert.equal(sent.max_tokens, 100, 'max_completion_tokens wins');
+    assert.match(sent.user, /^[0-9a-f]{32}$/, 'end-user id is hashed before it leaves');
+    assert.notEqual(sent.user, 'u-1');
     for (const k of ['usage', 'transforms', 'include_reasoning', 'some_future_field', 'stream', 'stream_options', 'provider']) {
       assert.equal(k in sent, false, `${k} is not forwarded`);
     }

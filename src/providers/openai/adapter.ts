@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ChatRequest } from '../../api/chat-schema.js';
 import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
@@ -91,6 +92,11 @@ function stripToolCache(tools: unknown): unknown {
     }
     return t;
   });
+}
+
+/** End-user ids identify people; providers get a stable digest, not the id (spec §2.1 `user`). */
+function hashUser(user: string): string {
+  return createHash('sha256').update(user).digest('hex').slice(0, 32);
 }
 
 function reasoningEffort(req: ChatRequest): string | undefined {
@@ -200,7 +206,7 @@ export class OpenAICompatibleAdapter implements ProviderAdapter {
       if (isOpenAI && OPENAI_UNSUPPORTED.has(param)) continue;
       // With require_parameters off, parameters an endpoint does not list are dropped (spec §11.1).
       if (supported.size > 0 && !supported.has(param) && param !== 'user' && param !== 'stop') continue;
-      body[param] = param === 'tools' ? stripToolCache(value) : value;
+      body[param] = param === 'tools' ? stripToolCache(value) : param === 'user' ? hashUser(value as string) : value;
     }
     const effort = reasoningEffort(req);
     if (effort && (supported.size === 0 || supported.has('reasoning') || supported.has('reasoning_effort'))) {
