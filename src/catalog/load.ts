@@ -1,4 +1,4 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
@@ -67,13 +67,17 @@ export function readCatalogFile(path: string): CatalogSource {
   return doc ?? {};
 }
 
+/**
+ * Every `catalog/*.yaml`: providers.yaml and models.yaml first, then the others in name order
+ * (e.g. one file per provider family), so a family file can extend or correct the main lists.
+ */
 export function loadEmbeddedSources(dir = EMBEDDED_CATALOG_DIR): { source: CatalogSource; origin: string }[] {
-  const out: { source: CatalogSource; origin: string }[] = [];
-  for (const file of ['providers.yaml', 'models.yaml']) {
-    const path = join(dir, file);
-    if (existsSync(path)) out.push({ source: readCatalogFile(path), origin: `catalog/${file}` });
-  }
-  return out;
+  if (!existsSync(dir)) return [];
+  const rank = (f: string) => (f === 'providers.yaml' ? 0 : f === 'models.yaml' ? 1 : 2);
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  return files.map((file) => ({ source: readCatalogFile(join(dir, file)), origin: `catalog/${file}` }));
 }
 
 /**

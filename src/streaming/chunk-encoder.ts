@@ -112,7 +112,9 @@ export class ChunkEncoder {
     isFinish: boolean,
   ): string {
     let d = `{"content":${content === null ? 'null' : JSON.stringify(content)},"role":"assistant"`;
-    if (reasoning !== undefined || details) d += `,"reasoning":${reasoning == null ? 'null' : JSON.stringify(reasoning)}`;
+    // `reasoning` absent vs null is the adapter's call: encrypted details carry null, an Anthropic
+    // signature-only detail carries no key at all (spec §5.5).
+    if (reasoning !== undefined) d += `,"reasoning":${reasoning === null ? 'null' : JSON.stringify(reasoning)}`;
     else if (isFinish && (this.sawReasoning || this.reasoningModel)) d += ',"reasoning":null';
     if (details) {
       // One detail per delta: clients read only element [0] (spec §5.3).
@@ -128,7 +130,7 @@ export class ChunkEncoder {
     toolCalls: ToolCallDelta[] | undefined,
   ): string {
     let d = `{"role":"assistant","content":${content === null ? 'null' : JSON.stringify(content)}`;
-    if (reasoning !== undefined || details) d += `,"reasoning":${reasoning == null ? 'null' : JSON.stringify(reasoning)}`;
+    if (reasoning !== undefined) d += `,"reasoning":${reasoning === null ? 'null' : JSON.stringify(reasoning)}`;
     if (details) d += `,"reasoning_details":${JSON.stringify(details.slice(0, 1))}`;
     if (toolCalls) {
       const items = toolCalls.map((t) => t.raw ?? rawToolCall(t));
