@@ -4,6 +4,7 @@ import { HealthTracker } from './routing/health.js';
 import { GenerationStore } from './storage/generations.js';
 import { KeyRing } from './auth/keys.js';
 import type { Rng } from './routing/select.js';
+import { Recorder } from './replay/recorder.js';
 
 /** Everything a request handler needs, built once at start-up. */
 export interface App {
@@ -13,6 +14,7 @@ export interface App {
   keys: KeyRing;
   log: Logger;
   rng: Rng;
+  recorder: Recorder | null;
 }
 
 export interface AppOptions {
@@ -28,5 +30,6 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     keys: new KeyRing(settings.apiKeys),
     log: opts.logger ?? pino({ level: settings.logLevel, base: undefined }),
     rng: opts.rng ?? Math.random,
+    recorder: settings.recordDir ? new Recorder(settings.recordDir, undefined, settings.replay.secretHeaders) : null,
   };
 }

@@ -53,22 +53,56 @@ describe('switchyard serve', () => {
     await groq.close();
   });
 
-  it('starts on embedded defaults with no config: SQLite under ./data, auth off on loopback', async () => {
+  it('starts on embedded defaults with no config and no keys: demo mode, SQLite under ./data, auth off on loopback', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+    const p = run(['serve', '--port', '0'], { SWITCHYARD_REPLAY_PACE: 'fast' }, cwd);
+    try {
+      const [, url] = await waitFor(p, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/);
+      await waitFor(p, /demo mode/);
+      assert.match(p.output(), /auth is off/);
+      const health = await fetch(`${url}/health`);
+      assert.equal(health.status, 200);
+      // The README's curl example: answered from the bundled recording.
+      const res = await fetch(`${url}/api/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'moonshotai/kimi-k2-0905',
+          messages: [
+            { content: 'You are a helpful assistant', role: 'system' },
+            { content: 'Say hi in Portuguese', role: 'user' },
+          ],
+          max_tokens: 4000,
+          stream: true,
+          provider: { only: ['groq'] },
+        }),
+      });
+      assert.equal(res.status, 200);
+      const text = await res.text();
+      assert.match(text, /"provider":"Groq"/);
+      assert.match(text, /"content":"Ol"/);
+      assert.match(text, /data: \[DONE\]\n\n$/);
+      assert.ok(existsSync(join(cwd, 'data', 'switchyard.sqlite')));
+    } finally {
+      p.child.kill('SIGTERM');
+      assert.equal(await p.exited, 0);
+    }
+  });
+
+  it('with a config file and no provider key: no demo, 503 naming the keys to set', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+    writeFileSync(join(cwd, 'switchyard.yaml'), 'log:\n  level: info\n');
     const p = run(['serve', '--port', '0'], {}, cwd);
     try {
       const [, url] = await waitFor(p, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/);
-      assert.match(p.output(), /auth is off/);
-      assert.match(p.output(), /no provider is enabled/);
-      const health = await fetch(`${url}/health`);
-      assert.equal(health.status, 200);
+      await waitFor(p, /no provider is enabled/);
       const res = await fetch(`${url}/api/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'moonshotai/kimi-k2-0905', messages: [{ role: 'user', content: 'hi' }] }),
       });
       assert.equal(res.status, 503);
-      assert.ok(existsSync(join(cwd, 'data', 'switchyard.sqlite')));
+      assert.match(((await res.json()) as { error: { message: string } }).error.message, /GROQ_API_KEY/);
     } finally {
       p.child.kill('SIGTERM');
       assert.equal(await p.exited, 0);

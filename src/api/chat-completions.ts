@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { App } from '../app.js';
 import type { Caller } from '../auth/keys.js';
-import { ApiError } from '../core/errors.js';
+import { ApiError, errorTypeOf } from '../core/errors.js';
 import { generationId } from '../core/ids.js';
 import { ajv, firstError } from '../core/validation.js';
 import type { Endpoint } from '../catalog/types.js';
@@ -72,13 +72,14 @@ class Generation {
   constructor(
     readonly req: ChatRequest,
     readonly promptChars: number,
+    readonly cassette: string | null,
   ) {}
 }
 
 export async function handleChatCompletions(app: App, req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller): Promise<void> {
   const chat = parseChatRequest(body, app.settings.maxModels);
   const routes = planRoutes(app, chat);
-  const gen = new Generation(chat, JSON.stringify(chat.messages).length);
+  const gen = new Generation(chat, JSON.stringify(chat.messages).length, header(req, 'x-switchyard-cassette'));
   const abort = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) {
@@ -136,8 +137,10 @@ async function startAttempt(
   gen.lastTried = ep;
   const started = Date.now();
   let response: UpstreamResponse;
+  const upstreamRequest = adapter.buildRequest(gen.req, ep, provider, stream);
   try {
-    response = await sendUpstream(provider, adapter.buildRequest(gen.req, ep, provider, stream), signal);
+    response = provider.replay ? provider.replay.answer(upstreamRequest, gen.req, signal) : await sendUpstream(provider, upstreamRequest, signal);
+    if (app.recorder) response = app.recorder.wrap(gen.cassette, upstreamRequest, response, started);
   } catch (err) {
     const failure = signal.aborted ? { status: 499, raw: 'client closed the request' } : networkFailure(err);
     noteFailure(app, gen, ep, failure, started, null);
@@ -206,7 +209,7 @@ async function runStreaming(app: App, res: ServerResponse, gen: Generation, rout
       gen.created = Math.floor(Date.now() / 1000);
       sse.open(gen.id);
       const requested = routes.find((r) => r.model === ep.model)?.requestedId ?? ep.model.id;
-      const encoder = new ChunkEncoder(app.settings.wireEra, gen.id, gen.created, responseModel(app, ep, requested), ep.provider.name, ep.model.reasoning === true);
+      const encoder = new ChunkEncoder(app.settings.wireEra, gen.id, gen.created, responseModel(app, ep, requested), ep.provider.name);
       const outcome = await pumpStream(app, gen, ep, attempt, encoder, sse, signal);
       if (outcome === 'done') return;
       failures.push(outcome);
@@ -217,7 +220,7 @@ async function runStreaming(app: App, res: ServerResponse, gen: Generation, rout
         gen.status = err.status >= 500 || err.status === 408 ? 502 : err.status;
         gen.error = { code: gen.status, message: err.raw };
         settle(app, gen, ep);
-        sse.write(encoder.errorEvent(gen.status, 'Provider returned error', { raw: err.raw, provider_name: ep.provider.name, error_type: 'provider_unavailable' }));
+        sse.write(encoder.errorEvent(gen.status, 'Provider returned error', { raw: err.raw, provider_name: ep.provider.name, error_type: errorTypeOf(gen.status) }));
         sse.end('data: [DONE]\n\n');
         return;
       }
@@ -233,8 +236,8 @@ async function runStreaming(app: App, res: ServerResponse, gen: Generation, rout
     if (!sse.opened) throw err;
     // Status 200 was already sent (an accepted attempt failed before content): report in-stream.
     const ep = gen.lastTried!;
-    const encoder = new ChunkEncoder(app.settings.wireEra, gen.id, gen.created, ep.model.canonical_slug ?? ep.model.id, ep.provider.name, false);
-    sse.end(encoder.errorEvent(err.status, err.message, err.metadata) + 'data: [DONE]\n\n');
+    const encoder = new ChunkEncoder(app.settings.wireEra, gen.id, gen.created, ep.model.canonical_slug ?? ep.model.id, ep.provider.name);
+    sse.end(encoder.errorEvent(err.status, err.message, { ...err.metadata, error_type: errorTypeOf(err.status) }) + 'data: [DONE]\n\n');
   } finally {
     sse.stopKeepAlive();
   }
@@ -255,6 +258,7 @@ async function pumpStream(
   signal: AbortSignal,
 ): Promise<'done' | AttemptFailure> {
   const decoder = attempt.adapter.createStreamDecoder();
+  const pieces = attempt.response.body[Symbol.asyncIterator]();
   const pending: EventSourceMessage[] = [];
   const parser = createParser({ onEvent: (ev) => pending.push(ev) });
   const textDecoder = new TextDecoder();
@@ -293,8 +297,10 @@ async function pumpStream(
   };
 
   try {
-    for await (const buf of attempt.response.body) {
-      parser.feed(textDecoder.decode(buf as Buffer, { stream: true }));
+    for (;;) {
+      const { value: buf, done } = await pieces.next();
+      if (done) break;
+      parser.feed(typeof buf === 'string' ? buf : textDecoder.decode(buf, { stream: true }));
       while (pending.length > 0) {
         const ev = pending.shift()!;
         const chunks = decoder.decode({ event: ev.event, data: ev.data });
@@ -312,7 +318,8 @@ async function pumpStream(
     streamError = signal.aborted ? { status: 499, raw: 'client closed the request' } : networkFailure(err);
   } finally {
     gen.streamedChars += chars;
-    if (!attempt.response.body.destroyed) attempt.response.body.destroy();
+    if (upstreamDone && !streamError) drainInBackground(pieces, attempt.response.body);
+    else if (!attempt.response.body.destroyed) attempt.response.body.destroy();
   }
 
   if (!streamError && !upstreamDone && !encoder.finished && !signal.aborted) {
@@ -351,6 +358,27 @@ async function pumpStream(
   sse.end('data: [DONE]\n\n');
   recordSuccess(app, gen, ep, attempt.started);
   return 'done';
+}
+
+/**
+ * After the upstream's end-of-stream marker the client is answered at once; whatever bytes remain
+ * (usually none) are read off the connection in the background so it returns to the keep-alive
+ * pool instead of being torn down.
+ */
+function drainInBackground(pieces: AsyncIterator<unknown>, body: { destroy(): void }): void {
+  const timer = setTimeout(() => body.destroy(), 5000);
+  timer.unref();
+  void (async () => {
+    try {
+      while (!(await pieces.next()).done) {
+        /* discard */
+      }
+    } catch {
+      /* the connection died after the answer was complete: nothing to do */
+    } finally {
+      clearTimeout(timer);
+    }
+  })();
 }
 
 function recordSuccess(app: App, gen: Generation, ep: Endpoint, started: number): void {

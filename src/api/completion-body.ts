@@ -62,7 +62,7 @@ export function completionBody(
     created: who.created,
     choices: [{ logprobs: c.logprobs ?? null, finish_reason: finish, native_finish_reason: c.finishReason, index: 0, message }],
   };
-  if (c.systemFingerprint != null) body.system_fingerprint = c.systemFingerprint;
+  if (c.systemFingerprint !== undefined) body.system_fingerprint = c.systemFingerprint;
   body.usage = usage;
   return body;
 }

@@ -11,6 +11,9 @@ Commands:
     --config FILE  Configuration file (default: ./switchyard.yaml if present, or $SWITCHYARD_CONFIG)
     --port N       Port to listen on (default: $PORT or 8787)
     --host ADDR    Address to bind (default: $HOST or 127.0.0.1)
+    --record DIR   Write every upstream exchange to go-vcr cassettes in DIR
+    --demo         Serve the bundled demo conversations through the replay provider
+                   (also the default when no provider key is set and no config file exists)
   help             Show this help
 `;
 
@@ -21,7 +24,13 @@ function isLoopback(host: string): boolean {
 export async function serve(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
+    options: {
+      config: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      record: { type: 'string' },
+      demo: { type: 'boolean' },
+    },
     strict: true,
   });
   let port: number | undefined;
@@ -29,7 +38,7 @@ export async function serve(argv: string[]): Promise<void> {
     port = Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port must be a port number, got "${values.port}"`);
   }
-  const settings = loadSettings({ configFile: values.config, port, host: values.host });
+  const settings = loadSettings({ configFile: values.config, port, host: values.host, record: values.record, demo: values.demo ? true : 'auto' });
   if (settings.apiKeys.length === 0 && !isLoopback(settings.host)) {
     throw new ConfigError(
       `refusing to bind ${settings.host} without API keys: set SWITCHYARD_API_KEYS or auth.keys, or bind 127.0.0.1`,
@@ -49,7 +58,14 @@ export async function serve(argv: string[]): Promise<void> {
     `Switchyard listening on ${running.url}`,
   );
   if (settings.apiKeys.length === 0) app.log.warn('auth is off (no API keys configured): serving on loopback only');
-  if (enabled.length === 0) app.log.warn('no provider is enabled: set a provider key such as GROQ_API_KEY (see README)');
+  if (settings.demo) {
+    app.log.warn(
+      `demo mode: answering moonshotai/kimi-k2-0905 from bundled recordings (providers: ${enabled.join(', ')}); set a provider key such as GROQ_API_KEY to serve real traffic`,
+    );
+  } else if (enabled.length === 0) {
+    app.log.warn('no provider is enabled: set a provider key such as GROQ_API_KEY (see README)');
+  }
+  if (settings.recordDir) app.log.info({ dir: settings.recordDir }, 'recording upstream exchanges');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -1,10 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { ajv, firstError } from '../core/validation.js';
 import { Catalog, loadEmbeddedSources, readCatalogFile } from '../catalog/load.js';
 import type { ProviderEntry } from '../catalog/types.js';
 import { ConfigSchema, type ConfigFile } from './schema.js';
+import { ReplayStore, type Pace } from '../replay/store.js';
+
+/** Cassettes bundled for `--demo`: the seed conversations (see demo/cassettes/NOTICE.md). */
+export const DEMO_CASSETTES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'demo', 'cassettes');
 
 export type WireEra = '2026' | '2025';
 
@@ -21,6 +26,7 @@ export interface ProviderRuntime {
   baseUrl: string;
   headers: Record<string, string>;
   timeouts: Timeouts;
+  replay?: ReplayStore;
 }
 
 export interface ApiKey {
@@ -45,6 +51,9 @@ export interface Settings {
   catalog: Catalog;
   providers: Map<string, ProviderRuntime>;
   configFile: string | null;
+  recordDir: string | null;
+  replay: { pace: Pace; ignoreFields: string[]; secretHeaders: string[] };
+  demo: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -64,6 +73,9 @@ export interface LoadOptions {
   port?: number;
   host?: string;
   cwd?: string;
+  record?: string;
+  /** true: serve the bundled demo; 'auto': only when no provider would be enabled otherwise. */
+  demo?: boolean | 'auto';
 }
 
 export function readConfigFile(path: string): ConfigFile {
@@ -123,6 +135,13 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     }
   }
 
+  const baseDir = configFile ? resolve(configFile, '..') : cwd;
+  const replay = {
+    pace: (env.SWITCHYARD_REPLAY_PACE as Pace | undefined) ?? file.replay?.pace ?? 'recorded',
+    ignoreFields: file.replay?.ignore_fields ?? [],
+    secretHeaders: file.replay?.secret_headers ?? [],
+  };
+  if (replay.pace !== 'recorded' && replay.pace !== 'fast') throw new ConfigError(`SWITCHYARD_REPLAY_PACE must be recorded or fast, got "${replay.pace}"`);
   const providers = new Map<string, ProviderRuntime>();
   for (const entry of catalog.providers.values()) {
     const conf = file.providers?.[entry.slug] ?? {};
@@ -131,8 +150,15 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     const baseUrlOverride = env[`${stem}_BASE_URL`] || conf.base_url;
     const requiresKey = entry.requires_key !== false;
     // A provider is on when it can authenticate; keyless (local) servers only when pointed at explicitly.
-    const enabled = conf.enabled ?? (requiresKey ? Boolean(apiKey) : Boolean(baseUrlOverride));
+    let replayStore: ReplayStore | undefined;
+    if (conf.replay) {
+      const dir = resolve(baseDir, conf.replay);
+      if (!existsSync(dir)) throw new ConfigError(`providers.${entry.slug}.replay: folder not found: ${dir}`);
+      replayStore = new ReplayStore(dir, { pace: replay.pace, ignoreFields: replay.ignoreFields });
+    }
+    const enabled = conf.enabled ?? (replayStore ? true : requiresKey ? Boolean(apiKey) : Boolean(baseUrlOverride));
     providers.set(entry.slug, {
+      replay: replayStore,
       entry,
       enabled,
       apiKey,
@@ -157,7 +183,26 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
   const eraEnv = env.SWITCHYARD_WIRE_ERA;
   if (eraEnv && eraEnv !== '2025' && eraEnv !== '2026') throw new ConfigError(`SWITCHYARD_WIRE_ERA must be 2025 or 2026, got "${eraEnv}"`);
 
+  // Demo: the seed conversations answer through the replay provider, each from the provider that
+  // served it in the recording, so routing, fallback and accounting behave as in production.
+  const anyEnabled = [...providers.values()].some((p) => p.enabled);
+  const demo = opts.demo === true || (opts.demo === 'auto' && !anyEnabled && !configFile);
+  if (demo) {
+    const names = new ReplayStore(DEMO_CASSETTES_DIR).providerNames();
+    for (const rt of providers.values()) {
+      if (!names.includes(rt.entry.name)) continue;
+      // Usage switches are no-ops (spec §2.1), so a hand-written demo request need not repeat them.
+      const ignoreFields = [...replay.ignoreFields, 'usage', 'stream_options'];
+      rt.replay = new ReplayStore(DEMO_CASSETTES_DIR, { pace: replay.pace, ignoreFields, providerName: rt.entry.name });
+      rt.enabled = true;
+    }
+  }
+  const recordDir = opts.record ?? env.SWITCHYARD_RECORD_DIR ?? file.replay?.record_dir;
+
   return {
+    recordDir: recordDir ? resolve(cwd, recordDir) : null,
+    replay,
+    demo,
     host: opts.host ?? env.HOST ?? file.server?.host ?? '127.0.0.1',
     port: opts.port ?? intEnv(env, 'PORT') ?? file.server?.port ?? 8787,
     bodyLimitBytes: file.server?.body_limit_bytes ?? 20 * 1024 * 1024,

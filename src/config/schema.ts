@@ -20,6 +20,8 @@ const ProviderSettings = Type.Object(
     base_url: Type.Optional(Type.String({ pattern: '^https?://' })),
     headers: Type.Optional(Type.Record(Type.String(), Type.String())),
     timeouts: Type.Optional(Timeouts),
+    // Answer this provider's requests from a folder of cassettes instead of the network.
+    replay: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false },
 );
@@ -71,6 +73,17 @@ export const ConfigSchema = Type.Object(
           timeouts: Type.Optional(Timeouts),
           failure_window_ms: Type.Optional(Type.Integer({ minimum: 1 })),
           max_models: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    replay: Type.Optional(
+      Type.Object(
+        {
+          record_dir: Type.Optional(Type.String({ minLength: 1 })),
+          pace: Type.Optional(Type.Union([Type.Literal('recorded'), Type.Literal('fast')])),
+          ignore_fields: Type.Optional(Type.Array(Type.String())),
+          secret_headers: Type.Optional(Type.Array(Type.String())),
         },
         { additionalProperties: false },
       ),

@@ -27,3 +27,33 @@ export class ApiError extends Error {
 
 export const badRequest = (message: string, metadata?: Record<string, unknown>) =>
   new ApiError(400, message, metadata);
+
+/** OpenRouter's typed error vocabulary (spec §13.3) for a status. */
+export function errorTypeOf(status: number): string {
+  switch (status) {
+    case 400:
+      return 'invalid_request';
+    case 401:
+      return 'authentication';
+    case 402:
+      return 'payment_required';
+    case 403:
+      return 'permission_denied';
+    case 404:
+      return 'not_found';
+    case 408:
+    case 504:
+    case 524:
+      return 'timeout';
+    case 413:
+      return 'payload_too_large';
+    case 422:
+      return 'unprocessable';
+    case 429:
+      return 'rate_limit_exceeded';
+    case 529:
+      return 'provider_overloaded';
+    default:
+      return status >= 500 ? 'provider_unavailable' : 'unmapped';
+  }
+}

@@ -25,7 +25,6 @@ export class ChunkEncoder {
     created: number,
     model: string,
     provider: string,
-    private readonly reasoningModel: boolean,
   ) {
     const q = JSON.stringify;
     this.head2026 = `{"id":${q(id)},"object":"chat.completion.chunk","created":${created},"model":${q(model)},"provider":${q(provider)}`;
@@ -70,7 +69,7 @@ export class ChunkEncoder {
     }
     const fr = JSON.stringify(this.finishReason);
     const nfr = JSON.stringify(this.nativeFinish);
-    const fp = this.systemFingerprint === undefined ? '' : `,"system_fingerprint":${JSON.stringify(this.systemFingerprint)}`;
+    const fp = typeof this.systemFingerprint === 'string' ? `,"system_fingerprint":${JSON.stringify(this.systemFingerprint)}` : '';
     return `data: ${this.head2026}${fp}${this.tierPart()},"choices":[{"index":0,"delta":{"content":"","role":"assistant"},"finish_reason":${fr},"native_finish_reason":${nfr}}],"usage":${usage}}\n\n`;
   }
 
@@ -99,7 +98,8 @@ export class ChunkEncoder {
       const fp = this.systemFingerprint === undefined ? '' : `,"system_fingerprint":${JSON.stringify(this.systemFingerprint)}`;
       return `data: ${this.head2025},"choices":[{"index":0,"delta":${delta},"finish_reason":${fr},"native_finish_reason":${nfr},"logprobs":${lp}}]${fp}}\n\n`;
     }
-    const fp = this.systemFingerprint === undefined ? '' : `,"system_fingerprint":${JSON.stringify(this.systemFingerprint)}`;
+    // 2026 chunks never carry a null fingerprint (and @openrouter/sdk rejects one): omit it.
+    const fp = typeof this.systemFingerprint === 'string' ? `,"system_fingerprint":${JSON.stringify(this.systemFingerprint)}` : '';
     const tier = isFinish ? this.tierPart() : '';
     const lp = logprobs === undefined ? '' : `,"logprobs":${JSON.stringify(logprobs)}`;
     return `data: ${this.head2026}${fp}${tier},"choices":[{"index":0,"delta":${delta},"finish_reason":${fr},"native_finish_reason":${nfr}${lp}}]}\n\n`;
@@ -115,7 +115,7 @@ export class ChunkEncoder {
     // `reasoning` absent vs null is the adapter's call: encrypted details carry null, an Anthropic
     // signature-only detail carries no key at all (spec §5.5).
     if (reasoning !== undefined) d += `,"reasoning":${reasoning === null ? 'null' : JSON.stringify(reasoning)}`;
-    else if (isFinish && (this.sawReasoning || this.reasoningModel)) d += ',"reasoning":null';
+    else if (isFinish && this.sawReasoning) d += ',"reasoning":null';
     if (details) {
       // One detail per delta: clients read only element [0] (spec §5.3).
       d += `,"reasoning_details":${JSON.stringify(details.slice(0, 1))}`;

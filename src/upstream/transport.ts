@@ -1,6 +1,7 @@
-import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { Agent, errors as undiciErrors, request } from 'undici';
 import type { ProviderRuntime } from '../config/load.js';
 import type { UpstreamFailure, UpstreamRequest } from '../providers/types.js';
+import type { UpstreamResponse } from './types.js';
 
 /**
  * HTTP to upstream providers over undici, one keep-alive connection pool per provider so each
@@ -29,7 +30,7 @@ export async function closeAgents(): Promise<void> {
   await Promise.allSettled(all.map((a) => a.close()));
 }
 
-export type UpstreamResponse = Dispatcher.ResponseData;
+export type { UpstreamResponse } from './types.js';
 
 export function sendUpstream(p: ProviderRuntime, req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
   return request(req.url, {
@@ -60,7 +61,7 @@ export function isRetryable(status: number): boolean {
   return status === 401 || status === 403 || status === 404;
 }
 
-export function retryAfterSeconds(headers: Dispatcher.ResponseData['headers']): number | undefined {
+export function retryAfterSeconds(headers: UpstreamResponse['headers']): number | undefined {
   const raw = headers['retry-after'];
   const value = Array.isArray(raw) ? raw[0] : raw;
   if (!value) return undefined;

@@ -1,0 +1,125 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { cassetteDocument, type Interaction } from './cassette.js';
+import type { UpstreamRequest } from '../providers/types.js';
+import type { UpstreamBody, UpstreamResponse } from '../upstream/types.js';
+
+/** Headers that carry credentials never reach a cassette. */
+const SECRET_HEADERS = ['authorization', 'x-api-key', 'x-goog-api-key', 'api-key', 'cookie', 'proxy-authorization'];
+const SECRET_QUERY = ['key', 'api_key', 'apikey', 'token'];
+
+function headerMap(h: Record<string, string | string[] | undefined>, secrets: Set<string>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined || secrets.has(k.toLowerCase())) continue;
+    // go-vcr writes canonical header names (Content-Type); keep that so files diff cleanly.
+    const name = k.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+    out[name] = Array.isArray(v) ? v : [v];
+  }
+  return out;
+}
+
+function scrubUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    for (const q of SECRET_QUERY) if (u.searchParams.has(q)) u.searchParams.delete(q);
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * Writes every upstream exchange to go-vcr v2 cassettes: one file per cassette name (the client's
+ * `X-Switchyard-Cassette` header, or one per server session), rewritten after each interaction.
+ * Bodies are teed as they stream, with each piece's arrival time kept for faithful replay.
+ */
+export class Recorder {
+  private readonly cassettes = new Map<string, Interaction[]>();
+  private readonly secrets: Set<string>;
+
+  constructor(
+    private readonly dir: string,
+    private readonly sessionName = `session-${new Date().toISOString().replace(/[:.]/g, '-')}`,
+    extraSecretHeaders: string[] = [],
+  ) {
+    mkdirSync(dir, { recursive: true });
+    this.secrets = new Set([...SECRET_HEADERS, ...extraSecretHeaders.map((h) => h.toLowerCase())]);
+  }
+
+  wrap(cassette: string | null, req: UpstreamRequest, res: UpstreamResponse, startedAt: number): UpstreamResponse {
+    const name = (cassette ?? this.sessionName).replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 120) || this.sessionName;
+    const finish = (body: string, offsets: number[]) => {
+      const interaction: Interaction = {
+        request: { method: 'POST', url: scrubUrl(req.url), headers: headerMap(req.headers, this.secrets), body: req.body },
+        response: {
+          code: res.statusCode,
+          headers: headerMap(res.headers, this.secrets),
+          body,
+          durationMs: Date.now() - startedAt,
+          eventOffsetsMs: offsets.length > 1 ? offsets : undefined,
+        },
+      };
+      const list = this.cassettes.get(name) ?? [];
+      list.push(interaction);
+      this.cassettes.set(name, list);
+      writeFileSync(join(this.dir, `${name}.yaml`), `---\n${toYaml(cassetteDocument(list), { lineWidth: 0 })}`);
+    };
+    return { ...res, body: new TeeBody(res.body, startedAt, finish) };
+  }
+}
+
+/** Passes an upstream body through unchanged while keeping a copy; reports it once complete. */
+class TeeBody implements UpstreamBody {
+  private text_ = '';
+  private readonly offsets: number[] = [];
+  private reported = false;
+
+  constructor(
+    private readonly inner: UpstreamBody,
+    private readonly startedAt: number,
+    private readonly onComplete: (body: string, offsets: number[]) => void,
+  ) {}
+
+  get destroyed(): boolean {
+    return this.inner.destroyed;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Buffer | Uint8Array | string> {
+    const decoder = new TextDecoder();
+    for await (const piece of this.inner) {
+      const text = typeof piece === 'string' ? piece : decoder.decode(piece, { stream: true });
+      this.keep(text);
+      yield piece;
+    }
+    this.report();
+  }
+
+  async text(): Promise<string> {
+    const body = await this.inner.text();
+    this.keep(body);
+    this.report();
+    return body;
+  }
+
+  destroy(): void {
+    // A body abandoned half-way (fallback, client gone) is not a faithful recording: drop it.
+    this.reported = true;
+    this.inner.destroy();
+  }
+
+  private keep(text: string): void {
+    // Offsets are kept per SSE event, so a replay can release events at their recorded times.
+    const events = (this.text_ + text).split('\n\n').length - this.text_.split('\n\n').length;
+    for (let i = 0; i < events; i++) this.offsets.push(Date.now() - this.startedAt);
+    this.text_ += text;
+  }
+
+  private report(): void {
+    if (this.reported) return;
+    this.reported = true;
+    const eventCount = this.text_.split('\n\n').filter((b) => b.trim() !== '').length;
+    this.onComplete(this.text_, this.offsets.slice(0, eventCount));
+  }
+}

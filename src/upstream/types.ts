@@ -1,0 +1,12 @@
+/** What the pipeline needs of an upstream response: undici's, a replayed one, or a recorded one. */
+export interface UpstreamBody extends AsyncIterable<Buffer | Uint8Array | string> {
+  text(): Promise<string>;
+  destroy(): void;
+  readonly destroyed: boolean;
+}
+
+export interface UpstreamResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: UpstreamBody;
+}
