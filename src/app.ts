@@ -5,6 +5,7 @@ import { GenerationStore } from './storage/generations.js';
 import { KeyRing } from './auth/keys.js';
 import type { Rng } from './routing/select.js';
 import { Recorder } from './replay/recorder.js';
+import { openGate, type Gate } from './accounting/gate.js';
 
 /** Everything a request handler needs, built once at start-up. */
 export interface App {
@@ -15,11 +16,13 @@ export interface App {
   log: Logger;
   rng: Rng;
   recorder: Recorder | null;
+  gate: Gate;
 }
 
 export interface AppOptions {
   logger?: Logger;
   rng?: Rng;
+  gate?: Gate;
 }
 
 export function createApp(settings: Settings, opts: AppOptions = {}): App {
@@ -30,6 +33,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     keys: new KeyRing(settings.apiKeys),
     log: opts.logger ?? pino({ level: settings.logLevel, base: undefined }),
     rng: opts.rng ?? Math.random,
+    gate: opts.gate ?? openGate,
     recorder: settings.recordDir ? new Recorder(settings.recordDir, undefined, settings.replay.secretHeaders) : null,
   };
 }

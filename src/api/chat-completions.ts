@@ -7,6 +7,7 @@ import { generationId } from '../core/ids.js';
 import { ajv, firstError } from '../core/validation.js';
 import type { Endpoint } from '../catalog/types.js';
 import { computeCost, usageJson, ZERO_USAGE, type Cost } from '../accounting/cost.js';
+import type { AdmissionRequest } from '../accounting/gate.js';
 import { adapterFor } from '../providers/registry.js';
 import type { ProviderAdapter, TokenUsage, UpstreamChunk, UpstreamFailure } from '../providers/types.js';
 import { healthKey, routeModel, type ModelRoute } from '../routing/select.js';
@@ -87,13 +88,30 @@ export async function handleChatCompletions(app: App, req: IncomingMessage, res:
       abort.abort();
     }
   });
+  const admission = await app.gate.admit(caller, admissionRequest(gen, routes));
   res.setHeader('X-Generation-Id', gen.id);
   try {
     if (chat.stream === true) await runStreaming(app, res, gen, routes, abort.signal);
     else await runNonStreaming(app, res, gen, routes, abort.signal);
   } finally {
     app.store.save(toRecord(gen, req, caller, chat));
+    await admission.settle(gen.cost.total, gen.usage);
   }
+}
+
+/** Worst case over every endpoint that may serve: the prompt estimate plus the most output it may produce. */
+function admissionRequest(gen: Generation, routes: ModelRoute[]): AdmissionRequest {
+  const promptTokens = estimateTokens(gen.promptChars);
+  const requested = gen.req.max_completion_tokens ?? gen.req.max_tokens ?? null;
+  let worst = 0;
+  let maxOut = 0;
+  for (const ep of attemptsOf(routes)) {
+    const out = requested ?? ep.maxCompletionTokens ?? ep.contextLength ?? 0;
+    maxOut = Math.max(maxOut, out);
+    const cost = computeCost({ ...ZERO_USAGE, promptTokens, completionTokens: out }, ep.price).total;
+    worst = Math.max(worst, cost);
+  }
+  return { generationId: gen.id, model: routes[0]?.model.id ?? '', worstCaseUsd: worst, estimatedPromptTokens: promptTokens, maxOutputTokens: maxOut };
 }
 
 /** Routes for `model` then each of `models` (spec §12); invalid ids fail the request up front. */
