@@ -61,7 +61,7 @@ import type { Endpoint } from '../src/catalog/types.js';
 import type { WireEra } from '../src/config/load.js';
 import type { ChatRequest } from '../src/api/chat-schema.js';
 import { HealthTracker } from '../src/routing/health.js';
-import { matchesProvider, routeModel, unitPrice } from '../src/routing/select.js';
+import { matchesProvider, planRoute, unitPrice } from '../src/routing/select.js';
 
 // ---------------------------------------------------------------------------------------------
 // The sample
@@ -207,14 +207,10 @@ function servingEndpoint(body: any, providerName: string, usage: any): Endpoint 
  */
 function rngFor(gw: Gateway, body: any, key: string): () => number {
   const app = gw.app;
-  const route = routeModel(
-    { catalog: app.settings.catalog, providers: app.settings.providers, health: app.health, rng: () => 0 },
-    body.model,
-    body as ChatRequest,
-    body.provider ?? null,
-  );
-  const keys = new Set(route.endpoints.map((ep) => ep.key));
-  const pool = app.settings.catalog.endpointsOf(route.model).filter((ep) => keys.has(ep.key));
+  const plan = planRoute({ catalog: app.settings.catalog, providers: app.settings.providers, health: app.health, rng: () => 0 }, body as ChatRequest);
+  const keys = new Set(plan.candidates.map((c) => c.endpoint.key));
+  const model = plan.candidates[0].endpoint.model;
+  const pool = app.settings.catalog.endpointsOf(model).filter((ep) => keys.has(ep.key));
   const weights = pool.map((ep) => 1 / Math.max(unitPrice(ep), 1e-12) ** 2);
   const i = pool.findIndex((ep) => ep.key === key);
   if (i < 0) throw new Error(`${key} is not a candidate endpoint of ${body.model} for this request`);

@@ -10,7 +10,7 @@ import { computeCost, usageJson, ZERO_USAGE, type Cost } from '../accounting/cos
 import type { AdmissionRequest } from '../accounting/gate.js';
 import { adapterFor } from '../providers/registry.js';
 import type { ProviderAdapter, TokenUsage, UpstreamChunk, UpstreamFailure } from '../providers/types.js';
-import { healthKey, routeModel, type ModelRoute } from '../routing/select.js';
+import { healthKey, planRoute, type Candidate, type RoutePlan } from '../routing/select.js';
 import { ChunkEncoder } from '../streaming/chunk-encoder.js';
 import { SseResponse } from '../streaming/sse-response.js';
 import type { GenerationRecord, ProviderAttempt } from '../storage/generations.js';
@@ -74,13 +74,14 @@ class Generation {
     readonly req: ChatRequest,
     readonly promptChars: number,
     readonly cassette: string | null,
+    readonly plan: RoutePlan,
   ) {}
 }
 
 export async function handleChatCompletions(app: App, req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller): Promise<void> {
   const chat = parseChatRequest(body, app.settings.maxModels);
-  const routes = planRoutes(app, chat);
-  const gen = new Generation(chat, JSON.stringify(chat.messages).length, header(req, 'x-switchyard-cassette'));
+  const plan = planRoute({ catalog: app.settings.catalog, providers: app.settings.providers, health: app.health, rng: app.rng }, chat);
+  const gen = new Generation(chat, JSON.stringify(chat.messages).length, header(req, 'x-switchyard-cassette'), plan);
   const abort = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) {
@@ -88,11 +89,11 @@ export async function handleChatCompletions(app: App, req: IncomingMessage, res:
       abort.abort();
     }
   });
-  const admission = await app.gate.admit(caller, admissionRequest(gen, routes));
+  const admission = await app.gate.admit(caller, admissionRequest(gen, plan));
   res.setHeader('X-Generation-Id', gen.id);
   try {
-    if (chat.stream === true) await runStreaming(app, res, gen, routes, abort.signal);
-    else await runNonStreaming(app, res, gen, routes, abort.signal);
+    if (chat.stream === true) await runStreaming(app, res, gen, plan.candidates, abort.signal);
+    else await runNonStreaming(app, res, gen, plan.candidates, abort.signal);
   } finally {
     app.store.save(toRecord(gen, req, caller, chat));
     await admission.settle(gen.cost.total, gen.usage);
@@ -100,41 +101,18 @@ export async function handleChatCompletions(app: App, req: IncomingMessage, res:
 }
 
 /** Worst case over every endpoint that may serve: the prompt estimate plus the most output it may produce. */
-function admissionRequest(gen: Generation, routes: ModelRoute[]): AdmissionRequest {
+function admissionRequest(gen: Generation, plan: RoutePlan): AdmissionRequest {
   const promptTokens = estimateTokens(gen.promptChars);
   const requested = gen.req.max_completion_tokens ?? gen.req.max_tokens ?? null;
   let worst = 0;
   let maxOut = 0;
-  for (const ep of attemptsOf(routes)) {
+  for (const { endpoint: ep } of plan.candidates) {
     const out = requested ?? ep.maxCompletionTokens ?? ep.contextLength ?? 0;
     maxOut = Math.max(maxOut, out);
     const cost = computeCost({ ...ZERO_USAGE, promptTokens, completionTokens: out }, ep.price).total;
     worst = Math.max(worst, cost);
   }
-  return { generationId: gen.id, model: routes[0]?.model.id ?? '', worstCaseUsd: worst, estimatedPromptTokens: promptTokens, maxOutputTokens: maxOut };
-}
-
-/** Routes for `model` then each of `models` (spec §12); invalid ids fail the request up front. */
-function planRoutes(app: App, chat: ChatRequest): ModelRoute[] {
-  const ids = [...new Set([chat.model, ...(chat.models ?? [])].filter((m): m is string => typeof m === 'string'))];
-  const ctx = { catalog: app.settings.catalog, providers: app.settings.providers, health: app.health, rng: app.rng };
-  const routes: ModelRoute[] = [];
-  let firstError: ApiError | null = null;
-  for (const id of ids) {
-    try {
-      routes.push(routeModel(ctx, id, chat, chat.provider ?? null));
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 400) throw err;
-      firstError ??= err as ApiError;
-    }
-  }
-  const endpoints = routes.reduce((n, r) => n + r.endpoints.length, 0);
-  if (endpoints === 0) throw firstError ?? new ApiError(404, `No endpoints found for ${ids.join(', ')}.`);
-  return routes;
-}
-
-function* attemptsOf(routes: ModelRoute[]): Generator<Endpoint> {
-  for (const r of routes) yield* r.endpoints;
+  return { generationId: gen.id, model: plan.candidates[0]?.endpoint.model.id ?? '', worstCaseUsd: worst, estimatedPromptTokens: promptTokens, maxOutputTokens: maxOut };
 }
 
 function responseModel(app: App, ep: Endpoint, requested: string): string {
@@ -153,6 +131,7 @@ async function startAttempt(
   const provider = app.settings.providers.get(ep.provider.slug)!;
   const adapter = adapterFor(ep.provider.protocol)!;
   gen.lastTried = ep;
+  app.health.beginAttempt(healthKey(ep));
   const started = Date.now();
   let response: UpstreamResponse;
   const upstreamRequest = adapter.buildRequest(gen.req, ep, provider, stream);
@@ -182,9 +161,14 @@ function noteFailure(app: App, gen: Generation, ep: Endpoint, failure: UpstreamF
     status,
     latencyMs: Date.now() - started,
     error: failure.raw.slice(0, 500),
+    outcome: 'failed',
+    reason: status === null ? failure.raw.slice(0, 200) : `HTTP ${status}`,
   });
   if (failure.status !== 499) {
-    app.health.recordFailure(healthKey(ep), Date.now(), failure.retryAfterSeconds ? failure.retryAfterSeconds * 1000 : undefined);
+    app.health.recordFailure(healthKey(ep), {
+      rateLimited: failure.status === 429,
+      retryAfterMs: failure.retryAfterSeconds ? failure.retryAfterSeconds * 1000 : undefined,
+    });
     app.log.warn({ gen: gen.id, provider: ep.provider.slug, status: failure.status, raw: failure.raw.slice(0, 200) }, 'upstream attempt failed');
   }
 }
@@ -210,11 +194,11 @@ function settle(app: App, gen: Generation, ep: Endpoint): void {
   gen.cost = computeCost(gen.usage, ep.price);
 }
 
-async function runStreaming(app: App, res: ServerResponse, gen: Generation, routes: ModelRoute[], signal: AbortSignal): Promise<void> {
+async function runStreaming(app: App, res: ServerResponse, gen: Generation, candidates: Candidate[], signal: AbortSignal): Promise<void> {
   const sse = new SseResponse(res, app.settings.keepaliveMs);
   const failures: AttemptFailure[] = [];
   try {
-    for (const ep of attemptsOf(routes)) {
+    for (const { endpoint: ep, requestedId: requested } of candidates) {
       if (signal.aborted) break;
       const attempt = await startAttempt(app, gen, ep, true, signal);
       if ('failure' in attempt) {
@@ -225,8 +209,7 @@ async function runStreaming(app: App, res: ServerResponse, gen: Generation, rout
       // Accepted: commit the status line and keep the connection warm; content is still uncommitted.
       gen.acceptedAt ??= Date.now();
       gen.created = Math.floor(Date.now() / 1000);
-      sse.open(gen.id);
-      const requested = routes.find((r) => r.model === ep.model)?.requestedId ?? ep.model.id;
+      sse.open(gen.id, routeHeader(gen, ep));
       const encoder = new ChunkEncoder(app.settings.wireEra, gen.id, gen.created, responseModel(app, ep, requested), ep.provider.name);
       const outcome = await pumpStream(app, gen, ep, attempt, encoder, sse, signal);
       if (outcome === 'done') return;
@@ -399,20 +382,43 @@ function drainInBackground(pieces: AsyncIterator<unknown>, body: { destroy(): vo
   })();
 }
 
+/**
+ * Explainability (a Switchyard extension): the attempts so far and the endpoint now serving,
+ * e.g. `groq=429, novita=serving`. The full explanation, skipped endpoints included, is in the
+ * generation record.
+ */
+function routeHeader(gen: Generation, serving: Endpoint): string {
+  const parts = gen.attempts.filter((a) => a.outcome === 'failed').map((a) => `${a.endpoint}=${a.status ?? 'error'}`);
+  parts.push(`${serving.key}=serving`);
+  return parts.join(', ');
+}
+
+/** Every endpoint the router looked at, in order: attempts, then the untried rest, then the skipped. */
+function explanation(gen: Generation): ProviderAttempt[] {
+  const tried = new Set(gen.attempts.map((a) => `${a.model}|${a.endpoint}`));
+  const notTried: ProviderAttempt[] = gen.plan.candidates
+    .filter((c) => !tried.has(`${c.endpoint.model.id}|${c.endpoint.key}`))
+    .map((c) => ({ provider: c.endpoint.provider.name, endpoint: c.endpoint.key, model: c.endpoint.model.id, status: null, latencyMs: 0, outcome: 'not tried' }));
+  const skipped: ProviderAttempt[] = gen.plan.considered
+    .filter((c) => c.skipped)
+    .map((c) => ({ provider: c.provider, endpoint: c.endpoint, model: c.model, status: null, latencyMs: 0, outcome: 'skipped', reason: c.skipped }));
+  return [...gen.attempts, ...notTried, ...skipped];
+}
+
 function recordSuccess(app: App, gen: Generation, ep: Endpoint, started: number): void {
   const now = Date.now();
   const ttft = gen.firstTokenAt !== null ? gen.firstTokenAt - started : null;
   const genSeconds = gen.firstTokenAt !== null ? (now - gen.firstTokenAt) / 1000 : 0;
   const tps = gen.usage && genSeconds > 0 ? gen.usage.completionTokens / genSeconds : null;
   app.health.recordSuccess(healthKey(ep), ttft, tps);
-  gen.attempts.push({ provider: ep.provider.name, endpoint: ep.key, model: ep.model.id, status: 200, latencyMs: now - started });
+  gen.attempts.push({ provider: ep.provider.name, endpoint: ep.key, model: ep.model.id, status: 200, latencyMs: now - started, outcome: 'served' });
 }
 
-async function runNonStreaming(app: App, res: ServerResponse, gen: Generation, routes: ModelRoute[], signal: AbortSignal): Promise<void> {
+async function runNonStreaming(app: App, res: ServerResponse, gen: Generation, candidates: Candidate[], signal: AbortSignal): Promise<void> {
   const keepAlive = new JsonKeepAlive(res, app.settings.keepaliveMs);
   const failures: AttemptFailure[] = [];
   try {
-    for (const ep of attemptsOf(routes)) {
+    for (const { endpoint: ep, requestedId: requested } of candidates) {
       if (signal.aborted) break;
       const attempt = await startAttempt(app, gen, ep, false, signal);
       if ('failure' in attempt) {
@@ -423,6 +429,7 @@ async function runNonStreaming(app: App, res: ServerResponse, gen: Generation, r
       gen.acceptedAt ??= Date.now();
       gen.created = Math.floor(Date.now() / 1000);
       keepAlive.start(gen.id);
+      res.setHeader('X-Switchyard-Route', routeHeader(gen, ep));
       let parsed: unknown;
       try {
         parsed = JSON.parse(await attempt.response.body.text());
@@ -442,7 +449,6 @@ async function runNonStreaming(app: App, res: ServerResponse, gen: Generation, r
       gen.upstreamId = completion.upstreamId ?? null;
       gen.serviceTier = completion.serviceTier ?? null;
       gen.nativeFinishReason = completion.finishReason;
-      const requested = routes.find((r) => r.model === ep.model)?.requestedId ?? ep.model.id;
       const body = completionBody(
         { id: gen.id, created: gen.created, model: responseModel(app, ep, requested), provider: ep.provider.name },
         completion,
@@ -504,7 +510,7 @@ function toRecord(gen: Generation, req: IncomingMessage, caller: Caller, chat: C
     ttftMs: gen.firstTokenAt !== null ? gen.firstTokenAt - gen.startedAt : null,
     errorCode: gen.error?.code ?? null,
     errorMessage: gen.error?.message ?? null,
-    attempts: gen.attempts,
+    attempts: explanation(gen),
     apiKey: caller.label,
     externalUser: chat.user ?? null,
     userAgent: header(req, 'user-agent'),

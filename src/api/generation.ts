@@ -47,7 +47,7 @@ export function toOpenRouterGeneration(r: GenerationRecord): Record<string, unkn
     api_type: 'completions',
     preset_id: null,
     router: null,
-    provider_responses: r.attempts.map((a) => ({
+    provider_responses: r.attempts.filter((a) => a.outcome === undefined || a.outcome === 'served' || a.outcome === 'failed').map((a) => ({
       status: a.status,
       provider_name: a.provider,
       endpoint_id: a.endpoint,
@@ -63,8 +63,18 @@ export function toOpenRouterGeneration(r: GenerationRecord): Record<string, unkn
     workspace_id: null,
     request_id: null,
     session_id: r.sessionId,
-    // Switchyard extension: time to first token and the terminal error, if any.
+    // Switchyard extensions: time to first token, the terminal error, and why each endpoint was
+    // tried, skipped or left untried.
     ttft: r.ttftMs,
+    routing: r.attempts.map((a) => ({
+      model: a.model,
+      endpoint: a.endpoint,
+      provider_name: a.provider,
+      outcome: a.outcome ?? (a.status === 200 ? 'served' : 'failed'),
+      status: a.status,
+      reason: a.reason ?? a.error ?? null,
+      latency: a.outcome === 'skipped' || a.outcome === 'not tried' ? null : a.latencyMs,
+    })),
     status: r.status,
     error: r.errorCode !== null ? { code: r.errorCode, message: r.errorMessage } : null,
   };

@@ -18,7 +18,11 @@ const ProviderSchema = Type.Object({
   base_url: Type.String({ pattern: '^https?://' }),
   requires_key: Type.Optional(Type.Boolean()),
   data_collection: Type.Optional(Type.Union([Type.Literal('allow'), Type.Literal('deny')])),
+  zdr: Type.Optional(Type.Boolean()),
   privacy_policy_url: Type.Optional(Type.String()),
+  terms_of_service_url: Type.Optional(Type.String()),
+  status_page_url: Type.Optional(Type.String()),
+  headquarters: Type.Optional(Type.String()),
 });
 
 const EndpointSchema = Type.Object({

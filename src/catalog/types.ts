@@ -7,7 +7,11 @@ export interface ProviderEntry {
   base_url: string;
   requires_key?: boolean;
   data_collection?: 'allow' | 'deny';
+  zdr?: boolean; // zero data retention
   privacy_policy_url?: string;
+  terms_of_service_url?: string;
+  status_page_url?: string;
+  headquarters?: string;
 }
 
 export interface Pricing {

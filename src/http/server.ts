@@ -3,7 +3,7 @@ import type { App } from '../app.js';
 import { ApiError } from '../core/errors.js';
 import { handleChatCompletions } from '../api/chat-completions.js';
 import { generationResponse } from '../api/generation.js';
-import { modelsResponse } from '../api/models.js';
+import { endpointsResponse, modelResponse, modelsResponse, providersResponse } from '../api/models.js';
 
 type Handler = (app: App, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
 
@@ -66,14 +66,26 @@ const generation: Handler = (app, req, res, url) => {
   sendJson(res, 200, generationResponse(app, url.searchParams.get('id')));
 };
 
-const models: Handler = (app, _req, res) => sendJson(res, 200, modelsResponse(app));
+const models: Handler = (app, _req, res, url) => sendJson(res, 200, modelsResponse(app, url));
+const providers: Handler = (app, _req, res) => sendJson(res, 200, providersResponse(app));
 
 /** Route table: `METHOD path-below-prefix`. Small enough that a map beats a router library. */
 const ROUTES = new Map<string, Handler>([
   ['POST /chat/completions', chatCompletions],
   ['GET /generation', generation],
   ['GET /models', models],
+  ['GET /providers', providers],
 ]);
+
+/** Routes with a model id inside the path (ids contain a slash: author/slug). */
+function patternRoute(method: string, rest: string): Handler | undefined {
+  if (method !== 'GET') return undefined;
+  const endpoints = /^\/models\/(.+)\/endpoints$/.exec(rest);
+  if (endpoints) return (app, _req, res) => sendJson(res, 200, endpointsResponse(app, decodeURIComponent(endpoints[1])));
+  const one = /^\/models?\/([^/]+\/[^/]+)$/.exec(rest);
+  if (one) return (app, _req, res) => sendJson(res, 200, modelResponse(app, decodeURIComponent(one[1])));
+  return undefined;
+}
 
 export interface RunningServer {
   server: Server;
@@ -97,7 +109,7 @@ export function createHttpServer(app: App): { server: Server; active: Set<Server
     for (const prefix of prefixes) {
       if (url.pathname.startsWith(`${prefix}/`)) {
         const rest = url.pathname.slice(prefix.length).replace(/\/+$/, '');
-        handler = ROUTES.get(`${req.method} ${rest}`);
+        handler = ROUTES.get(`${req.method} ${rest}`) ?? patternRoute(req.method ?? '', rest);
         if (!handler && [...ROUTES.keys()].some((k) => k.endsWith(` ${rest}`))) {
           sendError(res, new ApiError(405, `Method ${req.method} not allowed on ${url.pathname}`));
           return;

@@ -3,37 +3,46 @@ import type { Catalog } from '../catalog/load.js';
 import type { Endpoint, ModelEntry } from '../catalog/types.js';
 import type { ProviderRuntime } from '../config/load.js';
 import { envStem } from '../config/load.js';
-import type { ChatRequest, ProviderPreferences } from '../api/chat-schema.js';
+import type { ChatRequest } from '../api/chat-schema.js';
 import { adapterFor } from '../providers/registry.js';
-import type { HealthTracker } from './health.js';
+import type { HealthTracker, Percentiles } from './health.js';
+import { routingPrefs, type RoutingPrefs, type SortBy } from './preferences.js';
 
 export type Rng = () => number;
 
-export interface Skip {
+/** One endpoint the router looked at, and why it was left out (absent reason: a candidate). */
+export interface Consideration {
+  model: string;
   endpoint: string;
-  reason: string;
+  provider: string;
+  skipped?: string;
 }
 
-export interface ModelRoute {
-  model: ModelEntry;
-  requestedId: string; // what the client asked for (variant suffixes removed)
-  endpoints: Endpoint[]; // in attempt order
-  skipped: Skip[];
+export interface Candidate {
+  endpoint: Endpoint;
+  requestedId: string; // the model id as the client asked (dynamic variant removed)
+}
+
+export interface RoutePlan {
+  candidates: Candidate[]; // attempt order, across models
+  considered: Consideration[];
+}
+
+export interface RouteContext {
+  catalog: Catalog;
+  providers: Map<string, ProviderRuntime>;
+  health: HealthTracker;
+  rng: Rng;
 }
 
 /** Dynamic variants change routing, not the model (spec §11.7). */
-const DYNAMIC_VARIANTS: Record<string, 'price' | 'throughput' | undefined> = {
-  nitro: 'throughput',
-  floor: 'price',
-  exacto: undefined,
-  online: undefined,
-};
+const DYNAMIC_VARIANTS: Record<string, SortBy | null> = { nitro: 'throughput', floor: 'price', exacto: null, online: null };
 
-export function splitVariant(id: string): { base: string; sort?: 'price' | 'throughput' } {
+export function splitVariant(id: string): { base: string; sort?: SortBy } {
   const colon = id.lastIndexOf(':');
   if (colon > 0) {
     const suffix = id.slice(colon + 1);
-    if (suffix in DYNAMIC_VARIANTS) return { base: id.slice(0, colon), sort: DYNAMIC_VARIANTS[suffix] };
+    if (suffix in DYNAMIC_VARIANTS) return { base: id.slice(0, colon), sort: DYNAMIC_VARIANTS[suffix] ?? undefined };
   }
   return { base: id };
 }
@@ -50,9 +59,9 @@ export function unitPrice(ep: Endpoint): number {
 }
 
 /** Weighted random permutation with weight ∝ 1/price² (spec §11.2). */
-export function inverseSquareShuffle(eps: Endpoint[], rng: Rng): Endpoint[] {
-  const pool = eps.map((ep) => ({ ep, w: 1 / Math.max(unitPrice(ep), 1e-12) ** 2 }));
-  const out: Endpoint[] = [];
+export function inverseSquareShuffle<T extends { endpoint: Endpoint }>(items: T[], rng: Rng): T[] {
+  const pool = items.map((item) => ({ item, w: 1 / Math.max(unitPrice(item.endpoint), 1e-12) ** 2 }));
+  const out: T[] = [];
   while (pool.length > 0) {
     const total = pool.reduce((s, p) => s + p.w, 0);
     let r = rng() * total;
@@ -61,13 +70,23 @@ export function inverseSquareShuffle(eps: Endpoint[], rng: Rng): Endpoint[] {
       r -= pool[i].w;
       if (r < 0) break;
     }
-    out.push(pool[i].ep);
+    out.push(pool[i].item);
     pool.splice(i, 1);
   }
   return out;
 }
 
-const PARAMS_OF_REQUEST = [
+export function healthKey(ep: Endpoint): string {
+  return `${ep.model.id}|${ep.key}`;
+}
+
+/** Quantization families: `fp4` admits mxfp4/nvfp4, `fp8` admits mxfp8 (spec §11.1). */
+function quantizationMatches(q: string, wanted: string[]): boolean {
+  const v = q.toLowerCase();
+  return wanted.some((w) => v === w || (w === 'fp4' && (v === 'mxfp4' || v === 'nvfp4')) || (w === 'fp8' && v === 'mxfp8'));
+}
+
+const REQUEST_PARAMETERS = [
   'tools',
   'tool_choice',
   'max_tokens',
@@ -91,145 +110,241 @@ const PARAMS_OF_REQUEST = [
 
 function requestedParameters(req: ChatRequest): string[] {
   const out: string[] = [];
-  for (const p of PARAMS_OF_REQUEST) {
+  for (const p of REQUEST_PARAMETERS) {
     const v = (req as Record<string, unknown>)[p];
     if (v !== undefined && v !== null) out.push(p);
   }
   if (req.max_completion_tokens != null && !out.includes('max_tokens')) out.push('max_tokens');
+  if ((req.reasoning_effort != null || req.include_reasoning != null) && !out.includes('reasoning')) out.push('reasoning');
   return out;
 }
 
-export interface RouteContext {
-  catalog: Catalog;
-  providers: Map<string, ProviderRuntime>;
-  health: HealthTracker;
-  rng: Rng;
+const supports = (ep: Endpoint, param: string) => ep.supportedParameters.size === 0 || ep.supportedParameters.has(param);
+
+const fmtUsdPerM = (perToken: number) => `$${Number((perToken * 1e6).toPrecision(6))}/M`;
+
+/** A hard filter: endpoints failing it are skipped; if none survive, the request ends with `empty`. */
+interface Filter {
+  applies: boolean;
+  keep: (ep: Endpoint) => string | null; // reason to skip, or null to keep
+  empty: () => ApiError;
 }
 
-/** Candidate endpoints for one model, filtered by the request and ordered for attempts. */
-export function routeModel(ctx: RouteContext, modelId: string, req: ChatRequest, prefs: ProviderPreferences | null): ModelRoute {
-  const { base, sort: variantSort } = splitVariant(modelId);
-  const model = ctx.catalog.models.get(base);
-  if (!model) {
-    throw new ApiError(400, `${modelId} is not a valid model ID`);
-  }
-  const skipped: Skip[] = [];
-  let eps = ctx.catalog.endpointsOf(model);
-
-  const configured = eps.filter((ep) => {
-    const rt = ctx.providers.get(ep.provider.slug);
-    const ok = Boolean(rt?.enabled && adapterFor(ep.provider.protocol));
-    if (!ok) skipped.push({ endpoint: ep.key, reason: 'provider not configured' });
-    return ok;
-  });
-  if (configured.length === 0) {
-    const hints = [...new Set(eps.map((ep) => `${envStem(ep.provider.slug)}_API_KEY`))].join(', ');
-    throw new ApiError(503, `No provider is configured for ${base}: set one of ${hints}`);
-  }
-  eps = configured;
-
-  const only = prefs?.only ?? null;
-  if (only && only.length > 0) {
-    eps = eps.filter((ep) => {
-      const ok = only.some((n) => matchesProvider(ep, n));
-      if (!ok) skipped.push({ endpoint: ep.key, reason: 'not in provider.only' });
-      return ok;
-    });
-    if (eps.length === 0) throw new ApiError(404, `No endpoints found for ${base} matching provider.only (${only.join(', ')}).`);
-  }
-  const ignore = prefs?.ignore ?? null;
-  if (ignore && ignore.length > 0) {
-    eps = eps.filter((ep) => {
-      const drop = ignore.some((n) => matchesProvider(ep, n));
-      if (drop) skipped.push({ endpoint: ep.key, reason: 'in provider.ignore' });
-      return !drop;
-    });
-    if (eps.length === 0) throw new ApiError(404, `No endpoints found for ${base}: every provider is in provider.ignore.`);
-  }
-
-  const hasTools = Array.isArray(req.tools) && req.tools.length > 0;
-  if (hasTools) {
-    eps = eps.filter((ep) => {
-      const ok = ep.supportedParameters.size === 0 || ep.supportedParameters.has('tools');
-      if (!ok) skipped.push({ endpoint: ep.key, reason: 'does not support tools' });
-      return ok;
-    });
-    if (eps.length === 0) throw new ApiError(404, 'No endpoints found that support tool use.');
-  }
-
+/** Candidate endpoints of one model after the request's hard filters, each skip explained. */
+function eligible(ctx: RouteContext, model: ModelEntry, req: ChatRequest, prefs: RoutingPrefs, considered: Consideration[]): Endpoint[] {
+  const all = ctx.catalog.endpointsOf(model);
+  const note = (ep: Endpoint, skipped?: string) =>
+    considered.push({ model: model.id, endpoint: ep.key, provider: ep.provider.name, ...(skipped ? { skipped } : {}) });
   const maxTokens = req.max_completion_tokens ?? req.max_tokens ?? null;
-  if (maxTokens !== null) {
-    eps = eps.filter((ep) => {
-      const ok = ep.maxCompletionTokens === null || maxTokens <= ep.maxCompletionTokens;
-      if (!ok) skipped.push({ endpoint: ep.key, reason: `max output ${ep.maxCompletionTokens} < max_tokens ${maxTokens}` });
-      return ok;
-    });
-    if (eps.length === 0) throw new ApiError(404, `No endpoints found for ${base} that can produce ${maxTokens} output tokens.`);
-  }
+  const promptEstimate = Math.ceil(JSON.stringify(req.messages ?? '').length / 4);
+  const hasTools = Array.isArray(req.tools) && req.tools.length > 0;
+  const namedChoice = req.tool_choice != null && req.tool_choice !== 'auto';
+  const needed = prefs.requireParameters ? requestedParameters(req) : [];
+  const mp = prefs.maxPrice;
+  const hasImages = (req.messages ?? []).some(
+    (m) => Array.isArray(m.content) && m.content.some((p) => (p as { type?: string }).type === 'image_url'),
+  );
 
-  if (prefs?.require_parameters) {
-    const needed = requestedParameters(req);
-    eps = eps.filter((ep) => {
-      const missing = needed.filter((p) => !ep.supportedParameters.has(p));
-      if (missing.length > 0) skipped.push({ endpoint: ep.key, reason: `does not support ${missing.join(', ')}` });
-      return missing.length === 0;
-    });
-    if (eps.length === 0) throw new ApiError(404, `No endpoints found for ${base} that support all requested parameters.`);
-  }
+  const filters: Filter[] = [
+    {
+      applies: true,
+      keep: (ep) => {
+        const rt = ctx.providers.get(ep.provider.slug);
+        return rt?.enabled && adapterFor(ep.provider.protocol) ? null : 'provider not configured';
+      },
+      empty: () => {
+        const hints = [...new Set(all.map((ep) => `${envStem(ep.provider.slug)}_API_KEY`))].join(', ');
+        return new ApiError(503, `No provider is configured for ${model.id}: set one of ${hints}`);
+      },
+    },
+    {
+      applies: prefs.only !== null,
+      keep: (ep) => (prefs.only!.some((n) => matchesProvider(ep, n)) ? null : 'not in provider.only'),
+      empty: () => new ApiError(404, `No endpoints found for ${model.id} matching provider.only (${prefs.only!.join(', ')}).`),
+    },
+    {
+      applies: prefs.ignore !== null,
+      keep: (ep) => (prefs.ignore!.some((n) => matchesProvider(ep, n)) ? 'in provider.ignore' : null),
+      empty: () => new ApiError(404, `No endpoints found for ${model.id}: every provider is in provider.ignore.`),
+    },
+    {
+      applies: prefs.quantizations !== null,
+      keep: (ep) => (quantizationMatches(ep.quantization, prefs.quantizations!) ? null : `quantization ${ep.quantization} not in provider.quantizations`),
+      empty: () => new ApiError(404, `No endpoints found for ${model.id} with quantization ${prefs.quantizations!.join(', ')}.`),
+    },
+    {
+      applies: prefs.dataCollection === 'deny',
+      keep: (ep) => (ep.provider.data_collection === 'deny' ? null : 'may store or train on data (data_collection: deny)'),
+      empty: () => new ApiError(404, `No endpoints found for ${model.id} that satisfy data_collection: deny.`),
+    },
+    {
+      applies: prefs.zdr,
+      keep: (ep) => (ep.provider.zdr === true ? null : 'not a zero-data-retention endpoint (zdr)'),
+      empty: () => new ApiError(404, `No endpoints found for ${model.id} with zero data retention.`),
+    },
+    {
+      applies: mp !== null,
+      keep: (ep) => {
+        if (mp!.prompt !== undefined && ep.price.prompt * 1e6 > mp!.prompt) return `prompt price ${fmtUsdPerM(ep.price.prompt)} above max_price`;
+        if (mp!.completion !== undefined && ep.price.completion * 1e6 > mp!.completion) return `completion price ${fmtUsdPerM(ep.price.completion)} above max_price`;
+        if (mp!.request !== undefined && ep.price.request > mp!.request) return 'request price above max_price';
+        if (mp!.image !== undefined && Number(ep.pricing.image ?? 0) > mp!.image) return 'image price above max_price';
+        return null;
+      },
+      empty: () => new ApiError(404, `No endpoints found for ${model.id} within provider.max_price.`),
+    },
+    {
+      applies: hasImages,
+      keep: () => ((model.input_modalities ?? ['text']).includes('image') ? null : 'no image input'),
+      empty: () => new ApiError(404, 'No endpoints found that support image input'),
+    },
+    {
+      applies: hasTools,
+      keep: (ep) => (supports(ep, 'tools') ? null : 'does not support tools'),
+      empty: () => new ApiError(404, 'No endpoints found that support tool use. To learn more about provider routing, see the README section on routing.'),
+    },
+    {
+      applies: hasTools && namedChoice,
+      keep: (ep) => (supports(ep, 'tool_choice') ? null : 'does not support tool_choice'),
+      empty: () => new ApiError(404, "No endpoints found that support the provided 'tool_choice' value."),
+    },
+    {
+      applies: maxTokens !== null,
+      keep: (ep) => (ep.maxCompletionTokens === null || maxTokens! <= ep.maxCompletionTokens ? null : `max output ${ep.maxCompletionTokens} < max_tokens ${maxTokens}`),
+      empty: () => new ApiError(404, `No endpoints found for ${model.id} that can produce ${maxTokens} output tokens.`),
+    },
+    {
+      applies: true,
+      keep: (ep) =>
+        ep.contextLength !== null && promptEstimate + (maxTokens ?? 0) > ep.contextLength
+          ? `prompt (~${promptEstimate} tokens) + max_tokens exceed the context length ${ep.contextLength}`
+          : null,
+      empty: () => new ApiError(400, `This request (~${promptEstimate} prompt tokens${maxTokens ? ` + ${maxTokens} output tokens` : ''}) exceeds the context length of every endpoint of ${model.id}. Please reduce the length of the messages or max_tokens.`, { error_type: 'context_length_exceeded' }),
+    },
+    {
+      applies: needed.length > 0,
+      keep: (ep) => {
+        const missing = needed.filter((p) => !ep.supportedParameters.has(p));
+        return missing.length > 0 ? `does not support ${missing.join(', ')} (require_parameters)` : null;
+      },
+      empty: () => new ApiError(404, `No endpoints found for ${model.id} that support all requested parameters (${needed.join(', ')}).`),
+    },
+  ];
 
-  if (prefs?.data_collection === 'deny') {
-    eps = eps.filter((ep) => {
-      const ok = ep.provider.data_collection === 'deny';
-      if (!ok) skipped.push({ endpoint: ep.key, reason: 'may collect data (data_collection: deny)' });
-      return ok;
-    });
-    if (eps.length === 0) throw new ApiError(404, `No endpoints found for ${base} that satisfy data_collection: deny.`);
-  }
-
-  const ordered = orderEndpoints(ctx, eps, prefs, variantSort);
-  return { model, requestedId: base, endpoints: ordered, skipped };
-}
-
-function sortKey(prefs: ProviderPreferences | null, variantSort?: string): string | undefined {
-  const s = prefs?.sort;
-  if (typeof s === 'string') return s;
-  if (s && typeof s === 'object' && s.by) return s.by;
-  return variantSort;
-}
-
-function orderEndpoints(ctx: RouteContext, eps: Endpoint[], prefs: ProviderPreferences | null, variantSort?: string): Endpoint[] {
-  const now = Date.now();
-  const healthy = eps.filter((ep) => !ctx.health.isDegraded(healthKey(ep), now));
-  const degraded = eps.filter((ep) => ctx.health.isDegraded(healthKey(ep), now)).sort((a, b) => unitPrice(a) - unitPrice(b));
-  const by = sortKey(prefs, variantSort);
-
-  let rest: Endpoint[];
-  if (by === 'price') {
-    rest = [...healthy].sort((a, b) => unitPrice(a) - unitPrice(b));
-  } else if (by === 'latency' || by === 'throughput') {
-    const metric = (ep: Endpoint) => {
-      const s = ctx.health.stats(healthKey(ep));
-      return by === 'latency' ? (s.ttftMs ?? Number.POSITIVE_INFINITY) : -(s.tokensPerSecond ?? 0);
-    };
-    rest = [...healthy].sort((a, b) => metric(a) - metric(b) || unitPrice(a) - unitPrice(b));
-  } else {
-    rest = inverseSquareShuffle(healthy, ctx.rng);
-  }
-  rest = rest.concat(degraded);
-
-  const order = prefs?.order ?? null;
-  const allowFallbacks = prefs?.allow_fallbacks ?? true;
-  if (order && order.length > 0) {
-    const first: Endpoint[] = [];
-    for (const name of order) {
-      for (const ep of eps) if (matchesProvider(ep, name) && !first.includes(ep)) first.push(ep);
+  let eps = all;
+  for (const f of filters) {
+    if (!f.applies) continue;
+    const kept: Endpoint[] = [];
+    for (const ep of eps) {
+      const reason = f.keep(ep);
+      if (reason) note(ep, reason);
+      else kept.push(ep);
     }
-    if (!allowFallbacks) return first;
-    return first.concat(rest.filter((ep) => !first.includes(ep)));
+    if (kept.length === 0) throw f.empty();
+    eps = kept;
   }
-  return allowFallbacks ? rest : rest.slice(0, 1);
+
+  // Soft preference (spec §11.2): endpoints that understand response_format go first; none is fine.
+  if (req.response_format && req.response_format.type !== 'text') {
+    const understood = eps.filter((ep) => supports(ep, 'response_format'));
+    if (understood.length > 0 && understood.length < eps.length) eps = understood.concat(eps.filter((ep) => !understood.includes(ep)));
+  }
+  for (const ep of eps) note(ep);
+  return eps;
 }
 
-export function healthKey(ep: Endpoint): string {
-  return `${ep.model.id}|${ep.key}`;
+function meets(stats: Percentiles | null, limits: Partial<Percentiles>, higherIsBetter: boolean, scale = 1): boolean {
+  if (!stats) return true; // no data yet: do not penalise
+  return (Object.keys(limits) as (keyof Percentiles)[]).every((k) => {
+    const limit = limits[k]! * scale;
+    return higherIsBetter ? stats[k] >= limit : stats[k] <= limit;
+  });
+}
+
+/** Attempt order within a set of candidates (one model, or all models with partition "none"). */
+function order(ctx: RouteContext, items: Candidate[], prefs: RoutingPrefs, sort: SortBy | null): Candidate[] {
+  const degraded = (c: Candidate) => ctx.health.isDegraded(healthKey(c.endpoint));
+  const healthy = items.filter((c) => !degraded(c));
+  const failing = items.filter(degraded).sort((a, b) => unitPrice(a.endpoint) - unitPrice(b.endpoint));
+
+  let ranked: Candidate[];
+  if (sort === 'price') {
+    ranked = [...healthy].sort((a, b) => unitPrice(a.endpoint) - unitPrice(b.endpoint));
+  } else if (sort === 'latency' || sort === 'throughput') {
+    const metric = (c: Candidate) => {
+      const s = ctx.health.stats(healthKey(c.endpoint));
+      if (sort === 'latency') return s.latency30m?.p50 ?? Number.POSITIVE_INFINITY;
+      return -(s.throughput30m?.p50 ?? 0);
+    };
+    ranked = [...healthy].sort((a, b) => metric(a) - metric(b) || unitPrice(a.endpoint) - unitPrice(b.endpoint));
+  } else {
+    ranked = inverseSquareShuffle(healthy, ctx.rng);
+  }
+
+  // preferred_* thresholds deprioritise, never exclude (spec §11.1). Latency limits are seconds.
+  if (prefs.preferredMinThroughput || prefs.preferredMaxLatency) {
+    const good = (c: Candidate) => {
+      const s = ctx.health.stats(healthKey(c.endpoint));
+      return (
+        (!prefs.preferredMinThroughput || meets(s.throughput30m, prefs.preferredMinThroughput, true)) &&
+        (!prefs.preferredMaxLatency || meets(s.latency30m, prefs.preferredMaxLatency, false, 1000))
+      );
+    };
+    ranked = ranked.filter(good).concat(ranked.filter((c) => !good(c)));
+  }
+  return ranked.concat(failing);
+}
+
+/**
+ * The attempt plan for a request: every model (`model`, then `models`) filtered and ordered.
+ * Invalid model ids fail up front (400); a model whose filters leave nothing is skipped when a
+ * later model can serve, otherwise its error is the answer.
+ */
+export function planRoute(ctx: RouteContext, req: ChatRequest): RoutePlan {
+  const prefs = routingPrefs(req);
+  const ids = [...new Set([req.model, ...(req.models ?? [])].filter((m): m is string => typeof m === 'string'))];
+  const models: { model: ModelEntry; requestedId: string; sort: SortBy | null }[] = [];
+  for (const id of ids) {
+    const { base, sort } = splitVariant(id);
+    const model = ctx.catalog.models.get(base);
+    if (!model) throw new ApiError(400, `${id} is not a valid model ID`, { error_type: 'invalid_request' });
+    models.push({ model, requestedId: base, sort: prefs.sort ?? sort ?? null });
+  }
+
+  const considered: Consideration[] = [];
+  const perModel: Candidate[][] = [];
+  let firstError: ApiError | null = null;
+  for (const m of models) {
+    try {
+      perModel.push(eligible(ctx, m.model, req, prefs, considered).map((endpoint) => ({ endpoint, requestedId: m.requestedId })));
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      firstError ??= err;
+      perModel.push([]);
+    }
+  }
+  if (perModel.every((c) => c.length === 0)) throw firstError ?? new ApiError(404, `No endpoints found for ${ids.join(', ')}.`);
+
+  let candidates: Candidate[];
+  const sorted = models.some((m) => m.sort !== null);
+  if (prefs.partition === 'none' && sorted && models.length > 1) {
+    candidates = order(ctx, perModel.flat(), prefs, models[0].sort ?? prefs.sort);
+  } else {
+    candidates = perModel.flatMap((items, i) => order(ctx, items, prefs, models[i].sort));
+  }
+
+  if (prefs.order) {
+    // An explicit order comes first and switches load balancing off (spec §11.1).
+    const first: Candidate[] = [];
+    for (const name of prefs.order) for (const c of candidates) if (matchesProvider(c.endpoint, name) && !first.includes(c)) first.push(c);
+    if (!prefs.allowFallbacks) {
+      if (first.length === 0) throw new ApiError(404, `No endpoints found matching provider.order (${prefs.order.join(', ')}) and allow_fallbacks is false.`);
+      candidates = first;
+    } else {
+      candidates = first.concat(candidates.filter((c) => !first.includes(c)));
+    }
+  } else if (!prefs.allowFallbacks) {
+    candidates = candidates.slice(0, 1);
+  }
+  return { candidates, considered };
 }

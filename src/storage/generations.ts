@@ -9,6 +9,9 @@ export interface ProviderAttempt {
   status: number | null; // upstream HTTP status; null when no response (network error, timeout)
   latencyMs: number;
   error?: string;
+  /** Routing explanation: served/failed attempts, plus endpoints skipped by filters or never reached. */
+  outcome?: 'served' | 'failed' | 'skipped' | 'not tried';
+  reason?: string;
 }
 
 export interface GenerationRecord {

@@ -18,7 +18,7 @@ export class SseResponse {
     private readonly keepaliveMs: number,
   ) {}
 
-  open(generationId: string): void {
+  open(generationId: string, route?: string): void {
     if (this.opened) return;
     this.opened = true;
     this.res.writeHead(200, {
@@ -27,6 +27,7 @@ export class SseResponse {
       Connection: 'keep-alive',
       'X-Accel-Buffering': 'no',
       'X-Generation-Id': generationId,
+      ...(route ? { 'X-Switchyard-Route': route } : {}),
     });
     this.res.flushHeaders();
     this.write(KEEPALIVE_COMMENT);
