@@ -146,7 +146,8 @@ async function startAttempt(
   if (response.statusCode >= 300) {
     const text = await response.body.text().catch(() => '');
     const failure = adapter.parseError(response.statusCode, text);
-    failure.retryAfterSeconds = retryAfterSeconds(response.headers);
+    // A Retry-After header wins; some providers (Gemini) say it in the body, which the adapter parsed.
+    failure.retryAfterSeconds = retryAfterSeconds(response.headers) ?? failure.retryAfterSeconds;
     noteFailure(app, gen, ep, failure, started, response.statusCode);
     return { failure, endpoint: ep };
   }
@@ -269,7 +270,14 @@ async function pumpStream(
   let streamError: UpstreamFailure | null = null;
   let chars = 0;
 
-  const handle = (chunk: UpstreamChunk) => {
+  const excludeReasoning = gen.req.reasoning?.exclude === true || gen.req.include_reasoning === false;
+  const handle = (incoming: UpstreamChunk) => {
+    let chunk = incoming;
+    if (excludeReasoning && chunk.choice && (chunk.choice.reasoning !== undefined || chunk.choice.reasoningDetails)) {
+      // reasoning.exclude: the model still reasons (and is billed) but none of it is sent (spec §5.1).
+      const { reasoning: _r, reasoningDetails: _d, ...rest } = chunk.choice;
+      chunk = { ...chunk, choice: rest };
+    }
     if (chunk.error) {
       streamError = chunk.error;
       return;

@@ -1,8 +1,14 @@
 import type { ProviderAdapter } from './types.js';
 import { OpenAICompatibleAdapter } from './openai/adapter.js';
+import { AnthropicAdapter } from './anthropic/adapter.js';
+import { GeminiAdapter } from './gemini/adapter.js';
 
 /** protocol id (catalog `protocol`) -> adapter. A new protocol is one folder plus one line here. */
-const adapters = new Map<string, ProviderAdapter>([['openai', new OpenAICompatibleAdapter()]]);
+const adapters = new Map<string, ProviderAdapter>([
+  ['openai', new OpenAICompatibleAdapter()],
+  ['anthropic', new AnthropicAdapter()],
+  ['gemini', new GeminiAdapter()],
+]);
 
 export function adapterFor(protocol: string): ProviderAdapter | undefined {
   return adapters.get(protocol);

@@ -12,6 +12,8 @@ const MAP: Record<string, string> = {
   MAX_TOKENS: 'length',
   max_output_tokens: 'length',
   model_length: 'length',
+  model_context_window_exceeded: 'length',
+  pause_turn: 'stop',
   incomplete: 'length',
   tool_calls: 'tool_calls',
   tool_use: 'tool_calls',
@@ -23,6 +25,11 @@ const MAP: Record<string, string> = {
   PROHIBITED_CONTENT: 'content_filter',
   BLOCKLIST: 'content_filter',
   SPII: 'content_filter',
+  IMAGE_SAFETY: 'content_filter',
+  IMAGE_PROHIBITED_CONTENT: 'content_filter',
+  IMAGE_RECITATION: 'content_filter',
+  OTHER: 'content_filter', // Gemini: blocked for an unlisted reason
+  MALFORMED_FUNCTION_CALL: 'error',
   error: 'error',
 };
 

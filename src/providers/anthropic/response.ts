@@ -1,0 +1,264 @@
+import type {
+  Completion,
+  ReasoningDetail,
+  SseEvent,
+  StreamDecoder,
+  TokenUsage,
+  ToolCallDelta,
+  UpstreamChunk,
+  UpstreamFailure,
+} from '../types.js';
+import { pythonJson, REASONING_FORMAT } from './request.js';
+
+/** Anthropic Messages responses (JSON and SSE) -> normalised pieces. */
+
+type Json = Record<string, unknown>;
+const isObj = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+/** Anthropic error `type` -> the HTTP status Anthropic uses for it (for errors inside a 200 stream). */
+const ERROR_STATUS: Record<string, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529,
+};
+
+/**
+ * Anthropic does not count thinking tokens separately (they are part of output_tokens); OpenRouter
+ * reports an estimate. Same here: ~4 characters per token, never more than the output itself.
+ */
+function estimateReasoningTokens(chars: number, outputTokens: number): number {
+  if (chars <= 0) return 0;
+  return Math.min(Math.ceil(chars / 4), outputTokens);
+}
+
+class UsageAcc {
+  input = 0;
+  cacheRead = 0;
+  cacheWrite = 0;
+  output = 0;
+  thinkingChars = 0;
+  seen = false;
+
+  /** Anthropic reports input, cache reads and cache writes disjointly; later events repeat or update them. */
+  add(u: unknown): void {
+    if (!isObj(u)) return;
+    this.seen = true;
+    if (typeof u.input_tokens === 'number') this.input = u.input_tokens;
+    if (typeof u.cache_read_input_tokens === 'number') this.cacheRead = u.cache_read_input_tokens;
+    if (typeof u.cache_creation_input_tokens === 'number') this.cacheWrite = u.cache_creation_input_tokens;
+    if (typeof u.output_tokens === 'number') this.output = u.output_tokens;
+  }
+
+  toUsage(): TokenUsage {
+    return {
+      // OpenAI/OpenRouter convention: prompt_tokens includes cached and cache-write tokens (spec §7.3, §10).
+      promptTokens: this.input + this.cacheRead + this.cacheWrite,
+      completionTokens: this.output,
+      cachedTokens: this.cacheRead,
+      cacheWriteTokens: this.cacheWrite,
+      reasoningTokens: estimateReasoningTokens(this.thinkingChars, this.output),
+      audioPromptTokens: 0,
+    };
+  }
+}
+
+/** Error body `{"type":"error","error":{"type","message"}}` -> its message and type. */
+function errorOf(json: unknown): { type: string; message: string } | null {
+  if (!isObj(json)) return null;
+  const e = json.error;
+  if (isObj(e)) {
+    return { type: typeof e.type === 'string' ? e.type : '', message: typeof e.message === 'string' ? e.message : JSON.stringify(e) };
+  }
+  if (typeof e === 'string') return { type: '', message: e };
+  if (typeof json.message === 'string') return { type: typeof json.type === 'string' ? json.type : '', message: json.message };
+  return null;
+}
+
+export function parseAnthropicError(status: number, body: string): UpstreamFailure {
+  const text = body.trim();
+  let parsed: { type: string; message: string } | null = null;
+  try {
+    parsed = errorOf(JSON.parse(text));
+  } catch {
+    // not JSON (a proxy's HTML page, say): the text itself is the message
+  }
+  const raw = parsed?.message ?? (text.length > 2000 ? `${text.slice(0, 2000)}…` : text);
+  // The HTTP status is authoritative (529 stays 529: ≥500 is retryable); a body type only fills in a missing one.
+  const fromType = parsed ? ERROR_STATUS[parsed.type] : undefined;
+  return { status: status >= 400 ? status : (fromType ?? 502), raw };
+}
+
+export function parseAnthropicCompletion(body: unknown): Completion {
+  const json = isObj(body) ? body : {};
+  const blocks = Array.isArray(json.content) ? (json.content as unknown[]).filter(isObj) : [];
+  const usage = new UsageAcc();
+  let text: string | null = null;
+  let reasoning: string | null = null;
+  const details: ReasoningDetail[] = [];
+  const toolCalls: Completion['toolCalls'] = [];
+  for (const b of blocks) {
+    if (b.type === 'text' && typeof b.text === 'string') {
+      text = (text ?? '') + b.text;
+    } else if (b.type === 'thinking') {
+      const t = typeof b.thinking === 'string' ? b.thinking : '';
+      reasoning = (reasoning ?? '') + t;
+      usage.thinkingChars += t.length;
+      // Key order as OpenRouter prints it (2026 recordings): type, text, format, index, signature.
+      const d: ReasoningDetail = { type: 'reasoning.text', text: t, format: REASONING_FORMAT, index: details.length };
+      if (typeof b.signature === 'string') d.signature = b.signature;
+      details.push(d);
+    } else if (b.type === 'redacted_thinking' && typeof b.data === 'string') {
+      details.push({ type: 'reasoning.encrypted', data: b.data, format: REASONING_FORMAT, index: details.length });
+    } else if (b.type === 'tool_use') {
+      toolCalls.push({ id: String(b.id ?? ''), type: 'function', name: String(b.name ?? ''), arguments: pythonJson(b.input ?? {}) });
+    }
+  }
+  usage.add(json.usage);
+  return {
+    content: text,
+    reasoning,
+    reasoningDetails: details,
+    toolCalls,
+    refusal: null,
+    finishReason: typeof json.stop_reason === 'string' ? json.stop_reason : null,
+    usage: usage.seen ? usage.toUsage() : null,
+    upstreamId: typeof json.id === 'string' ? json.id : undefined,
+  };
+}
+
+interface BlockState {
+  type: string;
+  toolIndex?: number;
+  sawArguments?: boolean;
+  reasoningIndex?: number;
+}
+
+/**
+ * Anthropic SSE (message_start, content_block_start/delta/stop, message_delta, message_stop, ping,
+ * error) -> UpstreamChunks. Tool calls are numbered in order of appearance; each thinking block
+ * gets its own reasoning_details index so a client that merges fragments by index keeps one
+ * signature per block.
+ */
+export class AnthropicStreamDecoder implements StreamDecoder {
+  private readonly blocks = new Map<number, BlockState>();
+  private readonly usage = new UsageAcc();
+  private toolCount = 0;
+  private reasoningCount = 0;
+
+  decode(event: SseEvent): UpstreamChunk[] | null {
+    const data = event.data.trim();
+    if (data === '') return [];
+    let json: Json;
+    try {
+      json = JSON.parse(data) as Json;
+    } catch {
+      return [{ error: { status: 502, raw: `upstream sent invalid JSON in stream: ${data.slice(0, 200)}` } }];
+    }
+    const type = typeof json.type === 'string' ? json.type : (event.event ?? '');
+    switch (type) {
+      case 'message_start': {
+        const msg = isObj(json.message) ? json.message : {};
+        this.usage.add(msg.usage);
+        const chunk: UpstreamChunk = {};
+        if (typeof msg.id === 'string') chunk.upstreamId = msg.id;
+        if (this.usage.seen) chunk.usage = this.usage.toUsage();
+        return [chunk];
+      }
+      case 'content_block_start':
+        return this.blockStart(num(json.index), isObj(json.content_block) ? json.content_block : {});
+      case 'content_block_delta':
+        return this.blockDelta(num(json.index), isObj(json.delta) ? json.delta : {});
+      case 'content_block_stop':
+        return this.blockStop(num(json.index));
+      case 'message_delta': {
+        this.usage.add(json.usage);
+        const delta = isObj(json.delta) ? json.delta : {};
+        const chunk: UpstreamChunk = { usage: this.usage.toUsage() };
+        if (typeof delta.stop_reason === 'string') chunk.choice = { finishReason: delta.stop_reason };
+        return [chunk];
+      }
+      case 'message_stop':
+        return null;
+      case 'error': {
+        const e = errorOf(json) ?? { type: '', message: data };
+        return [{ error: { status: ERROR_STATUS[e.type] ?? 502, raw: e.message } }];
+      }
+      default:
+        return []; // ping and event types added later
+    }
+  }
+
+  private blockStart(index: number, block: Json): UpstreamChunk[] {
+    const type = typeof block.type === 'string' ? block.type : '';
+    const state: BlockState = { type };
+    this.blocks.set(index, state);
+    if (type === 'text') {
+      return typeof block.text === 'string' && block.text !== '' ? [{ choice: { content: block.text, finishReason: null } }] : [];
+    }
+    if (type === 'thinking') {
+      state.reasoningIndex = this.reasoningCount++;
+      return typeof block.thinking === 'string' && block.thinking !== '' ? [this.thinkingChunk(block.thinking, state.reasoningIndex)] : [];
+    }
+    if (type === 'redacted_thinking') {
+      state.reasoningIndex = this.reasoningCount++;
+      if (typeof block.data !== 'string') return [];
+      return [{ choice: { reasoning: null, reasoningDetails: [{ type: 'reasoning.encrypted', data: block.data, format: REASONING_FORMAT, index: state.reasoningIndex }], finishReason: null } }];
+    }
+    if (type === 'tool_use') {
+      state.toolIndex = this.toolCount++;
+      state.sawArguments = false;
+      const call: ToolCallDelta = { index: state.toolIndex, id: String(block.id ?? ''), type: 'function', name: String(block.name ?? ''), arguments: '' };
+      return [{ choice: { content: null, toolCalls: [call], finishReason: null } }];
+    }
+    return []; // server tools (web search results …) have no OpenRouter chat equivalent
+  }
+
+  private blockDelta(index: number, delta: Json): UpstreamChunk[] {
+    const state = this.blocks.get(index);
+    switch (delta.type) {
+      case 'text_delta':
+        return typeof delta.text === 'string' && delta.text !== '' ? [{ choice: { content: delta.text, finishReason: null } }] : [];
+      case 'input_json_delta': {
+        if (!state || state.toolIndex === undefined || typeof delta.partial_json !== 'string') return [];
+        if (delta.partial_json !== '') state.sawArguments = true;
+        // Passed on as received, empty fragments included (as OpenRouter does).
+        return [{ choice: { content: null, toolCalls: [{ index: state.toolIndex, arguments: delta.partial_json }], finishReason: null } }];
+      }
+      case 'thinking_delta': {
+        if (typeof delta.thinking !== 'string' || delta.thinking === '') return [];
+        return [this.thinkingChunk(delta.thinking, state?.reasoningIndex ?? 0)];
+      }
+      case 'signature_delta': {
+        if (typeof delta.signature !== 'string' || delta.signature === '') return [];
+        // No `reasoning` key at all on the signature chunk (spec §5.5): leave it undefined.
+        const detail: ReasoningDetail = { type: 'reasoning.text', signature: delta.signature, format: REASONING_FORMAT, index: state?.reasoningIndex ?? 0 };
+        return [{ choice: { reasoningDetails: [detail], finishReason: null } }];
+      }
+      default:
+        return []; // citations_delta and future delta types
+    }
+  }
+
+  private blockStop(index: number): UpstreamChunk[] {
+    const state = this.blocks.get(index);
+    this.blocks.delete(index);
+    if (state && state.toolIndex !== undefined && !state.sawArguments) {
+      // A tool without parameters streams no JSON; clients need a parseable arguments string.
+      return [{ choice: { content: null, toolCalls: [{ index: state.toolIndex, arguments: '{}' }], finishReason: null } }];
+    }
+    return [];
+  }
+
+  private thinkingChunk(text: string, index: number): UpstreamChunk {
+    this.usage.thinkingChars += text.length;
+    return { choice: { reasoning: text, reasoningDetails: [{ type: 'reasoning.text', text, format: REASONING_FORMAT, index }], finishReason: null } };
+  }
+}
