@@ -251,6 +251,19 @@ describe('upstream faults', () => {
     assert.equal(body.provider, 'Groq');
   });
 
+  it('non-streaming: after whitespace went out, a broken answer is replaced by the next provider', async () => {
+    groqFirst();
+    groq.enqueue({ headers: { 'content-type': 'application/json' }, sse: ['{"id":', 'not json at all'], chunkDelayMs: 450 });
+    novita.enqueue({ json: completion('Second provider') });
+    const res = await postChat(gw, { ...REQUEST, stream: false });
+    assert.equal(res.status, 200);
+    const raw = await res.text();
+    assert.match(raw, /^(\n {9}\n)+\{/);
+    const body = JSON.parse(raw);
+    assert.equal(body.choices[0].message.content, 'Second provider');
+    assert.equal(body.provider, 'Novita');
+  });
+
   it('non-streaming: a failure after whitespace was committed is a 200 body with a top-level error', async () => {
     groqFirst();
     groq.enqueue({ headers: { 'content-type': 'application/json' }, sse: ['{"id":', 'not json at all'], chunkDelayMs: 450 });

@@ -436,8 +436,8 @@ async function runNonStreaming(app: App, res: ServerResponse, gen: Generation, c
       }
       gen.acceptedAt ??= Date.now();
       gen.created = Math.floor(Date.now() / 1000);
+      if (!res.headersSent) res.setHeader('X-Switchyard-Route', routeHeader(gen, ep));
       keepAlive.start(gen.id);
-      res.setHeader('X-Switchyard-Route', routeHeader(gen, ep));
       let parsed: unknown;
       try {
         parsed = JSON.parse(await attempt.response.body.text());
