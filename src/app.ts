@@ -1,11 +1,19 @@
 import pino, { type Logger } from 'pino';
+import { Redis } from 'ioredis';
 import type { Settings } from './config/load.js';
 import { HealthTracker } from './routing/health.js';
 import { GenerationStore } from './storage/generations.js';
 import { KeyRing } from './auth/keys.js';
 import type { Rng } from './routing/select.js';
 import { Recorder } from './replay/recorder.js';
-import { openGate, type Gate } from './accounting/gate.js';
+import type { Gate } from './accounting/gate.js';
+import { AccountingGate } from './accounting/accounting-gate.js';
+import { Ledger } from './accounting/ledger.js';
+import { KeyStore } from './keys/store.js';
+import { openSql, type Sql } from './storage/sql.js';
+import { migrate } from './storage/migrations.js';
+import { LocalBus, PostgresBus, RedisBus, type Bus } from './state/bus.js';
+import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './state/rate-limit.js';
 
 /** Everything a request handler needs, built once at start-up. */
 export interface App {
@@ -17,6 +25,16 @@ export interface App {
   rng: Rng;
   recorder: Recorder | null;
   gate: Gate;
+  sql: Sql;
+  keyStore: KeyStore;
+  ledger: Ledger;
+  limiter: RateLimiter;
+  bus: Bus;
+  redis: Redis | null;
+  /** Connects, migrates the schema, starts the reservation heartbeat; idempotent. */
+  init(): Promise<void>;
+  /** Final flush of records and settlements, then disconnects. */
+  close(): Promise<void>;
 }
 
 export interface AppOptions {
@@ -25,15 +43,77 @@ export interface AppOptions {
   gate?: Gate;
 }
 
+/** An error that start-up reports as one line (bad database or Redis URL, server down, …). */
+export class StartupError extends Error {}
+
 export function createApp(settings: Settings, opts: AppOptions = {}): App {
-  return {
+  const log = opts.logger ?? pino({ level: settings.logLevel, base: undefined });
+  const sql = openSql({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir });
+  const redis = settings.redisUrl
+    ? new Redis(settings.redisUrl, { keyPrefix: settings.redisPrefix, lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 5000 })
+    : null;
+  redis?.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  const bus: Bus = redis ? new RedisBus(redis, settings.redisPrefix) : sql.dialect === 'postgres' ? new PostgresBus(sql, settings.redisPrefix) : new LocalBus();
+  const store = new GenerationStore(sql, settings.flushIntervalMs);
+  store.onError = (err) => log.error({ err: (err as Error).message }, 'writing generation records failed; retrying');
+  const keyStore = new KeyStore(sql, bus);
+  const keys = new KeyRing(settings.apiKeys, { store: keyStore, cacheTtlMs: settings.keyCacheTtlMs, defaultRateLimit: settings.defaultRateLimit });
+  const limiter: RateLimiter = redis ? new RedisRateLimiter(redis) : new MemoryRateLimiter();
+  const ledger = new Ledger(sql, store, { reservationTtlMs: settings.reservationTtlMs, log });
+  let ready: Promise<void> | null = null;
+  let closing: Promise<void> | null = null;
+
+  const app: App = {
     settings,
     health: new HealthTracker(settings.failureWindowMs),
-    store: new GenerationStore(settings.dataDir, settings.flushIntervalMs),
-    keys: new KeyRing(settings.apiKeys),
-    log: opts.logger ?? pino({ level: settings.logLevel, base: undefined }),
+    store,
+    keys,
+    log,
     rng: opts.rng ?? Math.random,
-    gate: opts.gate ?? openGate,
+    gate: opts.gate ?? new AccountingGate(ledger, limiter, log, settings.defaultRateLimit),
     recorder: settings.recordDir ? new Recorder(settings.recordDir, undefined, settings.replay.secretHeaders) : null,
+    sql,
+    keyStore,
+    ledger,
+    limiter,
+    bus,
+    redis,
+    init() {
+      ready ??= (async () => {
+        try {
+          await migrate(sql);
+        } catch (err) {
+          throw new StartupError(`cannot open the database (${sql.description}): ${(err as Error).message}`);
+        }
+        if (redis) {
+          try {
+            await redis.connect();
+            await redis.ping();
+          } catch (err) {
+            throw new StartupError(`cannot reach Redis at ${settings.redisUrl!.replace(/\/\/[^@]*@/, '//…@')}: ${(err as Error).message}`);
+          }
+        }
+        await bus.subscribe('keys', (hash) => keys.invalidate(hash || undefined));
+        await ledger.reconcile().catch((err) => log.warn({ err: (err as Error).message }, 'reservation reconcile failed'));
+        ledger.start();
+      })();
+      return ready;
+    },
+    close() {
+      closing ??= (async () => {
+        ledger.stop();
+        try {
+          await store.close();
+        } catch (err) {
+          log.error({ err: (err as Error).message, queued: store.queued }, 'final flush of generation records failed');
+        }
+        await bus.close().catch(() => undefined);
+        if (redis) redis.disconnect();
+        await limiter.close();
+        await sql.close();
+      })();
+      return closing;
+    },
   };
+  return app;
 }

@@ -156,13 +156,16 @@ describe('chat completions API contract', () => {
     const res = await postChat(gw, { model: MODEL, messages: [{ role: 'user', content: 'Oi' }] });
     const id = res.headers.get('x-generation-id')!;
     await res.arrayBuffer();
-    gw.app.store.flush();
+    await gw.app.store.flush();
     const { GenerationStore } = await import('../src/storage/generations.js');
-    const other = new GenerationStore(gw.app.settings.dataDir);
+    const { SqliteSql } = await import('../src/storage/sql.js');
+    const sql = new SqliteSql(gw.app.settings.dataDir);
+    const other = new GenerationStore(sql);
     try {
-      assert.equal(other.get(id)?.providerName, 'Groq');
+      assert.equal((await other.get(id))?.providerName, 'Groq');
     } finally {
-      other.close();
+      await other.close();
+      await sql.close();
     }
   });
 

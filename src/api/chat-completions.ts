@@ -520,6 +520,7 @@ function toRecord(gen: Generation, req: IncomingMessage, caller: Caller, chat: C
     errorMessage: gen.error?.message ?? null,
     attempts: explanation(gen),
     apiKey: caller.label,
+    apiKeyHash: caller.hash,
     externalUser: chat.user ?? null,
     userAgent: header(req, 'user-agent'),
     httpReferer: header(req, 'http-referer'),

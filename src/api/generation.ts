@@ -1,12 +1,18 @@
 import type { App } from '../app.js';
+import type { Caller } from '../auth/keys.js';
 import { ApiError } from '../core/errors.js';
 import type { GenerationRecord } from '../storage/generations.js';
 
-/** `GET /api/v1/generation?id=` in OpenRouter's shape (spec §19): every documented key present. */
-export function generationResponse(app: App, id: string | null): { data: Record<string, unknown> } {
+/**
+ * `GET /api/v1/generation?id=` in OpenRouter's shape (spec §19): every documented key present.
+ * A key reads only its own generations (management keys, and anyone while auth is off, read all);
+ * someone else's id answers 404 like an unknown one.
+ */
+export async function generationResponse(app: App, id: string | null, caller: Caller): Promise<{ data: Record<string, unknown> }> {
   if (!id) throw new ApiError(400, 'id is required');
-  const r = app.store.get(id);
-  if (!r) throw new ApiError(404, 'Generation not found');
+  const r = await app.store.get(id);
+  const mayRead = caller.kind === 'anonymous' || caller.kind === 'management' || (r !== null && r.apiKeyHash === caller.hash);
+  if (!r || !mayRead) throw new ApiError(404, 'Generation not found');
   return { data: toOpenRouterGeneration(r) };
 }
 

@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadSettings } from '../config/load.js';
-import { createApp } from '../app.js';
+import pino from 'pino';
+import { createApp, StartupError, type App } from '../app.js';
+import { nanoToUsd, usdToNano } from '../keys/money.js';
 import { startServer } from '../http/server.js';
 import { closeAgents } from '../upstream/transport.js';
 
@@ -14,6 +16,14 @@ Commands:
     --record DIR   Write every upstream exchange to go-vcr cassettes in DIR
     --demo         Serve the bundled demo conversations through the replay provider
                    (also the default when no provider key is set and no config file exists)
+  keys create      Create an API key and print it once (the first management key bootstraps the key API)
+    --management   A management key (for /api/v1/keys and /api/v1/credits) instead of an inference key
+    --label NAME   Its name (default: "cli")
+    --limit USD    Credit limit of an inference key; --limit-reset daily|weekly|monthly
+  keys list        List keys (hash, name, kind, state, usage, limit)
+  keys disable HASH | keys enable HASH | keys delete HASH
+  credits          Show the account balance; credits add USD | credits set USD | credits unlimited
+                   (all take --config FILE; storage is DATABASE_URL, else SQLite under the data dir)
   help             Show this help
 `;
 
@@ -39,12 +49,15 @@ export async function serve(argv: string[]): Promise<void> {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port must be a port number, got "${values.port}"`);
   }
   const settings = loadSettings({ configFile: values.config, port, host: values.host, record: values.record, demo: values.demo ? true : 'auto' });
-  if (settings.apiKeys.length === 0 && !isLoopback(settings.host)) {
+  const app = createApp(settings);
+  await app.init();
+  const authOn = await app.keys.isEnabled();
+  if (!authOn && !isLoopback(settings.host)) {
+    await app.close();
     throw new ConfigError(
-      `refusing to bind ${settings.host} without API keys: set SWITCHYARD_API_KEYS or auth.keys, or bind 127.0.0.1`,
+      `refusing to bind ${settings.host} without API keys: create one with \`switchyard keys create\`, set SWITCHYARD_API_KEYS or auth.keys, or bind 127.0.0.1`,
     );
   }
-  const app = createApp(settings);
   const running = await startServer(app);
   const enabled = [...settings.providers.values()].filter((p) => p.enabled).map((p) => p.entry.slug);
   app.log.info(
@@ -52,12 +65,17 @@ export async function serve(argv: string[]): Promise<void> {
       url: running.url,
       config: settings.configFile,
       dataDir: settings.dataDir,
+      database: app.sql.description,
+      redis: settings.redisUrl ? 'on' : 'off',
       providers: enabled,
       models: settings.catalog.models.size,
     },
     `Switchyard listening on ${running.url}`,
   );
-  if (settings.apiKeys.length === 0) app.log.warn('auth is off (no API keys configured): serving on loopback only');
+  if (!authOn) app.log.warn('auth is off (no API keys configured): serving on loopback only');
+  if (app.sql.dialect === 'postgres' && !settings.redisUrl) {
+    app.log.warn('DATABASE_URL without REDIS_URL: budgets are shared, but rate limits are counted per replica');
+  }
   if (settings.demo) {
     app.log.warn(
       `demo mode: answering moonshotai/kimi-k2-0905 from bundled recordings (providers: ${enabled.join(', ')}); set a provider key such as GROQ_API_KEY to serve real traffic`,
@@ -83,12 +101,111 @@ export async function serve(argv: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** An app on the configured storage for a one-shot admin command. */
+async function adminApp(configFile: string | undefined): Promise<App> {
+  const settings = loadSettings({ configFile, demo: false });
+  const app = createApp(settings, { logger: pino({ level: 'warn' }, pino.destination(2)) });
+  await app.init();
+  return app;
+}
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+export async function keysCommand(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: {
+      config: { type: 'string' },
+      management: { type: 'boolean' },
+      label: { type: 'string' },
+      name: { type: 'string' },
+      limit: { type: 'string' },
+      'limit-reset': { type: 'string' },
+      'include-disabled': { type: 'boolean' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (!['create', 'list', 'disable', 'enable', 'delete'].includes(sub ?? '')) throw new ConfigError(`keys: expected create, list, disable, enable or delete`);
+  let limitNano: number | null = null;
+  if (values.limit !== undefined) {
+    const usd = Number(values.limit);
+    if (!Number.isFinite(usd) || usd < 0) throw new ConfigError(`--limit must be a number of USD, got "${values.limit}"`);
+    limitNano = usdToNano(usd);
+  }
+  const reset = values['limit-reset'] ?? null;
+  if (reset !== null && !['daily', 'weekly', 'monthly'].includes(reset)) throw new ConfigError('--limit-reset must be daily, weekly or monthly');
+  const app = await adminApp(values.config);
+  try {
+    if (sub === 'create') {
+      const { row, key } = await app.keyStore.create({
+        name: values.label ?? values.name ?? 'cli',
+        management: values.management === true,
+        limitNano,
+        limitReset: reset as 'daily' | 'weekly' | 'monthly' | null,
+      });
+      out(key);
+      err(`created ${row.is_management ? 'management' : 'inference'} key "${row.name}" (hash ${row.hash}); it is shown only this once`);
+      return;
+    }
+    if (sub === 'list') {
+      for (const row of await app.keyStore.list({ includeDisabled: true, offset: 0, limit: 10_000 })) {
+        const limit = row.limit_nano === null ? 'unlimited' : `$${nanoToUsd(row.limit_nano)}${row.limit_reset ? `/${row.limit_reset}` : ''}`;
+        out(`${row.hash}  ${row.is_management ? 'management' : 'inference '}  ${row.disabled ? 'disabled' : 'enabled '}  usage $${nanoToUsd(row.usage_nano)}  limit ${limit}  ${row.label}  ${row.name}`);
+      }
+      return;
+    }
+    const hash = positionals[0];
+    if (!hash) throw new ConfigError(`keys ${sub}: the key's hash is required (see switchyard keys list)`);
+    const ok = sub === 'delete' ? await app.keyStore.delete(hash) : (await app.keyStore.update(hash, { disabled: sub === 'disable' })) !== null;
+    if (!ok) throw new ConfigError(`keys ${sub}: no key with hash ${hash}`);
+    err(`key ${hash} ${sub}d`);
+  } finally {
+    await app.close();
+  }
+}
+
+export async function creditsCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string' } }, allowPositionals: true, strict: true });
+  const [sub, amount] = positionals;
+  let nano: number | null = null;
+  if (sub === 'add' || sub === 'set') {
+    const usd = Number(amount);
+    if (amount === undefined || !Number.isFinite(usd) || (sub === 'set' && usd < 0)) throw new ConfigError(`credits ${sub}: a USD amount is required`);
+    nano = usdToNano(usd);
+  } else if (sub !== undefined && sub !== 'show' && sub !== 'unlimited') {
+    throw new ConfigError('credits: expected show, add USD, set USD or unlimited');
+  }
+  const app = await adminApp(values.config);
+  try {
+    if (sub === 'add') await app.keyStore.addCredits(nano!);
+    if (sub === 'set') await app.keyStore.setCredits(nano);
+    if (sub === 'unlimited') await app.keyStore.setCredits(null);
+    const a = await app.keyStore.account();
+    out(
+      a.creditsNano === null
+        ? `total_credits unlimited  total_usage $${nanoToUsd(a.usageNano)}`
+        : `total_credits $${nanoToUsd(a.creditsNano)}  total_usage $${nanoToUsd(a.usageNano)}  balance $${nanoToUsd(a.creditsNano - a.usageNano)}`,
+    );
+  } finally {
+    await app.close();
+  }
+}
+
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case 'serve':
         await serve(rest);
+        return;
+      case 'keys':
+        await keysCommand(rest);
+        return;
+      case 'credits':
+        await creditsCommand(rest);
         return;
       case undefined:
       case 'help':
@@ -101,7 +218,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
         process.exitCode = 2;
     }
   } catch (err) {
-    if (err instanceof ConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (err instanceof ConfigError || err instanceof StartupError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`switchyard: ${(err as Error).message}\n`);
       process.exit(2);
     }

@@ -7,6 +7,7 @@ import { Catalog, loadEmbeddedSources, readCatalogFile } from '../catalog/load.j
 import type { ProviderEntry } from '../catalog/types.js';
 import { ConfigSchema, type ConfigFile } from './schema.js';
 import { ReplayStore, type Pace } from '../replay/store.js';
+import { parseInterval, type RateLimitSpec } from '../state/rate-limit.js';
 
 /** Cassettes bundled for `--demo`: the seed conversations (see demo/cassettes/NOTICE.md). */
 export const DEMO_CASSETTES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'demo', 'cassettes');
@@ -43,6 +44,14 @@ export interface Settings {
   apiPrefixes: string[];
   dataDir: string;
   flushIntervalMs: number;
+  /** postgres://… (DATABASE_URL / storage.database_url); null: SQLite under dataDir. */
+  databaseUrl: string | null;
+  /** redis://… (REDIS_URL / redis.url); null: rate limits and invalidations stay in this process. */
+  redisUrl: string | null;
+  redisPrefix: string;
+  reservationTtlMs: number;
+  keyCacheTtlMs: number;
+  defaultRateLimit: RateLimitSpec | null;
   apiKeys: ApiKey[];
   wireEra: WireEra;
   failureWindowMs: number;
@@ -199,6 +208,22 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
   }
   const recordDir = opts.record ?? env.SWITCHYARD_RECORD_DIR ?? file.replay?.record_dir;
 
+  const databaseUrl = env.DATABASE_URL || file.storage?.database_url || null;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError(`DATABASE_URL must be a postgres:// URL, got "${databaseUrl.replace(/\/\/[^@]*@/, '//…@')}"`);
+  const redisUrl = env.REDIS_URL || file.redis?.url || null;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL');
+  const ttlEnv = env.SWITCHYARD_RESERVATION_TTL_MS;
+  if (ttlEnv !== undefined && ttlEnv !== '' && !(Number.isInteger(Number(ttlEnv)) && Number(ttlEnv) >= 100)) {
+    throw new ConfigError(`SWITCHYARD_RESERVATION_TTL_MS must be an integer >= 100, got "${ttlEnv}"`);
+  }
+  let defaultRateLimit: RateLimitSpec | null = null;
+  const rl = file.limits?.rate_limit;
+  if (rl && (rl.requests || rl.tokens_per_minute)) {
+    const intervalMs = parseInterval(rl.interval ?? '1m');
+    if (!intervalMs) throw new ConfigError(`limits.rate_limit.interval: not an interval: ${String(rl.interval)}`);
+    defaultRateLimit = { requests: rl.requests ?? null, intervalMs, tokensPerMinute: rl.tokens_per_minute ?? null };
+  }
+
   return {
     recordDir: recordDir ? resolve(cwd, recordDir) : null,
     replay,
@@ -211,6 +236,12 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     apiPrefixes: file.server?.api_prefixes ?? ['/api/v1', '/v1'],
     dataDir: resolve(cwd, env.SWITCHYARD_DATA_DIR ?? file.storage?.data_dir ?? 'data'),
     flushIntervalMs: file.storage?.flush_interval_ms ?? 50,
+    databaseUrl,
+    redisUrl,
+    redisPrefix: env.SWITCHYARD_REDIS_PREFIX ?? file.redis?.prefix ?? 'switchyard:',
+    reservationTtlMs: ttlEnv ? Number(ttlEnv) : (file.limits?.reservation_ttl_ms ?? 60_000),
+    keyCacheTtlMs: file.auth?.key_cache_ttl_ms ?? 2000,
+    defaultRateLimit,
     apiKeys,
     wireEra: (eraEnv as WireEra | undefined) ?? file.wire?.era ?? '2026',
     failureWindowMs: file.routing?.failure_window_ms ?? 30_000,

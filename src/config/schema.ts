@@ -31,6 +31,15 @@ const ApiKeyEntry = Type.Union([
   Type.Object({ key: Type.String({ minLength: 8 }), label: Type.Optional(Type.String()) }, { additionalProperties: false }),
 ]);
 
+export const RateLimitEntry = Type.Object(
+  {
+    requests: Type.Optional(Type.Integer({ minimum: 1 })),
+    interval: Type.Optional(Type.Union([Type.String({ pattern: '^\\d+\\s*(ms|s|m|h|d)$' }), Type.Integer({ minimum: 1 })])),
+    tokens_per_minute: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: Type.Optional(
@@ -51,12 +60,41 @@ export const ConfigSchema = Type.Object(
         {
           data_dir: Type.Optional(Type.String({ minLength: 1 })),
           flush_interval_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+          // postgres://… for PostgreSQL (prefer DATABASE_URL); absent: SQLite under data_dir.
+          database_url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
         },
         { additionalProperties: false },
       ),
     ),
     auth: Type.Optional(
-      Type.Object({ keys: Type.Optional(Type.Array(ApiKeyEntry)) }, { additionalProperties: false }),
+      Type.Object(
+        {
+          keys: Type.Optional(Type.Array(ApiKeyEntry)),
+          // How long a replica trusts its cached copy of a database key (changes are also pushed).
+          key_cache_ttl_ms: Type.Optional(Type.Integer({ minimum: 0 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    redis: Type.Optional(
+      Type.Object(
+        {
+          url: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+          prefix: Type.Optional(Type.String()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    limits: Type.Optional(
+      Type.Object(
+        {
+          // How long a reservation outlives a replica that stopped extending it.
+          reservation_ttl_ms: Type.Optional(Type.Integer({ minimum: 100 })),
+          // Default rate limit for keys without their own (and for anonymous callers).
+          rate_limit: Type.Optional(RateLimitEntry),
+        },
+        { additionalProperties: false },
+      ),
     ),
     wire: Type.Optional(
       Type.Object(

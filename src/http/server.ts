@@ -4,6 +4,8 @@ import { ApiError } from '../core/errors.js';
 import { handleChatCompletions } from '../api/chat-completions.js';
 import { generationResponse } from '../api/generation.js';
 import { endpointsResponse, modelResponse, modelsResponse, providersResponse } from '../api/models.js';
+import * as keysApi from '../keys/api.js';
+import { usageAnalytics } from '../accounting/analytics.js';
 
 type Handler = (app: App, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
 
@@ -56,25 +58,66 @@ async function readJson(app: App, req: IncomingMessage): Promise<unknown> {
 }
 
 const chatCompletions: Handler = async (app, req, res) => {
-  const caller = app.keys.authenticate(req);
+  const caller = await app.keys.authenticateInference(req);
   const body = await readJson(app, req);
   await handleChatCompletions(app, req, res, body, caller);
 };
 
-const generation: Handler = (app, req, res, url) => {
-  app.keys.authenticate(req);
-  sendJson(res, 200, generationResponse(app, url.searchParams.get('id')));
+const generation: Handler = async (app, req, res, url) => {
+  const caller = await app.keys.authenticate(req);
+  sendJson(res, 200, await generationResponse(app, url.searchParams.get('id'), caller));
 };
 
 const models: Handler = (app, _req, res, url) => sendJson(res, 200, modelsResponse(app, url));
 const providers: Handler = (app, _req, res) => sendJson(res, 200, providersResponse(app));
 
-/** Route table: `METHOD path-below-prefix`. Small enough that a map beats a router library. */
+const reply = (res: ServerResponse, r: keysApi.Reply) => sendJson(res, r.status, r.body);
+/** `/keys/{hash}` */
+const hashOf = (url: URL) => decodeURIComponent(url.pathname.replace(/\/+$/, '').split('/').pop() ?? '');
+
+const currentKey: Handler = async (app, req, res) => reply(res, await keysApi.currentKey(app, await app.keys.authenticate(req)));
+const credits: Handler = async (app, req, res) => {
+  // Management keys only; while auth is off (loopback, no key anywhere) the balance is readable by anyone.
+  if (await app.keys.isEnabled()) await app.keys.authenticateManagement(req);
+  reply(res, await keysApi.credits(app));
+};
+const listKeys: Handler = async (app, req, res, url) => {
+  await app.keys.authenticateManagement(req);
+  reply(res, await keysApi.listKeys(app, url));
+};
+const createKey: Handler = async (app, req, res) => {
+  const caller = await app.keys.authenticateManagement(req);
+  reply(res, await keysApi.createKey(app, caller, await readJson(app, req)));
+};
+const getKey: Handler = async (app, req, res, url) => {
+  await app.keys.authenticateManagement(req);
+  reply(res, await keysApi.getKey(app, hashOf(url)));
+};
+const patchKey: Handler = async (app, req, res, url) => {
+  const caller = await app.keys.authenticateManagement(req);
+  reply(res, await keysApi.updateKey(app, caller, hashOf(url), await readJson(app, req)));
+};
+const deleteKey: Handler = async (app, req, res, url) => {
+  const caller = await app.keys.authenticateManagement(req);
+  reply(res, await keysApi.deleteKey(app, caller, hashOf(url)));
+};
+const analytics: Handler = async (app, req, res, url) => reply(res, await usageAnalytics(app, await app.keys.authenticate(req), url));
+
+/** Route table: `METHOD path-below-prefix`; `:hash` matches one path segment. Small enough that a map beats a router library. */
 const ROUTES = new Map<string, Handler>([
   ['POST /chat/completions', chatCompletions],
   ['GET /generation', generation],
   ['GET /models', models],
   ['GET /providers', providers],
+  ['GET /key', currentKey],
+  ['GET /auth/key', currentKey],
+  ['GET /credits', credits],
+  ['GET /keys', listKeys],
+  ['POST /keys', createKey],
+  ['GET /keys/:hash', getKey],
+  ['PATCH /keys/:hash', patchKey],
+  ['DELETE /keys/:hash', deleteKey],
+  ['GET /analytics/usage', analytics],
 ]);
 
 /** Routes with a model id inside the path (ids contain a slash: author/slug). */
@@ -86,6 +129,9 @@ function patternRoute(method: string, rest: string): Handler | undefined {
   if (one) return (app, _req, res) => sendJson(res, 200, modelResponse(app, decodeURIComponent(one[1])));
   return undefined;
 }
+
+/** `/keys/abc…` → `/keys/:hash`; anything else unchanged. */
+const routePath = (rest: string) => (/^\/keys\/[^/]+$/.test(rest) ? '/keys/:hash' : rest);
 
 export interface RunningServer {
   server: Server;
@@ -108,7 +154,7 @@ export function createHttpServer(app: App): { server: Server; active: Set<Server
     let handler: Handler | undefined;
     for (const prefix of prefixes) {
       if (url.pathname.startsWith(`${prefix}/`)) {
-        const rest = url.pathname.slice(prefix.length).replace(/\/+$/, '');
+        const rest = routePath(url.pathname.slice(prefix.length).replace(/\/+$/, ''));
         handler = ROUTES.get(`${req.method} ${rest}`) ?? patternRoute(req.method ?? '', rest);
         if (!handler && [...ROUTES.keys()].some((k) => k.endsWith(` ${rest}`))) {
           sendError(res, new ApiError(405, `Method ${req.method} not allowed on ${url.pathname}`));
@@ -136,6 +182,7 @@ export function createHttpServer(app: App): { server: Server; active: Set<Server
 }
 
 export async function startServer(app: App): Promise<RunningServer> {
+  await app.init();
   const { server, active } = createHttpServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -157,7 +204,7 @@ export async function startServer(app: App): Promise<RunningServer> {
       for (const res of active) res.destroy();
       server.closeAllConnections();
       await closed;
-      app.store.close();
+      await app.close();
     })();
     return closing;
   };

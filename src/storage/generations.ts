@@ -1,6 +1,4 @@
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import type { Queryable, Sql } from './sql.js';
 
 export interface ProviderAttempt {
   provider: string; // display name
@@ -41,6 +39,8 @@ export interface GenerationRecord {
   errorMessage: string | null;
   attempts: ProviderAttempt[];
   apiKey: string | null; // label of the key that made the request
+  /** SHA-256 hex of the key that made the request (the key API's `hash`); decides who may read the record. */
+  apiKeyHash?: string | null;
   externalUser: string | null;
   userAgent: string | null;
   httpReferer: string | null;
@@ -80,48 +80,12 @@ const COLUMNS = [
   'http_referer',
   'service_tier',
   'session_id',
+  'api_key_hash',
 ] as const;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS generations (
-  id TEXT PRIMARY KEY,
-  created_at INTEGER NOT NULL,
-  model TEXT NOT NULL,
-  requested_model TEXT NOT NULL,
-  provider_name TEXT,
-  provider_slug TEXT,
-  upstream_id TEXT,
-  streamed INTEGER NOT NULL,
-  cancelled INTEGER NOT NULL,
-  status INTEGER NOT NULL,
-  finish_reason TEXT,
-  native_finish_reason TEXT,
-  tokens_prompt INTEGER,
-  tokens_completion INTEGER,
-  tokens_cached INTEGER,
-  tokens_reasoning INTEGER,
-  cost REAL NOT NULL,
-  prompt_cost REAL NOT NULL,
-  completion_cost REAL NOT NULL,
-  latency_ms INTEGER,
-  generation_time_ms INTEGER,
-  ttft_ms INTEGER,
-  error_code INTEGER,
-  error_message TEXT,
-  attempts TEXT NOT NULL,
-  api_key TEXT,
-  external_user TEXT,
-  user_agent TEXT,
-  http_referer TEXT,
-  service_tier TEXT,
-  session_id TEXT
-);
-CREATE INDEX IF NOT EXISTS generations_created ON generations(created_at);
-`;
+export type GenerationRow = Record<(typeof COLUMNS)[number], unknown>;
 
-type Row = Record<(typeof COLUMNS)[number], unknown>;
-
-function toRow(r: GenerationRecord): unknown[] {
+export function toRow(r: GenerationRecord): unknown[] {
   return [
     r.id,
     r.createdAt,
@@ -154,20 +118,21 @@ function toRow(r: GenerationRecord): unknown[] {
     r.httpReferer,
     r.serviceTier,
     r.sessionId,
+    r.apiKeyHash ?? null,
   ];
 }
 
-function fromRow(row: Row): GenerationRecord {
+export function fromRow(row: GenerationRow): GenerationRecord {
   return {
     id: row.id as string,
-    createdAt: row.created_at as number,
+    createdAt: Number(row.created_at),
     model: row.model as string,
     requestedModel: row.requested_model as string,
     providerName: row.provider_name as string | null,
     providerSlug: row.provider_slug as string | null,
     upstreamId: row.upstream_id as string | null,
-    streamed: row.streamed === 1,
-    cancelled: row.cancelled === 1,
+    streamed: Number(row.streamed) === 1,
+    cancelled: Number(row.cancelled) === 1,
     status: row.status as number,
     finishReason: row.finish_reason as string | null,
     nativeFinishReason: row.native_finish_reason as string | null,
@@ -190,71 +155,194 @@ function fromRow(row: Row): GenerationRecord {
     httpReferer: row.http_referer as string | null,
     serviceTier: row.service_tier as string | null,
     sessionId: row.session_id as string | null,
+    apiKeyHash: (row.api_key_hash as string | null) ?? null,
   };
 }
 
+
 /**
- * Generation records in SQLite, written off the request path: records queue in memory and are
- * flushed in one transaction per interval. Look-ups see queued records too, so a record is
- * readable the moment its response ends. A crash can lose at most one flush interval of records.
+ * Something written in the same transaction as a batch of generation records (the ledger's
+ * settlements): `take` hands over what is pending, `write` stores it, and `done` is told whether
+ * the transaction committed (false: the items are pending again and retried with the next batch).
+ */
+export interface BatchParticipant<T = unknown> {
+  take(): T[];
+  write(q: Queryable, items: T[]): Promise<void>;
+  done(items: T[], committed: boolean): void;
+}
+
+const INSERT_CHUNK = 400; // rows per multi-row INSERT (32 columns: well under PostgreSQL's 65,535 parameters)
+
+/**
+ * Generation records, written off the request path: `save` queues a record in memory and a
+ * flush writes every queued record in one transaction per interval (group commit), together with
+ * the ledger settlements of the same generations, so records and spend are committed atomically.
+ * Look-ups see queued records too, so a record is readable the moment its response ends.
+ *
+ * Durability: a record is *acknowledged* once the transaction holding it commits (`flush()` /
+ * `acknowledged()` resolve). Acknowledged records survive the process being killed. A generation
+ * whose record was still queued when its replica died is not lost without trace either: its
+ * reservation (written before any upstream call) is reconciled into a record marked as such.
  */
 export class GenerationStore {
-  private readonly db: Database.Database;
-  private readonly insert: Database.Statement;
-  private readonly select: Database.Statement;
   private pending = new Map<string, GenerationRecord>();
   private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private readonly participants: BatchParticipant[] = [];
+  private closed = false;
+  private failures = 0;
+  onError: (err: unknown) => void = () => undefined;
 
   constructor(
-    dataDir: string,
+    readonly sql: Sql,
     private readonly flushIntervalMs = 50,
-  ) {
-    mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(join(dataDir, 'switchyard.sqlite'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.exec(SCHEMA);
-    this.insert = this.db.prepare(
-      `INSERT OR REPLACE INTO generations (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
-    );
-    this.select = this.db.prepare('SELECT * FROM generations WHERE id = ?');
+  ) {}
+
+  addParticipant(p: BatchParticipant): void {
+    this.participants.push(p);
   }
 
   save(record: GenerationRecord): void {
     this.pending.set(record.id, record);
-    if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), this.flushIntervalMs);
-      this.timer.unref();
-    }
+    this.schedule();
   }
 
-  get(id: string): GenerationRecord | null {
+  /** Asks for a flush soon (participants call this when they queue work of their own). */
+  schedule(delayMs = this.flushIntervalMs): void {
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.flush().catch(() => undefined);
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  async get(id: string): Promise<GenerationRecord | null> {
     const queued = this.pending.get(id);
     if (queued) return queued;
-    const row = this.select.get(id) as Row | undefined;
-    return row ? fromRow(row) : null;
+    const rows = await this.sql.query<GenerationRow>('SELECT * FROM generations WHERE id = $1', [id]);
+    return rows[0] ? fromRow(rows[0]) : null;
   }
 
-  flush(): void {
+  /** Writes everything queued so far; resolves once it is committed. */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing.catch(() => undefined);
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.pending.size === 0) return;
     const batch = [...this.pending.values()];
-    this.db.transaction((records: GenerationRecord[]) => {
-      for (const r of records) this.insert.run(...toRow(r));
-    })(batch);
-    for (const r of batch) if (this.pending.get(r.id) === r) this.pending.delete(r.id);
+    const taken = this.participants.map((p) => p.take());
+    if (batch.length === 0 && taken.every((t) => t.length === 0)) return;
+    this.flushing = (async () => {
+      let committed = false;
+      try {
+        await this.sql.tx(async (q) => {
+          await insertRecords(q, batch);
+          for (const [i, p] of this.participants.entries()) if (taken[i].length > 0) await p.write(q, taken[i]);
+        });
+        committed = true;
+        this.failures = 0;
+      } catch (err) {
+        this.failures++;
+        this.onError(err);
+        throw err;
+      } finally {
+        for (const [i, p] of this.participants.entries()) if (taken[i].length > 0) p.done(taken[i], committed);
+        if (committed) for (const r of batch) if (this.pending.get(r.id) === r) this.pending.delete(r.id);
+        this.flushing = null;
+        // Anything queued meanwhile (or a failed batch) goes out with the next flush; failures back off.
+        if (this.pending.size > 0 || !committed) this.schedule(committed ? this.flushIntervalMs : Math.min(5000, this.flushIntervalMs * 2 ** this.failures));
+      }
+    })();
+    return this.flushing;
   }
 
-  count(): number {
-    this.flush();
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM generations').get() as { n: number }).n;
+  /** Resolves when every record queued before the call is committed. */
+  acknowledged(): Promise<void> {
+    return this.flush();
   }
 
-  close(): void {
-    this.flush();
-    this.db.close();
+  async count(): Promise<number> {
+    await this.flush();
+    const rows = await this.sql.query<{ n: number }>('SELECT COUNT(*) AS n FROM generations');
+    return Number(rows[0].n);
+  }
+
+  get queued(): number {
+    return this.pending.size;
+  }
+
+  /** Final flush; the SQL connection itself belongs to the app. */
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+    } finally {
+      this.closed = true;
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+    }
   }
 }
+
+async function insertRecords(q: Queryable, records: GenerationRecord[]): Promise<void> {
+  const cols = COLUMNS.join(', ');
+  const updates = COLUMNS.filter((c) => c !== 'id')
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ');
+  for (let start = 0; start < records.length; start += INSERT_CHUNK) {
+    const chunk = records.slice(start, start + INSERT_CHUNK);
+    const params: unknown[] = [];
+    const tuples = chunk.map((r) => {
+      const row = toRow(r);
+      const base = params.length;
+      params.push(...row);
+      return `(${row.map((_v, i) => `$${base + i + 1}`).join(', ')})`;
+    });
+    await q.query(`INSERT INTO generations (${cols}) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO UPDATE SET ${updates}`, params);
+  }
+}
+
+/**
+ * The record written for a generation whose replica stopped before it finished (its reservation
+ * was reconciled): nothing is known but its id, start, model and key; cost 0, status 500.
+ */
+export const COLUMNS_FOR_PLACEHOLDER = {
+  columns: [...COLUMNS],
+  values(id: string, createdAt: number, model: string, keyHash: string | null): unknown[] {
+    return toRow({
+      id,
+      createdAt,
+      model,
+      requestedModel: model,
+      providerName: null,
+      providerSlug: null,
+      upstreamId: null,
+      streamed: false,
+      cancelled: true,
+      status: 500,
+      finishReason: null,
+      nativeFinishReason: null,
+      tokensPrompt: null,
+      tokensCompletion: null,
+      tokensCached: null,
+      tokensReasoning: null,
+      cost: 0,
+      promptCost: 0,
+      completionCost: 0,
+      latencyMs: null,
+      generationTimeMs: null,
+      ttftMs: null,
+      errorCode: 500,
+      errorMessage: 'reconciled: the replica serving this generation stopped before recording it; its reservation was released without charge',
+      attempts: [],
+      apiKey: null,
+      externalUser: null,
+      userAgent: null,
+      httpReferer: null,
+      serviceTier: null,
+      sessionId: null,
+      apiKeyHash: keyHash,
+    });
+  },
+};

@@ -20,6 +20,7 @@ export interface GatewayOptions {
   configFile?: string;
   env?: Record<string, string>;
   keepaliveMs?: number;
+  logger?: import('pino').Logger;
 }
 
 export interface Gateway {
@@ -42,7 +43,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   if (opts.apiKeys) env.SWITCHYARD_API_KEYS = opts.apiKeys.join(',');
   const settings = loadSettings({ env, port: 0, host: '127.0.0.1', configFile: opts.configFile, cwd: dataDir });
   if (opts.keepaliveMs) settings.keepaliveMs = opts.keepaliveMs;
-  const app = createApp(settings, { logger: pino({ level: 'silent' }) });
+  const app = createApp(settings, { logger: opts.logger ?? pino({ level: 'silent' }) });
   const running = await startServer(app);
   return {
     url: running.url,

@@ -1,0 +1,161 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Per-key request and token rate limits. Fixed windows: a key may make `requests` requests in each
+ * window of `intervalMs` aligned to the epoch (so up to twice that can pass around a window
+ * boundary), and, when `tokensPerMinute` is set, a request is refused while the tokens settled in
+ * the current UTC minute already reached it (tokens are counted when a generation ends).
+ *
+ * With Redis, one Lua script checks and counts atomically against Redis's clock, so every replica
+ * shares the same windows; without Redis the counters live in this process.
+ */
+export interface RateLimitSpec {
+  requests: number | null;
+  intervalMs: number;
+  tokensPerMinute: number | null;
+}
+
+export interface RateDecision {
+  allowed: boolean;
+  /** Which limit decided: requests or tokens; 'none' when the key has no limit. */
+  reason: 'requests' | 'tokens' | 'none';
+  limit: number;
+  remaining: number;
+  resetAt: number; // epoch ms
+}
+
+export interface RateLimiter {
+  readonly kind: 'redis' | 'memory';
+  hit(id: string, spec: RateLimitSpec): Promise<RateDecision>;
+  addTokens(id: string, tokens: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const NONE: RateDecision = { allowed: true, reason: 'none', limit: 0, remaining: 0, resetAt: 0 };
+
+export class MemoryRateLimiter implements RateLimiter {
+  readonly kind = 'memory' as const;
+  private readonly counters = new Map<string, { n: number; expires: number }>();
+  private sweeps = 0;
+
+  private get(key: string, now: number): number {
+    const c = this.counters.get(key);
+    return c && c.expires > now ? c.n : 0;
+  }
+
+  private add(key: string, by: number, expires: number): number {
+    const now = Date.now();
+    const n = this.get(key, now) + by;
+    this.counters.set(key, { n, expires });
+    if (++this.sweeps % 1000 === 0) for (const [k, c] of this.counters) if (c.expires <= now) this.counters.delete(k);
+    return n;
+  }
+
+  async hit(id: string, spec: RateLimitSpec): Promise<RateDecision> {
+    const now = Date.now();
+    if (spec.tokensPerMinute) {
+      const minute = Math.floor(now / 60_000);
+      if (this.get(`tok:${id}:${minute}`, now) >= spec.tokensPerMinute) {
+        return { allowed: false, reason: 'tokens', limit: spec.tokensPerMinute, remaining: 0, resetAt: (minute + 1) * 60_000 };
+      }
+    }
+    if (!spec.requests) return NONE;
+    const win = Math.floor(now / spec.intervalMs);
+    const key = `req:${id}:${spec.intervalMs}:${win}`;
+    const resetAt = (win + 1) * spec.intervalMs;
+    if (this.get(key, now) >= spec.requests) return { allowed: false, reason: 'requests', limit: spec.requests, remaining: 0, resetAt };
+    const n = this.add(key, 1, resetAt);
+    return { allowed: true, reason: 'requests', limit: spec.requests, remaining: spec.requests - n, resetAt };
+  }
+
+  async addTokens(id: string, tokens: number): Promise<void> {
+    if (tokens <= 0) return;
+    const minute = Math.floor(Date.now() / 60_000);
+    this.add(`tok:${id}:${minute}`, tokens, (minute + 1) * 60_000);
+  }
+
+  async close(): Promise<void> {
+    this.counters.clear();
+  }
+}
+
+const HIT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tpm = tonumber(ARGV[3])
+if tpm > 0 then
+  local minute = math.floor(now / 60000)
+  local used = tonumber(redis.call('GET', KEYS[2] .. ':' .. minute) or '0')
+  if used >= tpm then return {0, tpm, 0, (minute + 1) * 60000, 'tokens'} end
+end
+local limit = tonumber(ARGV[1])
+if limit <= 0 then return {1, 0, 0, 0, 'none'} end
+local interval = tonumber(ARGV[2])
+local win = math.floor(now / interval)
+local key = KEYS[1] .. ':' .. interval .. ':' .. win
+local reset = (win + 1) * interval
+local n = tonumber(redis.call('GET', key) or '0')
+if n >= limit then return {0, limit, 0, reset, 'requests'} end
+n = redis.call('INCR', key)
+if n == 1 then redis.call('PEXPIRE', key, interval + 1000) end
+return {1, limit, limit - n, reset, 'requests'}
+`;
+
+const ADD_TOKENS = `
+local t = redis.call('TIME')
+local minute = math.floor((tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) / 60000)
+local key = KEYS[1] .. ':' .. minute
+redis.call('INCRBY', key, ARGV[1])
+redis.call('PEXPIRE', key, 120000)
+return 1
+`;
+
+type Scripted = Redis & {
+  switchyardRateHit(req: string, tok: string, limit: number, intervalMs: number, tpm: number): Promise<[number, number, number, number, string]>;
+  switchyardAddTokens(tok: string, tokens: number): Promise<number>;
+};
+
+export class RedisRateLimiter implements RateLimiter {
+  readonly kind = 'redis' as const;
+  private readonly redis: Scripted;
+
+  constructor(redis: Redis) {
+    redis.defineCommand('switchyardRateHit', { numberOfKeys: 2, lua: HIT });
+    redis.defineCommand('switchyardAddTokens', { numberOfKeys: 1, lua: ADD_TOKENS });
+    this.redis = redis as Scripted;
+  }
+
+  async hit(id: string, spec: RateLimitSpec): Promise<RateDecision> {
+    const [allowed, limit, remaining, resetAt, reason] = await this.redis.switchyardRateHit(
+      `rl:req:${id}`,
+      `rl:tok:${id}`,
+      spec.requests ?? 0,
+      spec.intervalMs,
+      spec.tokensPerMinute ?? 0,
+    );
+    return { allowed: allowed === 1, limit, remaining: Math.max(0, remaining), resetAt, reason: reason as RateDecision['reason'] };
+  }
+
+  async addTokens(id: string, tokens: number): Promise<void> {
+    if (tokens > 0) await this.redis.switchyardAddTokens(`rl:tok:${id}`, tokens);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** "30s", "1m", "1h", "1d", or a number of milliseconds. */
+export function parseInterval(v: string | number): number | null {
+  if (typeof v === 'number') return Number.isInteger(v) && v > 0 ? v : null;
+  const m = /^(\d+)\s*(ms|s|m|h|d)$/.exec(v.trim());
+  if (!m) return null;
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return n > 0 ? n * unit : null;
+}
+
+export function formatInterval(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}

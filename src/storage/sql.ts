@@ -1,0 +1,212 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+
+/**
+ * The one SQL seam under every store: the embedded SQLite file (better-sqlite3) or a PostgreSQL
+ * server (node-postgres). Statements are written once, with PostgreSQL's `$1…$n` placeholders and
+ * the portable subset of SQL both engines share (`INSERT … ON CONFLICT`, `RETURNING`, `CASE`);
+ * `dialect` lets the few engine-specific spots (row locks, date formatting) pick their variant.
+ * Money is stored as integer nano-dollars (BIGINT), never as floating point.
+ */
+export type Dialect = 'sqlite' | 'postgres';
+export type Row = Record<string, unknown>;
+
+export interface Queryable {
+  readonly dialect: Dialect;
+  query<T = Row>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+export interface Sql extends Queryable {
+  /** Runs fn in one transaction (committed when it resolves, rolled back when it throws). */
+  tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  /** `FOR UPDATE` on PostgreSQL; SQLite transactions are already exclusive (BEGIN IMMEDIATE). */
+  readonly forUpdate: string;
+  close(): Promise<void>;
+  /** PostgreSQL LISTEN; null on SQLite (one process owns the file). */
+  listen?(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
+  notify?(channel: string, payload: string): Promise<void>;
+  readonly description: string;
+}
+
+/** `$1 … $n` → `?` with the parameters re-ordered to match (SQLite binds positionally). */
+function toSqlite(sql: string, params: unknown[]): { text: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const text = sql.replace(/\$(\d+)/g, (_m, n: string) => {
+    values.push(params[Number(n) - 1]);
+    return '?';
+  });
+  return { text, values: values.map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v === undefined ? null : v)) };
+}
+
+export class SqliteSql implements Sql {
+  readonly dialect = 'sqlite' as const;
+  readonly forUpdate = '';
+  readonly description: string;
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    const file = join(dataDir, 'switchyard.sqlite');
+    this.description = `sqlite:${file}`;
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // WAL + NORMAL: a committed transaction survives the process being killed (kill -9); only an
+    // operating-system crash or power loss can drop the last few commits.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+  }
+
+  private prepare(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
+  }
+
+  /** Synchronous core, also used inside transactions. */
+  run<T>(sql: string, params: unknown[] = []): T[] {
+    const { text, values } = toSqlite(sql, params);
+    const st = this.prepare(text);
+    if (st.reader) return st.all(...values) as T[];
+    st.run(...values);
+    return [];
+  }
+
+  /** Reads run at once; writes wait for any open transaction, so they never join (or roll back with) it. */
+  query<T = Row>(sql: string, params: unknown[] = []): Promise<T[]> {
+    if (/^\s*SELECT\b/i.test(sql)) return Promise.resolve(this.run<T>(sql, params));
+    const next = this.chain.then(() => this.run<T>(sql, params));
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  exec(sql: string): void {
+    this.db.exec(sql);
+  }
+
+  /**
+   * Transactions are serialised in-process (one connection) and BEGIN IMMEDIATE takes SQLite's
+   * write lock up front, so another process on the same file (the CLI) waits instead of deadlocking.
+   */
+  tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    const next = this.chain.then(async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      const inner: Queryable = { dialect: 'sqlite', query: async <R = Row>(text: string, params: unknown[] = []) => this.run<R>(text, params) };
+      try {
+        const out = await fn(inner);
+        this.db.exec('COMMIT');
+        return out;
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      }
+    });
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  async close(): Promise<void> {
+    await this.chain;
+    if (this.db.open) this.db.close();
+  }
+}
+
+const BIGINT_OID = 20;
+const NUMERIC_OID = 1700;
+
+export class PostgresSql implements Sql {
+  readonly dialect = 'postgres' as const;
+  readonly forUpdate = 'FOR UPDATE';
+  readonly description: string;
+  readonly pool: pg.Pool;
+  private listener: pg.PoolClient | null = null;
+  private readonly handlers = new Map<string, Set<(payload: string) => void>>();
+
+  constructor(url: string, max = 10) {
+    const u = new URL(url);
+    this.description = `postgres://${u.host}${u.pathname}`;
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max,
+      // BIGINT (nano-dollars, ms timestamps) and NUMERIC (SUMs) arrive as strings by default.
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+          oid === BIGINT_OID || oid === NUMERIC_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      },
+    });
+    // An idle client losing its server connection must not crash the process; the next query reconnects.
+    this.pool.on('error', () => undefined);
+  }
+
+  async query<T = Row>(sql: string, params: unknown[] = []): Promise<T[]> {
+    const r = await this.pool.query(sql, params);
+    return r.rows as T[];
+  }
+
+  async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    const q: Queryable = {
+      dialect: 'postgres',
+      query: async <R = Row>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as R[],
+    };
+    try {
+      await client.query('BEGIN');
+      const out = await fn(q);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>> {
+    if (!this.listener) {
+      this.listener = await this.pool.connect();
+      this.listener.on('notification', (n) => {
+        for (const h of this.handlers.get(n.channel) ?? []) h(n.payload ?? '');
+      });
+      this.listener.on('error', () => undefined);
+    }
+    let set = this.handlers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(channel, set);
+      await this.listener.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    }
+    set.add(onMessage);
+    return async () => {
+      set.delete(onMessage);
+    };
+  }
+
+  async notify(channel: string, payload: string): Promise<void> {
+    await this.pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
+  }
+
+  async close(): Promise<void> {
+    if (this.listener) {
+      this.listener.release();
+      this.listener = null;
+    }
+    await this.pool.end();
+  }
+}
+
+export interface OpenSqlOptions {
+  databaseUrl: string | null;
+  dataDir: string;
+}
+
+export function openSql(opts: OpenSqlOptions): Sql {
+  if (opts.databaseUrl && /^postgres(ql)?:\/\//.test(opts.databaseUrl)) return new PostgresSql(opts.databaseUrl);
+  return new SqliteSql(opts.dataDir);
+}
