@@ -20,6 +20,7 @@ import { anthropicToolId, pythonJson, thinkingBlocks } from '../src/providers/an
 import { roundUsd } from '../src/accounting/cost.js';
 import type { ChatRequest } from '../src/api/chat-schema.js';
 import type { UpstreamChunk } from '../src/providers/types.js';
+import { WEATHER_TOOL as WEATHER, numberTool, fetchGeneration as generation } from './support/requests.js';
 
 const MODEL = 'anthropic/claude-sonnet-4';
 const CANONICAL = 'anthropic/claude-4-sonnet-20250522';
@@ -36,28 +37,6 @@ const PRICE = { prompt: 3e-6, completion: 15e-6, cacheRead: 0.3e-6, cacheWrite: 
 // OpenRouter-shaped client requests matching the recorded Anthropic requests
 // ------------------------------------------------------------------------------------------------
 
-const WEATHER = {
-  type: 'function',
-  function: {
-    name: 'weather',
-    strict: false,
-    description: 'Get weather information for a location',
-    parameters: { properties: { location: { description: 'the city', type: 'string' } }, required: ['location'], type: 'object' },
-  },
-};
-const numberTool = (name: string, description: string) => ({
-  type: 'function',
-  function: {
-    name,
-    strict: false,
-    description,
-    parameters: {
-      properties: { a: { description: 'first number', type: 'integer' }, b: { description: 'second number', type: 'integer' } },
-      required: ['a', 'b'],
-      type: 'object',
-    },
-  },
-});
 const ADD = numberTool('add', 'Add two numbers');
 const MULTIPLY = numberTool('multiply', 'Multiply two numbers');
 const SYSTEM = 'You are a helpful assistant';
@@ -855,14 +834,6 @@ describe('Anthropic Messages adapter (recorded upstream traffic, 2026 wire era)'
   });
 });
 
-async function generation(gw: Gateway, id: string): Promise<any> {
-  for (let i = 0; i < 50; i++) {
-    const res = await fetch(`${gw.baseUrl}/generation?id=${id}`);
-    if (res.status === 200) return ((await res.json()) as any).data;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`generation ${id} never recorded`);
-}
 
 // ------------------------------------------------------------------------------------------------
 // unit level: request translation details the recordings do not cover

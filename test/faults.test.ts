@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { postChat, readSse, rngPicking, startGateway, type Gateway } from './support/gateway.js';
+import { fetchGeneration as generation } from './support/requests.js';
 
 const MODEL = 'moonshotai/kimi-k2-0905';
 const REQUEST = { model: MODEL, stream: true, messages: [{ role: 'user', content: 'Say hi' }] };
@@ -51,14 +52,6 @@ function contentOf(events: string[]): string {
     .join('');
 }
 
-async function generation(gw: Gateway, id: string): Promise<any> {
-  for (let i = 0; i < 50; i++) {
-    const res = await fetch(`${gw.baseUrl}/generation?id=${id}`);
-    if (res.status === 200) return ((await res.json()) as any).data;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`generation ${id} never recorded`);
-}
 
 describe('upstream faults', () => {
   let groq: MockUpstream;

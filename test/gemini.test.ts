@@ -26,6 +26,7 @@ import { GeminiAdapter } from '../src/providers/gemini/adapter.js';
 import { HealthTracker } from '../src/routing/health.js';
 import type { Endpoint } from '../src/catalog/types.js';
 import type { ChatRequest } from '../src/api/chat-schema.js';
+import { WEATHER_TOOL, numberTool, fetchGeneration as generation } from './support/requests.js';
 
 // ------------------------------------------------------------------------------------------------
 // recordings and the OpenRouter-side requests that correspond to them
@@ -39,28 +40,6 @@ const pathOf = (it: Interaction): string => {
 };
 
 const SYSTEM = { role: 'system', content: 'You are a helpful assistant' };
-const WEATHER_TOOL = {
-  type: 'function',
-  function: {
-    name: 'weather',
-    strict: false,
-    description: 'Get weather information for a location',
-    parameters: { properties: { location: { description: 'the city', type: 'string' } }, required: ['location'], type: 'object' },
-  },
-};
-const numberTool = (name: string, description: string) => ({
-  type: 'function',
-  function: {
-    name,
-    strict: false,
-    description,
-    parameters: {
-      properties: { a: { description: 'first number', type: 'integer' }, b: { description: 'second number', type: 'integer' } },
-      required: ['a', 'b'],
-      type: 'object',
-    },
-  },
-});
 /** The system prompt of a recorded multi-tool request (it changed between recordings). */
 const multiSystem = (it: Interaction) => ({ role: 'system', content: bodyOf(it).systemInstruction.parts[0].text as string });
 const MULTI_TOOLS = [numberTool('add', 'Add two numbers'), numberTool('multiply', 'Multiply two numbers')];
@@ -141,14 +120,6 @@ async function readStream(res: Response): Promise<Streamed> {
   return out;
 }
 
-async function generation(gw: Gateway, id: string): Promise<any> {
-  for (let i = 0; i < 50; i++) {
-    const res = await fetch(`${gw.baseUrl}/generation?id=${id}`);
-    if (res.status === 200) return ((await res.json()) as any).data;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`generation ${id} never recorded`);
-}
 
 /** Price table of the catalog endpoint that served a model on Google AI Studio. */
 function priceOf(gw: Gateway, model: string) {
