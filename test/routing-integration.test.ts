@@ -122,6 +122,26 @@ describe('routing over real upstreams', () => {
     );
   });
 
+  it("models[]: an upstream 400 (e.g. context too long) skips the model's other providers but not the next model", async () => {
+    fresh();
+    gw.app.rng = rngPicking(gw.app, KIMI, 'groq');
+    const before = counts();
+    mocks.groq.onRequest(() => ({ status: 400, json: { error: { message: 'context length exceeded' } } }));
+    mocks.novita.onRequest(() => ({ json: completion('novita should not be asked') }));
+    mocks.deepinfra.onRequest(() => ({ json: completion('deepinfra should not be asked') }));
+    mocks['z-ai'].onRequest(() => ({ json: completion('glm took over') }));
+    const res = await postChat(gw, { model: KIMI, models: ['z-ai/glm-4.5'], messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as any;
+    assert.equal(body.choices[0].message.content, 'glm took over');
+    assert.equal(counts().novita, before.novita);
+    assert.equal(counts().deepinfra, before.deepinfra);
+    // Without a fallback model the 400 is the answer, with the provider's message.
+    const alone = await postChat(gw, { model: KIMI, provider: { only: ['groq'] }, messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(alone.status, 400);
+    assert.equal(((await alone.json()) as any).error.metadata.raw, 'context length exceeded');
+  });
+
   it('the openai SDK passes provider and models as extra body fields', async () => {
     fresh();
     mocks.deepinfra.onRequest(() => ({ json: completion('deepinfra via sdk') }));

@@ -115,6 +115,21 @@ function admissionRequest(gen: Generation, plan: RoutePlan): AdmissionRequest {
   return { generationId: gen.id, model: plan.candidates[0]?.endpoint.model.id ?? '', worstCaseUsd: worst, estimatedPromptTokens: promptTokens, maxOutputTokens: maxOut };
 }
 
+/**
+ * Candidates in attempt order. After a failure that another provider would only repeat (a 400:
+ * the request itself is the problem) the rest of that model's endpoints are skipped, but the next
+ * model in `models` still gets its turn: any error of a model may trigger the next (spec §12).
+ */
+function* attemptOrder(candidates: Candidate[], failures: AttemptFailure[]): Generator<Candidate> {
+  const givenUp = new Set<string>();
+  for (const c of candidates) {
+    const last = failures[failures.length - 1];
+    if (last && !isRetryable(last.failure.status)) givenUp.add(last.endpoint.model.id);
+    if (givenUp.has(c.endpoint.model.id)) continue;
+    yield c;
+  }
+}
+
 function responseModel(app: App, ep: Endpoint, requested: string): string {
   if (app.settings.wireEra === '2025') return requested;
   return ep.model.canonical_slug ?? ep.model.id;
@@ -199,12 +214,11 @@ async function runStreaming(app: App, res: ServerResponse, gen: Generation, cand
   const sse = new SseResponse(res, app.settings.keepaliveMs);
   const failures: AttemptFailure[] = [];
   try {
-    for (const { endpoint: ep, requestedId: requested } of candidates) {
+    for (const { endpoint: ep, requestedId: requested } of attemptOrder(candidates, failures)) {
       if (signal.aborted) break;
       const attempt = await startAttempt(app, gen, ep, true, signal);
       if ('failure' in attempt) {
         failures.push(attempt);
-        if (!isRetryable(attempt.failure.status) || attempt.failure.status === 499) break;
         continue;
       }
       // Accepted: commit the status line and keep the connection warm; content is still uncommitted.
@@ -426,12 +440,11 @@ async function runNonStreaming(app: App, res: ServerResponse, gen: Generation, c
   const keepAlive = new JsonKeepAlive(res, app.settings.keepaliveMs);
   const failures: AttemptFailure[] = [];
   try {
-    for (const { endpoint: ep, requestedId: requested } of candidates) {
+    for (const { endpoint: ep, requestedId: requested } of attemptOrder(candidates, failures)) {
       if (signal.aborted) break;
       const attempt = await startAttempt(app, gen, ep, false, signal);
       if ('failure' in attempt) {
         failures.push(attempt);
-        if (!isRetryable(attempt.failure.status) || attempt.failure.status === 499) break;
         continue;
       }
       gen.acceptedAt ??= Date.now();
