@@ -162,13 +162,27 @@ export function isStreamBody(body: string): boolean {
   return head.startsWith('data:') || head.startsWith(':') || head.startsWith('event:');
 }
 
-/** Split an SSE body into its raw events, each returned as full text ending with "\n\n". */
+/**
+ * Split an SSE body into its raw events, byte for byte: each piece keeps its own line endings and
+ * blank-line separator (`\n\n` or `\r\n\r\n`, as Gemini sends), so the pieces join back into the
+ * original body. Stray blank lines stay with the event before them.
+ */
 export function splitSseEvents(body: string): string[] {
-  return body
-    .replace(/\r\n?/g, '\n')
-    .split(/\n\n+/)
-    .filter((b) => b.trim() !== '')
-    .map((b) => `${b.replace(/^\n+/, '')}\n\n`);
+  const out: string[] = [];
+  const separator = /\r\n\r\n|\n\n|\r\r/g;
+  let last = 0;
+  for (let m = separator.exec(body); m; m = separator.exec(body)) {
+    const piece = body.slice(last, m.index + m[0].length);
+    last = m.index + m[0].length;
+    if (piece.trim() === '' && out.length > 0) out[out.length - 1] += piece;
+    else out.push(piece);
+  }
+  if (last < body.length) {
+    const rest = body.slice(last);
+    if (rest.trim() === '' && out.length > 0) out[out.length - 1] += rest;
+    else out.push(rest);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
