@@ -15,7 +15,8 @@ function agentFor(p: ProviderRuntime): Agent {
     agent = new Agent({
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 120_000,
-      connections: 512,
+      // No cap: a cap silently queues streams beyond it with no status line or keep-alive (seen at 512).
+      connections: null,
       pipelining: 1,
       connect: { timeout: p.timeouts.connectMs },
     });
