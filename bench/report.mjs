@@ -81,7 +81,7 @@ export function renderMarkdown(r) {
     );
   }
   if (r.checks?.length) {
-    out.push('\n**Targets of issue 7**\n');
+    out.push('\n**Targets**\n');
     out.push(mdTable(['goal', 'measured', 'result', 'note'], r.checks.map((c) => [c.goal, c.value === null ? '–' : String(c.value), c.pass === null ? 'not run' : c.pass ? 'pass' : '**miss**', c.note ?? '']), 'lrll'));
   }
   if (r.profile) {

@@ -597,7 +597,7 @@ async function soak(minutes) {
   return summariseSoak(minutes, 16, requests, samples);
 }
 
-// ---------------------------------------------------------------- checks against issue 7
+// ---------------------------------------------------------------- checks against the targets
 function checks(results) {
   const out = [];
   const cell = (mode, c) => results.matrix.find((m) => m.mode === mode && m.concurrency === c);
@@ -691,7 +691,7 @@ function printReport(results) {
   }
   if (results.switchyardIdleRssMiB !== undefined) lines.push(`\nSwitchyard idle RSS at start: ${results.switchyardIdleRssMiB} MiB; after the matrix: ${results.switchyardRssAfterMatrixMiB} MiB`);
   if (results.checks?.length) {
-    lines.push('\nTargets (issue 7)');
+    lines.push('\nTargets');
     lines.push(table(['goal', 'measured', 'result', 'note'], results.checks.map((c) => [c.goal, c.value === null ? '–' : String(c.value), c.pass === null ? 'n/a' : c.pass ? 'PASS' : 'MISS', c.note ?? ''])));
   }
   if (results.profile) {

@@ -1,7 +1,7 @@
 // The Portkey gateway as a peer: installed into a temporary folder (never a project dependency).
 //
 // A plain `npm install @portkey-ai/gateway@1.15.2` resolves a newer @hono/node-server whose
-// response streaming breaks Portkey's SSE with HTTP 500 (issue 7); @hono/node-server 1.13.5 and
+// response streaming breaks Portkey's SSE with HTTP 500; @hono/node-server 1.13.5 and
 // hono 4.9.7 are the versions of Portkey's own lockfile, pinned here with npm `overrides`.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
