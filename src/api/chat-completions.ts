@@ -80,8 +80,9 @@ class Generation {
 
 export async function handleChatCompletions(app: App, req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller): Promise<void> {
   const chat = parseChatRequest(body, app.settings.maxModels);
-  const plan = planRoute({ catalog: app.settings.catalog, providers: app.settings.providers, health: app.health, rng: app.rng }, chat);
-  const gen = new Generation(chat, JSON.stringify(chat.messages).length, header(req, 'x-switchyard-cassette'), plan);
+  const promptChars = JSON.stringify(chat.messages).length;
+  const plan = planRoute({ catalog: app.settings.catalog, providers: app.settings.providers, health: app.health, rng: app.rng }, chat, promptChars);
+  const gen = new Generation(chat, promptChars, header(req, 'x-switchyard-cassette'), plan);
   const abort = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) {

@@ -116,9 +116,16 @@ export class Catalog {
     return cat;
   }
 
-  /** Every endpoint of a model, resolved against its provider. */
-  endpointsOf(model: ModelEntry): Endpoint[] {
-    return model.endpoints.map((ep) => toEndpoint(model, ep, this.providers.get(ep.provider)!));
+  private readonly resolved = new WeakMap<ModelEntry, readonly Endpoint[]>();
+
+  /** Every endpoint of a model, resolved against its provider once (the catalog never changes after load). */
+  endpointsOf(model: ModelEntry): readonly Endpoint[] {
+    let eps = this.resolved.get(model);
+    if (!eps) {
+      eps = Object.freeze(model.endpoints.map((ep) => toEndpoint(model, ep, this.providers.get(ep.provider)!)));
+      this.resolved.set(model, eps);
+    }
+    return eps;
   }
 }
 

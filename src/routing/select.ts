@@ -131,12 +131,12 @@ interface Filter {
 }
 
 /** Candidate endpoints of one model after the request's hard filters, each skip explained. */
-function eligible(ctx: RouteContext, model: ModelEntry, req: ChatRequest, prefs: RoutingPrefs, considered: Consideration[]): Endpoint[] {
+function eligible(ctx: RouteContext, model: ModelEntry, req: ChatRequest, prefs: RoutingPrefs, considered: Consideration[], promptChars: number): Endpoint[] {
   const all = ctx.catalog.endpointsOf(model);
   const note = (ep: Endpoint, skipped?: string) =>
     considered.push({ model: model.id, endpoint: ep.key, provider: ep.provider.name, ...(skipped ? { skipped } : {}) });
   const maxTokens = req.max_completion_tokens ?? req.max_tokens ?? null;
-  const promptEstimate = Math.ceil(JSON.stringify(req.messages ?? '').length / 4);
+  const promptEstimate = Math.ceil(promptChars / 4);
   const hasTools = Array.isArray(req.tools) && req.tools.length > 0;
   const namedChoice = req.tool_choice != null && req.tool_choice !== 'auto';
   const needed = prefs.requireParameters ? requestedParameters(req) : [];
@@ -231,7 +231,7 @@ function eligible(ctx: RouteContext, model: ModelEntry, req: ChatRequest, prefs:
     },
   ];
 
-  let eps = all;
+  let eps: Endpoint[] = [...all];
   for (const f of filters) {
     if (!f.applies) continue;
     const kept: Endpoint[] = [];
@@ -300,7 +300,7 @@ function order(ctx: RouteContext, items: Candidate[], prefs: RoutingPrefs, sort:
  * Invalid model ids fail up front (400); a model whose filters leave nothing is skipped when a
  * later model can serve, otherwise its error is the answer.
  */
-export function planRoute(ctx: RouteContext, req: ChatRequest): RoutePlan {
+export function planRoute(ctx: RouteContext, req: ChatRequest, promptChars = JSON.stringify(req.messages ?? '').length): RoutePlan {
   const prefs = routingPrefs(req);
   const ids = [...new Set([req.model, ...(req.models ?? [])].filter((m): m is string => typeof m === 'string'))];
   const models: { model: ModelEntry; requestedId: string; sort: SortBy | null }[] = [];
@@ -316,7 +316,7 @@ export function planRoute(ctx: RouteContext, req: ChatRequest): RoutePlan {
   let firstError: ApiError | null = null;
   for (const m of models) {
     try {
-      perModel.push(eligible(ctx, m.model, req, prefs, considered).map((endpoint) => ({ endpoint, requestedId: m.requestedId })));
+      perModel.push(eligible(ctx, m.model, req, prefs, considered, promptChars).map((endpoint) => ({ endpoint, requestedId: m.requestedId })));
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       firstError ??= err;
