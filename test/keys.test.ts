@@ -17,7 +17,7 @@ import OpenAI from 'openai';
 import pino from 'pino';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { postChat, startGateway, type Gateway } from './support/gateway.js';
-import { createTestDatabase, testRedis } from './support/services.js';
+import { sharedStateEnv } from './support/services.js';
 import { jsonWithUsage, streamWithUsage } from './support/usage-upstream.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
@@ -36,17 +36,7 @@ const BACKENDS: Backend[] = [
   { name: 'embedded SQLite', setup: async () => ({ env: {}, cleanup: async () => undefined }) },
   {
     name: 'PostgreSQL + Redis',
-    async setup() {
-      const db = await createTestDatabase();
-      const redis = await testRedis();
-      return {
-        env: { DATABASE_URL: db.url, REDIS_URL: redis.url, SWITCHYARD_REDIS_PREFIX: redis.prefix },
-        async cleanup() {
-          await db.drop();
-          await redis.clear();
-        },
-      };
-    },
+    setup: sharedStateEnv,
   },
 ];
 

@@ -13,47 +13,23 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
-import { createTestDatabase, testRedis } from './support/services.js';
+import { sharedStateEnv } from './support/services.js';
+import { startServe, type Proc } from './support/process.js';
 import { streamWithUsage } from './support/usage-upstream.js';
 import { openSql, type Sql } from '../src/storage/sql.js';
 import { KeyStore } from '../src/keys/store.js';
 import { LocalBus } from '../src/state/bus.js';
 
-const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
 const MODEL = 'moonshotai/kimi-k2-0905';
 const TTL_MS = 1500;
 
-interface Replica {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
+type Replica = Proc & { url: string };
 
-async function startReplica(env: Record<string, string>, cwd: string): Promise<Replica> {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src', 'cli', 'entry.ts'), 'serve', '--port', '0'], {
-    cwd,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out);
-    if (m) return { child, url: m[1], output: () => out, exited };
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`replica did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const startReplica = (env: Record<string, string>, cwd: string): Promise<Replica> => startServe(env, cwd);
 
 async function stop(r: Replica | undefined): Promise<void> {
   if (!r || r.child.exitCode !== null || r.child.signalCode !== null) return;
@@ -94,17 +70,7 @@ const BACKENDS: Backend[] = [
   {
     name: 'two replicas on PostgreSQL + Redis',
     replicas: 2,
-    async setup() {
-      const db = await createTestDatabase();
-      const redis = await testRedis();
-      return {
-        env: { DATABASE_URL: db.url, REDIS_URL: redis.url, SWITCHYARD_REDIS_PREFIX: redis.prefix },
-        async cleanup() {
-          await db.drop();
-          await redis.clear();
-        },
-      };
-    },
+    setup: sharedStateEnv,
   },
   {
     name: 'one replica on embedded SQLite',

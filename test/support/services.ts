@@ -134,3 +134,16 @@ export async function testRedis(): Promise<TestRedis> {
     },
   };
 }
+
+/** A fresh Postgres database and Redis prefix as Switchyard environment variables, and their clean-up. */
+export async function sharedStateEnv(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
+  const db = await createTestDatabase();
+  const redis = await testRedis();
+  return {
+    env: { DATABASE_URL: db.url, REDIS_URL: redis.url, SWITCHYARD_REDIS_PREFIX: redis.prefix },
+    async cleanup() {
+      await db.drop();
+      await redis.clear();
+    },
+  };
+}
