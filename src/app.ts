@@ -93,7 +93,10 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
             throw new StartupError(`cannot reach Redis at ${settings.redisUrl!.replace(/\/\/[^@]*@/, '//…@')}: ${(err as Error).message}`);
           }
         }
-        await bus.subscribe('keys', (hash) => keys.invalidate(hash || undefined));
+        await bus.subscribe('keys', (hash) => {
+          keys.invalidate(hash || undefined);
+          if (!hash) ledger.invalidateAccount();
+        });
         await ledger.reconcile().catch((err) => log.warn({ err: (err as Error).message }, 'reservation reconcile failed'));
         ledger.start();
       })();

@@ -50,6 +50,7 @@ export class AccountingGate implements Gate {
       id: request.generationId,
       keyHash: caller.hash,
       dbKey: caller.source === 'db',
+      keyLimited: caller.source === 'db' && caller.row?.limit_nano != null,
       amountNano: usdToNanoCeil(request.worstCaseUsd),
       model: request.model,
       maxOutputTokens: request.maxOutputTokens,

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ApiError } from '../core/errors.js';
-import type { Queryable, Sql } from '../storage/sql.js';
+import { insertRows, type Queryable, type Sql } from '../storage/sql.js';
 import { COLUMNS_FOR_PLACEHOLDER, type BatchParticipant, type GenerationStore } from '../storage/generations.js';
 import { isUsable, periodUsage, type KeyRow } from '../keys/store.js';
 import { periodStart, periodStartSql, periodStarts } from '../keys/money.js';
@@ -10,7 +10,8 @@ import { periodStart, periodStartSql, periodStarts } from '../keys/money.js';
 /**
  * Budgets in the database: reserve, then settle.
  *
- * - `reserve` runs before any upstream call, in one transaction: a conditional UPDATE adds the
+ * - `reserve` runs before any upstream call, in one transaction (skipped when nothing could
+ *   refuse: a caller without a key limit while the account has no balance): a conditional UPDATE adds the
  *   worst-case cost to the key's `reserved_nano` only `WHERE limit - period usage - reserved >=
  *   amount` (and the key is still enabled), the same against the account balance when one is set,
  *   and a reservation row is inserted. PostgreSQL re-evaluates the WHERE clause on the locked,
@@ -39,6 +40,8 @@ export interface ReserveRequest {
   keyHash: string | null;
   /** The caller is a database key: its row's limit applies and its state is re-checked. */
   dbKey: boolean;
+  /** The key has a credit limit (as last read): the reservation cannot be skipped. */
+  keyLimited: boolean;
   amountNano: number;
   model: string;
   maxOutputTokens: number;
@@ -60,6 +63,8 @@ interface ReservationRow {
   created_at: number;
 }
 
+const ACCOUNT_CACHE_MS = 2000;
+
 const CREDITS_HINT = 'raise the key limit (PATCH /api/v1/keys/{hash}) or add credits (switchyard credits add)';
 
 /** OpenRouter's 402 (spec §18.1): how many output tokens the remaining budget could still buy. */
@@ -80,6 +85,7 @@ export class Ledger implements BatchParticipant<Settlement> {
   private timers: NodeJS.Timeout[] = [];
   private readonly ttl: number;
   private readonly log: Logger;
+  private accountCache: { unlimited: boolean; at: number; version: number } | null = null;
 
   constructor(
     private readonly sql: Sql,
@@ -113,6 +119,11 @@ export class Ledger implements BatchParticipant<Settlement> {
    * requests back to back is not refused for spend that is already released in memory.
    */
   async reserve(r: ReserveRequest): Promise<void> {
+    // Nothing can refuse a caller without a key limit while the account is unlimited: no
+    // reservation (and no write transaction) on the request path. The settlement still charges
+    // the actual cost, capped at whatever limit exists by then, so spend never exceeds a limit
+    // set in the meantime.
+    if (!r.keyLimited && (await this.accountUnlimited())) return;
     try {
       await this.tryReserve(r);
     } catch (err) {
@@ -120,6 +131,24 @@ export class Ledger implements BatchParticipant<Settlement> {
       await this.store.flush().catch(() => undefined);
       await this.tryReserve(r);
     }
+  }
+
+  /**
+   * Whether the account has no credit balance, cached like key rows: until the TTL, a change
+   * announced on the bus (invalidateAccount), or a commit by another process on the same file.
+   */
+  private async accountUnlimited(): Promise<boolean> {
+    const now = Date.now();
+    const c = this.accountCache;
+    if (c && now - c.at <= ACCOUNT_CACHE_MS && c.version === this.sql.externalVersion()) return c.unlimited;
+    const version = this.sql.externalVersion();
+    const rows = await this.sql.query<{ credits_nano: number | null }>('SELECT credits_nano FROM account WHERE id = 1');
+    this.accountCache = { unlimited: rows[0]?.credits_nano == null, at: now, version };
+    return this.accountCache.unlimited;
+  }
+
+  invalidateAccount(): void {
+    this.accountCache = null;
   }
 
   private async tryReserve(r: ReserveRequest): Promise<void> {
@@ -192,14 +221,7 @@ export class Ledger implements BatchParticipant<Settlement> {
     const now = Date.now();
     // 1. Take the reservations out (absent: already reconciled, or never made).
     const released = new Map<string, ReservationRow>();
-    for (let i = 0; i < items.length; i += 500) {
-      const ids = items.slice(i, i + 500).map((s) => s.id);
-      const rows = await q.query<ReservationRow>(
-        `DELETE FROM reservations WHERE id IN (${ids.map((_id, j) => `$${j + 1}`).join(', ')}) RETURNING id, key_hash, key_nano, account_nano, amount_nano`,
-        ids,
-      );
-      for (const r of rows) released.set(r.id, r);
-    }
+    for (const r of await takeReservations(q, items.map((s) => s.id))) released.set(r.id, r);
     // 2. Lock the rows the charges go to: keys in a fixed order, then the account (the same order as reserve).
     const hashes = [...new Set(items.filter((s) => s.dbKey && s.keyHash).map((s) => s.keyHash!))].sort();
     const keys = new Map<string, { limit: number | null; reset: KeyRow['limit_reset']; start: number; spent: number; reserved: number; released: number; charged: number }>();
@@ -319,18 +341,15 @@ export class Ledger implements BatchParticipant<Settlement> {
   }
 }
 
-async function insertLedger(q: Queryable, rows: unknown[][], onConflict: string): Promise<void> {
-  for (let i = 0; i < rows.length; i += 500) {
-    const chunk = rows.slice(i, i + 500);
-    const params: unknown[] = [];
-    const tuples = chunk.map((r) => {
-      const base = params.length;
-      params.push(...r);
-      return `(${r.map((_v, j) => `$${base + j + 1}`).join(', ')})`;
-    });
-    await q.query(
-      `INSERT INTO ledger (id, key_hash, charged_nano, actual_nano, reserved_nano, kind, created_at) VALUES ${tuples.join(', ')} ON CONFLICT (id) ${onConflict}`,
-      params,
-    );
-  }
+function insertLedger(q: Queryable, rows: unknown[][], onConflict: string): Promise<void> {
+  return insertRows(q, 'INSERT INTO ledger (id, key_hash, charged_nano, actual_nano, reserved_nano, kind, created_at)', rows, `ON CONFLICT (id) ${onConflict}`, 500);
+}
+
+/** Deletes the reservations with these ids and returns them; one fixed statement per engine. */
+async function takeReservations(q: Queryable, ids: string[]): Promise<ReservationRow[]> {
+  const cols = 'RETURNING id, key_hash, key_nano, account_nano, amount_nano';
+  if (q.dialect === 'postgres') return q.query<ReservationRow>(`DELETE FROM reservations WHERE id = ANY($1::text[]) ${cols}`, [ids]);
+  const out: ReservationRow[] = [];
+  for (const id of ids) out.push(...(await q.query<ReservationRow>(`DELETE FROM reservations WHERE id = $1 ${cols}`, [id])));
+  return out;
 }

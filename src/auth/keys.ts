@@ -33,12 +33,20 @@ export interface KeyRingOptions {
 
 const MAX_CACHED = 10_000;
 
+interface Cached<T> {
+  value: T;
+  at: number;
+  version: number;
+}
+
 /**
  * Bearer-key check against the configured keys and the keys in the database. Keys are held only
  * as SHA-256 digests and compared in constant time, so neither memory dumps nor response timing
  * reveal them. Database rows are cached briefly per replica; a change on any replica is published
- * on the bus and evicts the copy everywhere. Inference requests also re-check the row atomically
- * when their cost is reserved, so a disabled key is refused by every replica at once.
+ * on the bus and evicts the copy everywhere, and a change by another process on the same SQLite
+ * file is seen through its data version. Keys with a credit limit are also re-checked atomically
+ * when their cost is reserved. Without a working bus, a disabled key can pass for at most the
+ * cache TTL on replicas that did not make the change.
  *
  * Auth is off while no key exists anywhere (configuration, environment, database).
  */
@@ -47,8 +55,8 @@ export class KeyRing {
   private readonly store: KeyStore | null;
   private readonly ttl: number;
   private readonly defaultRateLimit: RateLimitSpec | null;
-  private readonly cache = new Map<string, { row: KeyRow | null; at: number }>();
-  private anyDbKey: { value: boolean; at: number } | null = null;
+  private readonly cache = new Map<string, Cached<KeyRow | null>>();
+  private anyDbKey: Cached<boolean> | null = null;
 
   constructor(keys: ApiKey[], opts: KeyRingOptions = {}) {
     this.keys = keys.map((k) => ({ digest: sha256(k.key), label: k.label }));
@@ -69,23 +77,38 @@ export class KeyRing {
     this.anyDbKey = null;
   }
 
+  /**
+   * A cached read is trusted while it is younger than the TTL and no other process has committed
+   * to the database since (SQLite's data_version: the CLI, other workers). Changes made through
+   * this process or announced on the bus evict entries at once.
+   */
+  private fresh<T>(c: Cached<T> | null | undefined, now: number): c is Cached<T> {
+    return c != null && now - c.at <= this.ttl && c.version === this.store!.externalVersion();
+  }
+
   async isEnabled(): Promise<boolean> {
     if (this.keys.length > 0) return true;
     if (!this.store) return false;
     const now = Date.now();
-    // "A key exists" is cached; "no key yet" is not, so the first key (made by the CLI in another
-    // process, or on another replica) turns auth on with the very next request.
-    if (!this.anyDbKey || !this.anyDbKey.value || now - this.anyDbKey.at > this.ttl) this.anyDbKey = { value: await this.store.anyActive(now), at: now };
+    // "No key yet" is cached on SQLite: the first key, made by the CLI in another process, bumps
+    // the data version, so auth turns on with the very next request.
+    // Without a data version (PostgreSQL), "no key yet" is re-read every time: a key written by a
+    // process that announces nothing must still turn auth on at once.
+    if (!this.fresh(this.anyDbKey, now) || (!this.anyDbKey.value && !this.store.tracksExternalWrites)) {
+      const version = this.store.externalVersion();
+      this.anyDbKey = { value: await this.store.anyActive(now), at: now, version };
+    }
     return this.anyDbKey.value;
   }
 
   private async row(hash: string): Promise<KeyRow | null> {
     const now = Date.now();
     const hit = this.cache.get(hash);
-    if (hit && now - hit.at <= this.ttl) return hit.row;
+    if (this.fresh(hit, now)) return hit.value;
+    const version = this.store!.externalVersion();
     const row = await this.store!.get(hash);
     if (this.cache.size >= MAX_CACHED) this.cache.clear();
-    this.cache.set(hash, { row, at: now });
+    this.cache.set(hash, { value: row, at: now, version });
     return row;
   }
 

@@ -235,7 +235,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     drainTimeoutMs: file.server?.drain_timeout_ms ?? 30_000,
     apiPrefixes: file.server?.api_prefixes ?? ['/api/v1', '/v1'],
     dataDir: resolve(cwd, env.SWITCHYARD_DATA_DIR ?? file.storage?.data_dir ?? 'data'),
-    flushIntervalMs: file.storage?.flush_interval_ms ?? 50,
+    flushIntervalMs: file.storage?.flush_interval_ms ?? 10,
     databaseUrl,
     redisUrl,
     redisPrefix: env.SWITCHYARD_REDIS_PREFIX ?? file.redis?.prefix ?? 'switchyard:',

@@ -91,6 +91,16 @@ export class KeyStore {
     await this.bus.publish(KEYS_CHANNEL, hash).catch(() => undefined);
   }
 
+  /** See Sql.externalVersion: changes when another process committed to the same database file. */
+  externalVersion(): number {
+    return this.sql.externalVersion();
+  }
+
+  /** Whether externalVersion sees every other writer (SQLite), or only a constant (PostgreSQL). */
+  get tracksExternalWrites(): boolean {
+    return this.sql.dialect === 'sqlite';
+  }
+
   async create(k: NewKey, now = Date.now()): Promise<{ row: KeyRow; key: string }> {
     const key = newPlainKey();
     const hash = hashKey(key);
@@ -230,11 +240,13 @@ export class KeyStore {
   /** Adds to the account balance (the first addition turns the balance on: it starts at what is already used). */
   async addCredits(nano: number, now = Date.now()): Promise<void> {
     await this.sql.query('UPDATE account SET credits_nano = COALESCE(credits_nano, usage_nano) + $1, updated_at = $2 WHERE id = 1', [nano, now]);
+    await this.changed('');
   }
 
   /** Sets the total credits; null makes the account unlimited again. */
   async setCredits(nano: number | null, now = Date.now()): Promise<void> {
     await this.sql.query('UPDATE account SET credits_nano = $1, updated_at = $2 WHERE id = 1', [nano, now]);
+    await this.changed('');
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Queryable, Sql } from './sql.js';
+import { insertRows, type Queryable, type Sql } from './sql.js';
 
 export interface ProviderAttempt {
   provider: string; // display name
@@ -285,22 +285,13 @@ export class GenerationStore {
   }
 }
 
-async function insertRecords(q: Queryable, records: GenerationRecord[]): Promise<void> {
-  const cols = COLUMNS.join(', ');
-  const updates = COLUMNS.filter((c) => c !== 'id')
-    .map((c) => `${c} = excluded.${c}`)
-    .join(', ');
-  for (let start = 0; start < records.length; start += INSERT_CHUNK) {
-    const chunk = records.slice(start, start + INSERT_CHUNK);
-    const params: unknown[] = [];
-    const tuples = chunk.map((r) => {
-      const row = toRow(r);
-      const base = params.length;
-      params.push(...row);
-      return `(${row.map((_v, i) => `$${base + i + 1}`).join(', ')})`;
-    });
-    await q.query(`INSERT INTO generations (${cols}) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO UPDATE SET ${updates}`, params);
-  }
+const INSERT_HEAD = `INSERT INTO generations (${COLUMNS.join(', ')})`;
+const INSERT_TAIL = `ON CONFLICT (id) DO UPDATE SET ${COLUMNS.filter((c) => c !== 'id')
+  .map((c) => `${c} = excluded.${c}`)
+  .join(', ')}`;
+
+function insertRecords(q: Queryable, records: GenerationRecord[]): Promise<void> {
+  return insertRows(q, INSERT_HEAD, records.map(toRow), INSERT_TAIL, INSERT_CHUNK);
 }
 
 /**

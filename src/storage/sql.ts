@@ -27,25 +27,48 @@ export interface Sql extends Queryable {
   /** PostgreSQL LISTEN; null on SQLite (one process owns the file). */
   listen?(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
   notify?(channel: string, payload: string): Promise<void>;
+  /**
+   * A number that changes whenever another connection (another process on the same SQLite file)
+   * committed; constant on PostgreSQL, where changes are announced on the bus instead. Lets caches
+   * notice changes made by the CLI or by other workers without reading the tables.
+   */
+  externalVersion(): number;
   readonly description: string;
 }
 
-/** `$1 … $n` → `?` with the parameters re-ordered to match (SQLite binds positionally). */
-function toSqlite(sql: string, params: unknown[]): { text: string; values: unknown[] } {
-  const values: unknown[] = [];
-  const text = sql.replace(/\$(\d+)/g, (_m, n: string) => {
-    values.push(params[Number(n) - 1]);
-    return '?';
-  });
-  return { text, values: values.map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v === undefined ? null : v)) };
+/**
+ * Inserts rows in the shape each engine writes fastest: one prepared single-row statement per row
+ * on SQLite (inside the caller's transaction that is what SQLite recommends, and the statement
+ * text never varies, so it is prepared once), multi-row statements of up to `chunk` rows on
+ * PostgreSQL (one round trip per chunk).
+ */
+export async function insertRows(q: Queryable, head: string, rows: unknown[][], tail: string, chunk = 400): Promise<void> {
+  if (rows.length === 0) return;
+  if (q.dialect === 'sqlite') {
+    const text = `${head} VALUES (${rows[0].map((_v, i) => `$${i + 1}`).join(', ')}) ${tail}`;
+    for (const row of rows) await q.query(text, row);
+    return;
+  }
+  for (let start = 0; start < rows.length; start += chunk) {
+    const part = rows.slice(start, start + chunk);
+    const params: unknown[] = [];
+    const tuples = part.map((r) => {
+      const base = params.length;
+      params.push(...r);
+      return `(${r.map((_v, j) => `$${base + j + 1}`).join(', ')})`;
+    });
+    await q.query(`${head} VALUES ${tuples.join(', ')} ${tail}`, params);
+  }
 }
+
+const MAX_STATEMENTS = 512; // distinct statement texts kept prepared; beyond that the cache starts over
 
 export class SqliteSql implements Sql {
   readonly dialect = 'sqlite' as const;
   readonly forUpdate = '';
   readonly description: string;
   private readonly db: Database.Database;
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements = new Map<string, { st: Database.Statement; order: number[] }>();
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(dataDir: string) {
@@ -58,21 +81,44 @@ export class SqliteSql implements Sql {
     // operating-system crash or power loss can drop the last few commits.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    this.dataVersion = this.db.prepare('PRAGMA data_version').pluck();
   }
 
-  private prepare(text: string): Database.Statement {
-    let st = this.statements.get(text);
-    if (!st) {
-      st = this.db.prepare(text);
-      this.statements.set(text, st);
+  private readonly dataVersion: Database.Statement;
+
+  private versionRead = { value: 0, at: -Infinity };
+
+  /** Read at most once per 5 ms: the pragma is a native call on every request otherwise. */
+  externalVersion(): number {
+    const now = performance.now();
+    if (now - this.versionRead.at >= 5) this.versionRead = { value: this.dataVersion.get() as number, at: now };
+    return this.versionRead.value;
+  }
+
+  /** The prepared statement for a `$n` statement text, converted and prepared once. */
+  private prepare(sql: string): { st: Database.Statement; order: number[] } {
+    let hit = this.statements.get(sql);
+    if (!hit) {
+      const order: number[] = [];
+      const text = sql.replace(/\$(\d+)/g, (_m, n: string) => {
+        order.push(Number(n) - 1);
+        return '?';
+      });
+      if (this.statements.size >= MAX_STATEMENTS) this.statements.clear();
+      hit = { st: this.db.prepare(text), order };
+      this.statements.set(sql, hit);
     }
-    return st;
+    return hit;
   }
 
   /** Synchronous core, also used inside transactions. */
   run<T>(sql: string, params: unknown[] = []): T[] {
-    const { text, values } = toSqlite(sql, params);
-    const st = this.prepare(text);
+    const { st, order } = this.prepare(sql);
+    const values = new Array<unknown>(order.length);
+    for (let i = 0; i < order.length; i++) {
+      const v = params[order[i]];
+      values[i] = typeof v === 'boolean' ? (v ? 1 : 0) : v === undefined ? null : v;
+    }
     if (st.reader) return st.all(...values) as T[];
     st.run(...values);
     return [];
@@ -186,6 +232,10 @@ export class PostgresSql implements Sql {
     return async () => {
       set.delete(onMessage);
     };
+  }
+
+  externalVersion(): number {
+    return 0;
   }
 
   async notify(channel: string, payload: string): Promise<void> {
