@@ -2,6 +2,7 @@ import pino, { type Logger } from 'pino';
 import { Redis } from 'ioredis';
 import type { Settings } from './config/load.js';
 import { HealthTracker } from './routing/health.js';
+import { HealthSync } from './routing/health-sync.js';
 import { GenerationStore } from './storage/generations.js';
 import { KeyRing } from './auth/keys.js';
 import type { Rng } from './routing/select.js';
@@ -60,12 +61,15 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const keys = new KeyRing(settings.apiKeys, { store: keyStore, cacheTtlMs: settings.keyCacheTtlMs, defaultRateLimit: settings.defaultRateLimit });
   const limiter: RateLimiter = redis ? new RedisRateLimiter(redis) : new MemoryRateLimiter();
   const ledger = new Ledger(sql, store, { reservationTtlMs: settings.reservationTtlMs, log });
+  const health = new HealthTracker(settings.failureWindowMs);
+  // Every replica's outcomes in every replica's tracker (nothing at all with the in-process bus).
+  const healthSync = new HealthSync(health, bus, { onError: (err) => log.warn({ err: (err as Error).message }, 'publishing endpoint health failed') });
   let ready: Promise<void> | null = null;
   let closing: Promise<void> | null = null;
 
   const app: App = {
     settings,
-    health: new HealthTracker(settings.failureWindowMs),
+    health,
     store,
     keys,
     log,
@@ -97,6 +101,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
           keys.invalidate(hash || undefined);
           if (!hash) ledger.invalidateAccount();
         });
+        await healthSync.start();
         await ledger.reconcile().catch((err) => log.warn({ err: (err as Error).message }, 'reservation reconcile failed'));
         ledger.start();
       })();
@@ -105,6 +110,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     close() {
       closing ??= (async () => {
         ledger.stop();
+        await healthSync.stop();
         try {
           await store.close();
         } catch (err) {

@@ -1,5 +1,6 @@
 /**
- * Per-endpoint health from live traffic, in process memory (one tracker per replica).
+ * Per-endpoint health from live traffic, in process memory (one tracker per replica; with several
+ * replicas `health-sync.ts` feeds every replica's outcomes into every tracker).
  *
  * - Outcomes in one-minute buckets for a day: uptime over 5 min / 30 min / 1 day (rate limits are
  *   not counted as downtime, as OpenRouter does).
@@ -9,6 +10,11 @@
  *   at least `minSamples` recent requests, the endpoint is open (tried only after every healthy
  *   one) for `openMs` (or the provider's Retry-After), then half-open: one probe request at a time;
  *   a success closes it, a failure re-opens it for twice as long (capped).
+ *
+ * Outcomes observed by another replica arrive later and out of order: they carry their own time
+ * (`at`), land in the bucket of that minute, and change the breaker as they would have at that time
+ * (a success older than the latest failure does not reset the failure count, one older than the
+ * moment the breaker opened does not close it). Times in the future are taken as now.
  */
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -36,8 +42,25 @@ export interface HealthOptions {
   minSamples?: number;
   openMs?: number;
   maxOpenMs?: number;
+  /** How long another replica's half-open probe keeps this replica from sending its own. */
+  probeClaimMs?: number;
   now?: () => number;
 }
+
+/** Where an outcome comes from: `at` defaults to now; `remote` marks another replica's observation. */
+export interface OutcomeSource {
+  at?: number;
+  remote?: boolean;
+}
+
+/**
+ * An outcome observed by this replica, as reported to the observer (`observe`). `transition` is
+ * true when it opened or closed the breaker; `probe` is a half-open probe starting here.
+ */
+export type HealthEvent =
+  | { kind: 'success'; key: string; at: number; ttftMs: number | null; tokensPerSecond: number | null; transition: boolean }
+  | { kind: 'failure'; key: string; at: number; rateLimited: boolean; retryAfterMs: number | null; transition: boolean }
+  | { kind: 'probe'; key: string; at: number; transition: false };
 
 const MINUTE = 60_000;
 const DAY_MINUTES = 24 * 60;
@@ -60,22 +83,36 @@ class EndpointHealth {
   ttft: Sample[] = [];
   tps: Sample[] = [];
   lastFailureAt = 0;
+  lastSuccessAt = 0;
   consecutiveFailures = 0;
   state: BreakerState = 'closed';
+  openedAt = 0;
   openUntil = 0;
   openFor = 0;
   probeInFlight = false;
+  /** Another replica is probing this (half-open) endpoint until then. */
+  remoteProbeUntil = 0;
   recent: { at: number; ok: boolean }[] = [];
 
-  bucket(now: number): Bucket {
-    const minute = Math.floor(now / MINUTE);
-    let b = this.buckets[this.buckets.length - 1];
-    if (!b || b.minute !== minute) {
-      b = { minute, ok: 0, failed: 0, rateLimited: 0 };
+  /** The bucket of `at`'s minute (kept in minute order); null when that minute is over a day old. */
+  bucket(at: number): Bucket | null {
+    const minute = Math.floor(at / MINUTE);
+    const last = this.buckets[this.buckets.length - 1];
+    if (last && last.minute === minute) return last;
+    if (!last || last.minute < minute) {
+      const b = { minute, ok: 0, failed: 0, rateLimited: 0 };
       this.buckets.push(b);
       const oldest = minute - DAY_MINUTES;
       while (this.buckets.length > 0 && this.buckets[0].minute <= oldest) this.buckets.shift();
+      return b;
     }
+    // An earlier minute (another replica's outcome arriving late).
+    if (minute <= last.minute - DAY_MINUTES) return null;
+    let i = this.buckets.length - 1;
+    while (i >= 0 && this.buckets[i].minute > minute) i--;
+    if (i >= 0 && this.buckets[i].minute === minute) return this.buckets[i];
+    const b = { minute, ok: 0, failed: 0, rateLimited: 0 };
+    this.buckets.splice(i + 1, 0, b);
     return b;
   }
 }
@@ -88,8 +125,16 @@ function percentiles(samples: Sample[], since: number): Percentiles | null {
   return { p50: at(0.5), p75: at(0.75), p90: at(0.9), p99: at(0.99) };
 }
 
+/** Inserts in time order (late arrivals from other replicas go where they belong); drops the oldest. */
+function insertByTime<T extends { at: number }>(list: T[], item: T): void {
+  let i = list.length;
+  while (i > 0 && list[i - 1].at > item.at) i--;
+  if (i === list.length) list.push(item);
+  else list.splice(i, 0, item);
+}
+
 function pushSample(list: Sample[], sample: Sample): void {
-  list.push(sample);
+  insertByTime(list, sample);
   if (list.length > SAMPLE_LIMIT) list.shift();
 }
 
@@ -100,7 +145,9 @@ export class HealthTracker {
   private readonly minSamples: number;
   private readonly openMs: number;
   private readonly maxOpenMs: number;
+  private readonly probeClaimMs: number;
   private readonly now: () => number;
+  private observer: ((event: HealthEvent) => void) | null = null;
 
   constructor(opts: HealthOptions | number = {}) {
     const o = typeof opts === 'number' ? { windowMs: opts } : opts;
@@ -109,7 +156,13 @@ export class HealthTracker {
     this.minSamples = o.minSamples ?? 6;
     this.openMs = o.openMs ?? 30_000;
     this.maxOpenMs = o.maxOpenMs ?? 5 * MINUTE;
+    this.probeClaimMs = o.probeClaimMs ?? 30_000;
     this.now = o.now ?? Date.now;
+  }
+
+  /** Reports every outcome observed by this replica (not remote ones) to `fn`; null stops it. */
+  observe(fn: ((event: HealthEvent) => void) | null): void {
+    this.observer = fn;
   }
 
   private entry(key: string): EndpointHealth {
@@ -121,47 +174,80 @@ export class HealthTracker {
     return h;
   }
 
-  /** A failed attempt. Rate limits count toward the breaker but not against uptime. */
-  recordFailure(key: string, opts: { rateLimited?: boolean; retryAfterMs?: number } = {}): void {
+  /**
+   * A failed attempt. Rate limits count toward the breaker but not against uptime. `at` and
+   * `remote` are for outcomes another replica observed.
+   */
+  recordFailure(key: string, opts: { rateLimited?: boolean; retryAfterMs?: number } & OutcomeSource = {}): void {
     const now = this.now();
+    const at = Math.min(opts.at ?? now, now);
     const h = this.entry(key);
-    const b = h.bucket(now);
-    if (opts.rateLimited) b.rateLimited++;
-    else b.failed++;
-    h.lastFailureAt = now;
-    h.consecutiveFailures++;
-    this.noteRecent(h, now, false);
+    const b = h.bucket(at);
+    if (b) {
+      if (opts.rateLimited) b.rateLimited++;
+      else b.failed++;
+    }
+    h.lastFailureAt = Math.max(h.lastFailureAt, at);
+    if (at >= h.lastSuccessAt) h.consecutiveFailures++;
+    this.noteRecent(h, now, at, false);
     const failureRate = this.failureRate(h, now);
+    // The breaker as it was at `at`: half-open once the open period was over.
+    const halfOpen = h.state !== 'closed' && at >= h.openUntil;
+    const open = h.state !== 'closed' && !halfOpen;
     const trip =
-      h.state === 'half-open' ||
+      halfOpen ||
       h.consecutiveFailures >= this.tripAfter ||
       (failureRate !== null && failureRate > 0.5) ||
       (opts.retryAfterMs !== undefined && opts.retryAfterMs > 0);
+    let transition = false;
     if (trip) {
-      h.openFor = h.state === 'half-open' ? Math.min(this.maxOpenMs, Math.max(this.openMs, h.openFor * 2)) : this.openMs;
+      // A failed probe doubles the open period (capped); a failure while already open never shortens it.
+      if (halfOpen) h.openFor = Math.min(this.maxOpenMs, Math.max(this.openMs, h.openFor * 2));
+      else if (!open) h.openFor = this.openMs;
+      const until = at + Math.max(h.openFor, opts.retryAfterMs ?? 0);
+      h.openUntil = open ? Math.max(h.openUntil, until) : until;
+      if (!open) h.openedAt = at;
+      transition = h.state !== 'open' && h.openUntil > now;
+      if (h.state !== 'open') h.remoteProbeUntil = 0;
       h.state = 'open';
-      h.openUntil = now + Math.max(h.openFor, opts.retryAfterMs ?? 0);
     }
+    if (opts.remote) return;
     h.probeInFlight = false;
+    this.observer?.({ kind: 'failure', key, at, rateLimited: opts.rateLimited === true, retryAfterMs: opts.retryAfterMs ?? null, transition });
   }
 
-  recordSuccess(key: string, ttftMs: number | null, tokensPerSecond: number | null): void {
+  recordSuccess(key: string, ttftMs: number | null, tokensPerSecond: number | null, source: OutcomeSource = {}): void {
     const now = this.now();
+    const at = Math.min(source.at ?? now, now);
     const h = this.entry(key);
-    h.bucket(now).ok++;
-    h.consecutiveFailures = 0;
-    this.noteRecent(h, now, true);
-    if (ttftMs !== null && ttftMs >= 0) pushSample(h.ttft, { at: now, value: ttftMs });
-    if (tokensPerSecond !== null && Number.isFinite(tokensPerSecond) && tokensPerSecond > 0) pushSample(h.tps, { at: now, value: tokensPerSecond });
-    if (h.state !== 'closed') {
+    const b = h.bucket(at);
+    if (b) b.ok++;
+    if (at >= h.lastFailureAt) h.consecutiveFailures = 0;
+    h.lastSuccessAt = Math.max(h.lastSuccessAt, at);
+    this.noteRecent(h, now, at, true);
+    if (ttftMs !== null && ttftMs >= 0) pushSample(h.ttft, { at, value: ttftMs });
+    if (tokensPerSecond !== null && Number.isFinite(tokensPerSecond) && tokensPerSecond > 0) pushSample(h.tps, { at, value: tokensPerSecond });
+    let transition = false;
+    if (h.state !== 'closed' && at >= h.openedAt) {
       h.state = 'closed';
       h.openFor = 0;
+      h.remoteProbeUntil = 0;
+      transition = true;
     }
+    if (source.remote) return;
     h.probeInFlight = false;
+    this.observer?.({ kind: 'success', key, at, ttftMs, tokensPerSecond, transition });
   }
 
-  private noteRecent(h: EndpointHealth, now: number, ok: boolean): void {
-    h.recent.push({ at: now, ok });
+  /** Another replica started a half-open probe at `at`: this one lets it run instead of sending its own. */
+  recordRemoteProbe(key: string, at: number): void {
+    const h = this.entry(key);
+    h.remoteProbeUntil = Math.max(h.remoteProbeUntil, Math.min(at, this.now()) + this.probeClaimMs);
+  }
+
+  private noteRecent(h: EndpointHealth, now: number, at: number, ok: boolean): void {
+    if (at < now - this.windowMs) return;
+    insertByTime(h.recent, { at, ok });
     while (h.recent.length > 0 && (h.recent[0].at < now - this.windowMs || h.recent.length > 64)) h.recent.shift();
   }
 
@@ -181,21 +267,24 @@ export class HealthTracker {
 
   /**
    * Whether the endpoint belongs at the back of the line: open breaker, a half-open one whose probe
-   * is already running, or a failure inside the recent window (OpenRouter's 30-second rule).
+   * is already running (here or, as far as this replica heard, on another replica), or a failure
+   * inside the recent window (OpenRouter's 30-second rule).
    */
   isDegraded(key: string): boolean {
     const h = this.byEndpoint.get(key);
     if (!h) return false;
     const state = this.state(key);
     if (state === 'open') return true;
-    if (state === 'half-open') return h.probeInFlight;
+    if (state === 'half-open') return h.probeInFlight || this.now() < h.remoteProbeUntil;
     return h.lastFailureAt > 0 && this.now() - h.lastFailureAt < this.windowMs;
   }
 
   /** Called when an attempt starts; a half-open endpoint lets exactly one probe through. */
   beginAttempt(key: string): void {
     const h = this.byEndpoint.get(key);
-    if (h && this.state(key) === 'half-open') h.probeInFlight = true;
+    if (!h || this.state(key) !== 'half-open' || h.probeInFlight) return;
+    h.probeInFlight = true;
+    this.observer?.({ kind: 'probe', key, at: this.now(), transition: false });
   }
 
   stats(key: string): EndpointStats {
