@@ -280,6 +280,8 @@ async function pumpStream(
   const parser = createParser({ onEvent: (ev) => pending.push(ev) });
   const textDecoder = new TextDecoder();
   let held = '';
+  // Events produced from one upstream read go to the client in one write (one syscall), not one each.
+  let batch = '';
   let usage: TokenUsage | null = null;
   let upstreamDone = false;
   let streamError: UpstreamFailure | null = null;
@@ -312,11 +314,11 @@ async function pumpStream(
     if (!sse.contentCommitted) {
       gen.firstTokenAt = Date.now();
       gen.served = ep;
-      sse.write(held + out);
+      batch += held + out;
       held = '';
       sse.contentCommitted = true;
     } else {
-      sse.write(out);
+      batch += out;
     }
   };
 
@@ -336,6 +338,10 @@ async function pumpStream(
         if (streamError) break;
       }
       if (upstreamDone || streamError) break;
+      if (batch) {
+        sse.write(batch);
+        batch = '';
+      }
       if (sse.backpressured) await sse.drained();
     }
   } catch (err) {
@@ -350,6 +356,9 @@ async function pumpStream(
     // The connection closed without [DONE] and without a finish reason: a truncated stream.
     streamError = { status: 502, raw: 'upstream closed the stream before it finished' };
   }
+  // What the last read produced: written with the end of the stream, or before an error event.
+  const tail = batch;
+  batch = '';
   if (signal.aborted) {
     gen.served ??= ep;
     gen.usage = usage;
@@ -360,26 +369,27 @@ async function pumpStream(
     return { failure: { status: 499, raw: 'client closed the request' }, endpoint: ep };
   }
   if (streamError) {
+    if (tail) sse.write(tail);
     noteFailure(app, gen, ep, streamError, attempt.started, 200);
     if (sse.contentCommitted) gen.usage = usage;
     return { failure: streamError, endpoint: ep };
   }
 
+  let last = tail;
   if (!sse.contentCommitted) {
     // An answer with no content at all (e.g. empty completion): still a valid generation.
     gen.served = ep;
     gen.firstTokenAt = Date.now();
-    sse.write(held);
+    last += held;
     sse.contentCommitted = true;
   }
-  if (!encoder.finished) sse.write(encoder.syntheticFinish());
+  if (!encoder.finished) last += encoder.syntheticFinish();
   gen.served = ep;
   gen.usage = usage;
   settle(app, gen, ep);
   gen.finishReason = encoder.finishReason;
   gen.nativeFinishReason = encoder.nativeFinish;
-  sse.write(encoder.usageEvent(usageJson(gen.usage!, gen.cost, app.settings.wireEra)));
-  sse.end('data: [DONE]\n\n');
+  sse.end(last + encoder.usageEvent(usageJson(gen.usage!, gen.cost, app.settings.wireEra)) + 'data: [DONE]\n\n');
   recordSuccess(app, gen, ep, attempt.started);
   return 'done';
 }

@@ -29,7 +29,7 @@ export class SseResponse {
       'X-Generation-Id': generationId,
       ...(route ? { 'X-Switchyard-Route': route } : {}),
     });
-    this.res.flushHeaders();
+    // The first comment carries the status line and headers out in the same write.
     this.write(KEEPALIVE_COMMENT);
     this.timer = setInterval(() => {
       if (Date.now() - this.lastWrite >= this.keepaliveMs) this.write(KEEPALIVE_COMMENT);
