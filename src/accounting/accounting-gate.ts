@@ -46,7 +46,7 @@ export class AccountingGate implements Gate {
         );
       }
     }
-    await this.ledger.reserve({
+    const reserved = await this.ledger.reserve({
       id: request.generationId,
       keyHash: caller.hash,
       dbKey: caller.source === 'db',
@@ -60,7 +60,7 @@ export class AccountingGate implements Gate {
       settle: (actualUsd: number, usage: TokenUsage | null) => {
         if (settled) return;
         settled = true;
-        this.ledger.settle({ id: request.generationId, keyHash: caller.hash, dbKey: caller.source === 'db', actualNano: usdToNano(actualUsd), at: Date.now() });
+        this.ledger.settle({ id: request.generationId, keyHash: caller.hash, dbKey: caller.source === 'db', reserved, actualNano: usdToNano(actualUsd), at: Date.now() });
         if (spec?.tokensPerMinute && usage) {
           void this.limiter.addTokens(rateId, usage.promptTokens + usage.completionTokens).catch(() => undefined);
         }

@@ -31,6 +31,8 @@ export interface Settlement {
   id: string;
   keyHash: string | null;
   dbKey: boolean;
+  /** A reservation row was written for it (reserve returned true). */
+  reserved: boolean;
   actualNano: number;
   at: number;
 }
@@ -118,12 +120,12 @@ export class Ledger implements BatchParticipant<Settlement> {
    * this replica still has settlements queued flushes them and tries once more, so a client making
    * requests back to back is not refused for spend that is already released in memory.
    */
-  async reserve(r: ReserveRequest): Promise<void> {
+  async reserve(r: ReserveRequest): Promise<boolean> {
     // Nothing can refuse a caller without a key limit while the account is unlimited: no
     // reservation (and no write transaction) on the request path. The settlement still charges
     // the actual cost, capped at whatever limit exists by then, so spend never exceeds a limit
     // set in the meantime.
-    if (!r.keyLimited && (await this.accountUnlimited())) return;
+    if (!r.keyLimited && (await this.accountUnlimited())) return false;
     try {
       await this.tryReserve(r);
     } catch (err) {
@@ -131,6 +133,7 @@ export class Ledger implements BatchParticipant<Settlement> {
       await this.store.flush().catch(() => undefined);
       await this.tryReserve(r);
     }
+    return true;
   }
 
   /**
@@ -221,7 +224,8 @@ export class Ledger implements BatchParticipant<Settlement> {
     const now = Date.now();
     // 1. Take the reservations out (absent: already reconciled, or never made).
     const released = new Map<string, ReservationRow>();
-    for (const r of await takeReservations(q, items.map((s) => s.id))) released.set(r.id, r);
+    const reservedIds = items.filter((s) => s.reserved).map((s) => s.id);
+    if (reservedIds.length > 0) for (const r of await takeReservations(q, reservedIds)) released.set(r.id, r);
     // 2. Lock the rows the charges go to: keys in a fixed order, then the account (the same order as reserve).
     const hashes = [...new Set(items.filter((s) => s.dbKey && s.keyHash).map((s) => s.keyHash!))].sort();
     const keys = new Map<string, { limit: number | null; reset: KeyRow['limit_reset']; start: number; spent: number; reserved: number; released: number; charged: number }>();
