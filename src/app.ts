@@ -42,6 +42,12 @@ export interface AppOptions {
   logger?: Logger;
   rng?: Rng;
   gate?: Gate;
+  /**
+   * Without Redis: the bus (on SQLite; PostgreSQL keeps its own) and the rate limiter to use instead
+   * of the in-process ones. The workers of `serve --workers N` share them through the primary (src/cluster/).
+   */
+  hostBus?: () => Bus;
+  hostLimiter?: () => RateLimiter;
 }
 
 /** An error that start-up reports as one line (bad database or Redis URL, server down, …). */
@@ -54,12 +60,12 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     ? new Redis(settings.redisUrl, { keyPrefix: settings.redisPrefix, lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 5000 })
     : null;
   redis?.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
-  const bus: Bus = redis ? new RedisBus(redis, settings.redisPrefix) : sql.dialect === 'postgres' ? new PostgresBus(sql, settings.redisPrefix) : new LocalBus();
+  const bus: Bus = redis ? new RedisBus(redis, settings.redisPrefix) : sql.dialect === 'postgres' ? new PostgresBus(sql, settings.redisPrefix) : (opts.hostBus?.() ?? new LocalBus());
   const store = new GenerationStore(sql, settings.flushIntervalMs);
   store.onError = (err) => log.error({ err: (err as Error).message }, 'writing generation records failed; retrying');
   const keyStore = new KeyStore(sql, bus);
   const keys = new KeyRing(settings.apiKeys, { store: keyStore, cacheTtlMs: settings.keyCacheTtlMs, defaultRateLimit: settings.defaultRateLimit });
-  const limiter: RateLimiter = redis ? new RedisRateLimiter(redis) : new MemoryRateLimiter();
+  const limiter: RateLimiter = redis ? new RedisRateLimiter(redis) : (opts.hostLimiter?.() ?? new MemoryRateLimiter());
   const ledger = new Ledger(sql, store, { reservationTtlMs: settings.reservationTtlMs, log });
   const health = new HealthTracker(settings.failureWindowMs);
   // Every replica's outcomes in every replica's tracker (nothing at all with the in-process bus).

@@ -1,10 +1,12 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadSettings } from '../config/load.js';
-import pino from 'pino';
-import { createApp, StartupError, type App } from '../app.js';
+import { ConfigError, loadSettings, type Settings } from '../config/load.js';
+import pino, { type Logger } from 'pino';
+import { createApp, StartupError, type App, type AppOptions } from '../app.js';
 import { nanoToUsd, usdToNano } from '../keys/money.js';
-import { startServer } from '../http/server.js';
+import { startServer, type RunningServer } from '../http/server.js';
 import { closeAgents } from '../upstream/transport.js';
+import { runPrimary } from '../cluster/primary.js';
+import { isClusterWorker, joinCluster } from '../cluster/worker.js';
 
 const USAGE = `Usage: switchyard <command> [options]
 
@@ -13,6 +15,9 @@ Commands:
     --config FILE  Configuration file (default: ./switchyard.yaml if present, or $SWITCHYARD_CONFIG)
     --port N       Port to listen on (default: $PORT or 8787)
     --host ADDR    Address to bind (default: $HOST or 127.0.0.1)
+    --workers N    Serve with N processes sharing the port (default: $SWITCHYARD_WORKERS or 1, a
+                   single process); 0 or "auto": one per CPU. Without Redis the workers share
+                   rate limits and key invalidations through the primary process
     --record DIR   Write every upstream exchange to go-vcr cassettes in DIR
     --demo         Serve the bundled demo conversations through the replay provider
                    (also the default when no provider key is set and no config file exists)
@@ -40,6 +45,7 @@ export async function serve(argv: string[]): Promise<void> {
       host: { type: 'string' },
       record: { type: 'string' },
       demo: { type: 'boolean' },
+      workers: { type: 'string' },
     },
     strict: true,
   });
@@ -48,8 +54,20 @@ export async function serve(argv: string[]): Promise<void> {
     port = Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port must be a port number, got "${values.port}"`);
   }
-  const settings = loadSettings({ configFile: values.config, port, host: values.host, record: values.record, demo: values.demo ? true : 'auto' });
-  const app = createApp(settings);
+  const settings = loadSettings({ configFile: values.config, port, host: values.host, record: values.record, demo: values.demo ? true : 'auto', workers: values.workers });
+  if (isClusterWorker()) return serveWorker(settings);
+  if (settings.workers > 1) return servePrimary(settings);
+  const { app, authOn } = await openGateway(settings);
+  const running = await startServer(app);
+  announce(app.log, settings, running.url, app.sql.description, authOn);
+  const stop = drainer(app, running);
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** Builds the app: storage opened and migrated, Redis reached; refuses a non-loopback bind without keys. */
+async function openGateway(settings: Settings, opts: AppOptions = {}): Promise<{ app: App; authOn: boolean }> {
+  const app = createApp(settings, opts);
   await app.init();
   const authOn = await app.keys.isEnabled();
   if (!authOn && !isLoopback(settings.host)) {
@@ -58,34 +76,46 @@ export async function serve(argv: string[]): Promise<void> {
       `refusing to bind ${settings.host} without API keys: create one with \`switchyard keys create\`, set SWITCHYARD_API_KEYS or auth.keys, or bind 127.0.0.1`,
     );
   }
-  const running = await startServer(app);
+  return { app, authOn };
+}
+
+/** The start-up lines: "Switchyard listening on …" (once per server, whatever the number of workers) and the warnings that apply. */
+function announce(log: Logger, settings: Settings, url: string, database: string, authOn: boolean): void {
   const enabled = [...settings.providers.values()].filter((p) => p.enabled).map((p) => p.entry.slug);
-  app.log.info(
+  log.info(
     {
-      url: running.url,
+      url,
       config: settings.configFile,
       dataDir: settings.dataDir,
-      database: app.sql.description,
+      database,
       redis: settings.redisUrl ? 'on' : 'off',
       providers: enabled,
       models: settings.catalog.models.size,
     },
-    `Switchyard listening on ${running.url}`,
+    `Switchyard listening on ${url}`,
   );
-  if (!authOn) app.log.warn('auth is off (no API keys configured): serving on loopback only');
-  if (app.sql.dialect === 'postgres' && !settings.redisUrl) {
-    app.log.warn('DATABASE_URL without REDIS_URL: budgets are shared, but rate limits are counted per replica');
+  if (!authOn) log.warn('auth is off (no API keys configured): serving on loopback only');
+  if (settings.databaseUrl && !settings.redisUrl) {
+    log.warn(
+      settings.workers > 1
+        ? "DATABASE_URL without REDIS_URL: budgets are shared, but rate limits are counted per host (this host's workers share them)"
+        : 'DATABASE_URL without REDIS_URL: budgets are shared, but rate limits are counted per replica',
+    );
   }
   if (settings.demo) {
-    app.log.warn(
+    log.warn(
       `demo mode: answering moonshotai/kimi-k2-0905 from bundled recordings (providers: ${enabled.join(', ')}); set a provider key such as GROQ_API_KEY to serve real traffic`,
     );
   } else if (enabled.length === 0) {
-    app.log.warn('no provider is enabled: set a provider key such as GROQ_API_KEY (see README)');
+    log.warn('no provider is enabled: set a provider key such as GROQ_API_KEY (see README)');
   }
-  if (settings.recordDir) app.log.info({ dir: settings.recordDir }, 'recording upstream exchanges');
+  if (settings.recordDir) log.info({ dir: settings.recordDir }, 'recording upstream exchanges');
+}
+
+/** The shutdown path (SIGTERM, SIGINT, or the cluster primary's request): stop accepting, let open requests finish, flush records, exit 0. */
+function drainer(app: App, running: RunningServer): (signal: string) => void {
   let stopping = false;
-  const stop = (signal: string) => {
+  return (signal: string) => {
     if (stopping) return;
     stopping = true;
     app.log.info({ signal }, 'draining open requests');
@@ -97,8 +127,44 @@ export async function serve(argv: string[]): Promise<void> {
         process.exit(0);
       });
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/**
+ * `serve --workers N`, primary process: the same start-up checks as a single process, with the
+ * migrations run here once before any worker exists; then the workers (src/cluster/primary.ts).
+ */
+async function servePrimary(settings: Settings): Promise<void> {
+  const log = pino({ level: settings.logLevel, base: undefined });
+  const { app, authOn } = await openGateway(settings, { logger: log });
+  const database = app.sql.description;
+  await app.close();
+  runPrimary({
+    settings,
+    log,
+    onListening: (url, workers) => {
+      log.info({ workers: workers.map((w) => w.pid) }, `${workers.length} workers share the port`);
+      announce(log, settings, url, database, authOn);
+    },
+  });
+}
+
+/** `serve --workers N`, one worker: the whole app, sharing the port and, without Redis, its state through the primary. */
+async function serveWorker(settings: Settings): Promise<void> {
+  const member = joinCluster();
+  // Installed before start-up, so a stop asked for meanwhile is honoured as soon as the server runs.
+  let stop: ((signal: string) => void) | null = null;
+  let asked: string | null = null;
+  const request = (signal: string) => (stop ? stop(signal) : (asked ??= signal));
+  process.on('SIGTERM', () => request('SIGTERM'));
+  process.on('SIGINT', () => request('SIGINT'));
+  member.onShutdown(() => request('shutdown'));
+  const log = pino({ level: settings.logLevel, base: { worker: member.id, pid: process.pid } });
+  const { app } = await openGateway(settings, { logger: log, ...member.appOptions });
+  const running = await startServer(app);
+  stop = drainer(app, running);
+  if (asked) return stop(asked);
+  const addr = running.server.address();
+  member.ready(running.url, typeof addr === 'object' && addr ? addr.port : settings.port);
 }
 
 /** An app on the configured storage for a one-shot admin command. */

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
@@ -38,6 +39,8 @@ export interface ApiKey {
 export interface Settings {
   host: string;
   port: number;
+  /** Processes serving the port (`--workers`, SWITCHYARD_WORKERS, server.workers); 1: a single process, no cluster. */
+  workers: number;
   bodyLimitBytes: number;
   keepaliveMs: number;
   drainTimeoutMs: number;
@@ -83,6 +86,8 @@ export interface LoadOptions {
   host?: string;
   cwd?: string;
   record?: string;
+  /** `--workers`: a count, or "auto" / 0 for one per available CPU. */
+  workers?: string;
   /** true: serve the bundled demo; 'auto': only when no provider would be enabled otherwise. */
   demo?: boolean | 'auto';
 }
@@ -104,6 +109,18 @@ function intEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${name} must be a port number, got "${raw}"`);
   return n;
+}
+
+export const MAX_WORKERS = 1024;
+
+/** A worker count as written by the operator: a whole number (0 = auto) or "auto"; auto is one per available CPU. */
+export function parseWorkers(raw: string | number, source: string): number {
+  const text = String(raw).trim().toLowerCase();
+  const n = text === 'auto' ? 0 : /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > MAX_WORKERS) {
+    throw new ConfigError(`${source} must be a number of worker processes from 1 to ${MAX_WORKERS}, or 0 or "auto" for one per CPU; got "${String(raw)}"`);
+  }
+  return n === 0 ? availableParallelism() : n;
 }
 
 export function loadSettings(opts: LoadOptions = {}): Settings {
@@ -224,12 +241,23 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     defaultRateLimit = { requests: rl.requests ?? null, intervalMs, tokensPerMinute: rl.tokens_per_minute ?? null };
   }
 
+  const workersEnv = env.SWITCHYARD_WORKERS;
+  const workers =
+    opts.workers !== undefined
+      ? parseWorkers(opts.workers, '--workers')
+      : workersEnv !== undefined && workersEnv !== ''
+        ? parseWorkers(workersEnv, 'SWITCHYARD_WORKERS')
+        : file.server?.workers !== undefined
+          ? parseWorkers(file.server.workers, `${configFile}: server.workers`)
+          : 1;
+
   return {
     recordDir: recordDir ? resolve(cwd, recordDir) : null,
     replay,
     demo,
     host: opts.host ?? env.HOST ?? file.server?.host ?? '127.0.0.1',
     port: opts.port ?? intEnv(env, 'PORT') ?? file.server?.port ?? 8787,
+    workers,
     bodyLimitBytes: file.server?.body_limit_bytes ?? 20 * 1024 * 1024,
     keepaliveMs: file.server?.keepalive_ms ?? 1000,
     drainTimeoutMs: file.server?.drain_timeout_ms ?? 30_000,

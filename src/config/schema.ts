@@ -47,6 +47,9 @@ export const ConfigSchema = Type.Object(
         {
           host: Type.Optional(Type.String({ minLength: 1 })),
           port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          // Worker processes sharing the port (node:cluster); 0 or "auto": one per available CPU; 1: no cluster.
+          // Checked by config/load.ts (parseWorkers), which says what is allowed.
+          workers: Type.Optional(Type.Union([Type.Integer(), Type.String()])),
           body_limit_bytes: Type.Optional(Type.Integer({ minimum: 1024 })),
           keepalive_ms: Type.Optional(Type.Integer({ minimum: 50 })),
           drain_timeout_ms: Type.Optional(Type.Integer({ minimum: 0 })),

@@ -5,10 +5,11 @@ import type { Sql } from '../storage/sql.js';
 /**
  * Fan-out of small invalidation messages to every replica (key disabled, deleted, changed).
  * Redis pub/sub when Redis is configured, PostgreSQL LISTEN/NOTIFY when the database is shared,
+ * through the cluster primary for the workers of `serve --workers N` (state/cluster-ipc.ts),
  * in-process otherwise. Delivery is best effort: caches that depend on it also expire on their own.
  */
 export interface Bus {
-  readonly kind: 'redis' | 'postgres' | 'local';
+  readonly kind: 'redis' | 'postgres' | 'local' | 'cluster';
   publish(channel: string, message: string): Promise<void>;
   subscribe(channel: string, handler: (message: string) => void): Promise<void>;
   close(): Promise<void>;

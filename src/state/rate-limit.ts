@@ -7,7 +7,8 @@ import type { Redis } from 'ioredis';
  * the current UTC minute already reached it (tokens are counted when a generation ends).
  *
  * With Redis, one Lua script checks and counts atomically against Redis's clock, so every replica
- * shares the same windows; without Redis the counters live in this process.
+ * shares the same windows; without Redis the counters live in this process, or, for the workers
+ * of `serve --workers N`, in their cluster primary (state/cluster-ipc.ts).
  */
 export interface RateLimitSpec {
   requests: number | null;
@@ -25,7 +26,7 @@ export interface RateDecision {
 }
 
 export interface RateLimiter {
-  readonly kind: 'redis' | 'memory';
+  readonly kind: 'redis' | 'memory' | 'cluster';
   hit(id: string, spec: RateLimitSpec): Promise<RateDecision>;
   addTokens(id: string, tokens: number): Promise<void>;
   close(): Promise<void>;

@@ -24,7 +24,7 @@ export interface Sql extends Queryable {
   /** `FOR UPDATE` on PostgreSQL; SQLite transactions are already exclusive (BEGIN IMMEDIATE). */
   readonly forUpdate: string;
   close(): Promise<void>;
-  /** PostgreSQL LISTEN; null on SQLite (one process owns the file). */
+  /** PostgreSQL LISTEN; absent on SQLite (its processes share a bus through the cluster primary, or none). */
   listen?(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
   notify?(channel: string, payload: string): Promise<void>;
   /**
@@ -138,7 +138,11 @@ export class SqliteSql implements Sql {
 
   /**
    * Transactions are serialised in-process (one connection) and BEGIN IMMEDIATE takes SQLite's
-   * write lock up front, so another process on the same file (the CLI) waits instead of deadlocking.
+   * write lock up front, so another process on the same file (the CLI, the other workers of
+   * `serve --workers N`) waits for it under busy_timeout. A deferred BEGIN would not be safe there:
+   * a transaction that reads and then writes fails with SQLITE_BUSY(_SNAPSHOT) when another process
+   * committed in between, and the busy handler does not retry a lock upgrade. Statements outside a
+   * transaction (autocommit) take their locks afresh and are retried by the busy handler.
    */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
     const next = this.chain.then(async () => {

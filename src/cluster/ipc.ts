@@ -1,0 +1,74 @@
+import type { RateLimitSpec } from '../state/rate-limit.js';
+
+/**
+ * Messages between the cluster primary and its workers, sent over node:cluster's IPC channel
+ * (`process.send` / `worker.send`, JSON). Every message carries `sy: 1`, so nothing else that
+ * travels on the channel is mistaken for one of them.
+ *
+ * - Lifecycle: a worker says `hello` once its channel listens (from then on it acknowledges bus
+ *   deliveries), `ready` once its HTTP server listens; the primary sends `shutdown` to drain it.
+ * - Shared state: rate-limit requests (`rl.hit`, `rl.tokens`) and bus publications
+ *   (`bus.publish`) are requests with an `id`, answered by a `reply` with the same id. The primary
+ *   fans a publication out as `bus.deliver` to every worker, the publisher included, and each
+ *   worker answers `bus.delivered` after running its handlers; the publisher's reply comes once
+ *   every worker has (or a delivery timeout passed).
+ */
+
+/** Worker → primary. */
+export type ToPrimary =
+  | { sy: 1; t: 'hello' }
+  | { sy: 1; t: 'ready'; url: string; port: number }
+  | { sy: 1; t: 'rl.hit'; id: number; key: string; spec: RateLimitSpec }
+  | { sy: 1; t: 'rl.tokens'; id: number; key: string; tokens: number }
+  | { sy: 1; t: 'bus.publish'; id: number; channel: string; message: string }
+  | { sy: 1; t: 'bus.delivered'; id: number };
+
+/** Primary → worker. */
+export type ToWorker =
+  | { sy: 1; t: 'reply'; id: number; ok: true; value?: unknown }
+  | { sy: 1; t: 'reply'; id: number; ok: false; error: string }
+  | { sy: 1; t: 'bus.deliver'; id: number; channel: string; message: string }
+  | { sy: 1; t: 'shutdown' };
+
+/** The requests a worker makes (each answered by one `reply`), without their correlation id. */
+export type Request = Extract<ToPrimary, { t: 'rl.hit' | 'rl.tokens' | 'bus.publish' }>;
+export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id' | 'sy'> : never) : never;
+
+export function isClusterMessage(m: unknown): m is { sy: 1; t: string } {
+  return typeof m === 'object' && m !== null && (m as { sy?: unknown }).sy === 1 && typeof (m as { t?: unknown }).t === 'string';
+}
+
+/** A worker's side of the channel to its primary. */
+export interface PrimaryTransport {
+  /** False once the channel is closed (the primary exited). */
+  readonly connected: boolean;
+  /** Sends; `onError` is called (never thrown) when the message cannot be sent. */
+  send(msg: ToPrimary, onError?: (err: Error) => void): void;
+  onMessage(fn: (msg: unknown) => void): void;
+  onClose(fn: () => void): void;
+}
+
+/** The transport of the current process when it is a cluster worker. */
+export function processTransport(proc: NodeJS.Process = process): PrimaryTransport {
+  return {
+    get connected() {
+      return typeof proc.send === 'function' && proc.connected;
+    },
+    send(msg, onError) {
+      if (typeof proc.send !== 'function' || !proc.connected) {
+        onError?.(new Error('the IPC channel to the cluster primary is closed'));
+        return;
+      }
+      // With a callback, a failed send is reported to it instead of as an 'error' event on process.
+      proc.send(msg, undefined, undefined, (err: Error | null) => {
+        if (err) onError?.(err);
+      });
+    },
+    onMessage(fn) {
+      proc.on('message', fn);
+    },
+    onClose(fn) {
+      proc.once('disconnect', fn);
+    },
+  };
+}
