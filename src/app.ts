@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import type { Settings } from './config/load.js';
 import { HealthTracker } from './routing/health.js';
 import { HealthSync } from './routing/health-sync.js';
@@ -50,6 +51,10 @@ export interface AppOptions {
   hostLimiter?: () => RateLimiter;
 }
 
+// ioredis is loaded only when REDIS_URL is set: a single process does not pay its memory.
+const require = createRequire(import.meta.url);
+const loadRedis = (): typeof Redis => (require('ioredis') as typeof import('ioredis')).Redis;
+
 /** An error that start-up reports as one line (bad database or Redis URL, server down, …). */
 export class StartupError extends Error {}
 
@@ -57,7 +62,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const log = opts.logger ?? pino({ level: settings.logLevel, base: undefined });
   const sql = openSql({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir });
   const redis = settings.redisUrl
-    ? new Redis(settings.redisUrl, { keyPrefix: settings.redisPrefix, lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 5000 })
+    ? new (loadRedis())(settings.redisUrl, { keyPrefix: settings.redisPrefix, lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 5000 })
     : null;
   redis?.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const bus: Bus = redis ? new RedisBus(redis, settings.redisPrefix) : sql.dialect === 'postgres' ? new PostgresBus(sql, settings.redisPrefix) : (opts.hostBus?.() ?? new LocalBus());

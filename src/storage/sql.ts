@@ -1,7 +1,14 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pgTypes from 'pg';
+
+// node-postgres is loaded only when a PostgreSQL URL is configured: an embedded-default process
+// does not pay its memory (a few MiB) for a driver it never uses.
+const require = createRequire(import.meta.url);
+let pgModule: typeof pgTypes | null = null;
+const loadPg = (): typeof pgTypes => (pgModule ??= require('pg') as typeof pgTypes);
 
 /**
  * The one SQL seam under every store: the embedded SQLite file (better-sqlite3) or a PostgreSQL
@@ -174,20 +181,21 @@ export class PostgresSql implements Sql {
   readonly dialect = 'postgres' as const;
   readonly forUpdate = 'FOR UPDATE';
   readonly description: string;
-  readonly pool: pg.Pool;
-  private listener: pg.PoolClient | null = null;
+  readonly pool: pgTypes.Pool;
+  private listener: pgTypes.PoolClient | null = null;
   private readonly handlers = new Map<string, Set<(payload: string) => void>>();
 
   constructor(url: string, max = 10) {
     const u = new URL(url);
     this.description = `postgres://${u.host}${u.pathname}`;
+    const pg = loadPg();
     this.pool = new pg.Pool({
       connectionString: url,
       max,
       // BIGINT (nano-dollars, ms timestamps) and NUMERIC (SUMs) arrive as strings by default.
       types: {
         getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-          oid === BIGINT_OID || oid === NUMERIC_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+          oid === BIGINT_OID || oid === NUMERIC_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pgTypes.types.getTypeParser,
       },
     });
     // An idle client losing its server connection must not crash the process; the next query reconnects.
@@ -230,7 +238,7 @@ export class PostgresSql implements Sql {
     if (!set) {
       set = new Set();
       this.handlers.set(channel, set);
-      await this.listener.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      await this.listener.query(`LISTEN ${loadPg().escapeIdentifier(channel)}`);
     }
     set.add(onMessage);
     return async () => {
