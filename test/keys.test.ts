@@ -251,6 +251,23 @@ for (const backend of BACKENDS) {
       await back.text();
     });
 
+    it('a key disabled with the CLI in another process is refused by the running server at once', async () => {
+      const { key, data } = await newKey({ name: 'cli-toggle' });
+      const warm = await postChat(gw, chat(), auth(key)); // the row is cached on the server now
+      assert.equal(warm.status, 200);
+      await warm.text();
+      const cliEnv = { ...env, SWITCHYARD_DATA_DIR: gw.dataDir };
+      const off = await cli(['keys', 'disable', data.hash], cliEnv);
+      assert.equal(off.code, 0, off.stderr);
+      const refused = await postChat(gw, chat(), auth(key));
+      assert.deepEqual([refused.status, ((await refused.json()) as any).error.message], [401, 'User not found.']);
+      const on = await cli(['keys', 'enable', data.hash], cliEnv);
+      assert.equal(on.code, 0, on.stderr);
+      const back = await postChat(gw, chat(), auth(key));
+      assert.equal(back.status, 200);
+      await back.text();
+    });
+
     it("a key cannot read another key's generations; a management key reads all", async () => {
       const a = await newKey({ name: 'a' });
       const b = await newKey({ name: 'b' });

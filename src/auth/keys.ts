@@ -44,7 +44,7 @@ interface Cached<T> {
  * as SHA-256 digests and compared in constant time, so neither memory dumps nor response timing
  * reveal them. Database rows are cached briefly per replica; a change on any replica is published
  * on the bus and evicts the copy everywhere, and a change by another process on the same SQLite
- * file is seen through its data version. Keys with a credit limit are also re-checked atomically
+ * file (the CLI, another worker) is seen through the configuration version it bumps. Keys with a credit limit are also re-checked atomically
  * when their cost is reserved. Without a working bus, a disabled key can pass for at most the
  * cache TTL on replicas that did not make the change.
  *
@@ -78,9 +78,9 @@ export class KeyRing {
   }
 
   /**
-   * A cached read is trusted while it is younger than the TTL and no other process has committed
-   * to the database since (SQLite's data_version: the CLI, other workers). Changes made through
-   * this process or announced on the bus evict entries at once.
+   * A cached read is trusted while it is younger than the TTL and the configuration version has not
+   * moved since (on SQLite, any process changing a key or the credits bumps it; read every 5 ms).
+   * Changes made through this process or announced on the bus evict entries at once.
    */
   private fresh<T>(c: Cached<T> | null | undefined, now: number): c is Cached<T> {
     return c != null && now - c.at <= this.ttl && c.version === this.store!.externalVersion();
@@ -91,9 +91,8 @@ export class KeyRing {
     if (!this.store) return false;
     const now = Date.now();
     // "No key yet" is cached on SQLite: the first key, made by the CLI in another process, bumps
-    // the data version, so auth turns on with the very next request.
-    // Without a data version (PostgreSQL), "no key yet" is re-read every time: a key written by a
-    // process that announces nothing must still turn auth on at once.
+    // the configuration version, so auth turns on within 5 ms. On PostgreSQL it is re-read every
+    // time: a key written by a process that announces nothing must still turn auth on at once.
     if (!this.fresh(this.anyDbKey, now) || (!this.anyDbKey.value && !this.store.tracksExternalWrites)) {
       const version = this.store.externalVersion();
       this.anyDbKey = { value: await this.store.anyActive(now), at: now, version };

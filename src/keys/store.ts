@@ -87,11 +87,13 @@ export class KeyStore {
     private readonly bus: Bus,
   ) {}
 
+  /** After any change to keys or credits: bump the configuration version, then tell the other replicas. */
   private async changed(hash: string): Promise<void> {
+    await this.sql.query('UPDATE account SET config_version = config_version + 1 WHERE id = 1');
     await this.bus.publish(KEYS_CHANNEL, hash).catch(() => undefined);
   }
 
-  /** See Sql.externalVersion: changes when another process committed to the same database file. */
+  /** See Sql.externalVersion: changes with every key or credits change, by any process. */
   externalVersion(): number {
     return this.sql.externalVersion();
   }

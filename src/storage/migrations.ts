@@ -110,6 +110,12 @@ export const MIGRATIONS: { version: number; name: string; statements: string[] }
       'CREATE INDEX ledger_key_created ON ledger(key_hash, created_at)',
     ],
   },
+  {
+    version: 3,
+    name: 'configuration version',
+    // Bumped with every key or credits change, so caches in other processes notice it (Sql.externalVersion).
+    statements: ['ALTER TABLE account ADD COLUMN config_version BIGINT NOT NULL DEFAULT 0'],
+  },
 ];
 
 async function applied(q: Queryable): Promise<Set<number>> {

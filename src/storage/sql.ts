@@ -35,9 +35,10 @@ export interface Sql extends Queryable {
   listen?(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
   notify?(channel: string, payload: string): Promise<void>;
   /**
-   * A number that changes whenever another connection (another process on the same SQLite file)
-   * committed; constant on PostgreSQL, where changes are announced on the bus instead. Lets caches
-   * notice changes made by the CLI or by other workers without reading the tables.
+   * The configuration version (`account.config_version`): bumped in the same statement as every
+   * change to keys or credits, by whatever process makes it (the CLI, another worker). Caches of
+   * key rows and of the balance compare it to notice such changes without reading those tables;
+   * read at most every 5 ms on SQLite. Constant on PostgreSQL, where changes come over the bus.
    */
   externalVersion(): number;
   readonly description: string;
@@ -88,18 +89,24 @@ export class SqliteSql implements Sql {
     // operating-system crash or power loss can drop the last few commits.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
-    this.dataVersion = this.db.prepare('PRAGMA data_version').pluck();
   }
 
-  private readonly dataVersion: Database.Statement;
-
+  private versionStatement: Database.Statement | null = null;
   private versionRead = { value: 0, at: -Infinity };
 
-  /** Read at most once per 5 ms: the pragma is a native call on every request otherwise. */
   externalVersion(): number {
     const now = performance.now();
-    if (now - this.versionRead.at >= 5) this.versionRead = { value: this.dataVersion.get() as number, at: now };
-    return this.versionRead.value;
+    if (now - this.versionRead.at < 5) return this.versionRead.value;
+    let value = 0;
+    try {
+      this.versionStatement ??= this.db.prepare('SELECT config_version FROM account WHERE id = 1').pluck();
+      value = Number(this.versionStatement.get() ?? 0);
+    } catch {
+      // Not migrated yet: nothing is cached before the schema exists anyway.
+      this.versionStatement = null;
+    }
+    this.versionRead = { value, at: now };
+    return value;
   }
 
   /** The prepared statement for a `$n` statement text, converted and prepared once. */
