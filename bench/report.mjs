@@ -4,6 +4,69 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { fmt, fmtInt, mdTable } from './lib/stats.mjs';
 
+const mib = (x) => fmt(x, 1);
+/** Whether RSS dropped (≥ 2 MiB below its highest reading): the memory reducer has run. */
+const fell = (x) => (x.droppedMiB ?? (x.samples?.length ? Math.max(...x.samples.map((q) => q[1])) - Math.min(...x.samples.map((q) => q[1])) : 0)) >= 2;
+
+/**
+ * One paragraph on idle RSS (also printed by run.mjs): at start, settled, the RssAnon/RssFile
+ * split, and a bare Node HTTP server as the baseline. `b` wraps the headline figure (Markdown bold).
+ */
+export function idleSummary(r, b = (x) => x) {
+  const i = r.idle;
+  if (!i?.switchyard) {
+    if (r.switchyardIdleRssMiB === undefined) return null;
+    return `Switchyard idle RSS at start ${r.switchyardIdleRssMiB} MiB; after the matrix ${r.switchyardRssAfterMatrixMiB} MiB${r.portkey ? `; Portkey idle RSS ${r.portkey.idleRssMiB} MiB` : ''}.`;
+  }
+  const when = (x) => (x.settled ? `settled after ${x.settledAfterS} s` : `at ${x.readingAtS} s, ${x.reason}`);
+  const split = (x) => `RssAnon ${mib(x.anonMiB)} + RssFile ${mib(x.fileMiB)} MiB`;
+  const s = i.switchyard;
+  const out = [];
+  if (s.settledMiB === null) out.push(`Idle RSS, before any traffic: Switchyard ${mib(s.atStartMiB)} MiB at start (RssAnon ${mib(s.atStartAnonMiB)} + RssFile ${mib(s.atStartFileMiB)} MiB); settled RSS not measured.`);
+  else {
+    out.push(`Idle RSS, before any traffic: Switchyard ${mib(s.atStartMiB)} MiB at start → ${b(`${mib(s.settledMiB)} MiB`)} ${when(s)} (${split(s)}).`);
+    if (!s.settled && !fell(s)) out.push(`V8's memory reducer had not released the start-up young generation yet, so this is not the settled figure (it can take up to ~100 s; \`--idle-s 120\` waits longer).`);
+  }
+  const n = i.bareNode;
+  if (n?.settledMiB != null) {
+    // The difference means something only once Switchyard's young generation has been released.
+    const dropped = s.settledMiB !== null && (s.settled || fell(s));
+    out.push(
+      `A bare Node HTTP server on the same core: ${mib(n.settledMiB)} MiB ${n.settled ? `settled after ${n.settledAfterS} s` : `at ${n.readingAtS} s`} (${split(n)})` +
+        (dropped ? `; Switchyard holds ${mib(s.settledMiB - n.settledMiB)} MiB more than Node itself (${mib(s.anonMiB - n.anonMiB)} anonymous, ${mib(s.fileMiB - n.fileMiB)} file-backed).` : '.'),
+    );
+  }
+  const p = i.portkey;
+  if (p) out.push(`Portkey: ${mib(p.atStartMiB)} MiB at start → ${p.settledMiB === null ? '–' : `${mib(p.settledMiB)} MiB ${when(p)} (${split(p)})`}.`);
+  if (r.switchyardRssAfterMatrixMiB !== undefined) out.push(`Switchyard after the matrix: ${r.switchyardRssAfterMatrixMiB} MiB.`);
+  out.push(`RssFile is mostly the node binary's own pages, shared with every Node process on the machine.${s.settledMiB !== null ? ` (${i.rule}.)` : ''}`);
+  return out.join(' ');
+}
+
+/** Rows of the multi-core scaling section (also printed by run.mjs), or a "not available" line. */
+export function workersSection(r) {
+  const w = r.workersScaling;
+  if (!w) return null;
+  if (!w.available) return { text: `\`serve --workers 1\` vs \`--workers 2\`: not available: ${w.reason ?? 'unknown reason'}.`, headers: null, rows: [] };
+  const headers = ['mode', '--workers 1 req/s', '--workers 2 req/s', 'ratio', 'CPU µs/req (1 / 2)', 'cores busy (1 / 2)', 'failures (1 / 2)', 'other load'];
+  const fails = (x) => x.failures.non2xx + x.failures.errors + x.failures.timeouts;
+  const rows = Object.entries(w.modes).map(([mode, m]) => [
+    mode === 'stream' ? 'streaming' : 'non-streaming',
+    fmtInt(m.workers1.rps),
+    fmtInt(m.workers2.rps),
+    `${fmt(m.ratio, 2)}×`,
+    `${fmt(m.workers1.cpuUsPerRequest, 0)} / ${fmt(m.workers2.cpuUsPerRequest, 0)}`,
+    `${fmt(m.workers1.coresBusy, 2)} / ${fmt(m.workers2.coresBusy, 2)}`,
+    `${fails(m.workers1)} / ${fails(m.workers2)}`,
+    m.backgroundCpuPct !== undefined ? `${fmt(m.backgroundCpuPct, 0)}%` : '–',
+  ]);
+  const text =
+    `\`switchyard serve --workers 1\` vs \`--workers 2\` on cores ${w.cores}, autocannon at c=${w.concurrency}, ${w.rounds} alternating rounds of ${w.secondsPerSlice} s per instance and mode after a warm-up. ` +
+    `CPU per request and cores busy are summed over the primary and its workers (/proc/<pid>/stat of the process tree). ` +
+    `On this ${r.machine?.cores ?? '?'}-core machine the load driver and the mock upstream share the same cores as the workers, so the ratio understates scaling.`;
+  return { text, headers, rows };
+}
+
 export function renderMarkdown(r) {
   const out = [];
   const m = r.machine;
@@ -14,7 +77,8 @@ export function renderMarkdown(r) {
       (r.portkey ? `; Portkey ${r.portkey.versions['@portkey-ai/gateway']} (@hono/node-server ${r.portkey.versions['@hono/node-server']}, hono ${r.portkey.versions.hono})` : '') +
       `. ${r.config.rounds} alternation rounds per cell, ${r.config.latencySliceMs} ms latency + ${r.config.throughputSliceS} s autocannon slice per target and round.`,
   );
-  const targets = ['switchyard', ...(r.peers ?? [])];
+  const targets = ['floor', 'switchyard', ...(r.peers ?? [])];
+  const hasFloor = r.matrix.some((c) => c.results.floor);
   for (const mode of ['nonstream', 'stream']) {
     const cells = r.matrix.filter((x) => x.mode === mode);
     if (!cells.length) continue;
@@ -30,6 +94,7 @@ export function renderMarkdown(r) {
           fmt(x.latencyMs?.p99),
           x.added ? `**${fmt(x.added.p50Ms)}**` : '',
           x.added ? `**${fmt(x.added.p99Ms)}**` : '',
+          ...(hasFloor ? [x.addedOverFloor ? fmt(x.addedOverFloor.p50Ms) : '', x.addedOverFloor ? fmt(x.addedOverFloor.p99Ms) : ''] : []),
           fmtInt(x.rps),
         ];
         if (mode === 'stream') row.push(fmt(x.ttfbMs?.p50), x.added ? fmt(x.added.ttfbP50Ms) : '', fmt(x.ttftMs?.p50), x.added ? fmt(x.added.ttftP50Ms) : '');
@@ -37,11 +102,16 @@ export function renderMarkdown(r) {
         rows.push(row);
       }
     }
-    const headers = ['c', 'target', 'p50 ms', 'p99 ms', 'added p50', 'added p99', 'req/s'];
+    const headers = ['c', 'target', 'p50 ms', 'p99 ms', 'added p50', 'added p99', ...(hasFloor ? ['over floor p50', 'over floor p99'] : []), 'req/s'];
     if (mode === 'stream') headers.push('TTFB p50', 'added TTFB', 'first data p50', 'added first data');
     headers.push('CPU µs/req', 'core busy', 'peak RSS MiB', 'other load');
     out.push(`\n**${mode === 'stream' ? `Streaming (${r.config.mock.chunks} content chunks)` : 'Non-streaming'}**\n`);
     out.push(mdTable(headers, rows, 'll'));
+  }
+  if (hasFloor) {
+    out.push(
+      '\n"floor" is a minimal Node reverse proxy (bench/floor-proxy.mjs: node:http in, undici out, one JSON parse and stringify each way, SSE piped through) on the same core as the routers: its "added" columns are what any Node proxy pays on this machine. "Over floor" is the router minus the floor, from the same cell.',
+    );
   }
   if (r.peers?.includes('portkey')) {
     const rows = [];
@@ -71,7 +141,13 @@ export function renderMarkdown(r) {
     );
     for (const x of r.memory) if (x.note) out.push(`\nNote: ${x.note}.`);
   }
-  if (r.switchyardIdleRssMiB !== undefined) out.push(`\nSwitchyard idle RSS at start ${r.switchyardIdleRssMiB} MiB; after the matrix ${r.switchyardRssAfterMatrixMiB} MiB${r.portkey ? `; Portkey idle RSS ${r.portkey.idleRssMiB} MiB` : ''}.`);
+  const idle = idleSummary(r, (x) => `**${x}**`);
+  if (idle) out.push(`\n${idle}`);
+  const w = workersSection(r);
+  if (w) {
+    out.push(`\n**Multi-core scaling**\n\n${w.text}`);
+    if (w.headers) out.push(`\n${mdTable(w.headers, w.rows)}`);
+  }
   if (r.soak) {
     const k = r.soak;
     out.push(

@@ -14,7 +14,9 @@ import { request } from 'undici';
 import { summariseProfile } from './lib/cpuprofile.mjs';
 import { heapDiff } from './lib/heap-diff.mjs';
 import { ensurePortkey, portkeyHeaders, PORTKEY_VERSION } from './lib/portkey.mjs';
-import { backgroundProbe, CLK_TCK, cpuSeconds, freePort, hasTaskset, killAllSync, memory, nofile, openFds, resetPeak, sleep, spawnNode, stopAll, stopChild } from './lib/proc.mjs';
+import { settleIdle, IDLE_RULE } from './lib/idle.mjs';
+import { backgroundProbe, CLK_TCK, cpuSeconds, freePort, hasTaskset, killAllSync, memory, nofile, openFds, processTree, resetPeak, sleep, spawnNode, stopAll, stopChild, treeCpuSeconds } from './lib/proc.mjs';
+import { idleSummary, workersSection } from './report.mjs';
 import { fmt, fmtInt, round, summarise, summariseSoak, table } from './lib/stats.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -46,13 +48,18 @@ const { values: opt } = parseArgs({
     'cell-attempts': { type: 'string' },
     'node-args': { type: 'string' },
     'heap-snapshots': { type: 'boolean', default: false },
+    'no-floor': { type: 'boolean', default: false },
+    'workers-scaling': { type: 'boolean', default: false },
+    'no-workers-scaling': { type: 'boolean', default: false },
+    'workers-seconds': { type: 'string' },
+    'idle-s': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (opt.help) {
   process.stdout.write(`Usage: npm run bench -- [options]
-  --quick                 ~1 minute: 2 rounds of short slices, 1,000 streams only
+  --quick                 ~2 minutes: 2 rounds of short slices, 1,000 streams only, no workers scaling
   --peer portkey          also measure the Portkey gateway ${PORTKEY_VERSION} (installed into a temp folder)
   --profile               also record a CPU profile of Switchyard under load (non-streaming and streaming)
   --profile-only          only the CPU profiles
@@ -67,6 +74,10 @@ if (opt.help) {
   --wait-quiet S          wait up to S seconds for other processes to leave the CPUs idle (default 60; quick 20)
   --cell-attempts N        measure a cell up to N times while other processes disturb it (default 2; quick 1)
   --heap-snapshots         memory test: heap snapshots before/with the streams open, diffed per stream (slow)
+  --no-floor              leave out the Node floor (bench/floor-proxy.mjs, a minimal Node reverse proxy) from the matrix
+  --workers-scaling       also measure \`serve --workers 1\` vs \`--workers 2\` on both cores (default in a full run;
+                          --no-workers-scaling turns it off); --workers-seconds N per instance, round and mode (default 5; quick 3)
+  --idle-s N              poll idle RSS for up to N s after start until it settles (default 120; quick 40; 0: at start only)
   --node-args "..."        extra node flags for Switchyard (diagnostics, e.g. "--trace-gc"; BENCH_KEEP_TMP=1 keeps its log)
   --no-matrix --no-memory --no-build --out FILE --max-minutes N
 `);
@@ -90,11 +101,19 @@ const doMemory = !opt['no-memory'] && !opt['profile-only'];
 const maxMinutes = Number(opt['max-minutes'] ?? (quick ? 5 : 20)) + soakMinutes;
 const waitQuietS = Number(opt['wait-quiet'] ?? (quick ? 20 : 60));
 const cellAttempts = Number(opt['cell-attempts'] ?? (quick ? 1 : 2));
+const doFloor = !opt['no-floor'];
+// Multi-core scaling: on request, and by default in a full run that measures the matrix.
+const doWorkers = !opt['no-workers-scaling'] && (opt['workers-scaling'] || (!quick && doMatrix));
+const workersSeconds = Number(opt['workers-seconds'] ?? (quick ? 3 : 5));
+const idleMaxS = Number(opt['idle-s'] ?? (quick ? 40 : 120));
 const mockShape = { chunks: Number(opt.chunks), chunkDelayMs: Number(opt['chunk-delay']), ttftMs: Number(opt.ttft), slowIntervalMs: 0 };
 
 const LOAD_CORE = 0;
 const PROXY_CORE = cpus().length > 1 ? 1 : 0;
+const ALL_CORES = cpus().length > 1 ? '0,1' : '0';
 const MODEL = 'moonshotai/kimi-k2-0905';
+const UPSTREAM_MODEL = 'moonshotai/kimi-k2-instruct-0905'; // Groq's id for MODEL (catalog/models.yaml)
+const BARE_NODE_SCRIPT = "require('http').createServer((q,s)=>s.end()).listen(PORT, '127.0.0.1')";
 const MESSAGES = [{ role: 'user', content: 'Say hi in Portuguese' }];
 const BODY = {
   nonstream: JSON.stringify({ model: MODEL, messages: MESSAGES, provider: { only: ['groq'] } }),
@@ -163,14 +182,11 @@ function machine() {
 }
 
 // ---------------------------------------------------------------- processes
-async function startMock() {
-  const child = spawnNode('mock', LOAD_CORE, [join(BENCH, 'mock-upstream.mjs'), '--chunks', String(mockShape.chunks), '--chunk-delay', String(mockShape.chunkDelayMs), '--ttft', String(mockShape.ttftMs)], {
-    pipeStdout: true,
-    logFile: join(work, 'mock.log'),
-  });
+/** Waits for the {"port":N} line a bench server (mock, floor) prints when listening. */
+async function portLine(child, what) {
   const port = await new Promise((resolveP, reject) => {
     let buf = '';
-    const timer = setTimeout(() => reject(new Error('mock upstream did not start')), 10_000);
+    const timer = setTimeout(() => reject(new Error(`${what} did not start`)), 10_000);
     child.proc.stdout.on('data', (d) => {
       buf += d;
       const nl = buf.indexOf('\n');
@@ -179,10 +195,41 @@ async function startMock() {
         resolveP(JSON.parse(buf.slice(0, nl)).port);
       }
     });
-    child.proc.once('exit', () => reject(new Error('mock upstream exited')));
+    child.proc.once('exit', () => reject(new Error(`${what} exited`)));
   });
   child.proc.stdout.resume();
+  return port;
+}
+
+async function startMock() {
+  const child = spawnNode('mock', LOAD_CORE, [join(BENCH, 'mock-upstream.mjs'), '--chunks', String(mockShape.chunks), '--chunk-delay', String(mockShape.chunkDelayMs), '--ttft', String(mockShape.ttftMs)], {
+    pipeStdout: true,
+    logFile: join(work, 'mock.log'),
+  });
+  child.origin = `http://127.0.0.1:${await portLine(child, 'mock upstream')}`;
+  return child;
+}
+
+/** The Node floor (floor-proxy.mjs): a minimal Node reverse proxy to the mock, on the router's core. */
+async function startFloor() {
+  const logFile = join(work, `floor-${++instance}.log`);
+  const child = spawnNode('floor', PROXY_CORE, [join(BENCH, 'floor-proxy.mjs'), '--upstream', mock.origin, '--model', UPSTREAM_MODEL], { pipeStdout: true, cwd: ROOT, logFile, env: childEnv({}) });
+  child.logFile = logFile;
+  child.origin = `http://127.0.0.1:${await portLine(child, 'floor proxy')}`;
+  await waitReady(`${child.origin}/`, child);
+  child.target = { name: 'floor', origin: child.origin, path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, pid: child.pid };
+  return child;
+}
+
+/** A bare Node HTTP server on the router's core: what Node itself holds when idle. */
+async function startBareNode() {
+  const port = await freePort();
+  const logFile = join(work, `bare-node-${++instance}.log`);
+  const child = spawnNode('bare-node', PROXY_CORE, ['-e', BARE_NODE_SCRIPT.replace('PORT', String(port))], { cwd: work, logFile, env: childEnv({}) });
+  child.logFile = logFile;
   child.origin = `http://127.0.0.1:${port}`;
+  await waitReady(`${child.origin}/`, child);
+  child.readyAt = Date.now();
   return child;
 }
 
@@ -265,7 +312,7 @@ const snapshotEnv = (probeFile) => {
 };
 const memProbeArgs = (file) => (file ? ['--expose-gc', '--import', MEM_PROBE] : []);
 
-async function startSwitchyard({ cpuProfDir, memProbe } = {}) {
+async function startSwitchyard({ cpuProfDir, memProbe, workers, cores = PROXY_CORE } = {}) {
   const port = await freePort();
   const dir = join(work, `switchyard-${++instance}`);
   mkdirSync(dir, { recursive: true });
@@ -273,11 +320,18 @@ async function startSwitchyard({ cpuProfDir, memProbe } = {}) {
   const env = childEnv({ PORT: String(port), HOST: '127.0.0.1', SWITCHYARD_DATA_DIR: join(dir, 'data'), GROQ_API_KEY: 'bench', GROQ_BASE_URL: `${mock.origin}/v1`, ...(probeFile ? { BENCH_MEM_PROBE: probeFile } : {}), ...snapshotEnv(probeFile) });
   const nodeArgs = [...(opt['node-args'] ? opt['node-args'].split(/\s+/).filter(Boolean) : []), ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), ...memProbeArgs(probeFile)];
   const logFile = join(dir, 'switchyard.log');
-  const child = spawnNode('switchyard', PROXY_CORE, [...nodeArgs, join(ROOT, 'bin/switchyard.js'), 'serve'], { env, cwd: dir, logFile });
+  const serveArgs = workers !== undefined ? ['serve', '--workers', String(workers)] : ['serve'];
+  const child = spawnNode(workers !== undefined ? `switchyard --workers ${workers}` : 'switchyard', cores, [...nodeArgs, join(ROOT, 'bin/switchyard.js'), ...serveArgs], { env, cwd: dir, logFile });
   child.logFile = logFile;
   child.probeFile = probeFile;
   child.origin = `http://127.0.0.1:${port}`;
-  await waitReady(`${child.origin}/health`, child);
+  try {
+    await waitReady(`${child.origin}/health`, child);
+  } catch (err) {
+    err.child = child;
+    throw err;
+  }
+  child.readyAt = Date.now();
   child.target = {
     name: 'switchyard',
     origin: child.origin,
@@ -300,6 +354,7 @@ async function startPortkey({ memProbe } = {}) {
   child.probeFile = probeFile;
   child.origin = `http://127.0.0.1:${port}`;
   await waitReady(`${child.origin}/`, child);
+  child.readyAt = Date.now();
   child.target = { name: 'portkey', origin: child.origin, path: '/v1/chat/completions', headers: portkeyHeaders(`${mock.origin}/v1`), pid: child.pid };
   return child;
 }
@@ -421,6 +476,22 @@ async function measureCell(mode, conc, targets) {
       // Spread of the per-round p50 differences: how much of the figure is noise.
       p50PerRoundMs: o.perRound.map((r, i) => diff(r.p50, d.perRound[i]?.p50)),
     };
+  }
+  // What a router adds beyond the Node floor (floor-proxy.mjs) measured in the same rounds.
+  const f = out.floor;
+  if (f) {
+    for (const t of targets) {
+      if (t.name === 'direct' || t.name === 'floor') continue;
+      const o = out[t.name];
+      const diff = (x, y) => (x && y ? round(x - y) : null);
+      o.addedOverFloor = {
+        p50Ms: diff(o.latencyMs?.p50, f.latencyMs?.p50),
+        p99Ms: diff(o.latencyMs?.p99, f.latencyMs?.p99),
+        ttfbP50Ms: diff(o.ttfbMs?.p50, f.ttfbMs?.p50),
+        ttftP50Ms: diff(o.ttftMs?.p50, f.ttftMs?.p50),
+        p50PerRoundMs: o.perRound.map((r, i) => diff(r.p50, f.perRound[i]?.p50)),
+      };
+    }
   }
   return out;
 }
@@ -597,6 +668,129 @@ async function soak(minutes) {
   return summariseSoak(minutes, 16, requests, samples);
 }
 
+// ---------------------------------------------------------------- multi-core scaling
+function lastLogLines(file, n = 3) {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-n).join(' | ').slice(0, 600);
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Stops a (cluster) Switchyard and any of its worker processes still alive afterwards. */
+async function stopTree(child, pids) {
+  await stopChild(child, 10_000);
+  for (const pid of pids ?? []) {
+    if (pid === child.pid) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('switchyard')) continue; // pid reused
+      process.kill(pid, 'SIGKILL');
+      log(`workers scaling: killed worker ${pid}, still alive after its primary exited`);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+/**
+ * `switchyard serve --workers 1` against `--workers 2`, both allowed on every core (taskset -c
+ * 0,1): peak req/s with autocannon at c=64 after a warm-up, alternating the two instances over
+ * two rounds per mode, and CPU per request summed over the primary and its workers.
+ */
+async function workersScaling() {
+  const conc = 64;
+  const scalingRounds = 2;
+  const counts = [1, 2];
+  const out = {
+    available: false,
+    reason: null,
+    cores: ALL_CORES,
+    concurrency: conc,
+    secondsPerSlice: workersSeconds,
+    rounds: scalingRounds,
+    note: `Switchyard may use cores ${ALL_CORES}; the load driver and the mock upstream run on core ${LOAD_CORE}, so with ${cpus().length} cores they compete with the workers for CPU and the ratio understates how Switchyard scales on a machine with cores to spare`,
+    instances: {},
+    modes: {},
+  };
+  if (cpus().length < 2) {
+    out.reason = 'the machine has one core';
+    return out;
+  }
+  const inst = {};
+  try {
+    for (const n of counts) {
+      try {
+        inst[n] = await startSwitchyard({ workers: n, cores: ALL_CORES });
+      } catch (err) {
+        if (err.child) await stopChild(err.child, 5000);
+        const why = err.child ? `exit code ${err.child.exitCode ?? 'none (did not answer)'}; log: ${lastLogLines(err.child.logFile)}` : String(err?.message ?? err);
+        out.reason = `\`switchyard serve --workers ${n}\` did not start (${why})`;
+        log(`workers scaling: not available: ${out.reason}`);
+        return out;
+      }
+      const tree = processTree(inst[n].pid);
+      inst[n].tree = tree;
+      out.instances[`workers${n}`] = { processes: tree.length, workerPids: tree.slice(1) };
+      if (n > 1 && tree.length < n + 1) {
+        out.reason = `\`serve --workers ${n}\` started, but ${tree.length - 1} worker processes were found (the CLI may not implement --workers yet)`;
+        log(`workers scaling: not available: ${out.reason}`);
+        return out;
+      }
+      const check = await sanity({ ...inst[n].target, name: `switchyard --workers ${n}` });
+      if (!check.nonstream.ok || !check.stream.ok) {
+        out.reason = `\`serve --workers ${n}\` failed the sanity check (non-streaming ${check.nonstream.status}, streaming ${check.stream.status})`;
+        out.instances[`workers${n}`].sanity = check;
+        log(`workers scaling: not available: ${out.reason}`);
+        return out;
+      }
+    }
+    log(`workers scaling: --workers 1 (pid ${inst[1].pid}) and --workers 2 (pid ${inst[2].pid}, workers ${inst[2].tree.slice(1).join(', ')}) on cores ${ALL_CORES}`);
+    for (const mode of ['nonstream', 'stream']) {
+      const acOf = (t, durationSec) => driver.call('autocannon', { url: `${t.origin}${t.path}`, headers: t.headers, body: BODY[mode], conc, durationSec }, durationSec * 1000 + 180_000);
+      for (const n of counts) await acOf(inst[n].target, quick ? 1 : 2); // warm-up: JIT, pools, both workers
+      const acc = Object.fromEntries(counts.map((n) => [n, { total: 0, duration: 0, cpu: 0, non2xx: 0, errors: 0, timeouts: 0, perRoundRps: [] }]));
+      const background = backgroundProbe();
+      for (let r = 0; r < scalingRounds; r++) {
+        for (const n of r % 2 === 0 ? counts : [...counts].reverse()) {
+          const t = inst[n].target;
+          const c0 = treeCpuSeconds(t.pid);
+          const ac = await acOf(t, workersSeconds);
+          const c1 = treeCpuSeconds(t.pid);
+          const a = acc[n];
+          a.total += ac.total;
+          a.duration += ac.duration;
+          a.cpu += c1 - c0;
+          a.non2xx += ac.non2xx;
+          a.errors += ac.errors;
+          a.timeouts += ac.timeouts;
+          a.perRoundRps.push(round(ac.total / ac.duration, 0));
+        }
+      }
+      const res = {};
+      for (const n of counts) {
+        const a = acc[n];
+        res[`workers${n}`] = {
+          rps: round(a.total / a.duration, 0),
+          requests: a.total,
+          cpuUsPerRequest: round((a.cpu * 1e6) / Math.max(1, a.total), 1),
+          coresBusy: round(a.cpu / Math.max(0.001, a.duration), 2),
+          perRoundRps: a.perRoundRps,
+          failures: { non2xx: a.non2xx, errors: a.errors, timeouts: a.timeouts },
+        };
+      }
+      res.ratio = round(res.workers2.rps / Math.max(1, res.workers1.rps), 2);
+      res.backgroundCpuPct = round(background() * 100, 1);
+      if (res.backgroundCpuPct > 10) log(`  warning: other processes used ${Math.round(res.backgroundCpuPct)}% of the machine's CPU during the ${mode} scaling test; its figures are disturbed`);
+      out.modes[mode] = res;
+      log(`workers scaling ${mode}: --workers 1 ${fmtInt(res.workers1.rps)} req/s (${fmt(res.workers1.cpuUsPerRequest, 0)} µs CPU/req), --workers 2 ${fmtInt(res.workers2.rps)} req/s (${fmt(res.workers2.cpuUsPerRequest, 0)} µs CPU/req): ${fmt(res.ratio, 2)}×`);
+    }
+    out.available = true;
+    return out;
+  } finally {
+    for (const n of counts) if (inst[n]) await stopTree(inst[n], inst[n].tree);
+  }
+}
+
 // ---------------------------------------------------------------- checks against the targets
 function checks(results) {
   const out = [];
@@ -606,11 +800,16 @@ function checks(results) {
     for (const c of [1, 16]) {
       const sy = cell(mode, c)?.results.switchyard;
       if (!sy) continue;
-      add(`${mode} c=${c}: added p50 ≤ 0.15 ms`, sy.added.p50Ms, sy.added.p50Ms !== null && sy.added.p50Ms <= 0.15, over(sy.added.p50Ms, 0.15));
-      add(`${mode} c=${c}: added p99 ≤ 1 ms`, sy.added.p99Ms, sy.added.p99Ms !== null && sy.added.p99Ms <= 1, over(sy.added.p99Ms, 1));
+      // Context only: what the Node floor (floor-proxy.mjs) adds over direct in the same cell, and
+      // Switchyard over the floor. The targets themselves stay "through Switchyard minus direct".
+      const fl = cell(mode, c)?.results.floor;
+      const floorNote = (key, overKey) => (fl ? `the Node floor itself adds ${fmt(fl.added[key])} ms; Switchyard is ${fmt(sy.addedOverFloor?.[overKey])} ms over the floor` : null);
+      const note = (...parts) => parts.filter(Boolean).join('; ') || null;
+      add(`${mode} c=${c}: added p50 ≤ 0.15 ms`, sy.added.p50Ms, sy.added.p50Ms !== null && sy.added.p50Ms <= 0.15, note(over(sy.added.p50Ms, 0.15), floorNote('p50Ms', 'p50Ms')));
+      add(`${mode} c=${c}: added p99 ≤ 1 ms`, sy.added.p99Ms, sy.added.p99Ms !== null && sy.added.p99Ms <= 1, note(over(sy.added.p99Ms, 1), floorNote('p99Ms', 'p99Ms')));
       if (mode === 'stream') {
-        add(`stream c=${c}: added time to first byte ≤ 0.3 ms`, sy.added.ttfbP50Ms, sy.added.ttfbP50Ms !== null && sy.added.ttfbP50Ms <= 0.3, over(sy.added.ttfbP50Ms, 0.3));
-        add(`stream c=${c}: added time to first data event ≤ 0.3 ms`, sy.added.ttftP50Ms, sy.added.ttftP50Ms !== null && sy.added.ttftP50Ms <= 0.3, over(sy.added.ttftP50Ms, 0.3));
+        add(`stream c=${c}: added time to first byte ≤ 0.3 ms`, sy.added.ttfbP50Ms, sy.added.ttfbP50Ms !== null && sy.added.ttfbP50Ms <= 0.3, note(over(sy.added.ttfbP50Ms, 0.3), floorNote('ttfbP50Ms', 'ttfbP50Ms')));
+        add(`stream c=${c}: added time to first data event ≤ 0.3 ms`, sy.added.ttftP50Ms, sy.added.ttftP50Ms !== null && sy.added.ttftP50Ms <= 0.3, note(over(sy.added.ttftP50Ms, 0.3), floorNote('ttftP50Ms', 'ttftP50Ms')));
       }
     }
   }
@@ -622,8 +821,25 @@ function checks(results) {
       add(`${mode}: peak req/s ≥ 10× Portkey's`, round(ratio, 2), ratio >= 10, `Switchyard ${fmtInt(best('switchyard'))} req/s vs Portkey ${fmtInt(best('portkey'))} req/s`);
     }
   }
-  if (results.switchyardIdleRssMiB !== undefined) {
-    add('idle RSS ≤ 60 MB (at start)', results.switchyardIdleRssMiB, results.switchyardIdleRssMiB * 1.048576 <= 60, over(results.switchyardIdleRssMiB * 1.048576, 60, 'MB'));
+  const idle = results.idle?.switchyard;
+  if (idle?.settledMiB !== null && idle?.settledMiB !== undefined) {
+    const v = idle.settledMiB;
+    const bare = results.idle.bareNode;
+    add(
+      'idle RSS ≤ 60 MB (settled)',
+      v,
+      v * 1.048576 <= 60,
+      [
+        over(v * 1.048576, 60, 'MB'),
+        `${idle.settled ? `settled after ${idle.settledAfterS} s` : `did not settle: reading at ${idle.readingAtS} s (${idle.reason})`}; at start ${idle.atStartMiB} MiB`,
+        `RssAnon ${fmt(idle.anonMiB, 1)} + RssFile ${fmt(idle.fileMiB, 1)} MiB (file-backed: mostly the node binary, shared with every Node process)`,
+        bare?.settledMiB != null ? `a bare Node HTTP server: ${fmt(bare.settledMiB, 1)} MiB (RssAnon ${fmt(bare.anonMiB, 1)})` : null,
+      ]
+        .filter(Boolean)
+        .join('; '),
+    );
+  } else if (results.switchyardIdleRssMiB != null) {
+    add('idle RSS ≤ 60 MB (at start; settled not measured)', results.switchyardIdleRssMiB, results.switchyardIdleRssMiB * 1.048576 <= 60, over(results.switchyardIdleRssMiB * 1.048576, 60, 'MB'));
   }
   for (const m of results.memory.filter((x) => x.target === 'switchyard')) {
     const v = m.kibPerOpenConnection;
@@ -651,7 +867,8 @@ function over(value, limit, unit = 'ms') {
 // ---------------------------------------------------------------- console report
 function printReport(results) {
   const lines = [];
-  const targets = ['switchyard', ...results.peers];
+  const targets = ['floor', 'switchyard', ...results.peers];
+  const hasFloor = results.matrix.some((m) => m.results.floor);
   for (const mode of ['nonstream', 'stream']) {
     const rows = [];
     if (!results.matrix.some((x) => x.mode === mode)) continue;
@@ -665,6 +882,7 @@ function printReport(results) {
           fmt(r.latencyMs?.p99),
           r.added ? fmt(r.added.p50Ms) : '',
           r.added ? fmt(r.added.p99Ms) : '',
+          ...(hasFloor ? [r.addedOverFloor ? fmt(r.addedOverFloor.p50Ms) : '', r.addedOverFloor ? fmt(r.addedOverFloor.p99Ms) : ''] : []),
           fmtInt(r.rps),
           ...(mode === 'stream' ? [fmt(r.ttfbMs?.p50), r.added ? fmt(r.added.ttfbP50Ms) : '', fmt(r.ttftMs?.p50), r.added ? fmt(r.added.ttftP50Ms) : ''] : []),
           r.cpuUsPerRequest !== undefined ? fmt(r.cpuUsPerRequest, 0) : '',
@@ -675,10 +893,11 @@ function printReport(results) {
         ]);
       }
     }
-    const headers = ['', 'p50 ms', 'p99 ms', '+p50 ms', '+p99 ms', 'req/s', ...(mode === 'stream' ? ['TTFB p50', '+TTFB', 'TTFT p50', '+TTFT'] : []), 'CPU µs/req', 'core', 'peak RSS MiB', 'failures', 'other load'];
+    const headers = ['', 'p50 ms', 'p99 ms', '+p50 ms', '+p99 ms', ...(hasFloor ? ['+floor p50', '+floor p99'] : []), 'req/s', ...(mode === 'stream' ? ['TTFB p50', '+TTFB', 'TTFT p50', '+TTFT'] : []), 'CPU µs/req', 'core', 'peak RSS MiB', 'failures', 'other load'];
     lines.push(`\n${mode === 'stream' ? 'Streaming' : 'Non-streaming'} (${mode === 'stream' ? `${results.config.mock.chunks} content chunks` : 'chat.completion'}; latency from the undici driver, req/s from autocannon)`);
     lines.push(table(headers, rows));
   }
+  if (hasFloor) lines.push('"floor": a minimal Node reverse proxy (floor-proxy.mjs) on the routers\' core, what any Node proxy adds here; "+floor": the router minus the floor, same cell');
   if (results.memory.length) {
     lines.push('\nMemory per open stream (slow streams: one chunk every ' + results.config.slowIntervalMs + ' ms; RSS and live heap after a full GC)');
     lines.push(
@@ -689,7 +908,13 @@ function printReport(results) {
     );
     for (const m of results.memory) if (m.note) lines.push(`note: ${m.note}`);
   }
-  if (results.switchyardIdleRssMiB !== undefined) lines.push(`\nSwitchyard idle RSS at start: ${results.switchyardIdleRssMiB} MiB; after the matrix: ${results.switchyardRssAfterMatrixMiB} MiB`);
+  const idle = idleSummary(results);
+  if (idle) lines.push(`\n${idle}`);
+  const w = workersSection(results);
+  if (w) {
+    lines.push(`\nMulti-core scaling: ${w.text}`);
+    if (w.headers) lines.push(table(w.headers, w.rows));
+  }
   if (results.checks?.length) {
     lines.push('\nTargets');
     lines.push(table(['goal', 'measured', 'result', 'note'], results.checks.map((c) => [c.goal, c.value === null ? '–' : String(c.value), c.pass === null ? 'n/a' : c.pass ? 'PASS' : 'MISS', c.note ?? ''])));
@@ -735,7 +960,7 @@ async function main() {
     schema: 1,
     startedAt: new Date().toISOString(),
     kind: quick ? 'quick' : 'full',
-    sections: { matrix: doMatrix, memory: doMemory, profile: doProfile, soakMinutes },
+    sections: { matrix: doMatrix, floor: doMatrix && doFloor, memory: doMemory, workersScaling: doWorkers, profile: doProfile, soakMinutes },
     argv: process.argv.slice(2),
     switchyardNodeArgs: opt['node-args'] ?? null,
     machine: machine(),
@@ -749,6 +974,9 @@ async function main() {
       streamCounts,
       request: { nonstream: JSON.parse(BODY.nonstream), stream: JSON.parse(BODY.stream) },
       switchyard: 'node bin/switchyard.js serve — embedded defaults, records enabled (SQLite in a temp dir), GROQ_BASE_URL=<mock>/v1',
+      floor: doFloor ? 'bench/floor-proxy.mjs — node:http in, undici request (keep-alive Agent) out; non-streaming: JSON.parse, model := upstream id, provider dropped, JSON.stringify; answer JSON.parse + provider "Groq" + JSON.stringify with content-length; streaming: upstream SSE bytes piped through' : null,
+      idleMaxS,
+      workersSeconds: doWorkers ? workersSeconds : undefined,
     },
     peers,
     matrix: [],
@@ -765,24 +993,83 @@ async function main() {
       log('warning: npm run build reported errors (src/ may be mid-edit); measuring the emitted dist/ anyway');
     }
   }
-  results.backgroundBeforeStart = await waitQuiet();
   mock = await startMock();
   driver = await startDriver();
   log(`mock upstream ${mock.origin} (pid ${mock.pid}); load driver pid ${driver.pid}`);
 
+  // The routers of the matrix start first and stay idle, with no traffic, until their idle RSS
+  // has settled (lib/idle.mjs; up to --idle-s seconds). A bare Node HTTP server on the same core
+  // settles alongside, as the baseline. Meanwhile the runner waits for a quiet machine and runs
+  // the sections that use their own, fresh processes (memory test, workers scaling): load on the
+  // cores does not change an idle process's RSS.
+  let sy = null;
+  let pk = null;
+  let fl = null;
+  let idleDone = null;
   if (doMatrix) {
-    const sy = await startSwitchyard();
-    await sleep(1000);
-    results.switchyardIdleRssMiB = round(memory(sy.pid).rssKiB / 1024, 1);
-    log(`switchyard ${sy.origin} (pid ${sy.pid}), idle RSS ${results.switchyardIdleRssMiB} MiB`);
+    let bare = null;
+    [sy, pk, bare] = await Promise.all([startSwitchyard(), peers.includes('portkey') ? startPortkey() : null, idleMaxS > 0 ? startBareNode() : null]);
+    const settle = (child, stop) => (child ? settleIdle(child.pid, { readyAt: child.readyAt, maxS: Math.max(1, idleMaxS), stop }) : null);
+    // The bare server usually has nothing to release; its polling ends with the routers'.
+    let routersDone = false;
+    const routers = Promise.all([settle(sy), settle(pk)]).finally(() => (routersDone = true));
+    const baseline = settle(bare, () => routersDone);
+    log(`switchyard ${sy.origin} (pid ${sy.pid})${pk ? `, portkey ${pk.origin} (pid ${pk.pid})` : ''}${bare ? `, bare node (pid ${bare.pid})` : ''}: idle, measuring idle RSS for up to ${idleMaxS} s`);
+    idleDone = Promise.all([routers, baseline]).then(async ([[idleSy, idlePk], idleBare]) => {
+      if (bare) await stopChild(bare, 5000);
+      const only = (x) => (idleMaxS > 0 ? x : { ...x, settledMiB: null, anonMiB: null, fileMiB: null, shmemMiB: null, reason: 'not measured (--idle-s 0)' });
+      results.idle = { rule: IDLE_RULE.text, maxS: idleMaxS, switchyard: only(idleSy), ...(idlePk ? { portkey: only(idlePk) } : {}), ...(idleBare ? { bareNode: { script: BARE_NODE_SCRIPT, ...idleBare } } : {}) };
+      results.switchyardIdleRssMiB = idleSy.atStartMiB;
+      results.switchyardIdleRssSettledMiB = results.idle.switchyard.settledMiB;
+      for (const [name, x] of Object.entries(results.idle)) {
+        if (typeof x !== 'object') continue;
+        log(`${name} idle RSS: ${x.atStartMiB} MiB at start, ${x.settledMiB ?? '–'} MiB ${x.settled ? `settled after ${x.settledAfterS} s` : `at ${x.readingAtS} s (${x.reason})`} (RssAnon ${x.anonMiB ?? '–'}, RssFile ${x.fileMiB ?? '–'} MiB)`);
+      }
+    });
+    // Not awaited yet; make a rejection surface where it is awaited, not as an unhandled one.
+    idleDone.catch(() => {});
+  }
+
+  results.backgroundBeforeStart = await waitQuiet();
+
+  if (doMemory) {
+    for (const n of streamCounts) {
+      const m = await memoryTest('switchyard', n);
+      results.memory.push(m);
+      // Streams that never got a response (queued inside the router) make KiB/stream meaningless;
+      // measure once more at the largest count that streamed completely.
+      const fits = Math.floor(m.streamsWithContent / 100) * 100;
+      if (m.streamsWithContent < m.n && fits >= 100 && !streamCounts.includes(fits) && !results.memory.some((x) => x.n === fits)) {
+        log(`only ${m.streamsWithContent} of ${m.n} streams got a response; measuring ${fits} streams as well`);
+        const extra = await memoryTest('switchyard', fits);
+        extra.note = `added because only ${m.streamsWithContent} of ${m.n} streams got a response: the largest count that streams completely`;
+        results.memory.push(extra);
+      }
+    }
+    if (peers.includes('portkey')) results.memory.push(await memoryTest('portkey', Math.min(...streamCounts)));
+  }
+
+  if (doWorkers) {
+    results.workersScaling = await workersScaling().catch((err) => {
+      log(`workers scaling: not available: ${err?.message ?? err}`);
+      return { available: false, reason: String(err?.message ?? err) };
+    });
+  }
+
+  if (doMatrix) {
+    await idleDone;
+    if (pk) results.portkey = { versions: portkeyInstall.versions, installDir: portkeyInstall.dir, idleRssMiB: results.idle.portkey.atStartMiB, idleRssSettledMiB: results.idle.portkey.settledMiB };
+    if (doFloor) {
+      fl = await startFloor();
+      log(`floor proxy ${fl.origin} (pid ${fl.pid})`);
+    }
     results.sanity = { switchyard: await sanity(sy.target) };
     const targets = [directTarget(), sy.target];
-    let pk = null;
-    if (peers.includes('portkey')) {
-      pk = await startPortkey();
-      await sleep(1000);
-      results.portkey = { versions: portkeyInstall.versions, installDir: portkeyInstall.dir, idleRssMiB: round(memory(pk.pid).rssKiB / 1024, 1) };
-      log(`portkey ${pk.origin} (pid ${pk.pid}), idle RSS ${results.portkey.idleRssMiB} MiB`);
+    if (fl) {
+      results.sanity.floor = await sanity(fl.target);
+      targets.splice(1, 0, fl.target);
+    }
+    if (pk) {
       results.sanity.portkey = await sanity(pk.target);
       targets.push(pk.target);
     }
@@ -803,8 +1090,12 @@ async function main() {
         results.matrix.push({ mode, concurrency: conc, backgroundCpuPct, attempts, results: cellResults });
         const s = cellResults.switchyard;
         const p = cellResults.portkey;
+        const f = cellResults.floor;
         log(
-          `${mode} c=${conc}: direct p50 ${fmt(cellResults.direct.latencyMs?.p50)} ms, switchyard +${fmt(s.added.p50Ms)}/+${fmt(s.added.p99Ms)} ms p50/p99, ${fmtInt(s.rps)} req/s` +
+          `${mode} c=${conc}: direct p50 ${fmt(cellResults.direct.latencyMs?.p50)} ms` +
+            (f ? `; floor +${fmt(f.added.p50Ms)}/+${fmt(f.added.p99Ms)} ms, ${fmtInt(f.rps)} req/s` : '') +
+            `; switchyard +${fmt(s.added.p50Ms)}/+${fmt(s.added.p99Ms)} ms p50/p99, ${fmtInt(s.rps)} req/s` +
+            (s.addedOverFloor ? ` (over the floor +${fmt(s.addedOverFloor.p50Ms)}/+${fmt(s.addedOverFloor.p99Ms)} ms)` : '') +
             (p ? `; portkey +${fmt(p.added.p50Ms)}/+${fmt(p.added.p99Ms)} ms, ${fmtInt(p.rps)} req/s` : ''),
         );
       }
@@ -813,24 +1104,9 @@ async function main() {
     results.switchyardPeakRssMiB = round(memory(sy.pid).hwmKiB / 1024, 1);
     await stopChild(sy, 10_000);
     if (pk) await stopChild(pk, 10_000);
+    if (fl) await stopChild(fl, 5000);
   }
 
-  if (doMemory) {
-    for (const n of streamCounts) {
-      const m = await memoryTest('switchyard', n);
-      results.memory.push(m);
-      // Streams that never got a response (queued inside the router) make KiB/stream meaningless;
-      // measure once more at the largest count that streamed completely.
-      const fits = Math.floor(m.streamsWithContent / 100) * 100;
-      if (m.streamsWithContent < m.n && fits >= 100 && !streamCounts.includes(fits) && !results.memory.some((x) => x.n === fits)) {
-        log(`only ${m.streamsWithContent} of ${m.n} streams got a response; measuring ${fits} streams as well`);
-        const extra = await memoryTest('switchyard', fits);
-        extra.note = `added because only ${m.streamsWithContent} of ${m.n} streams got a response: the largest count that streams completely`;
-        results.memory.push(extra);
-      }
-    }
-    if (peers.includes('portkey')) results.memory.push(await memoryTest('portkey', Math.min(...streamCounts)));
-  }
   if (doProfile) results.profile = await profileRun();
   if (soakMinutes > 0) results.soak = await soak(soakMinutes);
 

@@ -1,6 +1,6 @@
 // Child processes of the bench (all tracked, all stopped on exit) and /proc readings.
 import { spawn, execFileSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -115,11 +115,68 @@ export function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
-/** VmRSS and VmHWM (peak RSS) in KiB. */
+/**
+ * VmRSS and VmHWM (peak RSS) in KiB, and the RSS split: RssAnon (heap, stacks: this process's own
+ * memory), RssFile (file-backed pages: the node binary and shared libraries, shared with every
+ * process that maps them) and RssShmem.
+ */
 export function memory(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const get = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssKiB: get('VmRSS'), hwmKiB: get('VmHWM') };
+  return { rssKiB: get('VmRSS'), hwmKiB: get('VmHWM'), anonKiB: get('RssAnon'), fileKiB: get('RssFile'), shmemKiB: get('RssShmem') };
+}
+
+/** Parent pid of `pid` (field 4 of /proc/<pid>/stat), or null when it is gone. */
+function ppidOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** Children of every process, from one scan of /proc. */
+function childrenByParent() {
+  const byParent = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pp = ppidOf(Number(name));
+    if (pp === null) continue;
+    if (!byParent.has(pp)) byParent.set(pp, []);
+    byParent.get(pp).push(Number(name));
+  }
+  return byParent;
+}
+
+/** `pid` and all its descendants (e.g. a node:cluster primary and its workers), from /proc. */
+export function processTree(pid, byParent = childrenByParent()) {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(byParent.get(out[i]) ?? []));
+  return out;
+}
+
+/**
+ * CPU seconds of a process tree: utime + stime of `pid` and of every live descendant, plus the
+ * cutime + cstime of `pid` (children that exited and were reaped). Compare two readings.
+ */
+export function treeCpuSeconds(pid, byParent = childrenByParent()) {
+  let s = 0;
+  for (const p of processTree(pid, byParent)) {
+    try {
+      s += cpuSeconds(p);
+    } catch {
+      /* exited between the listing and the read */
+    }
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    s += (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
+  } catch {
+    /* gone */
+  }
+  return s;
 }
 
 /** Resets VmHWM to the current RSS (`echo 5 > /proc/<pid>/clear_refs`); false when not allowed. */
@@ -156,13 +213,14 @@ export function machineBusy() {
   return out;
 }
 
-/** CPU seconds used by the bench itself: the runner and every child still running. */
+/** CPU seconds used by the bench itself: the runner and every child still running, with their own children (cluster workers). */
 export function benchBusy() {
   const u = process.cpuUsage();
   let s = (u.user + u.system) / 1e6;
+  const byParent = childrenByParent();
   for (const c of children) {
     try {
-      s += cpuSeconds(c.pid);
+      s += treeCpuSeconds(c.pid, byParent);
     } catch {
       /* exited */
     }
