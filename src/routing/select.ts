@@ -133,8 +133,8 @@ interface Filter {
 /** Candidate endpoints of one model after the request's hard filters, each skip explained. */
 function eligible(ctx: RouteContext, model: ModelEntry, req: ChatRequest, prefs: RoutingPrefs, considered: Consideration[], promptChars: number): Endpoint[] {
   const all = ctx.catalog.endpointsOf(model);
-  const note = (ep: Endpoint, skipped?: string) =>
-    considered.push({ model: model.id, endpoint: ep.key, provider: ep.provider.name, ...(skipped ? { skipped } : {}) });
+  // One object shape whether skipped or not (an absent reason is undefined and left out of JSON).
+  const note = (ep: Endpoint, skipped?: string) => considered.push({ model: model.id, endpoint: ep.key, provider: ep.provider.name, skipped: skipped || undefined });
   const maxTokens = req.max_completion_tokens ?? req.max_tokens ?? null;
   const promptEstimate = Math.ceil(promptChars / 4);
   const hasTools = Array.isArray(req.tools) && req.tools.length > 0;
