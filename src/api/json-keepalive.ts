@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { tickerFor, type Tickable } from '../core/ticker.js';
 
 /** OpenRouter's keep-alive unit for non-streaming bodies: newline, nine spaces, newline (spec §3.1). */
 const WHITESPACE_UNIT = '\n         \n';
@@ -8,9 +9,10 @@ const WHITESPACE_UNIT = '\n         \n';
  * ready after an interval, commit 200 and write whitespace (JSON parsers ignore it) so idle-timeout
  * proxies keep the connection. Until then the real status can still be sent.
  */
-export class JsonKeepAlive {
+export class JsonKeepAlive implements Tickable {
   committed = false;
-  private timer: NodeJS.Timeout | null = null;
+  private started = false;
+  private lastWrite = 0;
   private generationId = '';
 
   constructor(
@@ -20,13 +22,16 @@ export class JsonKeepAlive {
 
   start(generationId: string): void {
     this.generationId = generationId;
-    if (this.timer) return;
-    this.timer = setInterval(() => this.tick(), this.intervalMs);
-    this.timer.unref();
+    if (this.started) return;
+    this.started = true;
+    this.lastWrite = Date.now();
+    tickerFor(this.intervalMs).add(this);
   }
 
-  private tick(): void {
+  tick(now: number): void {
+    if (now - this.lastWrite < this.intervalMs) return;
     if (this.res.writableEnded || this.res.destroyed) return this.stop();
+    this.lastWrite = now;
     if (!this.committed) {
       this.committed = true;
       this.res.writeHead(200, { 'Content-Type': 'application/json', 'X-Generation-Id': this.generationId });
@@ -44,9 +49,8 @@ export class JsonKeepAlive {
   }
 
   stop(): void {
-    if (this.timer) {
-      clearInterval(this.timer);
-      this.timer = null;
-    }
+    if (!this.started) return;
+    this.started = false;
+    tickerFor(this.intervalMs).delete(this);
   }
 }

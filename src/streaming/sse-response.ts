@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { tickerFor, type Tickable } from '../core/ticker.js';
 
 const KEEPALIVE_COMMENT = ': OPENROUTER PROCESSING\n\n';
 
@@ -7,11 +8,11 @@ const KEEPALIVE_COMMENT = ': OPENROUTER PROCESSING\n\n';
  * comments whenever nothing else was written for an interval (spec §4.1); `contentCommitted`
  * records whether any data event went out, after which fallback is no longer invisible.
  */
-export class SseResponse {
+export class SseResponse implements Tickable {
   opened = false;
   contentCommitted = false;
   private lastWrite = 0;
-  private timer: NodeJS.Timeout | null = null;
+  private ticking = false;
 
   constructor(
     private readonly res: ServerResponse,
@@ -31,10 +32,12 @@ export class SseResponse {
     });
     // The first comment carries the status line and headers out in the same write.
     this.write(KEEPALIVE_COMMENT);
-    this.timer = setInterval(() => {
-      if (Date.now() - this.lastWrite >= this.keepaliveMs) this.write(KEEPALIVE_COMMENT);
-    }, this.keepaliveMs);
-    this.timer.unref();
+    this.ticking = true;
+    tickerFor(this.keepaliveMs).add(this);
+  }
+
+  tick(now: number): void {
+    if (now - this.lastWrite >= this.keepaliveMs) this.write(KEEPALIVE_COMMENT);
   }
 
   get backpressured(): boolean {
@@ -66,9 +69,8 @@ export class SseResponse {
   }
 
   stopKeepAlive(): void {
-    if (this.timer) {
-      clearInterval(this.timer);
-      this.timer = null;
-    }
+    if (!this.ticking) return;
+    this.ticking = false;
+    tickerFor(this.keepaliveMs).delete(this);
   }
 }
