@@ -1,7 +1,7 @@
-import { Agent, errors as undiciErrors, request } from 'undici';
+import { Agent, errors as undiciErrors } from 'undici';
 import type { ProviderRuntime } from '../config/load.js';
 import type { UpstreamFailure, UpstreamRequest } from '../providers/types.js';
-import type { UpstreamResponse } from './types.js';
+import type { UpstreamBody, UpstreamResponse } from './types.js';
 
 /**
  * HTTP to upstream providers over undici, one keep-alive connection pool per provider so each
@@ -33,16 +33,195 @@ export async function closeAgents(): Promise<void> {
 
 export type { UpstreamResponse } from './types.js';
 
+/**
+ * One upstream request through undici's dispatcher API rather than `request()`: the response body
+ * is a queue of Buffers fed by the handler and read through a plain async iterator, so there is
+ * no Readable stream, no stream events and no per-chunk stream bookkeeping between the socket and
+ * the SSE decoder. Profiles put undici's Readable and request wrappers at about a tenth of the CPU
+ * of a proxied request. Backpressure: above HIGH_WATER queued bytes the socket is paused until the
+ * reader catches up.
+ */
 export function sendUpstream(p: ProviderRuntime, req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
-  return request(req.url, {
-    method: 'POST',
-    headers: req.headers,
-    body: req.body,
-    signal,
-    dispatcher: agentFor(p),
-    headersTimeout: p.timeouts.firstByteMs,
-    bodyTimeout: p.timeouts.idleMs,
-  });
+  return new DispatchedResponse(p, req, signal).started;
+}
+
+const HIGH_WATER = 256 * 1024;
+const LOW_WATER = 64 * 1024;
+
+type Waiter = { resolve: (r: IteratorResult<Buffer>) => void; reject: (err: unknown) => void };
+
+class DispatchedResponse implements UpstreamResponse, UpstreamBody, AsyncIterator<Buffer> {
+  statusCode = 0;
+  headers: Record<string, string | string[] | undefined> = {};
+  readonly started: Promise<UpstreamResponse>;
+  destroyed = false;
+  private headersSeen = false;
+  private resolveStart!: (r: UpstreamResponse) => void;
+  private rejectStart!: (err: unknown) => void;
+  private readonly queue: Buffer[] = [];
+  private queued = 0;
+  private ended = false;
+  private failure: unknown = null;
+  private waiter: Waiter | null = null;
+  private abortRequest: ((err?: Error) => void) | null = null;
+  private resumeSocket: (() => void) | null = null;
+  private paused = false;
+  private readonly onAbort = () => this.fail(new undiciErrors.RequestAbortedError());
+
+  constructor(
+    p: ProviderRuntime,
+    req: UpstreamRequest,
+    private readonly signal: AbortSignal,
+  ) {
+    this.started = new Promise((resolve, reject) => {
+      this.resolveStart = resolve;
+      this.rejectStart = reject;
+    });
+    if (signal.aborted) {
+      this.rejectStart(new undiciErrors.RequestAbortedError());
+      return;
+    }
+    signal.addEventListener('abort', this.onAbort, { once: true });
+    const url = new URL(req.url);
+    agentFor(p).dispatch(
+      {
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: 'POST',
+        headers: req.headers,
+        body: req.body,
+        headersTimeout: p.timeouts.firstByteMs,
+        bodyTimeout: p.timeouts.idleMs,
+      },
+      this,
+    );
+  }
+
+  get body(): UpstreamBody {
+    return this;
+  }
+
+  // ---- undici's dispatch handler
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortRequest = abort;
+    if (this.destroyed) abort(new undiciErrors.RequestAbortedError());
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // informational (100 Continue, 103 Early Hints)
+    this.statusCode = statusCode;
+    this.headers = parseRawHeaders(rawHeaders);
+    this.resumeSocket = resume;
+    this.headersSeen = true;
+    this.resolveStart(this);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.destroyed) return true;
+    const w = this.waiter;
+    if (w && this.queue.length === 0) {
+      this.waiter = null;
+      w.resolve({ value: chunk, done: false });
+      return true;
+    }
+    this.queue.push(chunk);
+    this.queued += chunk.length;
+    if (this.queued > HIGH_WATER) this.paused = true;
+    return !this.paused;
+  }
+
+  onComplete(): void {
+    this.ended = true;
+    this.signal.removeEventListener('abort', this.onAbort);
+    this.wakeWaiter();
+  }
+
+  onError(err: Error): void {
+    this.fail(err, false);
+  }
+
+  /** Ends the exchange with an error; `cancel` also tells undici to drop the request (our side gave up). */
+  private fail(err: unknown, cancel = true): void {
+    this.signal.removeEventListener('abort', this.onAbort);
+    if (this.ended || this.failure) return;
+    this.failure = err;
+    if (!this.headersSeen) this.rejectStart(err);
+    if (cancel && this.abortRequest) this.abortRequest(err instanceof Error ? err : undefined);
+    this.wakeWaiter();
+  }
+
+  private wakeWaiter(): void {
+    const w = this.waiter;
+    if (!w || this.queue.length > 0) return;
+    this.waiter = null;
+    if (this.failure && !this.destroyed) w.reject(this.failure);
+    else w.resolve({ value: undefined, done: true });
+  }
+
+  // ---- the body, as the pipeline reads it
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<Buffer>> {
+    const chunk = this.queue.shift();
+    if (chunk !== undefined) {
+      this.queued -= chunk.length;
+      if (this.paused && this.queued < LOW_WATER) {
+        this.paused = false;
+        this.resumeSocket?.();
+      }
+      return Promise.resolve({ value: chunk, done: false });
+    }
+    if (this.destroyed || this.ended) return Promise.resolve({ value: undefined, done: true });
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  /** Leaving a for-await loop early abandons the body, as it does with a Node stream. */
+  return(): Promise<IteratorResult<Buffer>> {
+    this.destroy();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  async text(): Promise<string> {
+    const parts: Buffer[] = [];
+    for (;;) {
+      const r = await this.next();
+      if (r.done) break;
+      parts.push(r.value);
+    }
+    if (this.failure && !this.ended) throw this.failure;
+    return parts.length === 1 ? parts[0].toString('utf8') : Buffer.concat(parts).toString('utf8');
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.queue.length = 0;
+    this.queued = 0;
+    if (!this.ended && !this.failure) this.fail(new undiciErrors.RequestAbortedError());
+    this.wakeWaiter();
+  }
+}
+
+/** undici's raw header list ([name, value, …] as Buffers) → lower-case names, repeats as arrays. */
+function parseRawHeaders(raw: Buffer[]): Record<string, string | string[] | undefined> {
+  const out: Record<string, string | string[] | undefined> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i].toString('latin1').toLowerCase();
+    const value = raw[i + 1].toString('latin1');
+    const had = out[name];
+    if (had === undefined) out[name] = value;
+    else if (Array.isArray(had)) had.push(value);
+    else out[name] = [had, value];
+  }
+  return out;
 }
 
 /** A transport-level failure (no usable HTTP response) in the upstream-failure vocabulary. */
