@@ -461,37 +461,26 @@ async function measureCell(mode, conc, targets) {
   }
   const d = out.direct;
   if (backgroundShare > 0.1) log(`  warning: other processes used ${Math.round(backgroundShare * 100)}% of the machine's CPU during this cell; its figures are disturbed`);
+  const diff = (x, y) => (x && y ? round(x - y) : null);
+  // One target's figures minus a baseline's, from the same rounds.
+  const minus = (o, base) => ({
+    p50Ms: diff(o.latencyMs?.p50, base.latencyMs?.p50),
+    p99Ms: diff(o.latencyMs?.p99, base.latencyMs?.p99),
+    meanMs: diff(o.latencyMs?.mean, base.latencyMs?.mean),
+    ttfbP50Ms: diff(o.ttfbMs?.p50, base.ttfbMs?.p50),
+    ttfbP99Ms: diff(o.ttfbMs?.p99, base.ttfbMs?.p99),
+    ttftP50Ms: diff(o.ttftMs?.p50, base.ttftMs?.p50),
+    ttftP99Ms: diff(o.ttftMs?.p99, base.ttftMs?.p99),
+    // Spread of the per-round p50 differences: how much of the figure is noise.
+    p50PerRoundMs: o.perRound.map((r, i) => diff(r.p50, base.perRound[i]?.p50)),
+  });
+  // What a router adds over the upstream called directly, and beyond the Node floor (floor-proxy.mjs).
+  const f = out.floor;
   for (const t of targets) {
     if (t.name === 'direct') continue;
     const o = out[t.name];
-    const diff = (x, y) => (x && y ? round(x - y) : null);
-    o.added = {
-      p50Ms: diff(o.latencyMs?.p50, d.latencyMs?.p50),
-      p99Ms: diff(o.latencyMs?.p99, d.latencyMs?.p99),
-      meanMs: diff(o.latencyMs?.mean, d.latencyMs?.mean),
-      ttfbP50Ms: diff(o.ttfbMs?.p50, d.ttfbMs?.p50),
-      ttfbP99Ms: diff(o.ttfbMs?.p99, d.ttfbMs?.p99),
-      ttftP50Ms: diff(o.ttftMs?.p50, d.ttftMs?.p50),
-      ttftP99Ms: diff(o.ttftMs?.p99, d.ttftMs?.p99),
-      // Spread of the per-round p50 differences: how much of the figure is noise.
-      p50PerRoundMs: o.perRound.map((r, i) => diff(r.p50, d.perRound[i]?.p50)),
-    };
-  }
-  // What a router adds beyond the Node floor (floor-proxy.mjs) measured in the same rounds.
-  const f = out.floor;
-  if (f) {
-    for (const t of targets) {
-      if (t.name === 'direct' || t.name === 'floor') continue;
-      const o = out[t.name];
-      const diff = (x, y) => (x && y ? round(x - y) : null);
-      o.addedOverFloor = {
-        p50Ms: diff(o.latencyMs?.p50, f.latencyMs?.p50),
-        p99Ms: diff(o.latencyMs?.p99, f.latencyMs?.p99),
-        ttfbP50Ms: diff(o.ttfbMs?.p50, f.ttfbMs?.p50),
-        ttftP50Ms: diff(o.ttftMs?.p50, f.ttftMs?.p50),
-        p50PerRoundMs: o.perRound.map((r, i) => diff(r.p50, f.perRound[i]?.p50)),
-      };
-    }
+    o.added = minus(o, d);
+    if (f && t.name !== 'floor') o.addedOverFloor = minus(o, f);
   }
   return out;
 }
