@@ -4,6 +4,7 @@ import type { App } from '../app.js';
 import type { Caller } from '../auth/keys.js';
 import { ApiError, errorTypeOf } from '../core/errors.js';
 import { generationId } from '../core/ids.js';
+import { ClientGone, type CancelSignal } from '../core/cancel.js';
 import { ajv, firstError } from '../core/validation.js';
 import type { Endpoint } from '../catalog/types.js';
 import { computeCost, usageJson, ZERO_USAGE, type Cost } from '../accounting/cost.js';
@@ -83,18 +84,18 @@ export async function handleChatCompletions(app: App, req: IncomingMessage, res:
   const promptChars = JSON.stringify(chat.messages).length;
   const plan = planRoute({ catalog: app.settings.catalog, providers: app.settings.providers, health: app.health, rng: app.rng }, chat, promptChars);
   const gen = new Generation(chat, promptChars, header(req, 'x-switchyard-cassette'), plan);
-  const abort = new AbortController();
+  const gone = new ClientGone();
   res.on('close', () => {
     if (!res.writableFinished) {
       gen.cancelled = true;
-      abort.abort();
+      gone.abort();
     }
   });
   const admission = await app.gate.admit(caller, admissionRequest(gen, plan));
   res.setHeader('X-Generation-Id', gen.id);
   try {
-    if (chat.stream === true) await runStreaming(app, res, gen, plan.candidates, abort.signal);
-    else await runNonStreaming(app, res, gen, plan.candidates, abort.signal);
+    if (chat.stream === true) await runStreaming(app, res, gen, plan.candidates, gone);
+    else await runNonStreaming(app, res, gen, plan.candidates, gone);
   } finally {
     app.store.save(toRecord(gen, req, caller, chat));
     await admission.settle(gen.cost.total, gen.usage);
@@ -142,7 +143,7 @@ async function startAttempt(
   gen: Generation,
   ep: Endpoint,
   stream: boolean,
-  signal: AbortSignal,
+  signal: CancelSignal,
 ): Promise<{ adapter: ProviderAdapter; response: UpstreamResponse; started: number } | AttemptFailure> {
   const provider = app.settings.providers.get(ep.provider.slug)!;
   const adapter = adapterFor(ep.provider.protocol)!;
@@ -211,7 +212,7 @@ function settle(app: App, gen: Generation, ep: Endpoint): void {
   gen.cost = computeCost(gen.usage, ep.price);
 }
 
-async function runStreaming(app: App, res: ServerResponse, gen: Generation, candidates: Candidate[], signal: AbortSignal): Promise<void> {
+async function runStreaming(app: App, res: ServerResponse, gen: Generation, candidates: Candidate[], signal: CancelSignal): Promise<void> {
   const sse = new SseResponse(res, app.settings.keepaliveMs);
   const failures: AttemptFailure[] = [];
   try {
@@ -272,7 +273,7 @@ async function pumpStream(
   attempt: { adapter: ProviderAdapter; response: UpstreamResponse; started: number },
   encoder: ChunkEncoder,
   sse: SseResponse,
-  signal: AbortSignal,
+  signal: CancelSignal,
 ): Promise<'done' | AttemptFailure> {
   const decoder = attempt.adapter.createStreamDecoder();
   const pieces = attempt.response.body[Symbol.asyncIterator]();
@@ -447,7 +448,7 @@ function recordSuccess(app: App, gen: Generation, ep: Endpoint, started: number)
   gen.attempts.push({ provider: ep.provider.name, endpoint: ep.key, model: ep.model.id, status: 200, latencyMs: now - started, outcome: 'served' });
 }
 
-async function runNonStreaming(app: App, res: ServerResponse, gen: Generation, candidates: Candidate[], signal: AbortSignal): Promise<void> {
+async function runNonStreaming(app: App, res: ServerResponse, gen: Generation, candidates: Candidate[], signal: CancelSignal): Promise<void> {
   const keepAlive = new JsonKeepAlive(res, app.settings.keepaliveMs);
   const failures: AttemptFailure[] = [];
   try {

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { UpstreamBody } from '../upstream/types.js';
+import type { CancelSignal } from '../core/cancel.js';
 
 /**
  * A response body played from a script: pieces of text released after given delays. It has the
@@ -12,7 +13,7 @@ export class ScriptedBody implements UpstreamBody {
   constructor(
     private readonly pieces: string[],
     private readonly delaysMs: number[],
-    signal?: AbortSignal,
+    signal?: CancelSignal,
   ) {
     signal?.addEventListener('abort', () => this.destroy(), { once: true });
   }

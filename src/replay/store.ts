@@ -4,6 +4,7 @@ import { ScriptedBody } from './body.js';
 import { deriveUpstream, isStreamBody, loadCassetteFile, splitSseEvents, type RecordedResponse } from './cassette.js';
 import type { UpstreamRequest } from '../providers/types.js';
 import type { UpstreamResponse } from '../upstream/types.js';
+import type { CancelSignal } from '../core/cancel.js';
 
 export type Pace = 'recorded' | 'fast';
 
@@ -167,7 +168,7 @@ export class ReplayStore {
   }
 
   /** The recorded answer to this request, or an HTTP 404 whose body says what was closest. */
-  answer(req: UpstreamRequest, clientBody: unknown, signal?: AbortSignal): UpstreamResponse {
+  answer(req: UpstreamRequest, clientBody: unknown, signal?: CancelSignal): UpstreamResponse {
     let path: string;
     try {
       const url = new URL(req.url);
@@ -211,7 +212,7 @@ export class ReplayStore {
     return { statusCode: 404, headers: { 'content-type': 'application/json' }, body: new ScriptedBody([body], [0]) };
   }
 
-  private play(entry: Entry, signal?: AbortSignal): UpstreamResponse {
+  private play(entry: Entry, signal?: CancelSignal): UpstreamResponse {
     const fast = this.pace === 'fast';
     let status = entry.response.code;
     let contentType = entry.response.headers['Content-Type']?.[0] ?? entry.response.headers['content-type']?.[0];

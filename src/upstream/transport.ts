@@ -1,5 +1,6 @@
 import { Agent, errors as undiciErrors } from 'undici';
 import type { ProviderRuntime } from '../config/load.js';
+import type { CancelSignal } from '../core/cancel.js';
 import type { UpstreamFailure, UpstreamRequest } from '../providers/types.js';
 import type { UpstreamBody, UpstreamResponse } from './types.js';
 
@@ -41,7 +42,7 @@ export type { UpstreamResponse } from './types.js';
  * of a proxied request. Backpressure: above HIGH_WATER queued bytes the socket is paused until the
  * reader catches up.
  */
-export function sendUpstream(p: ProviderRuntime, req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+export function sendUpstream(p: ProviderRuntime, req: UpstreamRequest, signal: CancelSignal): Promise<UpstreamResponse> {
   return new DispatchedResponse(p, req, signal).started;
 }
 
@@ -71,7 +72,7 @@ class DispatchedResponse implements UpstreamResponse, UpstreamBody, AsyncIterato
   constructor(
     p: ProviderRuntime,
     req: UpstreamRequest,
-    private readonly signal: AbortSignal,
+    private readonly signal: CancelSignal,
   ) {
     this.started = new Promise((resolve, reject) => {
       this.resolveStart = resolve;
