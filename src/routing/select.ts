@@ -125,7 +125,6 @@ const fmtUsdPerM = (perToken: number) => `$${Number((perToken * 1e6).toPrecision
 
 /** A hard filter: endpoints failing it are skipped; if none survive, the request ends with `empty`. */
 interface Filter {
-  applies: boolean;
   keep: (ep: Endpoint) => string | null; // reason to skip, or null to keep
   empty: () => ApiError;
 }
@@ -145,45 +144,50 @@ function eligible(ctx: RouteContext, model: ModelEntry, req: ChatRequest, prefs:
     (m) => Array.isArray(m.content) && m.content.some((p) => (p as { type?: string }).type === 'image_url'),
   );
 
-  const filters: Filter[] = [
-    {
-      applies: true,
-      keep: (ep) => {
-        const rt = ctx.providers.get(ep.provider.slug);
-        return rt?.enabled && adapterFor(ep.provider.protocol) ? null : 'provider not configured';
-      },
-      empty: () => {
-        const hints = [...new Set(all.map((ep) => `${envStem(ep.provider.slug)}_API_KEY`))].join(', ');
-        return new ApiError(503, `No provider is configured for ${model.id}: set one of ${hints}`);
-      },
+  // Only the filters that apply to this request are built (each is an object and two closures).
+  const filters: Filter[] = [];
+  filters.push({
+    keep: (ep) => {
+      const rt = ctx.providers.get(ep.provider.slug);
+      return rt?.enabled && adapterFor(ep.provider.protocol) ? null : 'provider not configured';
     },
-    {
-      applies: prefs.only !== null,
+    empty: () => {
+      const hints = [...new Set(all.map((ep) => `${envStem(ep.provider.slug)}_API_KEY`))].join(', ');
+      return new ApiError(503, `No provider is configured for ${model.id}: set one of ${hints}`);
+    },
+  });
+  if (prefs.only !== null) {
+    filters.push({
       keep: (ep) => (prefs.only!.some((n) => matchesProvider(ep, n)) ? null : 'not in provider.only'),
       empty: () => new ApiError(404, `No endpoints found for ${model.id} matching provider.only (${prefs.only!.join(', ')}).`),
-    },
-    {
-      applies: prefs.ignore !== null,
+    });
+  }
+  if (prefs.ignore !== null) {
+    filters.push({
       keep: (ep) => (prefs.ignore!.some((n) => matchesProvider(ep, n)) ? 'in provider.ignore' : null),
       empty: () => new ApiError(404, `No endpoints found for ${model.id}: every provider is in provider.ignore.`),
-    },
-    {
-      applies: prefs.quantizations !== null,
+    });
+  }
+  if (prefs.quantizations !== null) {
+    filters.push({
       keep: (ep) => (quantizationMatches(ep.quantization, prefs.quantizations!) ? null : `quantization ${ep.quantization} not in provider.quantizations`),
       empty: () => new ApiError(404, `No endpoints found for ${model.id} with quantization ${prefs.quantizations!.join(', ')}.`),
-    },
-    {
-      applies: prefs.dataCollection === 'deny',
+    });
+  }
+  if (prefs.dataCollection === 'deny') {
+    filters.push({
       keep: (ep) => (ep.provider.data_collection === 'deny' ? null : 'may store or train on data (data_collection: deny)'),
       empty: () => new ApiError(404, `No endpoints found for ${model.id} that satisfy data_collection: deny.`),
-    },
-    {
-      applies: prefs.zdr,
+    });
+  }
+  if (prefs.zdr) {
+    filters.push({
       keep: (ep) => (ep.provider.zdr === true ? null : 'not a zero-data-retention endpoint (zdr)'),
       empty: () => new ApiError(404, `No endpoints found for ${model.id} with zero data retention.`),
-    },
-    {
-      applies: mp !== null,
+    });
+  }
+  if (mp !== null) {
+    filters.push({
       keep: (ep) => {
         if (mp!.prompt !== undefined && ep.price.prompt * 1e6 > mp!.prompt) return `prompt price ${fmtUsdPerM(ep.price.prompt)} above max_price`;
         if (mp!.completion !== undefined && ep.price.completion * 1e6 > mp!.completion) return `completion price ${fmtUsdPerM(ep.price.completion)} above max_price`;
@@ -192,48 +196,51 @@ function eligible(ctx: RouteContext, model: ModelEntry, req: ChatRequest, prefs:
         return null;
       },
       empty: () => new ApiError(404, `No endpoints found for ${model.id} within provider.max_price.`),
-    },
-    {
-      applies: hasImages,
+    });
+  }
+  if (hasImages) {
+    filters.push({
       keep: () => ((model.input_modalities ?? ['text']).includes('image') ? null : 'no image input'),
       empty: () => new ApiError(404, 'No endpoints found that support image input'),
-    },
-    {
-      applies: hasTools,
+    });
+  }
+  if (hasTools) {
+    filters.push({
       keep: (ep) => (supports(ep, 'tools') ? null : 'does not support tools'),
       empty: () => new ApiError(404, 'No endpoints found that support tool use. To learn more about provider routing, see the README section on routing.'),
-    },
-    {
-      applies: hasTools && namedChoice,
+    });
+  }
+  if (hasTools && namedChoice) {
+    filters.push({
       keep: (ep) => (supports(ep, 'tool_choice') ? null : 'does not support tool_choice'),
       empty: () => new ApiError(404, "No endpoints found that support the provided 'tool_choice' value."),
-    },
-    {
-      applies: maxTokens !== null,
+    });
+  }
+  if (maxTokens !== null) {
+    filters.push({
       keep: (ep) => (ep.maxCompletionTokens === null || maxTokens! <= ep.maxCompletionTokens ? null : `max output ${ep.maxCompletionTokens} < max_tokens ${maxTokens}`),
       empty: () => new ApiError(404, `No endpoints found for ${model.id} that can produce ${maxTokens} output tokens.`),
-    },
-    {
-      applies: true,
-      keep: (ep) =>
-        ep.contextLength !== null && promptEstimate + (maxTokens ?? 0) > ep.contextLength
-          ? `prompt (~${promptEstimate} tokens) + max_tokens exceed the context length ${ep.contextLength}`
-          : null,
-      empty: () => new ApiError(400, `This request (~${promptEstimate} prompt tokens${maxTokens ? ` + ${maxTokens} output tokens` : ''}) exceeds the context length of every endpoint of ${model.id}. Please reduce the length of the messages or max_tokens.`, { error_type: 'context_length_exceeded' }),
-    },
-    {
-      applies: needed.length > 0,
+    });
+  }
+  filters.push({
+    keep: (ep) =>
+      ep.contextLength !== null && promptEstimate + (maxTokens ?? 0) > ep.contextLength
+        ? `prompt (~${promptEstimate} tokens) + max_tokens exceed the context length ${ep.contextLength}`
+        : null,
+    empty: () => new ApiError(400, `This request (~${promptEstimate} prompt tokens${maxTokens ? ` + ${maxTokens} output tokens` : ''}) exceeds the context length of every endpoint of ${model.id}. Please reduce the length of the messages or max_tokens.`, { error_type: 'context_length_exceeded' }),
+  });
+  if (needed.length > 0) {
+    filters.push({
       keep: (ep) => {
         const missing = needed.filter((p) => !ep.supportedParameters.has(p));
         return missing.length > 0 ? `does not support ${missing.join(', ')} (require_parameters)` : null;
       },
       empty: () => new ApiError(404, `No endpoints found for ${model.id} that support all requested parameters (${needed.join(', ')}).`),
-    },
-  ];
+    });
+  }
 
   let eps: Endpoint[] = [...all];
   for (const f of filters) {
-    if (!f.applies) continue;
     const kept: Endpoint[] = [];
     for (const ep of eps) {
       const reason = f.keep(ep);
