@@ -17,7 +17,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, fetch } from 'undici';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
-import { runCli, startServe, waitFor, type Proc } from './support/process.js';
+import { runCli, startServe, stopProc, waitFor, type Proc } from './support/process.js';
 import { jsonWithUsage, streamWithUsage } from './support/usage-upstream.js';
 import { createTestDatabase } from './support/services.js';
 import { ConfigError, loadSettings } from '../src/config/load.js';
@@ -242,10 +242,7 @@ for (const backend of BACKENDS) describe(`switchyard serve --workers 2 (${backen
     gw = await startServe({ ...env, SWITCHYARD_DATA_DIR: dataDir, GROQ_API_KEY: 'k', GROQ_BASE_URL: groq.baseUrl, LOG_LEVEL: 'info' }, cwd, 30_000, ['--workers', '2']);
   });
   after(async () => {
-    if (gw && gw.child.exitCode === null && gw.child.signalCode === null) {
-      gw.child.kill('SIGTERM');
-      await gw.exited;
-    }
+    await stopProc(gw);
     await sql?.close();
     await groq?.close();
     await cleanup?.();

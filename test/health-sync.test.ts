@@ -20,7 +20,7 @@ import { HealthSync, HEALTH_CHANNEL, type HealthSyncOptions } from '../src/routi
 import { LocalBus, type Bus } from '../src/state/bus.js';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { sharedStateEnv } from './support/services.js';
-import { startServe, type Proc } from './support/process.js';
+import { startServe, stopProc, type Proc } from './support/process.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Lets queued deliveries (setImmediate) run. */
@@ -365,11 +365,7 @@ describe('health sync end to end: two replicas on PostgreSQL + Redis', () => {
   });
   after(async () => {
     await Promise.all(
-      replicas.map(async (r) => {
-        if (r.child.exitCode !== null || r.child.signalCode !== null) return;
-        r.child.kill('SIGTERM');
-        await r.exited;
-      }),
+      replicas.map((r) => stopProc(r)),
     );
     await groq?.close();
     await novita?.close();

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { sharedStateEnv } from './support/services.js';
-import { startServe, type Proc } from './support/process.js';
+import { startServe, stopProc, type Proc } from './support/process.js';
 import { streamWithUsage } from './support/usage-upstream.js';
 import { openSql, type Sql } from '../src/storage/sql.js';
 import { KeyStore } from '../src/keys/store.js';
@@ -31,11 +31,7 @@ type Replica = Proc & { url: string };
 
 const startReplica = (env: Record<string, string>, cwd: string): Promise<Replica> => startServe(env, cwd);
 
-async function stop(r: Replica | undefined): Promise<void> {
-  if (!r || r.child.exitCode !== null || r.child.signalCode !== null) return;
-  r.child.kill('SIGTERM');
-  await r.exited;
-}
+const stop = (r: Replica | undefined): Promise<void> => stopProc(r);
 
 interface Outcome {
   status: number;

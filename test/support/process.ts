@@ -42,3 +42,10 @@ export async function startServe(env: Record<string, string>, cwd: string, ms = 
   const [, url] = await waitFor(p, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/, ms);
   return { ...p, url };
 }
+
+/** SIGTERM and wait for the exit, unless the process is already gone (or was never started). */
+export async function stopProc(p: Proc | undefined): Promise<void> {
+  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
+  p.child.kill('SIGTERM');
+  await p.exited;
+}
