@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
-import { runCli, waitFor } from './support/process.js';
+import { readAcross, runCli, waitFor } from './support/process.js';
 
 const run = runCli;
 
@@ -112,14 +112,7 @@ describe('switchyard serve', () => {
       body: JSON.stringify({ model: 'moonshotai/kimi-k2-0905', stream: true, provider: { only: ['groq'] }, messages: [{ role: 'user', content: 'count' }] }),
     });
     assert.equal(res.status, 200);
-    const reader = res.body!.getReader();
-    let text = new TextDecoder().decode((await reader.read()).value);
-    p.child.kill('SIGTERM');
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += new TextDecoder().decode(value);
-    }
+    const text = await readAcross(res, () => p.child.kill('SIGTERM'));
     assert.match(text, /" three"/);
     assert.match(text, /data: \[DONE\]\n\n$/);
     assert.equal(await p.exited, 0);

@@ -17,7 +17,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, fetch } from 'undici';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
-import { runCli, startServe, stopProc, waitFor, type Proc } from './support/process.js';
+import { readAcross, runCli, startServe, stopProc, waitFor, type Proc } from './support/process.js';
 import { jsonWithUsage, streamWithUsage } from './support/usage-upstream.js';
 import { createTestDatabase } from './support/services.js';
 import { ConfigError, loadSettings } from '../src/config/load.js';
@@ -311,14 +311,7 @@ for (const backend of BACKENDS) describe(`switchyard serve --workers 2 (${backen
     assert.equal(res.status, 200);
     const id = res.headers.get('x-generation-id')!;
     served.add(id);
-    const reader = res.body!.getReader();
-    let text = new TextDecoder().decode((await reader.read()).value);
-    gw.child.kill('SIGTERM');
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += new TextDecoder().decode(value);
-    }
+    const text = await readAcross(res, () => gw.child.kill('SIGTERM'));
     assert.match(text, /data: \[DONE\]\n\n$/);
     assert.equal(await gw.exited, 0);
     assert.match(gw.output(), /"signal":"SIGTERM","workers":2,"msg":"draining open requests"/);

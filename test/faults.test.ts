@@ -9,7 +9,7 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
+import { chatCompletion, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { postChat, readSse, rngPicking, startGateway, type Gateway } from './support/gateway.js';
 import { fetchGeneration as generation } from './support/requests.js';
 
@@ -28,14 +28,7 @@ const okStream = (text: string) => [
   usageChunk(10, 3),
   'data: [DONE]\n\n',
 ];
-const completion = (text: string) => ({
-  id: 'chatcmpl-2',
-  object: 'chat.completion',
-  created: 1,
-  model: 'm',
-  choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
-  usage: { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12 },
-});
+const completion = (text: string) => chatCompletion(text, { prompt_tokens: 10, completion_tokens: 2 });
 
 async function closedPortUrl(): Promise<string> {
   const srv = createServer();

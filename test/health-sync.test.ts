@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { HealthTracker, type HealthOptions } from '../src/routing/health.js';
 import { HealthSync, HEALTH_CHANNEL, type HealthSyncOptions } from '../src/routing/health-sync.js';
 import { LocalBus, type Bus } from '../src/state/bus.js';
-import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
+import { chatCompletion, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { sharedStateEnv } from './support/services.js';
 import { startServe, stopProc, type Proc } from './support/process.js';
 
@@ -334,14 +334,7 @@ describe('health sync end to end: two replicas on PostgreSQL + Redis', () => {
   let cleanup: (() => Promise<void>) | undefined;
   const cwd = mkdtempSync(join(tmpdir(), 'switchyard-health-sync-'));
 
-  const completion = (text: string) => ({
-    id: 'chatcmpl-1',
-    object: 'chat.completion',
-    created: 1,
-    model: 'm',
-    choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 },
-  });
+  const completion = (text: string) => chatCompletion(text);
   const chat = (url: string, provider: Record<string, unknown>) =>
     fetch(`${url}/api/v1/chat/completions`, {
       method: 'POST',

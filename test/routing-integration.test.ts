@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
+import { chatCompletion, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { postChat, readSse, rngPicking, startGateway, type Gateway } from './support/gateway.js';
 import { HealthTracker } from '../src/routing/health.js';
 
@@ -21,14 +21,7 @@ const stream = (text: string) => [
   `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 } })}\n\n`,
   'data: [DONE]\n\n',
 ];
-const completion = (text: string) => ({
-  id: 'chatcmpl-x',
-  object: 'chat.completion',
-  created: 1,
-  model: 'm',
-  choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
-  usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 },
-});
+const completion = (text: string) => chatCompletion(text);
 
 describe('routing over real upstreams', () => {
   const mocks: Record<string, MockUpstream> = {};

@@ -251,3 +251,15 @@ export function replyFromUpstreamRecording(resp: RecordedResponse): MockReply {
   }
   return { status: resp.code, headers, raw: resp.body };
 }
+
+/** A minimal OpenAI-style `chat.completion` body, as a provider's mock answers a non-streaming request. */
+export function chatCompletion(text: string, usage = { prompt_tokens: 5, completion_tokens: 2 }): Record<string, unknown> {
+  return {
+    id: 'chatcmpl-mock',
+    object: 'chat.completion',
+    created: 1,
+    model: 'm',
+    choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+    usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+  };
+}

@@ -49,3 +49,17 @@ export async function stopProc(p: Proc | undefined): Promise<void> {
   p.child.kill('SIGTERM');
   await p.exited;
 }
+
+/** Reads a streamed response's first chunk, runs `then` (e.g. SIGTERM the server), and returns the whole body. */
+export async function readAcross(res: Response, then: () => void): Promise<string> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = decoder.decode((await reader.read()).value, { stream: true });
+  then();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  return text + decoder.decode();
+}
