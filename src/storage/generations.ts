@@ -1,3 +1,4 @@
+import { decodeRouting, encodeRouting } from './routing-codec.js';
 import { insertRows, type Queryable, type Sql } from './sql.js';
 
 export interface ProviderAttempt {
@@ -111,7 +112,7 @@ export function toRow(r: GenerationRecord): unknown[] {
     r.ttftMs,
     r.errorCode,
     r.errorMessage,
-    JSON.stringify(r.attempts),
+    encodeRouting(r.attempts),
     r.apiKey,
     r.externalUser,
     r.userAgent,
@@ -148,7 +149,7 @@ export function fromRow(row: GenerationRow): GenerationRecord {
     ttftMs: row.ttft_ms as number | null,
     errorCode: row.error_code as number | null,
     errorMessage: row.error_message as string | null,
-    attempts: JSON.parse(row.attempts as string) as ProviderAttempt[],
+    attempts: decodeRouting(row.attempts as string),
     apiKey: row.api_key as string | null,
     externalUser: row.external_user as string | null,
     userAgent: row.user_agent as string | null,

@@ -1,0 +1,55 @@
+/**
+ * The stored routing explanation (src/storage/routing-codec.ts) must read back exactly as it was
+ * written, whatever mix of attempts, skipped and untried endpoints it holds, and rows written as
+ * a plain JSON array before the compact form must still read.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeRouting, encodeRouting } from '../src/storage/routing-codec.js';
+import type { ProviderAttempt } from '../src/storage/generations.js';
+
+const M = 'moonshotai/kimi-k2-0905';
+const skipped = (endpoint: string, reason: string, model = M): ProviderAttempt => ({ provider: endpoint.toUpperCase(), endpoint, model, status: null, latencyMs: 0, outcome: 'skipped', reason });
+const notTried = (endpoint: string, model = M): ProviderAttempt => ({ provider: endpoint.toUpperCase(), endpoint, model, status: null, latencyMs: 0, outcome: 'not tried' });
+
+describe('routing explanation codec', () => {
+  it('round-trips attempts, untried and skipped endpoints in their order', () => {
+    const list: ProviderAttempt[] = [
+      { provider: 'Groq', endpoint: 'groq', model: M, status: 429, latencyMs: 31, outcome: 'failed', error: 'rate limited' },
+      { provider: 'Novita', endpoint: 'novita', model: M, status: 200, latencyMs: 412, outcome: 'served' },
+      notTried('together'),
+      skipped('baseten', 'provider not configured'),
+      skipped('chutes', 'excluded by provider.ignore'),
+      skipped('deepinfra', 'provider not configured'),
+      notTried('fireworks', 'moonshotai/kimi-k2'),
+      skipped('parasail', 'provider not configured', 'moonshotai/kimi-k2'),
+    ];
+    const text = encodeRouting(list);
+    assert.deepEqual(decodeRouting(text), list);
+    assert.ok(text.length < JSON.stringify(list).length * 0.7, `compact form is shorter (${text.length} vs ${JSON.stringify(list).length})`);
+    const stored = JSON.parse(text);
+    assert.deepEqual(stored.r, ['provider not configured', 'excluded by provider.ignore'], 'each reason is stored once');
+  });
+
+  it('keeps as objects the entries the compact form could not restore exactly', () => {
+    const odd: ProviderAttempt[] = [
+      { provider: 'A', endpoint: 'a', model: M, status: null, latencyMs: 0, outcome: 'skipped' }, // no reason
+      { provider: 'B', endpoint: 'b', model: M, status: null, latencyMs: 3, outcome: 'not tried' }, // a latency
+      { provider: 'C', endpoint: 'c', model: M, status: null, latencyMs: 0, outcome: 'not tried', error: 'x' },
+      { provider: 'D', endpoint: 'd', model: M, status: null, latencyMs: 0, outcome: 'not tried', reason: 'why' },
+      { provider: 'E', endpoint: 'e', model: M, status: null, latencyMs: 0 }, // an old-style attempt
+      { ...notTried('f'), extra: 1 } as ProviderAttempt,
+      notTried('g'),
+    ];
+    assert.deepEqual(decodeRouting(encodeRouting(odd)), odd);
+  });
+
+  it('stores lists without compactable entries as a plain array, and reads plain arrays', () => {
+    const served: ProviderAttempt[] = [{ provider: 'Groq', endpoint: 'groq', model: M, status: 200, latencyMs: 9, outcome: 'served' }];
+    assert.equal(encodeRouting(served), JSON.stringify(served));
+    assert.deepEqual(decodeRouting(JSON.stringify(served)), served);
+    assert.deepEqual(decodeRouting('[]'), []);
+    const legacy = [served[0], skipped('baseten', 'provider not configured')];
+    assert.deepEqual(decodeRouting(JSON.stringify(legacy)), legacy);
+  });
+});
