@@ -77,6 +77,17 @@ class Generation {
     readonly cassette: string | null,
     readonly plan: RoutePlan,
   ) {}
+
+  /**
+   * Once content has reached the client no other provider can be tried, so the conversation is
+   * not needed any more; for a long prompt it is most of what an open stream holds. The record
+   * needs only the model, user and session fields, and the prompt's size, already counted.
+   */
+  releasePrompt(): void {
+    delete this.req.messages;
+    delete this.req.prompt;
+    delete this.req.tools;
+  }
 }
 
 export async function handleChatCompletions(app: App, req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller): Promise<void> {
@@ -318,6 +329,7 @@ async function pumpStream(
       batch += held + out;
       held = '';
       sse.contentCommitted = true;
+      gen.releasePrompt();
     } else {
       batch += out;
     }

@@ -1,5 +1,6 @@
 import type { WireEra } from '../config/load.js';
 import type { ReasoningDetail, ToolCallDelta, UpstreamChunk } from '../providers/types.js';
+import { detached } from '../core/strings.js';
 import { normaliseFinishReason } from './finish-reason.js';
 
 /**
@@ -8,8 +9,8 @@ import { normaliseFinishReason } from './finish-reason.js';
  * stream; per chunk only the delta is serialised. This is the per-token hot path.
  */
 export class ChunkEncoder {
-  private readonly head2026: string;
-  private readonly head2025: string;
+  /** The envelope before `choices`, in the era's key order; serialised once per stream, kept flat. */
+  private readonly head: string;
   private systemFingerprint: string | null | undefined;
   private serviceTier: string | undefined;
   sawToolCalls = false;
@@ -27,8 +28,11 @@ export class ChunkEncoder {
     provider: string,
   ) {
     const q = JSON.stringify;
-    this.head2026 = `{"id":${q(id)},"object":"chat.completion.chunk","created":${created},"model":${q(model)},"provider":${q(provider)}`;
-    this.head2025 = `{"id":${q(id)},"provider":${q(provider)},"model":${q(model)},"object":"chat.completion.chunk","created":${created}`;
+    this.head = detached(
+      era === '2025'
+        ? `{"id":${q(id)},"provider":${q(provider)},"model":${q(model)},"object":"chat.completion.chunk","created":${created}`
+        : `{"id":${q(id)},"object":"chat.completion.chunk","created":${created},"model":${q(model)},"provider":${q(provider)}`,
+    );
   }
 
   /** SSE events for one upstream chunk (zero, one, or several when tool-call headers are split). */
@@ -65,20 +69,19 @@ export class ChunkEncoder {
   usageEvent(usageJson: Record<string, unknown>): string {
     const usage = JSON.stringify(usageJson);
     if (this.era === '2025') {
-      return `data: ${this.head2025},"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null,"native_finish_reason":null,"logprobs":null}],"usage":${usage}}\n\n`;
+      return `data: ${this.head},"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null,"native_finish_reason":null,"logprobs":null}],"usage":${usage}}\n\n`;
     }
     const fr = JSON.stringify(this.finishReason);
     const nfr = JSON.stringify(this.nativeFinish);
     const fp = typeof this.systemFingerprint === 'string' ? `,"system_fingerprint":${JSON.stringify(this.systemFingerprint)}` : '';
-    return `data: ${this.head2026}${fp}${this.tierPart()},"choices":[{"index":0,"delta":{"content":"","role":"assistant"},"finish_reason":${fr},"native_finish_reason":${nfr}}],"usage":${usage}}\n\n`;
+    return `data: ${this.head}${fp}${this.tierPart()},"choices":[{"index":0,"delta":{"content":"","role":"assistant"},"finish_reason":${fr},"native_finish_reason":${nfr}}],"usage":${usage}}\n\n`;
   }
 
   /** Mid-stream failure after content reached the client (spec §4.7). */
   errorEvent(code: number, message: string, metadata?: Record<string, unknown>): string {
     const error = JSON.stringify(metadata ? { code, message, metadata } : { code, message });
-    const head = this.era === '2025' ? this.head2025 : this.head2026;
     this.finishReason = 'error';
-    return `data: ${head},"error":${error},"choices":[{"index":0,"delta":{"content":"","role":"assistant"},"finish_reason":"error","native_finish_reason":null}]}\n\n`;
+    return `data: ${this.head},"error":${error},"choices":[{"index":0,"delta":{"content":"","role":"assistant"},"finish_reason":"error","native_finish_reason":null}]}\n\n`;
   }
 
   /** A finish chunk for upstreams that ended without one (stream closed after content). */
@@ -96,13 +99,13 @@ export class ChunkEncoder {
     if (this.era === '2025') {
       const lp = logprobs === undefined ? 'null' : JSON.stringify(logprobs);
       const fp = this.systemFingerprint === undefined ? '' : `,"system_fingerprint":${JSON.stringify(this.systemFingerprint)}`;
-      return `data: ${this.head2025},"choices":[{"index":0,"delta":${delta},"finish_reason":${fr},"native_finish_reason":${nfr},"logprobs":${lp}}]${fp}}\n\n`;
+      return `data: ${this.head},"choices":[{"index":0,"delta":${delta},"finish_reason":${fr},"native_finish_reason":${nfr},"logprobs":${lp}}]${fp}}\n\n`;
     }
     // 2026 chunks never carry a null fingerprint (and @openrouter/sdk rejects one): omit it.
     const fp = typeof this.systemFingerprint === 'string' ? `,"system_fingerprint":${JSON.stringify(this.systemFingerprint)}` : '';
     const tier = isFinish ? this.tierPart() : '';
     const lp = logprobs === undefined ? '' : `,"logprobs":${JSON.stringify(logprobs)}`;
-    return `data: ${this.head2026}${fp}${tier},"choices":[{"index":0,"delta":${delta},"finish_reason":${fr},"native_finish_reason":${nfr}${lp}}]}\n\n`;
+    return `data: ${this.head}${fp}${tier},"choices":[{"index":0,"delta":${delta},"finish_reason":${fr},"native_finish_reason":${nfr}${lp}}]}\n\n`;
   }
 
   private delta2026(

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ChatRequest } from '../../api/chat-schema.js';
+import { detached } from '../../core/strings.js';
 import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
 import type {
@@ -184,8 +185,9 @@ class PlainContentShape {
     const literal = JSON.stringify(delta.content);
     // Only when the upstream escaped the content the way JSON.stringify does can the end be found.
     if (!data.startsWith(literal.slice(1), start)) return;
-    this.prefix = data.slice(0, start); // up to and with the opening quote
-    this.suffix = data.slice(start + literal.length - 2); // from the closing quote on
+    // Copies, not views of `data`: a view would keep the whole upstream read alive for the stream's life.
+    this.prefix = detached(data.slice(0, start)); // up to and with the opening quote
+    this.suffix = detached(data.slice(start + literal.length - 2)); // from the closing quote on
   }
 }
 
