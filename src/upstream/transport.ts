@@ -1,4 +1,5 @@
-import { Agent, errors as undiciErrors } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent as UndiciAgent, errors as UndiciErrors } from 'undici';
 import type { ProviderRuntime } from '../config/load.js';
 import type { CancelSignal } from '../core/cancel.js';
 import type { UpstreamFailure, UpstreamRequest } from '../providers/types.js';
@@ -8,6 +9,14 @@ import type { UpstreamBody, UpstreamResponse } from './types.js';
  * HTTP to upstream providers over undici, one keep-alive connection pool per provider so each
  * gets its own connect timeout. First-byte and idle timeouts map to undici's headers/body timeouts.
  */
+// Only the agent and its errors are loaded: undici's index also loads fetch, WebSocket, caches and
+// mocks, which Switchyard never uses and which cost each process ~3 MiB of heap (measured after a
+// full GC). test/undici-modules.test.ts checks that these are the very classes the index exports.
+const require = createRequire(import.meta.url);
+const Agent = require('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
+type Agent = UndiciAgent;
+const undiciErrors = require('undici/lib/core/errors.js') as typeof UndiciErrors;
+
 const agents = new Map<string, Agent>();
 
 function agentFor(p: ProviderRuntime): Agent {
