@@ -36,6 +36,13 @@ export function idleSummary(r, b = (x) => x) {
         (dropped ? `; Switchyard holds ${mib(s.settledMiB - n.settledMiB)} MiB more than Node itself (${mib(s.anonMiB - n.anonMiB)} anonymous, ${mib(s.fileMiB - n.fileMiB)} file-backed).` : '.'),
     );
   }
+  const d = i.dependencyFloor;
+  if (d?.settledMiB != null) {
+    out.push(
+      `Node with only the libraries Switchyard's request path stands on (an HTTP server, undici's agent and its WebAssembly parser, SQLite in WAL mode, node:crypto; \`bench/idle-deps.mjs\`), idle: ${mib(d.atStartMiB)} MiB at start → ${mib(d.settledMiB)} MiB ${when(d)} (${split(d)})` +
+        (s.settledMiB !== null && (s.settled || fell(s)) ? `; Switchyard's own code, schemas, catalog and state add ${mib(s.settledMiB - d.settledMiB)} MiB to that.` : '.'),
+    );
+  }
   const p = i.portkey;
   if (p) out.push(`Portkey: ${mib(p.atStartMiB)} MiB at start → ${p.settledMiB === null ? '–' : `${mib(p.settledMiB)} MiB ${when(p)} (${split(p)})`}.`);
   if (r.switchyardRssAfterMatrixMiB !== undefined) out.push(`Switchyard after the matrix: ${r.switchyardRssAfterMatrixMiB} MiB.`);

@@ -233,6 +233,20 @@ async function startBareNode() {
   return child;
 }
 
+/** The dependency floor (idle-deps.mjs): Node plus the libraries the request path stands on, doing nothing. */
+async function startDepsFloor() {
+  const port = await freePort();
+  const dir = join(work, `deps-floor-${++instance}`);
+  mkdirSync(dir, { recursive: true });
+  const logFile = join(dir, 'deps-floor.log');
+  const child = spawnNode('deps-floor', PROXY_CORE, [join(BENCH, 'idle-deps.mjs'), String(port), dir], { cwd: ROOT, logFile, env: childEnv({}) });
+  child.logFile = logFile;
+  child.origin = `http://127.0.0.1:${port}`;
+  await waitReady(`${child.origin}/`, child);
+  child.readyAt = Date.now();
+  return child;
+}
+
 async function mockControl(path, body) {
   const res = await request(`${mock.origin}${path}`, { method: body ? 'POST' : 'GET', body: body ? JSON.stringify(body) : undefined });
   return res.body.json();
@@ -823,6 +837,9 @@ function checks(results) {
         `${idle.settled ? `settled after ${idle.settledAfterS} s` : `did not settle: reading at ${idle.readingAtS} s (${idle.reason})`}; at start ${idle.atStartMiB} MiB`,
         `RssAnon ${fmt(idle.anonMiB, 1)} + RssFile ${fmt(idle.fileMiB, 1)} MiB (file-backed: mostly the node binary, shared with every Node process)`,
         bare?.settledMiB != null ? `a bare Node HTTP server: ${fmt(bare.settledMiB, 1)} MiB (RssAnon ${fmt(bare.anonMiB, 1)})` : null,
+        results.idle.dependencyFloor?.settledMiB != null
+          ? `Node with only the libraries of the request path (HTTP server, undici agent, SQLite, crypto), idle: ${fmt(results.idle.dependencyFloor.settledMiB, 1)} MiB`
+          : null,
       ]
         .filter(Boolean)
         .join('; '),
@@ -997,17 +1014,35 @@ async function main() {
   let idleDone = null;
   if (doMatrix) {
     let bare = null;
-    [sy, pk, bare] = await Promise.all([startSwitchyard(), peers.includes('portkey') ? startPortkey() : null, idleMaxS > 0 ? startBareNode() : null]);
-    const settle = (child, stop) => (child ? settleIdle(child.pid, { readyAt: child.readyAt, maxS: Math.max(1, idleMaxS), stop }) : null);
+    let deps = null;
+    [sy, pk, bare, deps] = await Promise.all([
+      startSwitchyard(),
+      peers.includes('portkey') ? startPortkey() : null,
+      idleMaxS > 0 ? startBareNode() : null,
+      idleMaxS > 0 ? startDepsFloor() : null,
+    ]);
+    const settle = (child, stop, lowest = false) => (child ? settleIdle(child.pid, { readyAt: child.readyAt, maxS: Math.max(1, idleMaxS), stop, lowest }) : null);
     // The bare server usually has nothing to release; its polling ends with the routers'.
     let routersDone = false;
     const routers = Promise.all([settle(sy), settle(pk)]).finally(() => (routersDone = true));
     const baseline = settle(bare, () => routersDone);
-    log(`switchyard ${sy.origin} (pid ${sy.pid})${pk ? `, portkey ${pk.origin} (pid ${pk.pid})` : ''}${bare ? `, bare node (pid ${bare.pid})` : ''}: idle, measuring idle RSS for up to ${idleMaxS} s`);
-    idleDone = Promise.all([routers, baseline]).then(async ([[idleSy, idlePk], idleBare]) => {
+    // The dependency floor drops ~2 MiB at once and releases its young generation only ~20 s later,
+    // which the settle rule would miss: it reports its lowest reading until the routers are done
+    // and at least 60 s have passed (or the --idle-s limit).
+    const depsIdle = settle(deps, () => routersDone && Date.now() - deps.readyAt >= 60_000, true);
+    log(`switchyard ${sy.origin} (pid ${sy.pid})${pk ? `, portkey ${pk.origin} (pid ${pk.pid})` : ''}${bare ? `, bare node (pid ${bare.pid})` : ''}${deps ? `, dependency floor (pid ${deps.pid})` : ''}: idle, measuring idle RSS for up to ${idleMaxS} s`);
+    idleDone = Promise.all([routers, baseline, depsIdle]).then(async ([[idleSy, idlePk], idleBare, idleDeps]) => {
       if (bare) await stopChild(bare, 5000);
+      if (deps) await stopChild(deps, 5000);
       const only = (x) => (idleMaxS > 0 ? x : { ...x, settledMiB: null, anonMiB: null, fileMiB: null, shmemMiB: null, reason: 'not measured (--idle-s 0)' });
-      results.idle = { rule: IDLE_RULE.text, maxS: idleMaxS, switchyard: only(idleSy), ...(idlePk ? { portkey: only(idlePk) } : {}), ...(idleBare ? { bareNode: { script: BARE_NODE_SCRIPT, ...idleBare } } : {}) };
+      results.idle = {
+        rule: IDLE_RULE.text,
+        maxS: idleMaxS,
+        switchyard: only(idleSy),
+        ...(idlePk ? { portkey: only(idlePk) } : {}),
+        ...(idleBare ? { bareNode: { script: BARE_NODE_SCRIPT, ...idleBare } } : {}),
+        ...(idleDeps ? { dependencyFloor: { script: 'bench/idle-deps.mjs', ...idleDeps } } : {}),
+      };
       results.switchyardIdleRssMiB = idleSy.atStartMiB;
       results.switchyardIdleRssSettledMiB = results.idle.switchyard.settledMiB;
       for (const [name, x] of Object.entries(results.idle)) {

@@ -28,9 +28,11 @@ export const IDLE_RULE = {
  * Polls `pid` until its idle RSS settled (see above) or `maxS` seconds after `readyAt`
  * (Date.now() when the process first answered). Never throws: a process that exits is reported
  * with `error`. `stop()` (optional, for a baseline that may never drop) ends the polling early
- * once it returns true and RSS has not fallen for `holdS` seconds.
+ * once it returns true and RSS has not fallen for `holdS` seconds. With `lowest` (a baseline whose
+ * release does not follow the routers' pattern, e.g. a small drop at start and the real one later)
+ * the rule is not applied: polling goes on until `stop()` and the lowest reading is reported.
  */
-export async function settleIdle(pid, { readyAt = Date.now(), maxS = 40, holdS = IDLE_RULE.holdS, fallMiB = IDLE_RULE.fallMiB, dropMiB = IDLE_RULE.dropMiB, stop } = {}) {
+export async function settleIdle(pid, { readyAt = Date.now(), maxS = 40, holdS = IDLE_RULE.holdS, fallMiB = IDLE_RULE.fallMiB, dropMiB = IDLE_RULE.dropMiB, stop, lowest = false } = {}) {
   const samples = []; // [s, rssMiB, anonMiB, fileMiB]
   let peak = -Infinity;
   let level = null; // reference for "fallen by more than fallMiB"
@@ -53,6 +55,13 @@ export async function settleIdle(pid, { readyAt = Date.now(), maxS = 40, holdS =
       level = s.rss;
       levelAt = i;
     }
+    if (lowest) {
+      if (stop?.()) {
+        result = { settled: false, at: samples.reduce((a, b) => (b.rss < a.rss ? b : a)), reason: `lowest reading in ${i} s, until the routers were done` };
+        break;
+      }
+      continue;
+    }
     const window = samples.filter((x) => x.s >= levelAt);
     const low = window.reduce((a, b) => (b.rss < a.rss ? b : a));
     if (peak - low.rss >= dropMiB && i - levelAt >= holdS) {
@@ -67,6 +76,9 @@ export async function settleIdle(pid, { readyAt = Date.now(), maxS = 40, holdS =
   const first = samples[0];
   const last = samples.at(-1);
   const droppedMiB = samples.length ? Math.round((peak - Math.min(...samples.map((x) => x.rss))) * 10) / 10 : null;
+  if (!result && lowest && samples.length) {
+    result = { settled: false, at: samples.reduce((a, b) => (b.rss < a.rss ? b : a)), reason: `lowest reading in ${samples.length} s` };
+  }
   if (!result) {
     const reason = droppedMiB >= dropMiB ? `dropped at ${levelAt} s, but only ${maxS - levelAt} s without a fall by ${maxS} s` : `no drop within ${maxS} s`;
     result = { settled: false, at: last, settledAfterS: null, reason };
