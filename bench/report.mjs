@@ -40,7 +40,7 @@ export function idleSummary(r, b = (x) => x) {
   if (d?.settledMiB != null) {
     out.push(
       `Node with only the libraries Switchyard's request path stands on (an HTTP server, undici's agent and its WebAssembly parser, SQLite in WAL mode, node:crypto; \`bench/idle-deps.mjs\`), idle: ${mib(d.atStartMiB)} MiB at start → ${mib(d.settledMiB)} MiB ${when(d)} (${split(d)})` +
-        (s.settledMiB !== null && (s.settled || fell(s)) ? `; Switchyard's own code, schemas, catalog and state add ${mib(s.settledMiB - d.settledMiB)} MiB to that.` : '.'),
+        (s.settledMiB !== null && (s.settled || fell(s)) ? `; Switchyard's settled reading is ${mib(s.settledMiB - d.settledMiB)} MiB above this one (V8 may not have released the floor's start-up young generation yet: compare RssAnon).` : '.'),
     );
   }
   const p = i.portkey;

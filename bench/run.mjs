@@ -239,7 +239,7 @@ async function startDepsFloor() {
   const dir = join(work, `deps-floor-${++instance}`);
   mkdirSync(dir, { recursive: true });
   const logFile = join(dir, 'deps-floor.log');
-  const child = spawnNode('deps-floor', PROXY_CORE, [join(BENCH, 'idle-deps.mjs'), String(port), dir], { cwd: ROOT, logFile, env: childEnv({}) });
+  const child = spawnNode('deps-floor', PROXY_CORE, ['--expose-gc', join(BENCH, 'idle-deps.mjs'), String(port), dir], { cwd: ROOT, logFile, env: childEnv({}) });
   child.logFile = logFile;
   child.origin = `http://127.0.0.1:${port}`;
   await waitReady(`${child.origin}/`, child);
