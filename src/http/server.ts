@@ -31,19 +31,34 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       req.resume();
       return;
     }
-    const parts: Buffer[] = [];
+    // The listeners stay on the request as long as it lives (for a stream, until it ends). Once
+    // the body is read they must reach neither the chunks nor this promise, which holds the body
+    // as its result: otherwise every open stream keeps its prompt's bytes.
+    let settle: { resolve: (b: Buffer) => void; reject: (e: unknown) => void } | null = { resolve, reject };
+    let parts: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        reject(new ApiError(413, `Request body is larger than ${limit} bytes`));
+        settle?.reject(new ApiError(413, `Request body is larger than ${limit} bytes`));
+        settle = null;
         req.destroy();
         return;
       }
       parts.push(chunk);
+    };
+    req.on('data', onData);
+    req.on('end', () => {
+      req.off('data', onData);
+      const body = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      parts = [];
+      settle?.resolve(body);
+      settle = null;
     });
-    req.on('end', () => resolve(parts.length === 1 ? parts[0] : Buffer.concat(parts)));
-    req.on('error', reject);
+    req.on('error', (err) => {
+      settle?.reject(err);
+      settle = null;
+    });
   });
 }
 

@@ -55,6 +55,28 @@ export function sendUpstream(p: ProviderRuntime, req: UpstreamRequest, signal: C
   return new DispatchedResponse(p, req, signal).started;
 }
 
+/**
+ * undici keeps a request's body until the exchange ends: for a stream, as long as it is open, so
+ * every open stream held its prompt once more. A body of this size or more is handed over as a
+ * one-shot iterable, which lets go of the bytes once undici has written them; smaller ones stay a
+ * string, undici's fastest path (one write together with the headers).
+ */
+const LARGE_BODY = 16 * 1024;
+
+function oneShot(buf: Buffer): Iterable<Buffer> {
+  let held: Buffer | null = buf;
+  return {
+    [Symbol.iterator]: () => ({
+      next: (): IteratorResult<Buffer> => {
+        if (held === null) return { done: true, value: undefined };
+        const value = held;
+        held = null;
+        return { done: false, value };
+      },
+    }),
+  };
+}
+
 const HIGH_WATER = 256 * 1024;
 const LOW_WATER = 64 * 1024;
 
@@ -93,13 +115,16 @@ class DispatchedResponse implements UpstreamResponse, UpstreamBody, AsyncIterato
     }
     signal.addEventListener('abort', this.onAbort, { once: true });
     const url = new URL(req.url);
+    const large = req.body.length >= LARGE_BODY;
+    const body = large ? Buffer.from(req.body) : req.body;
     agentFor(p).dispatch(
       {
         origin: url.origin,
         path: url.pathname + url.search,
         method: 'POST',
-        headers: req.headers,
-        body: req.body,
+        headers: large ? { ...req.headers, 'content-length': String((body as Buffer).length) } : req.headers,
+        // undici's documentation lists Iterable among dispatch bodies; its type declarations do not.
+        body: large ? (oneShot(body as Buffer) as unknown as Buffer) : body,
         headersTimeout: p.timeouts.firstByteMs,
         bodyTimeout: p.timeouts.idleMs,
       },
