@@ -143,7 +143,7 @@ export function renderMarkdown(r) {
     out.push(
       mdTable(
         ['target', 'streams', 'with content', 'no response yet', 'upstream streams', 'RSS before MiB', 'RSS open MiB', 'KiB per stream (RSS)', 'KiB per stream (live heap)', 'RSS after close MiB'],
-        r.memory.map((x) => [x.target, fmtInt(x.n), fmtInt(x.streamsWithContent), fmtInt(x.clientConnectionsWithoutResponse), fmtInt(x.upstreamStreamsOpen), fmt(x.rssBeforeMiB, 1), fmt(x.rssOpenMiB, 1), `**${fmt(x.kibPerOpenConnection, 1)}**`, fmt(x.liveHeapKibPerConnection, 1), fmt(x.rssAfterCloseMiB, 1)]),
+        r.memory.map((x) => [x.promptKiB ? `${x.target}, ${x.promptKiB} KiB prompt` : x.target, fmtInt(x.n), fmtInt(x.streamsWithContent), fmtInt(x.clientConnectionsWithoutResponse), fmtInt(x.upstreamStreamsOpen), fmt(x.rssBeforeMiB, 1), fmt(x.rssOpenMiB, 1), `**${fmt(x.kibPerOpenConnection, 1)}**`, fmt(x.liveHeapKibPerConnection, 1), fmt(x.rssAfterCloseMiB, 1)]),
       ),
     );
     for (const x of r.memory) if (x.note) out.push(`\nNote: ${x.note}.`);

@@ -38,6 +38,7 @@ const { values: opt } = parseArgs({
     'latency-ms': { type: 'string' },
     'throughput-s': { type: 'string' },
     streams: { type: 'string' },
+    'long-prompt-kib': { type: 'string' },
     'slow-interval-ms': { type: 'string', default: '2000' },
     chunks: { type: 'string', default: '20' },
     'chunk-delay': { type: 'string', default: '0' },
@@ -70,6 +71,7 @@ if (opt.help) {
   --throughput-s N        autocannon slice per target and round (default 1.5; quick 0.5)
   --streams 1000,10000    open-stream counts for the memory test (quick: 1000)
   --slow-interval-ms N    chunk interval of the slow streams (default 2000)
+  --long-prompt-kib N     memory test: also 1,000 streams whose prompt is N KiB (full run: 32; quick: 0 = off)
   --chunks N --chunk-delay MS --ttft MS   mock stream shape for the matrix (default 20, 0, 0)
   --wait-quiet S          wait up to S seconds for other processes to leave the CPUs idle (default 60; quick 20)
   --cell-attempts N        measure a cell up to N times while other processes disturb it (default 2; quick 1)
@@ -92,6 +94,7 @@ const rounds = Number(opt.rounds ?? (quick ? 2 : 3));
 const latencyMs = Number(opt['latency-ms'] ?? (quick ? 500 : 1500));
 const throughputS = Number(opt['throughput-s'] ?? (quick ? 0.5 : 1.5));
 const streamCounts = (opt.streams ?? (quick ? '1000' : '1000,10000')).split(',').map(Number).filter((n) => n > 0);
+const longPromptKiB = Number(opt['long-prompt-kib'] ?? (quick ? 0 : 32));
 const slowIntervalMs = Number(opt['slow-interval-ms']);
 const profileSeconds = Number(opt['profile-seconds'] ?? (quick ? 3 : 8));
 const soakMinutes = opt.soak ? Number(opt.soak) : 0;
@@ -520,7 +523,13 @@ async function probeMemory(child) {
   return { snapshot: m.snapshot, rssKiB: memory(child.pid).rssKiB, heapUsedKiB: kib(m.heapUsed), heapTotalKiB: kib(m.heapTotal), externalKiB: kib(m.external), arrayBuffersKiB: kib(m.arrayBuffers), gcMs: m.gcMs };
 }
 
-async function memoryTest(kind, requestedN) {
+/** A streaming request whose user message is about `kib` KiB: what an open stream holds of its prompt. */
+function longPromptBody(kib) {
+  const filler = 'The quick brown fox jumps over the lazy dog. '.repeat(Math.ceil((kib * 1024) / 45));
+  return JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: `Say hi in Portuguese. ${filler.slice(0, kib * 1024)}` }], stream: true, provider: { only: ['groq'] } });
+}
+
+async function memoryTest(kind, requestedN, promptKiB = 0) {
   const needFds = 2 * requestedN + 200;
   let n = requestedN;
   let note = null;
@@ -540,7 +549,8 @@ async function memoryTest(kind, requestedN) {
     const before = await probeMemory(child);
     resetPeak(t.pid);
     const cpu0 = cpuSeconds(t.pid);
-    const opened = await driver.call('open-streams', { ...latencyArgs(t, 'stream', n, 0), n, timeoutMs: 20_000 + n * 4, stallMs: 5000 }, 60_000 + n * 10);
+    const streamArgs = { ...latencyArgs(t, 'stream', n, 0), ...(promptKiB > 0 ? { body: longPromptBody(promptKiB) } : {}) };
+    const opened = await driver.call('open-streams', { ...streamArgs, n, timeoutMs: 20_000 + n * 4, stallMs: 5000 }, 60_000 + n * 10);
     const openMs = opened.elapsedMs;
     await sleep(3000);
     const cpu1 = cpuSeconds(t.pid);
@@ -559,6 +569,7 @@ async function memoryTest(kind, requestedN) {
       target: kind,
       requested: requestedN,
       n,
+      promptKiB,
       note,
       streamsWithContent: held,
       streamsWithHeadersOnly: opened.headers - held - opened.failed,
@@ -593,7 +604,7 @@ async function memoryTest(kind, requestedN) {
     }
     if (after.snapshot) rmSync(after.snapshot, { force: true });
     log(
-      `${kind} ${n} streams: ${held} streaming, ${result.clientConnectionsWithoutResponse} waiting for headers, ${opened.failed} failed; upstream open ${upstream.openSlowStreams}; RSS after GC ${result.rssBeforeMiB} → ${result.rssOpenMiB} MiB = ${result.kibPerOpenConnection} KiB per connection (live heap ${result.liveHeapKibPerConnection} KiB)`,
+      `${kind} ${n} streams${promptKiB ? ` with a ${promptKiB} KiB prompt` : ''}: ${held} streaming, ${result.clientConnectionsWithoutResponse} waiting for headers, ${opened.failed} failed; upstream open ${upstream.openSlowStreams}; RSS after GC ${result.rssBeforeMiB} → ${result.rssOpenMiB} MiB = ${result.kibPerOpenConnection} KiB per connection (live heap ${result.liveHeapKibPerConnection} KiB)`,
     );
     return result;
   } finally {
@@ -847,7 +858,7 @@ function checks(results) {
   } else if (results.switchyardIdleRssMiB != null) {
     add('idle RSS ≤ 60 MB (at start; settled not measured)', results.switchyardIdleRssMiB, results.switchyardIdleRssMiB * 1.048576 <= 60, over(results.switchyardIdleRssMiB * 1.048576, 60, 'MB'));
   }
-  for (const m of results.memory.filter((x) => x.target === 'switchyard')) {
+  for (const m of results.memory.filter((x) => x.target === 'switchyard' && !x.promptKiB)) {
     const v = m.kibPerOpenConnection;
     const streaming = m.streamsWithContent === m.n;
     add(`${m.requested.toLocaleString('en-US')} open streams: ≤ 20 KiB each`, v, v !== null && v <= 20 && streaming, [over(v, 20, 'KiB'), streaming ? null : `only ${m.streamsWithContent} of ${m.n} streams received content`].filter(Boolean).join('; ') || null);
@@ -909,7 +920,7 @@ function printReport(results) {
     lines.push(
       table(
         ['', 'streams', 'with content', 'no headers', 'upstream open', 'RSS before MiB', 'RSS open MiB', 'KiB/stream', 'live heap KiB/stream', 'RSS after close', 'open s'],
-        results.memory.map((m) => [m.target, fmtInt(m.n), fmtInt(m.streamsWithContent), fmtInt(m.clientConnectionsWithoutResponse), fmtInt(m.upstreamStreamsOpen), fmt(m.rssBeforeMiB, 1), fmt(m.rssOpenMiB, 1), fmt(m.kibPerOpenConnection, 1), fmt(m.liveHeapKibPerConnection, 1), fmt(m.rssAfterCloseMiB, 1), fmt(m.secondsToOpen, 1)]),
+        results.memory.map((m) => [m.promptKiB ? `${m.target}, ${m.promptKiB} KiB prompt` : m.target, fmtInt(m.n), fmtInt(m.streamsWithContent), fmtInt(m.clientConnectionsWithoutResponse), fmtInt(m.upstreamStreamsOpen), fmt(m.rssBeforeMiB, 1), fmt(m.rssOpenMiB, 1), fmt(m.kibPerOpenConnection, 1), fmt(m.liveHeapKibPerConnection, 1), fmt(m.rssAfterCloseMiB, 1), fmt(m.secondsToOpen, 1)]),
       ),
     );
     for (const m of results.memory) if (m.note) lines.push(`note: ${m.note}`);
@@ -1071,6 +1082,13 @@ async function main() {
       }
     }
     if (peers.includes('portkey')) results.memory.push(await memoryTest('portkey', Math.min(...streamCounts)));
+    // Real prompts are long, and a router that keeps the request (for fallback, or in its HTTP
+    // client) holds it once per open stream: the same count with a long prompt shows that.
+    if (longPromptKiB > 0) {
+      const n = Math.min(1000, ...streamCounts);
+      results.memory.push(await memoryTest('switchyard', n, longPromptKiB));
+      if (peers.includes('portkey')) results.memory.push(await memoryTest('portkey', n, longPromptKiB));
+    }
   }
 
   if (doWorkers) {
