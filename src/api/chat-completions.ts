@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { StringDecoder } from 'node:string_decoder';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { App } from '../app.js';
 import type { Caller } from '../auth/keys.js';
@@ -84,9 +85,10 @@ class Generation {
    * needs only the model, user and session fields, and the prompt's size, already counted.
    */
   releasePrompt(): void {
-    delete this.req.messages;
-    delete this.req.prompt;
-    delete this.req.tools;
+    // Assigned, not deleted: `delete` would turn the request object into a slow dictionary.
+    this.req.messages = undefined;
+    this.req.prompt = undefined;
+    this.req.tools = undefined;
   }
 }
 
@@ -290,7 +292,9 @@ async function pumpStream(
   const pieces = attempt.response.body[Symbol.asyncIterator]();
   const pending: EventSourceMessage[] = [];
   const parser = createParser({ onEvent: (ev) => pending.push(ev) });
-  const textDecoder = new TextDecoder();
+  // StringDecoder keeps a split UTF-8 sequence for the next read; unlike a streaming TextDecoder it
+  // does not create an ICU converter per stream.
+  const utf8 = new StringDecoder('utf8');
   let held = '';
   // Events produced from one upstream read go to the client in one write (one syscall), not one each.
   let batch = '';
@@ -339,7 +343,7 @@ async function pumpStream(
     for (;;) {
       const { value: buf, done } = await pieces.next();
       if (done) break;
-      parser.feed(typeof buf === 'string' ? buf : textDecoder.decode(buf, { stream: true }));
+      parser.feed(typeof buf === 'string' ? buf : utf8.write(buf));
       while (pending.length > 0) {
         const ev = pending.shift()!;
         const chunks = decoder.decode({ event: ev.event, data: ev.data });

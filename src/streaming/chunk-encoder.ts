@@ -1,6 +1,5 @@
 import type { WireEra } from '../config/load.js';
 import type { ReasoningDetail, ToolCallDelta, UpstreamChunk } from '../providers/types.js';
-import { detached } from '../core/strings.js';
 import { normaliseFinishReason } from './finish-reason.js';
 
 /**
@@ -28,11 +27,12 @@ export class ChunkEncoder {
     provider: string,
   ) {
     const q = JSON.stringify;
-    this.head = detached(
+    // Joined from parts, which yields one flat string (a template literal would be a tree of them).
+    this.head = (
       era === '2025'
-        ? `{"id":${q(id)},"provider":${q(provider)},"model":${q(model)},"object":"chat.completion.chunk","created":${created}`
-        : `{"id":${q(id)},"object":"chat.completion.chunk","created":${created},"model":${q(model)},"provider":${q(provider)}`,
-    );
+        ? ['{"id":', q(id), ',"provider":', q(provider), ',"model":', q(model), ',"object":"chat.completion.chunk","created":', String(created)]
+        : ['{"id":', q(id), ',"object":"chat.completion.chunk","created":', String(created), ',"model":', q(model), ',"provider":', q(provider)]
+    ).join('');
   }
 
   /** SSE events for one upstream chunk (zero, one, or several when tool-call headers are split). */
