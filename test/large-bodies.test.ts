@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chatCompletion, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { postChat, readSse, rngPicking, startGateway, type Gateway } from './support/gateway.js';
+import { fetchGeneration } from './support/requests.js';
 
 const MODEL = 'moonshotai/kimi-k2-0905';
 // Multi-byte characters, so that characters and bytes differ.
@@ -46,12 +47,20 @@ describe('large request bodies', () => {
   it('streaming: the prompt reaches the upstream intact, also on the fallback attempt', async () => {
     groq.enqueue({ status: 500, json: { error: { message: 'boom' } } });
     novita.enqueue({ sse: sse('Olá') });
-    const res = await postChat(gw, { model: MODEL, stream: true, messages: [{ role: 'user', content: PROMPT }] });
+    const res = await postChat(gw, { model: MODEL, stream: true, user: 'user-7', session_id: 'sess-7', messages: [{ role: 'user', content: PROMPT }] });
     const got = await readSse(res);
     assert.equal(res.status, 200);
     assert.equal(JSON.parse(got.events[0]).choices[0].delta.content, 'Olá');
     checkReceived(groq);
     checkReceived(novita);
+    // The conversation is released once content went out; the record keeps what it needs.
+    const rec = await fetchGeneration(gw, res.headers.get('x-generation-id')!);
+    assert.equal(rec.model, MODEL);
+    assert.equal(rec.streamed, true);
+    assert.equal(rec.external_user, 'user-7');
+    assert.equal(rec.session_id, 'sess-7');
+    assert.equal(rec.provider_name, 'Novita');
+    assert.equal(rec.tokens_prompt, 9);
   });
 
   it('non-streaming: the prompt reaches the upstream intact', async () => {
