@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { summariseProfile } from './lib/cpuprofile.mjs';
 import { heapDiff } from './lib/heap-diff.mjs';
+import { heapOwners } from './lib/heap-owners.mjs';
 import { ensurePortkey, portkeyHeaders, PORTKEY_VERSION } from './lib/portkey.mjs';
 import { settleIdle, IDLE_RULE } from './lib/idle.mjs';
 import { backgroundProbe, CLK_TCK, cpuSeconds, freePort, hasTaskset, killAllSync, memory, nofile, openFds, processTree, resetPeak, sleep, spawnNode, stopAll, stopChild, treeCpuSeconds } from './lib/proc.mjs';
@@ -597,6 +598,8 @@ async function memoryTest(kind, requestedN, promptKiB = 0) {
     };
     if (before.snapshot && open.snapshot) {
       result.heapPerStream = heapDiff(before.snapshot, open.snapshot, n, 20);
+      // Who holds it: each new object attributed to its nearest named owner on the dominator chain.
+      result.heapOwnersPerStream = heapOwners(before.snapshot, open.snapshot, n, { top: 25 });
       result.note = [result.note, 'heap snapshots were taken: the RSS figures include the snapshotter\'s own memory; use the live-heap figure'].filter(Boolean).join('; ');
       if (after.snapshot) result.heapRetainedAfterClose = heapDiff(before.snapshot, after.snapshot, n, 20);
       rmSync(before.snapshot, { force: true });
