@@ -63,9 +63,12 @@ export function sendUpstream(p: ProviderRuntime, req: UpstreamRequest, signal: C
  */
 const LARGE_BODY = 16 * 1024;
 
-function oneShot(buf: Buffer): Iterable<Buffer> {
-  let held: Buffer | null = buf;
-  return {
+/** Headers and body as undici gets them: small bodies as they are, large ones as a one-shot iterable. */
+function bodyFor(req: UpstreamRequest): { headers: Record<string, string>; body: string | Buffer } {
+  if (req.body.length < LARGE_BODY) return { headers: req.headers, body: req.body };
+  let held: Buffer | null = Buffer.from(req.body);
+  const headers = { ...req.headers, 'content-length': String(held.length) };
+  const oneShot: Iterable<Buffer> = {
     [Symbol.iterator]: () => ({
       next: (): IteratorResult<Buffer> => {
         if (held === null) return { done: true, value: undefined };
@@ -75,6 +78,8 @@ function oneShot(buf: Buffer): Iterable<Buffer> {
       },
     }),
   };
+  // undici's documentation lists Iterable among dispatch bodies; its type declarations do not.
+  return { headers, body: oneShot as unknown as Buffer };
 }
 
 const HIGH_WATER = 256 * 1024;
@@ -115,16 +120,14 @@ class DispatchedResponse implements UpstreamResponse, UpstreamBody, AsyncIterato
     }
     signal.addEventListener('abort', this.onAbort, { once: true });
     const url = new URL(req.url);
-    const large = req.body.length >= LARGE_BODY;
-    const body = large ? Buffer.from(req.body) : req.body;
+    const { headers, body } = bodyFor(req);
     agentFor(p).dispatch(
       {
         origin: url.origin,
         path: url.pathname + url.search,
         method: 'POST',
-        headers: large ? { ...req.headers, 'content-length': String((body as Buffer).length) } : req.headers,
-        // undici's documentation lists Iterable among dispatch bodies; its type declarations do not.
-        body: large ? (oneShot(body as Buffer) as unknown as Buffer) : body,
+        headers,
+        body,
         headersTimeout: p.timeouts.firstByteMs,
         bodyTimeout: p.timeouts.idleMs,
       },
