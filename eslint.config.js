@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'test/fixtures/'] },
+  { ignores: ['dist/', 'node_modules/', 'data/', 'test/fixtures/', 'src/validation/compiled.js', 'src/validation/compiled.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

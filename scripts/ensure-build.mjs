@@ -13,6 +13,8 @@ function newest(dir) {
 }
 
 const marker = 'dist/cli/main.js';
-if (!existsSync(marker) || statSync(marker).mtimeMs < newest('src')) {
+if (!existsSync(marker) || !existsSync('dist/validation/compiled.js') || statSync(marker).mtimeMs < newest('src')) {
+  // As `npm run build`: the validators are generated from the schemas, then everything is compiled.
+  execFileSync(process.execPath, ['--import', 'tsx', 'scripts/generate.ts'], { stdio: 'inherit' });
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 }

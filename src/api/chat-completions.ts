@@ -6,7 +6,8 @@ import type { Caller } from '../auth/keys.js';
 import { ApiError, errorTypeOf } from '../core/errors.js';
 import { generationId } from '../core/ids.js';
 import { ClientGone, type CancelSignal } from '../core/cancel.js';
-import { ajv, firstError } from '../core/validation.js';
+import { firstError } from '../core/validation.js';
+import { validateChatRequest } from '../validation/compiled.js';
 import type { Endpoint } from '../catalog/types.js';
 import { computeCost, usageJson, ZERO_USAGE, type Cost } from '../accounting/cost.js';
 import type { AdmissionRequest } from '../accounting/gate.js';
@@ -17,11 +18,9 @@ import { ChunkEncoder } from '../streaming/chunk-encoder.js';
 import { SseResponse } from '../streaming/sse-response.js';
 import type { GenerationRecord, ProviderAttempt } from '../storage/generations.js';
 import { isRetryable, networkFailure, retryAfterSeconds, sendUpstream, type UpstreamResponse } from '../upstream/transport.js';
-import { ChatRequestSchema, type ChatRequest } from './chat-schema.js';
+import type { ChatRequest } from './chat-schema.js';
 import { completionBody } from './completion-body.js';
 import { JsonKeepAlive } from './json-keepalive.js';
-
-const validateChat = ajv.compile(ChatRequestSchema);
 
 /** Rough token estimate, used only when an upstream reports no usage (e.g. the client hung up first). */
 const estimateTokens = (chars: number) => Math.ceil(chars / 4);
@@ -30,7 +29,7 @@ export function parseChatRequest(body: unknown, maxModels: number): ChatRequest 
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new ApiError(400, 'Request body must be a JSON object');
   }
-  if (!validateChat(body)) throw new ApiError(400, firstError(validateChat));
+  if (!validateChatRequest(body)) throw new ApiError(400, firstError(validateChatRequest));
   const req = body as ChatRequest;
   if (!req.messages) {
     if (typeof req.prompt !== 'string') throw new ApiError(400, 'messages is required (a non-empty array)');

@@ -1,65 +1,14 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
-import { Type } from '@sinclair/typebox';
-import { ajv, firstError } from '../core/validation.js';
+import { firstError } from '../core/validation.js';
+import { yaml } from '../core/yaml.js';
+import { validateCatalogModel, validateCatalogProvider } from '../validation/compiled.js';
 import type { Endpoint, EndpointEntry, ModelEntry, PriceTable, ProviderEntry } from './types.js';
 
 /** The embedded catalog ships next to the code: <package>/catalog/. */
 export const EMBEDDED_CATALOG_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'catalog');
-
-const PriceString = Type.String({ pattern: '^(0|[0-9]+(\\.[0-9]+)?([eE]-?[0-9]+)?)$' });
-
-const ProviderSchema = Type.Object({
-  slug: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$' }),
-  name: Type.String({ minLength: 1 }),
-  protocol: Type.String({ minLength: 1 }),
-  base_url: Type.String({ pattern: '^https?://' }),
-  requires_key: Type.Optional(Type.Boolean()),
-  data_collection: Type.Optional(Type.Union([Type.Literal('allow'), Type.Literal('deny')])),
-  zdr: Type.Optional(Type.Boolean()),
-  privacy_policy_url: Type.Optional(Type.String()),
-  terms_of_service_url: Type.Optional(Type.String()),
-  status_page_url: Type.Optional(Type.String()),
-  headquarters: Type.Optional(Type.String()),
-});
-
-const EndpointSchema = Type.Object({
-  provider: Type.String({ minLength: 1 }),
-  tag: Type.Optional(Type.String({ minLength: 1 })),
-  upstream_model: Type.String({ minLength: 1 }),
-  pricing: Type.Object({
-    prompt: PriceString,
-    completion: PriceString,
-    request: Type.Optional(PriceString),
-    image: Type.Optional(PriceString),
-    input_cache_read: Type.Optional(PriceString),
-    input_cache_write: Type.Optional(PriceString),
-    internal_reasoning: Type.Optional(PriceString),
-    discount: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-  }),
-  context_length: Type.Optional(Type.Integer({ minimum: 1 })),
-  max_completion_tokens: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
-  quantization: Type.Optional(Type.String()),
-  supported_parameters: Type.Optional(Type.Array(Type.String())),
-});
-
-const ModelSchema = Type.Object({
-  id: Type.String({ pattern: '^[^\\s/]+/[^\\s]+$' }),
-  canonical_slug: Type.Optional(Type.String()),
-  name: Type.Optional(Type.String()),
-  created: Type.Optional(Type.Integer()),
-  description: Type.Optional(Type.String()),
-  context_length: Type.Optional(Type.Integer({ minimum: 1 })),
-  input_modalities: Type.Optional(Type.Array(Type.String())),
-  output_modalities: Type.Optional(Type.Array(Type.String())),
-  reasoning: Type.Optional(Type.Boolean()),
-  endpoints: Type.Array(EndpointSchema),
-});
-
-const validateProvider = ajv.compile(ProviderSchema);
-const validateModel = ajv.compile(ModelSchema);
 
 export interface CatalogSource {
   providers?: unknown[];
@@ -67,23 +16,72 @@ export interface CatalogSource {
 }
 
 export function readCatalogFile(path: string): CatalogSource {
-  const doc = parseYaml(readFileSync(path, 'utf8')) as CatalogSource | null;
-  return doc ?? {};
+  return parseCatalogText(readFileSync(path, 'utf8'));
+}
+
+function parseCatalogText(text: string): CatalogSource {
+  return (yaml().parse(text) as CatalogSource | null) ?? {};
+}
+
+export type CatalogSources = { source: CatalogSource; origin: string }[];
+
+/**
+ * The embedded catalog parsed once at build time (scripts/generate.ts), so that start-up reads
+ * JSON instead of loading a YAML parser. Used only while its fingerprint matches the YAML files.
+ */
+export const EMBEDDED_SNAPSHOT_FILE = 'embedded.snapshot.json';
+
+interface CatalogSnapshot {
+  fingerprint: string;
+  sources: CatalogSources;
 }
 
 /**
  * Every `catalog/*.yaml`: providers.yaml and models.yaml first, then the others in name order
  * (e.g. one file per provider family), so a family file can extend or correct the main lists.
  */
-export function loadEmbeddedSources(dir = EMBEDDED_CATALOG_DIR): { source: CatalogSource; origin: string }[] {
+function embeddedFiles(dir: string): { file: string; text: string }[] {
   if (!existsSync(dir)) return [];
   const rank = (f: string) => (f === 'providers.yaml' ? 0 : f === 'models.yaml' ? 1 : 2);
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.yaml'))
-    // Code-point order, not localeCompare: collation would map ICU's collation data (2.7 MiB of
-    // RSS in every process) to sort a handful of ASCII file names.
-    .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
-  return files.map((file) => ({ source: readCatalogFile(join(dir, file)), origin: `catalog/${file}` }));
+  return (
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      // Code-point order, not localeCompare: collation would map ICU's collation data (2.7 MiB of
+      // RSS in every process) to sort a handful of ASCII file names.
+      .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
+      .map((file) => ({ file, text: readFileSync(join(dir, file), 'utf8') }))
+  );
+}
+
+function fingerprint(files: { file: string; text: string }[]): string {
+  const hash = createHash('sha256');
+  for (const { file, text } of files) hash.update(`${file}\0${text.length}\0`).update(text);
+  return hash.digest('hex');
+}
+
+/** The embedded catalog's sources: from the snapshot when it is current, else parsed from YAML. */
+export function loadEmbeddedSources(dir = EMBEDDED_CATALOG_DIR): CatalogSources {
+  const files = embeddedFiles(dir);
+  const snapshotPath = join(dir, EMBEDDED_SNAPSHOT_FILE);
+  if (files.length > 0 && existsSync(snapshotPath)) {
+    try {
+      const snapshot = JSON.parse(readFileSync(snapshotPath, 'utf8')) as CatalogSnapshot;
+      if (snapshot.fingerprint === fingerprint(files)) return snapshot.sources;
+    } catch {
+      // A damaged snapshot is only a lost shortcut: the YAML below is the source of truth.
+    }
+  }
+  return files.map(({ file, text }) => ({ source: parseCatalogText(text), origin: `catalog/${file}` }));
+}
+
+/** The snapshot of the YAML files as they are now (written by scripts/generate.ts). */
+export function embeddedSnapshot(dir = EMBEDDED_CATALOG_DIR): string {
+  const files = embeddedFiles(dir);
+  const snapshot: CatalogSnapshot = {
+    fingerprint: fingerprint(files),
+    sources: files.map(({ file, text }) => ({ source: parseCatalogText(text), origin: `catalog/${file}` })),
+  };
+  return `${JSON.stringify(snapshot)}\n`;
 }
 
 /**
@@ -98,12 +96,12 @@ export class Catalog {
     const cat = new Catalog();
     for (const { source, origin } of sources) {
       (source.providers ?? []).forEach((p, i) => {
-        if (!validateProvider(p)) throw new Error(`${origin}: ${firstError(validateProvider, `providers[${i}]`)}`);
+        if (!validateCatalogProvider(p)) throw new Error(`${origin}: ${firstError(validateCatalogProvider, `providers[${i}]`)}`);
         const entry = p as ProviderEntry;
         cat.providers.set(entry.slug, entry);
       });
       (source.models ?? []).forEach((m, i) => {
-        if (!validateModel(m)) throw new Error(`${origin}: ${firstError(validateModel, `models[${i}]`)}`);
+        if (!validateCatalogModel(m)) throw new Error(`${origin}: ${firstError(validateCatalogModel, `models[${i}]`)}`);
         const entry = m as ModelEntry;
         cat.models.set(entry.id, entry);
       });

@@ -2,11 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
-import { ajv, firstError } from '../core/validation.js';
+import { yaml } from '../core/yaml.js';
+import { firstError } from '../core/validation.js';
+import { validateConfig } from '../validation/compiled.js';
 import { Catalog, loadEmbeddedSources, readCatalogFile } from '../catalog/load.js';
 import type { ProviderEntry } from '../catalog/types.js';
-import { ConfigSchema, type ConfigFile } from './schema.js';
+import type { ConfigFile } from './schema.js';
 import { ReplayStore, type Pace } from '../replay/store.js';
 import { parseInterval, type RateLimitSpec } from '../state/rate-limit.js';
 
@@ -70,8 +71,6 @@ export interface Settings {
 
 export class ConfigError extends Error {}
 
-const validateConfig = ajv.compile(ConfigSchema);
-
 const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, firstByteMs: 60_000, idleMs: 60_000 };
 
 /** `moonshotai` -> `MOONSHOTAI`, `z-ai` -> `Z_AI`: the env-var stem for a provider slug. */
@@ -95,7 +94,7 @@ export interface LoadOptions {
 export function readConfigFile(path: string): ConfigFile {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(path, 'utf8')) ?? {};
+    doc = yaml().parse(readFileSync(path, 'utf8')) ?? {};
   } catch (err) {
     throw new ConfigError(`${path}: ${(err as Error).message}`);
   }

@@ -1,7 +1,13 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
 
-/** One Ajv instance for the process: schemas are compiled once at start-up. */
-export const ajv = new Ajv({ allErrors: false, strict: false, useDefaults: false, coerceTypes: false });
+/**
+ * A JSON-schema validator as Ajv compiles it: true or false, and on false the errors. The process
+ * holds only the compiled code (validation/compiled.js, generated at build time), not Ajv itself.
+ */
+export interface Validator {
+  (data: unknown): boolean;
+  errors?: ErrorObject[] | null;
+}
 
 /** `/messages/1/role` -> `messages[1].role` */
 export function jsonPath(instancePath: string, root = ''): string {
@@ -36,7 +42,7 @@ export function describeError(err: ErrorObject, root = ''): string {
   return `${where} ${err.message ?? 'is invalid'}`;
 }
 
-export function firstError(validate: ValidateFunction, root = ''): string {
+export function firstError(validate: Validator, root = ''): string {
   const errs = validate.errors ?? [];
   // For anyOf/oneOf failures Ajv reports the branch errors first; the most specific one is the most useful.
   const specific = errs.find((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf' && e.keyword !== 'type') ?? errs[0];

@@ -1,8 +1,9 @@
-import { Type, type Static } from '@sinclair/typebox';
 import type { App } from '../app.js';
 import type { Caller } from '../auth/keys.js';
 import { ApiError } from '../core/errors.js';
-import { ajv, firstError } from '../core/validation.js';
+import { firstError } from '../core/validation.js';
+import { validateKeyCreate, validateKeyPatch } from '../validation/compiled.js';
+import type { KeyCreateBody, KeyPatchBody, RateLimitBody } from './schema.js';
 import { parseInterval, type RateLimitSpec } from '../state/rate-limit.js';
 import { nanoToUsd, usdToNano, type LimitReset } from './money.js';
 import { apiKeyJson, rateLimitJson, type KeyPatch, type KeyRow } from './store.js';
@@ -17,45 +18,8 @@ export interface Reply {
   body: unknown;
 }
 
-const Reset = Type.Union([Type.Literal('daily'), Type.Literal('weekly'), Type.Literal('monthly'), Type.Null()]);
-const RateLimitBody = Type.Union([
-  Type.Null(),
-  Type.Object(
-    {
-      requests: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
-      interval: Type.Optional(Type.Union([Type.String(), Type.Integer({ minimum: 1 })])),
-      tokens_per_minute: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
-    },
-    { additionalProperties: false },
-  ),
-]);
-const Limit = Type.Union([Type.Number({ minimum: 0 }), Type.Null()]);
-const ExpiresAt = Type.Union([Type.String(), Type.Null()]);
 
-const CreateBody = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 200 }),
-  limit: Type.Optional(Limit),
-  limit_reset: Type.Optional(Reset),
-  include_byok_in_limit: Type.Optional(Type.Boolean()),
-  expires_at: Type.Optional(ExpiresAt),
-  workspace_id: Type.Optional(Type.String()),
-  creator_user_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  management: Type.Optional(Type.Boolean()),
-  rate_limit: Type.Optional(RateLimitBody),
-});
-const PatchBody = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-  disabled: Type.Optional(Type.Boolean()),
-  limit: Type.Optional(Limit),
-  limit_reset: Type.Optional(Reset),
-  include_byok_in_limit: Type.Optional(Type.Boolean()),
-  expires_at: Type.Optional(ExpiresAt),
-  rate_limit: Type.Optional(RateLimitBody),
-});
-const validateCreate = ajv.compile(CreateBody);
-const validatePatch = ajv.compile(PatchBody);
-
-function rateLimitFrom(v: Static<typeof RateLimitBody> | undefined): RateLimitSpec | null | undefined {
+function rateLimitFrom(v: RateLimitBody | undefined): RateLimitSpec | null | undefined {
   if (v === undefined) return undefined;
   if (v === null || (!v.requests && !v.tokens_per_minute)) return null;
   const intervalMs = parseInterval(v.interval ?? '1m');
@@ -167,8 +131,8 @@ export async function listKeys(app: App, url: URL): Promise<Reply> {
 }
 
 export async function createKey(app: App, caller: Caller, body: unknown): Promise<Reply> {
-  if (!validateCreate(body)) throw new ApiError(400, firstError(validateCreate));
-  const b = body as Static<typeof CreateBody>;
+  if (!validateKeyCreate(body)) throw new ApiError(400, firstError(validateKeyCreate));
+  const b = body as KeyCreateBody;
   const now = Date.now();
   const { row, key } = await app.keyStore.create(
     {
@@ -203,8 +167,8 @@ export async function getKey(app: App, hash: string): Promise<Reply> {
 
 export async function updateKey(app: App, caller: Caller, hash: string, body: unknown): Promise<Reply> {
   await found(app, hash);
-  if (!validatePatch(body)) throw new ApiError(400, firstError(validatePatch));
-  const b = body as Static<typeof PatchBody>;
+  if (!validateKeyPatch(body)) throw new ApiError(400, firstError(validateKeyPatch));
+  const b = body as KeyPatchBody;
   const patch: KeyPatch = {
     name: b.name,
     disabled: b.disabled,

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { yaml } from '../core/yaml.js';
 
 export interface RecordedRequest {
   method: string;
@@ -99,7 +99,7 @@ function asString(v: unknown): string {
 /** Load a go-vcr v2 cassette file into its interactions, in order. */
 export function loadCassetteFile(file: string): Interaction[] {
   const rel = file;
-  const doc = parseYaml(readFileSync(file, 'utf8'), { maxAliasCount: -1 }) as { interactions?: unknown } | null;
+  const doc = yaml().parse(readFileSync(file, 'utf8'), { maxAliasCount: -1 }) as { interactions?: unknown } | null;
   const list = doc && Array.isArray(doc.interactions) ? (doc.interactions as Array<Record<string, any>>) : [];
   return list.map((it, i) => {
     const req = it.request ?? {};

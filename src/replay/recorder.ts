@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify as toYaml } from 'yaml';
+import { yaml } from '../core/yaml.js';
 import { cassetteDocument, type Interaction } from './cassette.js';
 import type { UpstreamRequest } from '../providers/types.js';
 import type { UpstreamBody, UpstreamResponse } from '../upstream/types.js';
@@ -64,7 +64,7 @@ export class Recorder {
       const list = this.cassettes.get(name) ?? [];
       list.push(interaction);
       this.cassettes.set(name, list);
-      writeFileSync(join(this.dir, `${name}.yaml`), `---\n${toYaml(cassetteDocument(list), { lineWidth: 0 })}`);
+      writeFileSync(join(this.dir, `${name}.yaml`), `---\n${yaml().stringify(cassetteDocument(list), { lineWidth: 0 })}`);
     };
     return { ...res, body: new TeeBody(res.body, startedAt, finish) };
   }

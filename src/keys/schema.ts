@@ -1,0 +1,42 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/** Bodies of the key management API (`POST /keys`, `PATCH /keys/{hash}`), spec §25. */
+const Reset = Type.Union([Type.Literal('daily'), Type.Literal('weekly'), Type.Literal('monthly'), Type.Null()]);
+const RateLimitBodySchema = Type.Union([
+  Type.Null(),
+  Type.Object(
+    {
+      requests: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+      interval: Type.Optional(Type.Union([Type.String(), Type.Integer({ minimum: 1 })])),
+      tokens_per_minute: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+    },
+    { additionalProperties: false },
+  ),
+]);
+const Limit = Type.Union([Type.Number({ minimum: 0 }), Type.Null()]);
+const ExpiresAt = Type.Union([Type.String(), Type.Null()]);
+
+export const KeyCreateSchema = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  limit: Type.Optional(Limit),
+  limit_reset: Type.Optional(Reset),
+  include_byok_in_limit: Type.Optional(Type.Boolean()),
+  expires_at: Type.Optional(ExpiresAt),
+  workspace_id: Type.Optional(Type.String()),
+  creator_user_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  management: Type.Optional(Type.Boolean()),
+  rate_limit: Type.Optional(RateLimitBodySchema),
+});
+export const KeyPatchSchema = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  disabled: Type.Optional(Type.Boolean()),
+  limit: Type.Optional(Limit),
+  limit_reset: Type.Optional(Reset),
+  include_byok_in_limit: Type.Optional(Type.Boolean()),
+  expires_at: Type.Optional(ExpiresAt),
+  rate_limit: Type.Optional(RateLimitBodySchema),
+});
+
+export type RateLimitBody = Static<typeof RateLimitBodySchema>;
+export type KeyCreateBody = Static<typeof KeyCreateSchema>;
+export type KeyPatchBody = Static<typeof KeyPatchSchema>;

@@ -1,0 +1,21 @@
+import { ChatRequestSchema } from '../api/chat-schema.js';
+import { CatalogModelSchema, CatalogProviderSchema } from '../catalog/schema.js';
+import { ConfigSchema } from '../config/schema.js';
+import { KeyCreateSchema, KeyPatchSchema } from '../keys/schema.js';
+
+/**
+ * Every JSON schema the process validates against, under the name of its validator. Read only at
+ * build time: scripts/generate.ts compiles them into validation/compiled.js, so neither
+ * TypeBox nor Ajv's compiler is loaded (or run) when the gateway starts.
+ */
+export const SCHEMAS = {
+  validateChatRequest: ChatRequestSchema,
+  validateConfig: ConfigSchema,
+  validateCatalogProvider: CatalogProviderSchema,
+  validateCatalogModel: CatalogModelSchema,
+  validateKeyCreate: KeyCreateSchema,
+  validateKeyPatch: KeyPatchSchema,
+};
+
+/** The options the validators are compiled with. */
+export const AJV_OPTIONS = { allErrors: false, strict: false, useDefaults: false, coerceTypes: false } as const;
