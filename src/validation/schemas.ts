@@ -1,4 +1,4 @@
-import { ChatRequestSchema } from '../api/chat-schema.js';
+import { CHAT_SHARED_SCHEMAS, ChatRequestSchema } from '../api/chat-schema.js';
 import { CatalogModelSchema, CatalogProviderSchema } from '../catalog/schema.js';
 import { ConfigSchema } from '../config/schema.js';
 import { KeyCreateSchema, KeyPatchSchema } from '../keys/schema.js';
@@ -17,5 +17,11 @@ export const SCHEMAS = {
   validateKeyPatch: KeyPatchSchema,
 };
 
-/** The options the validators are compiled with. */
-export const AJV_OPTIONS = { allErrors: false, strict: false, useDefaults: false, coerceTypes: false } as const;
+/** Schemas the ones above reference by `$id`, each compiled into a function of its own. */
+export const SHARED_SCHEMAS = [...CHAT_SHARED_SCHEMAS];
+
+/**
+ * The options the validators are compiled with. inlineRefs off: a referenced schema stays a
+ * function of its own (see CHAT_SHARED_SCHEMAS) instead of being copied into every user.
+ */
+export const AJV_OPTIONS = { allErrors: false, strict: false, useDefaults: false, coerceTypes: false, inlineRefs: false } as const;
