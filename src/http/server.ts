@@ -75,7 +75,8 @@ async function readJson(app: App, req: IncomingMessage): Promise<unknown> {
 const chatCompletions: Handler = async (app, req, res) => {
   const caller = await app.keys.authenticateInference(req);
   const body = await readJson(app, req);
-  await handleChatCompletions(app, req, res, body, caller);
+  // Returned, not awaited: this frame ends instead of waiting as long as the stream is open.
+  return handleChatCompletions(app, req, res, body, caller);
 };
 
 const generation: Handler = async (app, req, res, url) => {
