@@ -110,12 +110,13 @@ async function runAutocannon({ url, headers, body, conc, durationSec }) {
   };
 }
 
-let open = null; // { pool, controllers }
-async function openStreams({ origin, path, headers, body, n, timeoutMs, stallMs = 5000 }) {
-  if (open) await closeStreams();
+let open = []; // [{ pool, controllers }]: one per open-streams call since the last close
+// add: keep the streams already open (the memory test opens its streams in two steps).
+async function openStreams({ origin, path, headers, body, n, timeoutMs, stallMs = 5000, add = false }) {
+  if (open.length > 0 && !add) await closeStreams();
   const pool = new Pool(origin, { connections: n, pipelining: 1, headersTimeout: 0, bodyTimeout: 0, connectTimeout: 30_000 });
   const state = { pool, controllers: [], headers: 0, opened: 0, failed: 0, ended: 0, errorKinds: {} };
-  open = state;
+  open.push(state);
   const started = performance.now();
   let resolveAll;
   const all = new Promise((r) => (resolveAll = r));
@@ -179,12 +180,15 @@ async function openStreams({ origin, path, headers, body, n, timeoutMs, stallMs 
 }
 
 async function closeStreams() {
-  if (!open) return { closed: 0 };
-  const { pool, controllers } = open;
-  open = null;
-  for (const ac of controllers) ac.abort();
-  await pool.destroy().catch(() => {});
-  return { closed: controllers.length };
+  const states = open;
+  open = [];
+  let closed = 0;
+  for (const { pool, controllers } of states) {
+    for (const ac of controllers) ac.abort();
+    await pool.destroy().catch(() => {});
+    closed += controllers.length;
+  }
+  return { closed };
 }
 
 const handlers = {

@@ -139,11 +139,11 @@ export function renderMarkdown(r) {
     out.push(mdTable(['cell', 'req/s', 'added p50 ms', 'added p99 ms', 'added first data ms', 'CPU µs/req'], rows));
   }
   if (r.memory?.length) {
-    out.push(`\n**Memory per open stream** (slow streams: first chunk at once, then one chunk every ${r.config.slowIntervalMs} ms; RSS and live heap read after a full GC, before and with the streams open)\n`);
+    out.push(`\n**Memory per open stream** (slow streams: first chunk at once, then one chunk every ${r.config.slowIntervalMs} ms; RSS and live heap read after a full GC, before, with half and with all the streams open)\n`);
     out.push(
       mdTable(
-        ['target', 'streams', 'with content', 'no response yet', 'upstream streams', 'RSS before MiB', 'RSS open MiB', 'KiB per stream (RSS)', 'KiB per stream (live heap)', 'RSS after close MiB'],
-        r.memory.map((x) => [x.promptKiB ? `${x.target}, ${x.promptKiB} KiB prompt` : x.target, fmtInt(x.n), fmtInt(x.streamsWithContent), fmtInt(x.clientConnectionsWithoutResponse), fmtInt(x.upstreamStreamsOpen), fmt(x.rssBeforeMiB, 1), fmt(x.rssOpenMiB, 1), `**${fmt(x.kibPerOpenConnection, 1)}**`, fmt(x.liveHeapKibPerConnection, 1), fmt(x.rssAfterCloseMiB, 1)]),
+        ['target', 'streams', 'with content', 'no response yet', 'upstream streams', 'RSS before MiB', 'RSS open MiB', 'KiB per stream (RSS, all n)', 'KiB per stream added (RSS, 2nd half)', 'KiB per stream (live heap)', 'RSS after close MiB'],
+        r.memory.map((x) => [x.promptKiB ? `${x.target}, ${x.promptKiB} KiB prompt` : x.target, fmtInt(x.n), fmtInt(x.streamsWithContent), fmtInt(x.clientConnectionsWithoutResponse), fmtInt(x.upstreamStreamsOpen), fmt(x.rssBeforeMiB, 1), fmt(x.rssOpenMiB, 1), fmt(x.kibPerOpenConnection, 1), `**${fmt(x.marginalKibPerStream, 1)}**`, fmt(x.liveHeapKibPerConnection, 1), fmt(x.rssAfterCloseMiB, 1)]),
       ),
     );
     for (const x of r.memory) if (x.note) out.push(`\nNote: ${x.note}.`);
