@@ -41,18 +41,19 @@ export const ZERO_USAGE: TokenUsage = {
   audioPromptTokens: 0,
 };
 
-/** The `usage` object in OpenRouter's key order for the chosen era (spec §10.1, §0.1). */
+/**
+ * The `usage` object in OpenRouter's key order for the chosen era (spec §10.1, §0.1). Two whole
+ * literals rather than a shared base spread into each: built on every response, and a spread
+ * copies property by property into a fresh shape.
+ */
 export function usageJson(usage: TokenUsage, cost: Cost, era: WireEra): Record<string, unknown> {
-  const base = {
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.completionTokens,
-    total_tokens: usage.promptTokens + usage.completionTokens,
-    cost: cost.total,
-    is_byok: false,
-  };
   if (era === '2025') {
     return {
-      ...base,
+      prompt_tokens: usage.promptTokens,
+      completion_tokens: usage.completionTokens,
+      total_tokens: usage.promptTokens + usage.completionTokens,
+      cost: cost.total,
+      is_byok: false,
       prompt_tokens_details: { cached_tokens: usage.cachedTokens, audio_tokens: usage.audioPromptTokens },
       cost_details: {
         upstream_inference_cost: null,
@@ -63,7 +64,11 @@ export function usageJson(usage: TokenUsage, cost: Cost, era: WireEra): Record<s
     };
   }
   return {
-    ...base,
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.promptTokens + usage.completionTokens,
+    cost: cost.total,
+    is_byok: false,
     prompt_tokens_details: {
       cached_tokens: usage.cachedTokens,
       cache_write_tokens: usage.cacheWriteTokens,

@@ -9,9 +9,11 @@ import { usageAnalytics } from '../accounting/analytics.js';
 
 type Handler = (app: App, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
   const json = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json), ...headers });
+  res.setHeader('Content-Type', 'application/json');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.writeHead(status, headers);
   res.end(json);
 }
 

@@ -22,14 +22,16 @@ export class SseResponse implements Tickable {
   open(generationId: string, route?: string): void {
     if (this.opened) return;
     this.opened = true;
-    this.res.writeHead(200, {
+    const headers: Record<string, string> = {
       'Content-Type': 'text/event-stream',
       'Cache-Control': 'no-cache',
       Connection: 'keep-alive',
       'X-Accel-Buffering': 'no',
       'X-Generation-Id': generationId,
-      ...(route ? { 'X-Switchyard-Route': route } : {}),
-    });
+    };
+    // Assigned, not spread in: spreading a fresh object literal costs V8 far more than a store.
+    if (route) headers['X-Switchyard-Route'] = route;
+    this.res.writeHead(200, headers);
     // The first comment carries the status line and headers out in the same write.
     this.write(KEEPALIVE_COMMENT);
     this.ticking = true;
