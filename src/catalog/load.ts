@@ -71,16 +71,17 @@ export function loadEmbeddedSources(dir = EMBEDDED_CATALOG_DIR): CatalogSources 
       // A damaged snapshot is only a lost shortcut: the YAML below is the source of truth.
     }
   }
+  return parseFiles(files);
+}
+
+function parseFiles(files: { file: string; text: string }[]): CatalogSources {
   return files.map(({ file, text }) => ({ source: parseCatalogText(text), origin: `catalog/${file}` }));
 }
 
 /** The snapshot of the YAML files as they are now (written by scripts/generate.ts). */
 export function embeddedSnapshot(dir = EMBEDDED_CATALOG_DIR): string {
   const files = embeddedFiles(dir);
-  const snapshot: CatalogSnapshot = {
-    fingerprint: fingerprint(files),
-    sources: files.map(({ file, text }) => ({ source: parseCatalogText(text), origin: `catalog/${file}` })),
-  };
+  const snapshot: CatalogSnapshot = { fingerprint: fingerprint(files), sources: parseFiles(files) };
   return `${JSON.stringify(snapshot)}\n`;
 }
 
