@@ -177,7 +177,10 @@ describe('upstream faults', () => {
     novita.enqueue({ status: 500, raw: 'internal error' });
     const res = await postChat(gw, { ...REQUEST, stream: false });
     assert.equal(res.status, 502);
+    // An error answer still names its generation and explains the attempts that failed.
+    assert.equal(res.headers.get('x-switchyard-route'), 'groq=503, novita=500');
     const body = (await res.json()) as any;
+    assert.equal((await generation(gw, res.headers.get('x-generation-id')!)).status, 502);
     assert.equal(body.error.metadata.raw, 'internal error');
     assert.equal(body.error.metadata.provider_name, 'Novita');
   });
@@ -230,9 +233,11 @@ describe('upstream faults', () => {
     groq.enqueue({ headers: { 'content-type': 'application/json' }, sse: [json.slice(0, 20), json.slice(20)], chunkDelayMs: 450 });
     const res = await postChat(gw, { ...REQUEST, stream: false });
     assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-switchyard-route'), 'groq=serving');
     const raw = await res.text();
     assert.match(raw, /^(\n {9}\n)+\{/, 'leading whitespace units');
     const body = JSON.parse(raw);
+    assert.equal(res.headers.get('x-generation-id'), body.id);
     assert.equal(body.choices[0].message.content, 'Slow but fine');
     assert.equal(body.provider, 'Groq');
   });

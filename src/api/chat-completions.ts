@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 import type { App } from '../app.js';
 import type { Caller } from '../auth/keys.js';
 import { ApiError, errorTypeOf } from '../core/errors.js';
@@ -12,7 +12,7 @@ import type { Endpoint } from '../catalog/types.js';
 import { computeCost, usageJson, ZERO_USAGE, type Cost } from '../accounting/cost.js';
 import type { AdmissionRequest } from '../accounting/gate.js';
 import { adapterFor } from '../providers/registry.js';
-import type { ProviderAdapter, TokenUsage, UpstreamChunk, UpstreamFailure } from '../providers/types.js';
+import type { ProviderAdapter, StreamDecoder, TokenUsage, UpstreamChunk, UpstreamFailure } from '../providers/types.js';
 import { healthKey, planRoute, type Candidate, type RoutePlan } from '../routing/select.js';
 import { ChunkEncoder } from '../streaming/chunk-encoder.js';
 import { SseResponse } from '../streaming/sse-response.js';
@@ -104,7 +104,6 @@ export async function handleChatCompletions(app: App, req: IncomingMessage, res:
     }
   });
   const admission = await app.gate.admit(caller, admissionRequest(gen, plan));
-  res.setHeader('X-Generation-Id', gen.id);
   const run = chat.stream === true ? runStreaming(app, res, gen, plan.candidates, gone) : runNonStreaming(app, res, gen, plan.candidates, gone);
   // Chained rather than awaited in a try/finally: a suspended frame of this function, held for
   // as long as a stream is open, costs more memory than the closure (bench/README.md).
@@ -113,6 +112,13 @@ export async function handleChatCompletions(app: App, req: IncomingMessage, res:
     return admission.settle(gen.cost.total, gen.usage);
   };
   return run.then(end, async (err: unknown) => {
+    // The success paths name the generation in the headers they write; an error answer gets it
+    // here. Set only now: a header set early is copied into a second header object that an open
+    // stream would hold for its whole life.
+    if (!res.headersSent) {
+      res.setHeader('X-Generation-Id', gen.id);
+      if (gen.attempts.length > 0) res.setHeader('X-Switchyard-Route', routeHeader(gen));
+    }
     await end();
     throw err;
   });
@@ -134,18 +140,16 @@ function admissionRequest(gen: Generation, plan: RoutePlan): AdmissionRequest {
 }
 
 /**
- * Candidates in attempt order. After a failure that another provider would only repeat (a 400:
- * the request itself is the problem) the rest of that model's endpoints are skipped, but the next
- * model in `models` still gets its turn: any error of a model may trigger the next (spec §12).
+ * Whether a candidate is still worth an attempt. After a failure that another provider would only
+ * repeat (a 400: the request itself is the problem) the rest of that model's endpoints are skipped,
+ * but the next model in `models` still gets its turn: any error of a model may trigger the next
+ * (spec §12).
  */
-function* attemptOrder(candidates: Candidate[], failures: AttemptFailure[]): Generator<Candidate> {
-  const givenUp = new Set<string>();
-  for (const c of candidates) {
-    const last = failures[failures.length - 1];
-    if (last && !isRetryable(last.failure.status)) givenUp.add(last.endpoint.model.id);
-    if (givenUp.has(c.endpoint.model.id)) continue;
-    yield c;
+function worthTrying(c: Candidate, failures: AttemptFailure[]): boolean {
+  for (const f of failures) {
+    if (!isRetryable(f.failure.status) && f.endpoint.model.id === c.endpoint.model.id) return false;
   }
+  return true;
 }
 
 function responseModel(app: App, ep: Endpoint, requested: string): string {
@@ -228,12 +232,21 @@ function settle(app: App, gen: Generation, ep: Endpoint): void {
   gen.cost = computeCost(gen.usage, ep.price);
 }
 
+/*
+ * A stream can stay open for minutes, and everything its suspended functions hold stays with it
+ * (bench/README.md, memory per open stream). So the functions that wait while a stream is open,
+ * runStreaming and pumpStream, are kept small: V8 keeps a suspended async function's whole
+ * register file, which for a large function is ~100 slots. The work per upstream read and the end
+ * of a stream live in StreamPump, whose fields are only the state that must survive between reads.
+ */
 async function runStreaming(app: App, res: ServerResponse, gen: Generation, candidates: Candidate[], signal: CancelSignal): Promise<void> {
   const sse = new SseResponse(res, app.settings.keepaliveMs);
   const failures: AttemptFailure[] = [];
   try {
-    for (const { endpoint: ep, requestedId: requested } of attemptOrder(candidates, failures)) {
+    for (const candidate of candidates) {
       if (signal.aborted) break;
+      if (!worthTrying(candidate, failures)) continue;
+      const ep = candidate.endpoint;
       const attempt = await startAttempt(app, gen, ep, true, signal);
       if ('failure' in attempt) {
         failures.push(attempt);
@@ -243,175 +256,209 @@ async function runStreaming(app: App, res: ServerResponse, gen: Generation, cand
       gen.acceptedAt ??= Date.now();
       gen.created = Math.floor(Date.now() / 1000);
       sse.open(gen.id, routeHeader(gen, ep));
-      const encoder = new ChunkEncoder(app.settings.wireEra, gen.id, gen.created, responseModel(app, ep, requested), ep.provider.name);
-      const outcome = await pumpStream(app, gen, ep, attempt, encoder, sse, signal);
+      const pump = new StreamPump(app, gen, ep, attempt.adapter, responseModel(app, ep, candidate.requestedId), sse);
+      const outcome = await pumpStream(pump, attempt, signal);
       if (outcome === 'done') return;
       failures.push(outcome);
       if (outcome.failure.status === 499) return;
-      if (sse.contentCommitted) {
-        // Content already reached the client: no silent fallback any more (spec §4.7).
-        const err = outcome.failure;
-        gen.status = err.status >= 500 || err.status === 408 ? 502 : err.status;
-        gen.error = { code: gen.status, message: err.raw };
-        settle(app, gen, ep);
-        sse.write(encoder.errorEvent(gen.status, 'Provider returned error', { raw: err.raw, provider_name: ep.provider.name, error_type: errorTypeOf(gen.status) }));
-        sse.end('data: [DONE]\n\n');
-        return;
-      }
+      // Content already reached the client: no silent fallback any more (spec §4.7).
+      if (sse.contentCommitted) return pump.endWithError(outcome.failure);
     }
-    if (signal.aborted) {
-      gen.status = 499;
-      gen.error = { code: 499, message: 'client closed the request' };
-      return;
-    }
-    const err = finalError(failures[failures.length - 1] ?? null, failures);
-    gen.status = err.status;
-    gen.error = { code: err.status, message: String(err.metadata?.raw ?? err.message) };
-    if (!sse.opened) throw err;
-    // Status 200 was already sent (an accepted attempt failed before content): report in-stream.
-    const ep = gen.lastTried!;
-    const encoder = new ChunkEncoder(app.settings.wireEra, gen.id, gen.created, ep.model.canonical_slug ?? ep.model.id, ep.provider.name);
-    sse.end(encoder.errorEvent(err.status, err.message, { ...err.metadata, error_type: errorTypeOf(err.status) }) + 'data: [DONE]\n\n');
+    endWithoutAnswer(app, gen, sse, failures, signal);
   } finally {
     sse.stopKeepAlive();
   }
 }
 
+/** Every attempt failed or the client left, before any content went out. */
+function endWithoutAnswer(app: App, gen: Generation, sse: SseResponse, failures: AttemptFailure[], signal: CancelSignal): void {
+  if (signal.aborted) {
+    gen.status = 499;
+    gen.error = { code: 499, message: 'client closed the request' };
+    return;
+  }
+  const err = finalError(failures[failures.length - 1] ?? null, failures);
+  gen.status = err.status;
+  gen.error = { code: err.status, message: String(err.metadata?.raw ?? err.message) };
+  if (!sse.opened) throw err;
+  // Status 200 was already sent (an accepted attempt failed before content): report in-stream.
+  const ep = gen.lastTried!;
+  const encoder = new ChunkEncoder(app.settings.wireEra, gen.id, gen.created, ep.model.canonical_slug ?? ep.model.id, ep.provider.name);
+  sse.end(encoder.errorEvent(err.status, err.message, { ...err.metadata, error_type: errorTypeOf(err.status) }) + 'data: [DONE]\n\n');
+}
+
 /**
- * Copies one accepted upstream stream to the client. Events before the first content are held
- * back so that a provider failing early can be replaced invisibly (only keep-alive comments went
- * out). Returns 'done' or the failure that ended the attempt.
+ * Copies one accepted upstream stream to the client: reads, hands each read to the pump, waits
+ * for the client when it is slow. Returns 'done' or the failure that ended the attempt.
  */
-async function pumpStream(
-  app: App,
-  gen: Generation,
-  ep: Endpoint,
-  attempt: { adapter: ProviderAdapter; response: UpstreamResponse; started: number },
-  encoder: ChunkEncoder,
-  sse: SseResponse,
-  signal: CancelSignal,
-): Promise<'done' | AttemptFailure> {
-  const decoder = attempt.adapter.createStreamDecoder();
-  const pieces = attempt.response.body[Symbol.asyncIterator]();
-  const pending: EventSourceMessage[] = [];
-  const parser = createParser({ onEvent: (ev) => pending.push(ev) });
+async function pumpStream(pump: StreamPump, attempt: { response: UpstreamResponse; started: number }, signal: CancelSignal): Promise<'done' | AttemptFailure> {
+  const body = attempt.response.body;
+  const pieces = body[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const read = await pieces.next();
+      if (read.done || pump.feed(read.value)) break;
+      if (pump.sse.backpressured) await pump.sse.drained();
+    }
+  } catch (err) {
+    pump.streamError = signal.aborted ? { status: 499, raw: 'client closed the request' } : networkFailure(err);
+  }
+  pump.gen.streamedChars += pump.chars;
+  if (pump.upstreamDone && !pump.streamError) drainInBackground(pieces, body);
+  else if (!body.destroyed) body.destroy();
+  return pump.finish(attempt.started, signal);
+}
+
+/**
+ * The state of one accepted upstream stream between reads. Events before the first content are
+ * held back so that a provider failing early can be replaced invisibly (only keep-alive comments
+ * went out); events decoded from one read go to the client in one write (one syscall), not one each.
+ */
+class StreamPump {
+  upstreamDone = false;
+  streamError: UpstreamFailure | null = null;
+  /** Characters of content, reasoning and tool arguments: the usage estimate if none is reported. */
+  chars = 0;
+  private readonly decoder: StreamDecoder;
+  private readonly parser: EventSourceParser;
   // StringDecoder keeps a split UTF-8 sequence for the next read; unlike a streaming TextDecoder it
   // does not create an ICU converter per stream.
-  const utf8 = new StringDecoder('utf8');
-  let held = '';
-  // Events produced from one upstream read go to the client in one write (one syscall), not one each.
-  let batch = '';
-  let usage: TokenUsage | null = null;
-  let upstreamDone = false;
-  let streamError: UpstreamFailure | null = null;
-  let chars = 0;
+  private readonly utf8 = new StringDecoder('utf8');
+  private readonly encoder: ChunkEncoder;
+  private readonly excludeReasoning: boolean;
+  private held = '';
+  private batch = '';
+  private usage: TokenUsage | null = null;
 
-  const excludeReasoning = gen.req.reasoning?.exclude === true || gen.req.include_reasoning === false;
-  const handle = (incoming: UpstreamChunk) => {
+  constructor(
+    private readonly app: App,
+    readonly gen: Generation,
+    private readonly ep: Endpoint,
+    adapter: ProviderAdapter,
+    model: string,
+    readonly sse: SseResponse,
+  ) {
+    this.decoder = adapter.createStreamDecoder();
+    this.parser = createParser({ onEvent: (ev) => this.onEvent(ev) });
+    this.encoder = new ChunkEncoder(app.settings.wireEra, gen.id, gen.created, model, ep.provider.name);
+    this.excludeReasoning = gen.req.reasoning?.exclude === true || gen.req.include_reasoning === false;
+  }
+
+  /** One upstream read. True when the stream is over: its end marker came, or it failed. */
+  feed(piece: Buffer | Uint8Array | string): boolean {
+    this.parser.feed(typeof piece === 'string' ? piece : this.utf8.write(piece as Buffer));
+    if (this.upstreamDone || this.streamError) return true;
+    if (this.batch) {
+      this.sse.write(this.batch);
+      this.batch = '';
+    }
+    return false;
+  }
+
+  private onEvent(ev: EventSourceMessage): void {
+    // Whatever follows the end marker or an error in the same read is ignored.
+    if (this.upstreamDone || this.streamError) return;
+    const chunks = this.decoder.decode({ event: ev.event, data: ev.data });
+    if (chunks === null) {
+      this.upstreamDone = true;
+      return;
+    }
+    for (const chunk of chunks) {
+      this.handle(chunk);
+      if (this.streamError) return;
+    }
+  }
+
+  private handle(incoming: UpstreamChunk): void {
     let chunk = incoming;
-    if (excludeReasoning && chunk.choice && (chunk.choice.reasoning !== undefined || chunk.choice.reasoningDetails)) {
+    if (this.excludeReasoning && chunk.choice && (chunk.choice.reasoning !== undefined || chunk.choice.reasoningDetails)) {
       // reasoning.exclude: the model still reasons (and is billed) but none of it is sent (spec §5.1).
       const { reasoning: _r, reasoningDetails: _d, ...rest } = chunk.choice;
       chunk = { ...chunk, choice: rest };
     }
     if (chunk.error) {
-      streamError = chunk.error;
+      this.streamError = chunk.error;
       return;
     }
-    if (chunk.usage) usage = chunk.usage;
+    const gen = this.gen;
+    if (chunk.usage) this.usage = chunk.usage;
     if (chunk.upstreamId && !gen.upstreamId) gen.upstreamId = chunk.upstreamId;
     if (chunk.serviceTier) gen.serviceTier = chunk.serviceTier;
-    const out = encoder.encode(chunk);
+    const out = this.encoder.encode(chunk);
     if (!out) return;
     const c = chunk.choice!;
-    chars += (c.content?.length ?? 0) + (c.reasoning?.length ?? 0) + (c.toolCalls?.reduce((n, t) => n + (t.arguments?.length ?? 0), 0) ?? 0);
+    this.chars += (c.content?.length ?? 0) + (c.reasoning?.length ?? 0) + (c.toolCalls?.reduce((n, t) => n + (t.arguments?.length ?? 0), 0) ?? 0);
     const isContent = Boolean((c.content && c.content.length > 0) || c.toolCalls || c.reasoning || c.reasoningDetails || c.finishReason !== null || c.refusal);
+    const sse = this.sse;
     if (!sse.contentCommitted && !isContent) {
-      held += out;
+      this.held += out;
       return;
     }
     if (!sse.contentCommitted) {
       gen.firstTokenAt = Date.now();
-      gen.served = ep;
-      batch += held + out;
-      held = '';
+      gen.served = this.ep;
+      this.batch += this.held + out;
+      this.held = '';
       sse.contentCommitted = true;
       gen.releasePrompt();
     } else {
-      batch += out;
+      this.batch += out;
     }
-  };
+  }
 
-  try {
-    for (;;) {
-      const { value: buf, done } = await pieces.next();
-      if (done) break;
-      parser.feed(typeof buf === 'string' ? buf : utf8.write(buf));
-      while (pending.length > 0) {
-        const ev = pending.shift()!;
-        const chunks = decoder.decode({ event: ev.event, data: ev.data });
-        if (chunks === null) {
-          upstreamDone = true;
-          break;
-        }
-        for (const ch of chunks) handle(ch);
-        if (streamError) break;
-      }
-      if (upstreamDone || streamError) break;
-      if (batch) {
-        sse.write(batch);
-        batch = '';
-      }
-      if (sse.backpressured) await sse.drained();
+  /** The stream has stopped being read: end the client's stream, or report why it failed. */
+  finish(started: number, signal: CancelSignal): 'done' | AttemptFailure {
+    const { app, gen, ep, sse, encoder } = this;
+    if (!this.streamError && !this.upstreamDone && !encoder.finished && !signal.aborted) {
+      // The connection closed without [DONE] and without a finish reason: a truncated stream.
+      this.streamError = { status: 502, raw: 'upstream closed the stream before it finished' };
     }
-  } catch (err) {
-    streamError = signal.aborted ? { status: 499, raw: 'client closed the request' } : networkFailure(err);
-  } finally {
-    gen.streamedChars += chars;
-    if (upstreamDone && !streamError) drainInBackground(pieces, attempt.response.body);
-    else if (!attempt.response.body.destroyed) attempt.response.body.destroy();
-  }
-
-  if (!streamError && !upstreamDone && !encoder.finished && !signal.aborted) {
-    // The connection closed without [DONE] and without a finish reason: a truncated stream.
-    streamError = { status: 502, raw: 'upstream closed the stream before it finished' };
-  }
-  // What the last read produced: written with the end of the stream, or before an error event.
-  const tail = batch;
-  batch = '';
-  if (signal.aborted) {
-    gen.served ??= ep;
-    gen.usage = usage;
-    settle(app, gen, ep);
-    gen.status = 499;
-    gen.error = { code: 499, message: 'client closed the request' };
-    gen.finishReason = encoder.finishReason;
-    return { failure: { status: 499, raw: 'client closed the request' }, endpoint: ep };
-  }
-  if (streamError) {
-    if (tail) sse.write(tail);
-    noteFailure(app, gen, ep, streamError, attempt.started, 200);
-    if (sse.contentCommitted) gen.usage = usage;
-    return { failure: streamError, endpoint: ep };
-  }
-
-  let last = tail;
-  if (!sse.contentCommitted) {
-    // An answer with no content at all (e.g. empty completion): still a valid generation.
+    // What the last read produced: written with the end of the stream, or before an error event.
+    const tail = this.batch;
+    this.batch = '';
+    if (signal.aborted) {
+      gen.served ??= ep;
+      gen.usage = this.usage;
+      settle(app, gen, ep);
+      gen.status = 499;
+      gen.error = { code: 499, message: 'client closed the request' };
+      gen.finishReason = encoder.finishReason;
+      return { failure: { status: 499, raw: 'client closed the request' }, endpoint: ep };
+    }
+    if (this.streamError) {
+      if (tail) sse.write(tail);
+      noteFailure(app, gen, ep, this.streamError, started, 200);
+      if (sse.contentCommitted) gen.usage = this.usage;
+      return { failure: this.streamError, endpoint: ep };
+    }
+    let last = tail;
+    if (!sse.contentCommitted) {
+      // An answer with no content at all (e.g. empty completion): still a valid generation.
+      gen.served = ep;
+      gen.firstTokenAt = Date.now();
+      last += this.held;
+      sse.contentCommitted = true;
+    }
+    if (!encoder.finished) last += encoder.syntheticFinish();
     gen.served = ep;
-    gen.firstTokenAt = Date.now();
-    last += held;
-    sse.contentCommitted = true;
+    gen.usage = this.usage;
+    settle(app, gen, ep);
+    gen.finishReason = encoder.finishReason;
+    gen.nativeFinishReason = encoder.nativeFinish;
+    sse.end(last + encoder.usageEvent(usageJson(gen.usage!, gen.cost, app.settings.wireEra)) + 'data: [DONE]\n\n');
+    recordSuccess(app, gen, ep, started);
+    return 'done';
   }
-  if (!encoder.finished) last += encoder.syntheticFinish();
-  gen.served = ep;
-  gen.usage = usage;
-  settle(app, gen, ep);
-  gen.finishReason = encoder.finishReason;
-  gen.nativeFinishReason = encoder.nativeFinish;
-  sse.end(last + encoder.usageEvent(usageJson(gen.usage!, gen.cost, app.settings.wireEra)) + 'data: [DONE]\n\n');
-  recordSuccess(app, gen, ep, attempt.started);
-  return 'done';
+
+  /** The stream failed after content reached the client: an error event, then [DONE]. */
+  endWithError(err: UpstreamFailure): void {
+    const { app, gen, ep, sse } = this;
+    gen.status = err.status >= 500 || err.status === 408 ? 502 : err.status;
+    gen.error = { code: gen.status, message: err.raw };
+    settle(app, gen, ep);
+    sse.write(this.encoder.errorEvent(gen.status, 'Provider returned error', { raw: err.raw, provider_name: ep.provider.name, error_type: errorTypeOf(gen.status) }));
+    sse.end('data: [DONE]\n\n');
+  }
 }
 
 /**
@@ -437,12 +484,12 @@ function drainInBackground(pieces: AsyncIterator<unknown>, body: { destroy(): vo
 
 /**
  * Explainability (a Switchyard extension): the attempts so far and the endpoint now serving,
- * e.g. `groq=429, novita=serving`. The full explanation, skipped endpoints included, is in the
- * generation record.
+ * e.g. `groq=429, novita=serving`, or only the failed attempts on an error answer. The full
+ * explanation, skipped endpoints included, is in the generation record.
  */
-function routeHeader(gen: Generation, serving: Endpoint): string {
+function routeHeader(gen: Generation, serving?: Endpoint): string {
   const parts = gen.attempts.filter((a) => a.outcome === 'failed').map((a) => `${a.endpoint}=${a.status ?? 'error'}`);
-  parts.push(`${serving.key}=serving`);
+  if (serving) parts.push(`${serving.key}=serving`);
   return parts.join(', ');
 }
 
@@ -471,8 +518,10 @@ async function runNonStreaming(app: App, res: ServerResponse, gen: Generation, c
   const keepAlive = new JsonKeepAlive(res, app.settings.keepaliveMs);
   const failures: AttemptFailure[] = [];
   try {
-    for (const { endpoint: ep, requestedId: requested } of attemptOrder(candidates, failures)) {
+    for (const candidate of candidates) {
       if (signal.aborted) break;
+      if (!worthTrying(candidate, failures)) continue;
+      const ep = candidate.endpoint;
       const attempt = await startAttempt(app, gen, ep, false, signal);
       if ('failure' in attempt) {
         failures.push(attempt);
@@ -480,8 +529,7 @@ async function runNonStreaming(app: App, res: ServerResponse, gen: Generation, c
       }
       gen.acceptedAt ??= Date.now();
       gen.created = Math.floor(Date.now() / 1000);
-      if (!res.headersSent) res.setHeader('X-Switchyard-Route', routeHeader(gen, ep));
-      keepAlive.start(gen.id);
+      keepAlive.start(gen.id, routeHeader(gen, ep));
       let parsed: unknown;
       try {
         parsed = JSON.parse(await attempt.response.body.text());
@@ -502,7 +550,7 @@ async function runNonStreaming(app: App, res: ServerResponse, gen: Generation, c
       gen.serviceTier = completion.serviceTier ?? null;
       gen.nativeFinishReason = completion.finishReason;
       const body = completionBody(
-        { id: gen.id, created: gen.created, model: responseModel(app, ep, requested), provider: ep.provider.name },
+        { id: gen.id, created: gen.created, model: responseModel(app, ep, candidate.requestedId), provider: ep.provider.name },
         completion,
         usageJson(gen.usage!, gen.cost, app.settings.wireEra),
         app.settings.wireEra,

@@ -14,14 +14,17 @@ export class JsonKeepAlive implements Tickable {
   private started = false;
   private lastWrite = 0;
   private generationId = '';
+  private route = '';
 
   constructor(
     private readonly res: ServerResponse,
     private readonly intervalMs: number,
   ) {}
 
-  start(generationId: string): void {
+  /** `route` is the explanation header of the attempt now serving (X-Switchyard-Route). */
+  start(generationId: string, route: string): void {
     this.generationId = generationId;
+    this.route = route;
     if (this.started) return;
     this.started = true;
     this.lastWrite = Date.now();
@@ -34,7 +37,7 @@ export class JsonKeepAlive implements Tickable {
     this.lastWrite = now;
     if (!this.committed) {
       this.committed = true;
-      this.res.writeHead(200, { 'Content-Type': 'application/json', 'X-Generation-Id': this.generationId });
+      this.res.writeHead(200, { 'Content-Type': 'application/json', 'X-Generation-Id': this.generationId, 'X-Switchyard-Route': this.route });
     }
     this.res.write(WHITESPACE_UNIT);
   }
@@ -43,7 +46,7 @@ export class JsonKeepAlive implements Tickable {
     this.stop();
     if (this.res.writableEnded || this.res.destroyed) return;
     if (!this.committed) {
-      this.res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) });
+      this.res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json), 'X-Generation-Id': this.generationId, 'X-Switchyard-Route': this.route });
     }
     this.res.end(json);
   }
