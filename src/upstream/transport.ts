@@ -93,8 +93,9 @@ class DispatchedResponse implements UpstreamResponse, UpstreamBody, AsyncIterato
   readonly started: Promise<UpstreamResponse>;
   destroyed = false;
   private headersSeen = false;
-  private resolveStart!: (r: UpstreamResponse) => void;
-  private rejectStart!: (err: unknown) => void;
+  // Dropped once the status line is in (or the request failed): an open stream need not hold them.
+  private resolveStart: ((r: UpstreamResponse) => void) | null = null;
+  private rejectStart: ((err: unknown) => void) | null = null;
   private readonly queue: Buffer[] = [];
   private queued = 0;
   private ended = false;
@@ -115,7 +116,7 @@ class DispatchedResponse implements UpstreamResponse, UpstreamBody, AsyncIterato
       this.rejectStart = reject;
     });
     if (signal.aborted) {
-      this.rejectStart(new undiciErrors.RequestAbortedError());
+      this.settleStart(new undiciErrors.RequestAbortedError());
       return;
     }
     signal.addEventListener('abort', this.onAbort, { once: true });
@@ -152,7 +153,7 @@ class DispatchedResponse implements UpstreamResponse, UpstreamBody, AsyncIterato
     this.headers = parseRawHeaders(rawHeaders);
     this.resumeSocket = resume;
     this.headersSeen = true;
-    this.resolveStart(this);
+    this.settleStart(null);
     return true;
   }
 
@@ -185,9 +186,18 @@ class DispatchedResponse implements UpstreamResponse, UpstreamBody, AsyncIterato
     this.signal.removeEventListener('abort', this.onAbort);
     if (this.ended || this.failure) return;
     this.failure = err;
-    if (!this.headersSeen) this.rejectStart(err);
+    if (!this.headersSeen) this.settleStart(err);
     if (cancel && this.abortRequest) this.abortRequest(err instanceof Error ? err : undefined);
     this.wakeWaiter();
+  }
+
+  /** Resolves `started` with this response, or rejects it with `err`; only the first call counts. */
+  private settleStart(err: unknown): void {
+    const resolve = this.resolveStart;
+    const reject = this.rejectStart;
+    this.resolveStart = this.rejectStart = null;
+    if (err === null) resolve?.(this);
+    else reject?.(err);
   }
 
   private wakeWaiter(): void {
