@@ -78,6 +78,7 @@ if (opt.help) {
   --cell-attempts N        measure a cell up to N times while other processes disturb it (default 2; quick 1)
   --heap-snapshots         memory test: heap snapshots before/with the streams open, diffed per stream (slow)
   --no-floor              leave out the Node floor (bench/floor-proxy.mjs, a minimal Node reverse proxy) from the matrix
+                          and the memory test
   --workers-scaling       also measure \`serve --workers 1\` vs \`--workers 2\` on both cores (default in a full run;
                           --no-workers-scaling turns it off); --workers-seconds N per instance, round and mode (default 5; quick 3)
   --idle-s N              poll idle RSS for up to N s after start until it settles (default 120; quick 40; 0: at start only)
@@ -215,10 +216,13 @@ async function startMock() {
 }
 
 /** The Node floor (floor-proxy.mjs): a minimal Node reverse proxy to the mock, on the router's core. */
-async function startFloor() {
+async function startFloor({ memProbe } = {}) {
   const logFile = join(work, `floor-${++instance}.log`);
-  const child = spawnNode('floor', PROXY_CORE, [join(BENCH, 'floor-proxy.mjs'), '--upstream', mock.origin, '--model', UPSTREAM_MODEL], { pipeStdout: true, cwd: ROOT, logFile, env: childEnv({}) });
+  const probeFile = memProbe ? join(work, `floor-${instance}-mem.json`) : null;
+  const env = childEnv(probeFile ? { BENCH_MEM_PROBE: probeFile, ...snapshotEnv(probeFile) } : {});
+  const child = spawnNode('floor', PROXY_CORE, [...memProbeArgs(probeFile), join(BENCH, 'floor-proxy.mjs'), '--upstream', mock.origin, '--model', UPSTREAM_MODEL], { pipeStdout: true, cwd: ROOT, logFile, env });
   child.logFile = logFile;
+  child.probeFile = probeFile;
   child.origin = `http://127.0.0.1:${await portLine(child, 'floor proxy')}`;
   await waitReady(`${child.origin}/`, child);
   child.target = { name: 'floor', origin: child.origin, path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, pid: child.pid };
@@ -539,7 +543,7 @@ async function memoryTest(kind, requestedN, promptKiB = 0) {
     note = `${requestedN.toLocaleString('en-US')} streams requested; ran ${n.toLocaleString('en-US')}: the open-file limit is ${nofile.effective} (hard limit ${nofile.hard}; raising it needs CAP_SYS_RESOURCE) and a router holds 2 sockets per stream (client + upstream), so ${needFds} would be needed`;
     log(note);
   }
-  const child = kind === 'switchyard' ? await startSwitchyard({ memProbe: true }) : await startPortkey({ memProbe: true });
+  const child = kind === 'switchyard' ? await startSwitchyard({ memProbe: true }) : kind === 'floor' ? await startFloor({ memProbe: true }) : await startPortkey({ memProbe: true });
   const t = child.target;
   try {
     const startRss = memory(t.pid).rssKiB;
@@ -888,7 +892,9 @@ function checks(results) {
     const v = m.marginalKibPerStream ?? m.kibPerOpenConnection;
     const streaming = m.streamsWithContent === m.n;
     const how = m.marginalKibPerStream != null ? `per stream added to ${fmtInt(m.n - Math.ceil(m.n / 2))} open; (open − before) / n: ${fmt(m.kibPerOpenConnection, 1)} KiB` : null;
-    add(`${m.requested.toLocaleString('en-US')} open streams: ≤ 20 KiB each`, v, v !== null && v <= 20 && streaming, [over(v, 20, 'KiB'), how, streaming ? null : `only ${m.streamsWithContent} of ${m.n} streams received content`].filter(Boolean).join('; ') || null);
+    const floor = results.memory.find((x) => x.target === 'floor' && x.n === m.n && !x.promptKiB);
+    const floorNote = floor ? `the Node floor at the same count: ${fmt(floor.marginalKibPerStream ?? floor.kibPerOpenConnection, 1)} KiB per stream added, live heap ${fmt(floor.liveHeapKibPerConnection, 1)} KiB (Switchyard ${fmt(m.liveHeapKibPerConnection, 1)})` : null;
+    add(`${m.requested.toLocaleString('en-US')} open streams: ≤ 20 KiB each`, v, v !== null && v <= 20 && streaming, [over(v, 20, 'KiB'), how, floorNote, streaming ? null : `only ${m.streamsWithContent} of ${m.n} streams received content`].filter(Boolean).join('; ') || null);
   }
   if (results.soak) {
     const k = results.soak;
@@ -1108,6 +1114,9 @@ async function main() {
         results.memory.push(extra);
       }
     }
+    // What any Node proxy holds per open stream (node:http in, undici out, the body piped through):
+    // the floor under the router's own figure, at every count.
+    if (doFloor) for (const n of streamCounts) results.memory.push(await memoryTest('floor', n));
     if (peers.includes('portkey')) results.memory.push(await memoryTest('portkey', Math.min(...streamCounts)));
     // Real prompts are long, and a router that keeps the request (for fallback, or in its HTTP
     // client) holds it once per open stream: the same count with a long prompt shows that.
