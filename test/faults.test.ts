@@ -135,6 +135,23 @@ describe('upstream faults', () => {
     assert.ok(rec.tokens_completion > 0, 'partial usage recorded');
   });
 
+  it('a UTF-8 character cut between upstream reads arrives whole', async () => {
+    groqFirst();
+    const text = 'Olá 👋 — pão de açúcar';
+    const bytes = Buffer.from(okStream(text).join(''));
+    // Cut inside the emoji (4 bytes), then inside 'ç' (2 bytes), then on a boundary: three reads.
+    const emoji = bytes.indexOf(Buffer.from('👋'));
+    const cedilla = bytes.indexOf(Buffer.from('ç'));
+    const cuts = [emoji + 1, cedilla + 1, bytes.indexOf(Buffer.from('data: [DONE]'))];
+    const pieces = [0, ...cuts].map((from, i) => bytes.subarray(from, [...cuts, bytes.length][i]));
+    assert.equal(Buffer.concat(pieces).toString(), bytes.toString());
+    groq.enqueue({ sse: pieces, chunkDelayMs: 40 });
+    const res = await postChat(gw, REQUEST);
+    const got = await readSse(res);
+    assert.equal(contentOf(got.events), text);
+    assert.doesNotMatch(got.events.join(''), /\uFFFD/);
+  });
+
   it('slow first byte beyond the timeout: falls back', async () => {
     groqFirst();
     groq.enqueue({ sse: okStream('too late'), firstByteDelayMs: 1500 });

@@ -77,7 +77,7 @@ const groqReply = (it: Interaction) => replyFromRecording(it.response, { upstrea
 function upstreamEvents(it: Interaction): string[] {
   const reply = groqReply(it);
   if (!('sse' in reply) || !reply.sse) throw new Error('not a streamed recording');
-  return reply.sse;
+  return reply.sse.map((e) => (typeof e === 'string' ? e : e.toString('utf8')));
 }
 
 // ------------------------------------------------------------------------------------------------

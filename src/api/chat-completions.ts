@@ -18,6 +18,7 @@ import { ChunkEncoder } from '../streaming/chunk-encoder.js';
 import { SseResponse } from '../streaming/sse-response.js';
 import type { GenerationRecord, ProviderAttempt } from '../storage/generations.js';
 import { isRetryable, networkFailure, retryAfterSeconds, sendUpstream, type UpstreamResponse } from '../upstream/transport.js';
+import type { UpstreamBody } from '../upstream/types.js';
 import type { ChatRequest } from './chat-schema.js';
 import { completionBody } from './completion-body.js';
 import { JsonKeepAlive } from './json-keepalive.js';
@@ -234,10 +235,11 @@ function settle(app: App, gen: Generation, ep: Endpoint): void {
 
 /*
  * A stream can stay open for minutes, and everything its suspended functions hold stays with it
- * (bench/README.md, memory per open stream). So the functions that wait while a stream is open,
- * runStreaming and pumpStream, are kept small: V8 keeps a suspended async function's whole
- * register file, which for a large function is ~100 slots. The work per upstream read and the end
- * of a stream live in StreamPump, whose fields are only the state that must survive between reads.
+ * (bench/README.md, memory per open stream): V8 keeps a suspended async function's whole register
+ * file, ~100 slots for a large function, and with it whatever the registers last pointed to, such
+ * as the last upstream read. So runStreaming, which waits while a stream is open, is kept small,
+ * and the stream itself is read by StreamPump through callbacks: between reads it holds only its
+ * fields.
  */
 async function runStreaming(app: App, res: ServerResponse, gen: Generation, candidates: Candidate[], signal: CancelSignal): Promise<void> {
   const sse = new SseResponse(res, app.settings.keepaliveMs);
@@ -245,29 +247,33 @@ async function runStreaming(app: App, res: ServerResponse, gen: Generation, cand
   try {
     for (const candidate of candidates) {
       if (signal.aborted) break;
-      if (!worthTrying(candidate, failures)) continue;
-      const ep = candidate.endpoint;
-      const attempt = await startAttempt(app, gen, ep, true, signal);
-      if ('failure' in attempt) {
-        failures.push(attempt);
-        continue;
-      }
-      // Accepted: commit the status line and keep the connection warm; content is still uncommitted.
-      gen.acceptedAt ??= Date.now();
-      gen.created = Math.floor(Date.now() / 1000);
-      sse.open(gen.id, routeHeader(gen, ep));
-      const pump = new StreamPump(app, gen, ep, attempt.adapter, responseModel(app, ep, candidate.requestedId), sse);
-      const outcome = await pumpStream(pump, attempt, signal);
-      if (outcome === 'done') return;
-      failures.push(outcome);
-      if (outcome.failure.status === 499) return;
-      // Content already reached the client: no silent fallback any more (spec §4.7).
-      if (sse.contentCommitted) return pump.endWithError(outcome.failure);
+      if (await streamFrom(app, gen, candidate, sse, failures, signal)) return;
     }
     endWithoutAnswer(app, gen, sse, failures, signal);
   } finally {
     sse.stopKeepAlive();
   }
+}
+
+/**
+ * One candidate: start the attempt and, once accepted, hand it to a StreamPump. Returns (without
+ * waiting for the stream, so that this frame is not held while it is open) a promise of true when
+ * the request is over, false when the next candidate should be tried.
+ */
+async function streamFrom(app: App, gen: Generation, candidate: Candidate, sse: SseResponse, failures: AttemptFailure[], signal: CancelSignal): Promise<boolean> {
+  if (!worthTrying(candidate, failures)) return false;
+  const ep = candidate.endpoint;
+  const attempt = await startAttempt(app, gen, ep, true, signal);
+  if ('failure' in attempt) {
+    failures.push(attempt);
+    return false;
+  }
+  // Accepted: commit the status line and keep the connection warm; content is still uncommitted.
+  gen.acceptedAt ??= Date.now();
+  gen.created = Math.floor(Date.now() / 1000);
+  sse.open(gen.id, routeHeader(gen, ep));
+  const pump = new StreamPump(app, gen, ep, attempt.adapter, responseModel(app, ep, candidate.requestedId), sse);
+  return pump.run(attempt, signal, failures);
 }
 
 /** Every attempt failed or the client left, before any content went out. */
@@ -288,43 +294,31 @@ function endWithoutAnswer(app: App, gen: Generation, sse: SseResponse, failures:
 }
 
 /**
- * Copies one accepted upstream stream to the client: reads, hands each read to the pump, waits
- * for the client when it is slow. Returns 'done' or the failure that ended the attempt.
- */
-async function pumpStream(pump: StreamPump, attempt: { response: UpstreamResponse; started: number }, signal: CancelSignal): Promise<'done' | AttemptFailure> {
-  const body = attempt.response.body;
-  const pieces = body[Symbol.asyncIterator]();
-  try {
-    for (;;) {
-      const read = await pieces.next();
-      if (read.done || pump.feed(read.value)) break;
-      if (pump.sse.backpressured) await pump.sse.drained();
-    }
-  } catch (err) {
-    pump.streamError = signal.aborted ? { status: 499, raw: 'client closed the request' } : networkFailure(err);
-  }
-  pump.gen.streamedChars += pump.chars;
-  if (pump.upstreamDone && !pump.streamError) drainInBackground(pieces, body);
-  else if (!body.destroyed) body.destroy();
-  return pump.finish(attempt.started, signal);
-}
-
-/**
  * The state of one accepted upstream stream between reads. Events before the first content are
  * held back so that a provider failing early can be replaced invisibly (only keep-alive comments
  * went out); events decoded from one read go to the client in one write (one syscall), not one each.
  */
 class StreamPump {
-  upstreamDone = false;
-  streamError: UpstreamFailure | null = null;
+  private upstreamDone = false;
+  private streamError: UpstreamFailure | null = null;
   /** Characters of content, reasoning and tool arguments: the usage estimate if none is reported. */
-  chars = 0;
+  private chars = 0;
   private readonly decoder: StreamDecoder;
   private readonly parser: EventSourceParser;
-  // StringDecoder keeps a split UTF-8 sequence for the next read; unlike a streaming TextDecoder it
-  // does not create an ICU converter per stream.
-  private readonly utf8 = new StringDecoder('utf8');
+  // Created only when a read ends inside a UTF-8 sequence (see text()).
+  private utf8: StringDecoder | null = null;
   private readonly encoder: ChunkEncoder;
+  // Set by start(): the attempt being read and where its outcome goes.
+  private body: UpstreamBody | null = null;
+  private pieces: AsyncIterator<Buffer | Uint8Array | string> | null = null;
+  private started = 0;
+  private signal: CancelSignal | null = null;
+  private failures: AttemptFailure[] = [];
+  private resolve: ((over: boolean) => void) | null = null;
+  private reject: ((err: unknown) => void) | null = null;
+  private readonly onRead = (read: IteratorResult<Buffer | Uint8Array | string>) => this.afterRead(read);
+  private readonly onReadFailed = (err: unknown) => this.failed(err);
+  private readonly readNext = () => this.read();
   private readonly excludeReasoning: boolean;
   private held = '';
   private batch = '';
@@ -332,11 +326,11 @@ class StreamPump {
 
   constructor(
     private readonly app: App,
-    readonly gen: Generation,
+    private readonly gen: Generation,
     private readonly ep: Endpoint,
     adapter: ProviderAdapter,
     model: string,
-    readonly sse: SseResponse,
+    private readonly sse: SseResponse,
   ) {
     this.decoder = adapter.createStreamDecoder();
     this.parser = createParser({ onEvent: (ev) => this.onEvent(ev) });
@@ -344,15 +338,91 @@ class StreamPump {
     this.excludeReasoning = gen.req.reasoning?.exclude === true || gen.req.include_reasoning === false;
   }
 
+  /**
+   * Copies the accepted upstream stream to the client. Resolves to true when the request is over
+   * (answered, failed after content went out, or the client left), false when the attempt failed
+   * before content (in `failures`) and the next candidate may serve instead.
+   */
+  run(attempt: { response: UpstreamResponse; started: number }, signal: CancelSignal, failures: AttemptFailure[]): Promise<boolean> {
+    this.failures = failures;
+    return new Promise((resolve, reject) => {
+      this.body = attempt.response.body;
+      this.pieces = this.body[Symbol.asyncIterator]();
+      this.started = attempt.started;
+      this.signal = signal;
+      this.resolve = resolve;
+      this.reject = reject;
+      this.read();
+    });
+  }
+
+  private read(): void {
+    this.pieces!.next().then(this.onRead, this.onReadFailed);
+  }
+
+  private afterRead(read: IteratorResult<Buffer | Uint8Array | string>): void {
+    let over: boolean;
+    try {
+      over = read.done === true || this.feed(read.value);
+    } catch (err) {
+      return this.failed(err);
+    }
+    if (over) return this.stop();
+    // A slow client: wait until its socket drains before reading on (the upstream socket pauses).
+    if (this.sse.backpressured) void this.sse.drained().then(this.readNext);
+    else this.read();
+  }
+
+  private failed(err: unknown): void {
+    this.streamError = this.signal!.aborted ? { status: 499, raw: 'client closed the request' } : networkFailure(err);
+    this.stop();
+  }
+
+  /** Reading is over: release the upstream connection, then settle the attempt's outcome. */
+  private stop(): void {
+    const body = this.body!;
+    this.gen.streamedChars += this.chars;
+    if (this.upstreamDone && !this.streamError) drainInBackground(this.pieces!, body);
+    else if (!body.destroyed) body.destroy();
+    try {
+      this.resolve!(this.over(this.finish(this.started, this.signal!)));
+    } catch (err) {
+      this.reject!(err);
+    }
+  }
+
+  private over(outcome: 'done' | AttemptFailure): boolean {
+    if (outcome === 'done') return true;
+    this.failures.push(outcome);
+    if (outcome.failure.status === 499) return true;
+    if (!this.sse.contentCommitted) return false;
+    // Content already reached the client: no silent fallback any more (spec §4.7).
+    this.endWithError(outcome.failure);
+    return true;
+  }
+
   /** One upstream read. True when the stream is over: its end marker came, or it failed. */
-  feed(piece: Buffer | Uint8Array | string): boolean {
-    this.parser.feed(typeof piece === 'string' ? piece : this.utf8.write(piece as Buffer));
+  private feed(piece: Buffer | Uint8Array | string): boolean {
+    this.parser.feed(typeof piece === 'string' ? piece : this.text(piece));
     if (this.upstreamDone || this.streamError) return true;
     if (this.batch) {
       this.sse.write(this.batch);
       this.batch = '';
     }
     return false;
+  }
+
+  /**
+   * A read as text. Reads nearly always end with an event's blank line, on a character boundary,
+   * and decode on their own; a StringDecoder, which keeps a split UTF-8 sequence for the next read
+   * but also holds a native buffer for the rest of the stream, is made only once one does not.
+   * (A streaming TextDecoder would hold an ICU converter.)
+   */
+  private text(piece: Buffer | Uint8Array): string {
+    const buf = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    if (this.utf8 === null && buf.length > 0 && buf[buf.length - 1] < 0x80) return buf.toString('utf8');
+    this.utf8 ??= new StringDecoder('utf8');
+    return this.utf8.write(buf);
   }
 
   private onEvent(ev: EventSourceMessage): void {
@@ -407,7 +477,7 @@ class StreamPump {
   }
 
   /** The stream has stopped being read: end the client's stream, or report why it failed. */
-  finish(started: number, signal: CancelSignal): 'done' | AttemptFailure {
+  private finish(started: number, signal: CancelSignal): 'done' | AttemptFailure {
     const { app, gen, ep, sse, encoder } = this;
     if (!this.streamError && !this.upstreamDone && !encoder.finished && !signal.aborted) {
       // The connection closed without [DONE] and without a finish reason: a truncated stream.
@@ -451,7 +521,7 @@ class StreamPump {
   }
 
   /** The stream failed after content reached the client: an error event, then [DONE]. */
-  endWithError(err: UpstreamFailure): void {
+  private endWithError(err: UpstreamFailure): void {
     const { app, gen, ep, sse } = this;
     gen.status = err.status >= 500 || err.status === 408 ? 502 : err.status;
     gen.error = { code: gen.status, message: err.raw };

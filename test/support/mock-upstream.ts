@@ -14,8 +14,11 @@ export type MockReply =
   | {
       status?: number;
       headers?: Record<string, string>;
-      /** Each string is one full SSE event, e.g. 'data: {...}\n\n'; written one at a time. */
-      sse: string[];
+      /**
+       * Each string is one full SSE event, e.g. 'data: {...}\n\n'; written one at a time. A Buffer
+       * is written as it is: any bytes, e.g. part of an event cut inside a UTF-8 sequence.
+       */
+      sse: (string | Buffer)[];
       /** Delay before anything (status line included) is written. */
       firstByteDelayMs?: number;
       /** Delay between consecutive events. */
@@ -84,7 +87,7 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     });
   };
 
-  const write = (res: ServerResponse, chunk: string): Promise<void> =>
+  const write = (res: ServerResponse, chunk: string | Buffer): Promise<void> =>
     new Promise((resolve) => {
       if (res.destroyed) return resolve();
       res.write(chunk, () => resolve());
