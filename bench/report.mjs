@@ -146,7 +146,8 @@ export function renderMarkdown(r) {
         r.memory.map((x) => [x.promptKiB ? `${x.target}, ${x.promptKiB} KiB prompt` : x.target, fmtInt(x.n), fmtInt(x.streamsWithContent), fmtInt(x.clientConnectionsWithoutResponse), fmtInt(x.upstreamStreamsOpen), fmt(x.rssBeforeMiB, 1), fmt(x.rssOpenMiB, 1), fmt(x.kibPerOpenConnection, 1), `**${fmt(x.marginalKibPerStream, 1)}**`, fmt(x.liveHeapKibPerConnection, 1), fmt(x.rssAfterCloseMiB, 1)]),
       ),
     );
-    for (const x of r.memory) if (x.note) out.push(`\nNote: ${x.note}.`);
+    // The same note (e.g. the open-file limit) applies to every target run at that count: once.
+    for (const note of new Set(r.memory.map((x) => x.note).filter(Boolean))) out.push(`\nNote: ${note}.`);
   }
   const idle = idleSummary(r, (x) => `**${x}**`);
   if (idle) out.push(`\n${idle}`);

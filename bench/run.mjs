@@ -956,7 +956,7 @@ function printReport(results) {
         results.memory.map((m) => [m.promptKiB ? `${m.target}, ${m.promptKiB} KiB prompt` : m.target, fmtInt(m.n), fmtInt(m.streamsWithContent), fmtInt(m.clientConnectionsWithoutResponse), fmtInt(m.upstreamStreamsOpen), fmt(m.rssBeforeMiB, 1), fmt(m.rssHalfOpenMiB, 1), fmt(m.rssOpenMiB, 1), fmt(m.kibPerOpenConnection, 1), fmt(m.marginalKibPerStream, 1), fmt(m.liveHeapKibPerConnection, 1), fmt(m.marginalLiveHeapKibPerStream, 1), fmt(m.rssAfterCloseMiB, 1), fmt(m.secondsToOpen, 1)]),
       ),
     );
-    for (const m of results.memory) if (m.note) lines.push(`note: ${m.note}`);
+    for (const note of new Set(results.memory.map((m) => m.note).filter(Boolean))) lines.push(`note: ${note}`);
   }
   const idle = idleSummary(results);
   if (idle) lines.push(`\n${idle}`);
