@@ -276,16 +276,26 @@ async function streamFrom(app: App, gen: Generation, candidate: Candidate, sse: 
   return pump.run(attempt, signal, failures);
 }
 
-/** Every attempt failed or the client left, before any content went out. */
-function endWithoutAnswer(app: App, gen: Generation, sse: SseResponse, failures: AttemptFailure[], signal: CancelSignal): void {
+/**
+ * No attempt answered: the generation records why. Returns the error for the client, or null
+ * when the client left (nobody to answer).
+ */
+function recordNoAnswer(gen: Generation, failures: AttemptFailure[], signal: CancelSignal): ApiError | null {
   if (signal.aborted) {
     gen.status = 499;
     gen.error = { code: 499, message: 'client closed the request' };
-    return;
+    return null;
   }
   const err = finalError(failures[failures.length - 1] ?? null, failures);
   gen.status = err.status;
   gen.error = { code: err.status, message: String(err.metadata?.raw ?? err.message) };
+  return err;
+}
+
+/** Every attempt failed or the client left, before any content went out. */
+function endWithoutAnswer(app: App, gen: Generation, sse: SseResponse, failures: AttemptFailure[], signal: CancelSignal): void {
+  const err = recordNoAnswer(gen, failures, signal);
+  if (!err) return;
   if (!sse.opened) throw err;
   // Status 200 was already sent (an accepted attempt failed before content): report in-stream.
   const ep = gen.lastTried!;
@@ -631,14 +641,8 @@ async function runNonStreaming(app: App, res: ServerResponse, gen: Generation, c
       recordSuccess(app, gen, ep, attempt.started);
       return;
     }
-    if (signal.aborted) {
-      gen.status = 499;
-      gen.error = { code: 499, message: 'client closed the request' };
-      return;
-    }
-    const err = finalError(failures[failures.length - 1] ?? null, failures);
-    gen.status = err.status;
-    gen.error = { code: err.status, message: String(err.metadata?.raw ?? err.message) };
+    const err = recordNoAnswer(gen, failures, signal);
+    if (!err) return;
     if (!keepAlive.committed) throw err;
     // Whitespace already went out with status 200: the error travels in the body (spec §3.5).
     keepAlive.finish(200, JSON.stringify(err.toBody()));
