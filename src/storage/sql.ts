@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type pgTypes from 'pg';
-import { WalCheckpointer, type CheckpointResult, type WalCheckpointerOptions } from './wal-checkpointer.js';
+import { WalCheckpointer, type CheckpointResult } from './wal-checkpointer.js';
 
 // node-postgres is loaded only when a PostgreSQL URL is configured: an embedded-default process
 // does not pay its memory (a few MiB) for a driver it never uses.
@@ -82,7 +82,7 @@ export class SqliteSql implements Sql {
   /** Checkpoints off the event loop (wal-checkpointer.ts). */
   readonly checkpointer: WalCheckpointer;
 
-  constructor(dataDir: string, opts: { checkpoints?: WalCheckpointerOptions } = {}) {
+  constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
     const file = join(dataDir, 'switchyard.sqlite');
     this.description = `sqlite:${file}`;
@@ -97,7 +97,7 @@ export class SqliteSql implements Sql {
         if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${pages}`);
       },
       checkpoint: () => (this.db.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[])[0],
-    }, opts.checkpoints);
+    });
   }
 
   private versionStatement: Database.Statement | null = null;
@@ -143,14 +143,9 @@ export class SqliteSql implements Sql {
       values[i] = typeof v === 'boolean' ? (v ? 1 : 0) : v === undefined ? null : v;
     }
     if (st.reader) return st.all(...values) as T[];
-    if (this.db.inTransaction) {
-      st.run(...values);
-      return [];
-    }
-    // Outside a transaction the statement commits on its own (and may checkpoint).
-    const started = performance.now();
     st.run(...values);
-    this.checkpointer.committed(performance.now() - started);
+    // Outside a transaction the statement committed on its own.
+    if (!this.db.inTransaction) this.checkpointer.committed();
     return [];
   }
 
@@ -180,9 +175,8 @@ export class SqliteSql implements Sql {
       const inner: Queryable = { dialect: 'sqlite', query: async <R = Row>(text: string, params: unknown[] = []) => this.run<R>(text, params) };
       try {
         const out = await fn(inner);
-        const started = performance.now();
         this.db.exec('COMMIT');
-        this.checkpointer.committed(performance.now() - started);
+        this.checkpointer.committed();
         return out;
       } catch (err) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');

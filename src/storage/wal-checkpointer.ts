@@ -35,12 +35,8 @@ export interface CheckpointResult {
 }
 
 export interface WalCheckpointerOptions {
-  /**
-   * The thread starts at the first commit that took this long: SQLite's own checkpoint runs inside
-   * a commit, and a slow one means checkpoints have become dear. One-shot processes (the CLI) and
-   * idle servers, whose small checkpoints cost little, never start it.
-   */
-  startAtCommitMs?: number;
+  /** Commits before the thread starts: one-shot processes (the CLI) and idle servers never start it. */
+  startAfterCommits?: number;
   /** At most one checkpoint per interval. */
   minIntervalMs?: number;
   /** A log this long (in frames) is checkpointed once on the main connection, so that it restarts. */
@@ -63,20 +59,20 @@ export interface WalCheckpointerOptions {
  * followed by one checkpoint on the main connection, between transactions, which copies the rest
  * and lets the following commit restart the log.
  *
- * The thread (an isolate with its own connection, ~13 MiB) starts at the first commit slow enough
- * to have held a checkpoint (under load, within seconds), not at start-up, and not on a server that
- * is idle or writes little. If it cannot start or dies, automatic checkpoints are switched back on.
+ * The thread (an isolate with its own connection, ~13 MiB) starts after the first commits, not at
+ * start-up. If it cannot start or dies, automatic checkpoints are switched back on.
  */
 export class WalCheckpointer {
   /** Checkpoints completed by the thread, and the last one's result (for tests and diagnostics). */
   checkpoints = 0;
   lastResult: CheckpointResult | null = null;
   private worker: Worker | null = null;
+  private commits = 0;
   private inFlight = false;
   private lastAt = -Infinity;
   private failed = false;
   private closed = false;
-  private readonly startAtCommitMs: number;
+  private readonly startAfterCommits: number;
   private readonly minIntervalMs: number;
 
   private readonly maxLogFrames: number;
@@ -87,7 +83,7 @@ export class WalCheckpointer {
     private readonly main: { setAutocheckpoint(pages: number): void; checkpoint(): CheckpointResult },
     opts: WalCheckpointerOptions = {},
   ) {
-    this.startAtCommitMs = opts.startAtCommitMs ?? 4;
+    this.startAfterCommits = opts.startAfterCommits ?? 64;
     this.minIntervalMs = opts.minIntervalMs ?? 200;
     this.maxLogFrames = opts.maxLogFrames ?? 8192;
   }
@@ -97,11 +93,11 @@ export class WalCheckpointer {
     return this.worker !== null && !this.failed;
   }
 
-  /** Called after every commit on the main connection, with how long the commit took. */
-  committed(commitMs: number): void {
+  /** Called after every commit on the main connection. */
+  committed(): void {
     if (this.failed || this.closed) return;
     if (this.worker === null) {
-      if (commitMs < this.startAtCommitMs) return;
+      if (++this.commits < this.startAfterCommits) return;
       this.start();
     }
     if (this.inFlight) return;
