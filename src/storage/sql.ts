@@ -3,7 +3,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type pgTypes from 'pg';
-import { WalCheckpointer, type CheckpointResult } from './wal-checkpointer.js';
 
 // node-postgres is loaded only when a PostgreSQL URL is configured: an embedded-default process
 // does not pay its memory (a few MiB) for a driver it never uses.
@@ -79,8 +78,6 @@ export class SqliteSql implements Sql {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, { st: Database.Statement; order: number[] }>();
   private chain: Promise<unknown> = Promise.resolve();
-  /** Checkpoints off the event loop (wal-checkpointer.ts). */
-  readonly checkpointer: WalCheckpointer;
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
@@ -92,12 +89,6 @@ export class SqliteSql implements Sql {
     // operating-system crash or power loss can drop the last few commits.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
-    this.checkpointer = new WalCheckpointer(file, {
-      setAutocheckpoint: (pages) => {
-        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${pages}`);
-      },
-      checkpoint: () => (this.db.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[])[0],
-    });
   }
 
   private versionStatement: Database.Statement | null = null;
@@ -144,8 +135,6 @@ export class SqliteSql implements Sql {
     }
     if (st.reader) return st.all(...values) as T[];
     st.run(...values);
-    // Outside a transaction the statement committed on its own.
-    if (!this.db.inTransaction) this.checkpointer.committed();
     return [];
   }
 
@@ -176,7 +165,6 @@ export class SqliteSql implements Sql {
       try {
         const out = await fn(inner);
         this.db.exec('COMMIT');
-        this.checkpointer.committed();
         return out;
       } catch (err) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
@@ -189,8 +177,6 @@ export class SqliteSql implements Sql {
 
   async close(): Promise<void> {
     await this.chain;
-    // The thread's connection first: the last one to close checkpoints the rest of the log.
-    await this.checkpointer.close();
     if (this.db.open) this.db.close();
   }
 }
