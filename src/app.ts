@@ -13,6 +13,7 @@ import { AccountingGate } from './accounting/accounting-gate.js';
 import { Ledger } from './accounting/ledger.js';
 import { KeyStore } from './keys/store.js';
 import { openSql, type Sql } from './storage/sql.js';
+import { isClusterWorker } from './cluster/worker.js';
 import { migrate } from './storage/migrations.js';
 import { LocalBus, PostgresBus, RedisBus, type Bus } from './state/bus.js';
 import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './state/rate-limit.js';
@@ -60,7 +61,14 @@ export class StartupError extends Error {}
 
 export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const log = opts.logger ?? pino({ level: settings.logLevel, base: undefined });
-  const sql = openSql({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir });
+  // A single process is the file's only steady writer: it checkpoints with the fsyncs off its event
+  // loop. The workers of `serve --workers N` keep SQLite's own checkpoints: one worker's cycle
+  // cannot stop the others' writes, so the log would not restart (wal-checkpoints.ts).
+  const sql = openSql({
+    databaseUrl: settings.databaseUrl,
+    dataDir: settings.dataDir,
+    checkpoints: isClusterWorker() ? false : { onFallback: (err) => log.warn({ err: err.message }, 'checkpointing off the event loop failed; SQLite checkpoints inside commits again') },
+  });
   const redis = settings.redisUrl
     ? new (loadRedis())(settings.redisUrl, { keyPrefix: settings.redisPrefix, lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 5000 })
     : null;

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type pgTypes from 'pg';
+import { WalCheckpoints, type WalCheckpointOptions } from './wal-checkpoints.js';
 
 // node-postgres is loaded only when a PostgreSQL URL is configured: an embedded-default process
 // does not pay its memory (a few MiB) for a driver it never uses.
@@ -78,8 +79,11 @@ export class SqliteSql implements Sql {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, { st: Database.Statement; order: number[] }>();
   private chain: Promise<unknown> = Promise.resolve();
+  /** Checkpoints with their fsyncs off the event loop (wal-checkpoints.ts); null: SQLite's own. */
+  readonly checkpoints: WalCheckpoints | null = null;
+  private checkpointQueued = false;
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, opts: { checkpoints?: WalCheckpointOptions | false } = {}) {
     mkdirSync(dataDir, { recursive: true });
     const file = join(dataDir, 'switchyard.sqlite');
     this.description = `sqlite:${file}`;
@@ -89,6 +93,17 @@ export class SqliteSql implements Sql {
     // operating-system crash or power loss can drop the last few commits.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    if (opts.checkpoints) this.checkpoints = new WalCheckpoints(file, this.db, opts.checkpoints);
+  }
+
+  /** After each commit of this process: queues a checkpoint cycle behind the writes when one is due. */
+  private committed(): void {
+    if (this.checkpointQueued || !this.checkpoints?.due()) return;
+    this.checkpointQueued = true;
+    const checkpoints = this.checkpoints;
+    this.chain = this.chain.then(() => checkpoints.run()).finally(() => {
+      this.checkpointQueued = false;
+    });
   }
 
   private versionStatement: Database.Statement | null = null;
@@ -141,7 +156,11 @@ export class SqliteSql implements Sql {
   /** Reads run at once; writes wait for any open transaction, so they never join (or roll back with) it. */
   query<T = Row>(sql: string, params: unknown[] = []): Promise<T[]> {
     if (/^\s*SELECT\b/i.test(sql)) return Promise.resolve(this.run<T>(sql, params));
-    const next = this.chain.then(() => this.run<T>(sql, params));
+    const next = this.chain.then(() => {
+      const rows = this.run<T>(sql, params);
+      this.committed();
+      return rows;
+    });
     this.chain = next.catch(() => undefined);
     return next;
   }
@@ -165,6 +184,7 @@ export class SqliteSql implements Sql {
       try {
         const out = await fn(inner);
         this.db.exec('COMMIT');
+        this.committed();
         return out;
       } catch (err) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
@@ -177,7 +197,11 @@ export class SqliteSql implements Sql {
 
   async close(): Promise<void> {
     await this.chain;
-    if (this.db.open) this.db.close();
+    const closeMain = () => {
+      if (this.db.open) this.db.close();
+    };
+    if (this.checkpoints) await this.checkpoints.close(closeMain);
+    else closeMain();
   }
 }
 
@@ -273,9 +297,11 @@ export class PostgresSql implements Sql {
 export interface OpenSqlOptions {
   databaseUrl: string | null;
   dataDir: string;
+  /** SQLite: checkpoint with the fsyncs off the event loop (a serving process that is the file's main writer). */
+  checkpoints?: WalCheckpointOptions | false;
 }
 
 export function openSql(opts: OpenSqlOptions): Sql {
   if (opts.databaseUrl && /^postgres(ql)?:\/\//.test(opts.databaseUrl)) return new PostgresSql(opts.databaseUrl);
-  return new SqliteSql(opts.dataDir);
+  return new SqliteSql(opts.dataDir, { checkpoints: opts.checkpoints });
 }

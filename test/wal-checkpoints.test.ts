@@ -1,0 +1,152 @@
+/**
+ * Checkpoints with their fsyncs off the event loop (src/storage/wal-checkpoints.ts), on real SQLite
+ * files: the main connection no longer checkpoints inside its commits, the cycles copy the log and
+ * let it restart, nothing committed is lost (also with another writer on the file, and when the
+ * process is killed mid-write), and a failing cycle hands checkpoints back to SQLite.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SqliteSql } from '../src/storage/sql.js';
+import { SQLITE_AUTOCHECKPOINT_PAGES, WalCheckpoints } from '../src/storage/wal-checkpoints.js';
+
+const PAGE_FRAME = 4096 + 24; // a WAL frame: header + one 4 KiB page
+const dataDir = () => mkdtempSync(join(tmpdir(), 'switchyard-wal-'));
+
+function reopened(dir: string): { rows: number; integrity: string } {
+  const db = new Database(join(dir, 'switchyard.sqlite'));
+  const rows = Number(db.prepare('SELECT count(*) FROM t').pluck().get());
+  const integrity = String(db.prepare('PRAGMA integrity_check').pluck().get());
+  db.close();
+  return { rows, integrity };
+}
+
+describe('WAL checkpoints off the event loop', () => {
+  it('cycles copy the log, the log restarts instead of growing, and every row survives', async () => {
+    const dir = dataDir();
+    const threshold = 16;
+    const sql = new SqliteSql(dir, { checkpoints: { thresholdFrames: threshold } });
+    await sql.query('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
+    const body = 'x'.repeat(2000);
+    let written = 0;
+    for (let i = 0; i < 200; i++) {
+      await sql.tx(async (q) => {
+        for (let j = 0; j < 5; j++) await q.query('INSERT INTO t (body) VALUES ($1)', [body]);
+      });
+      written += 5;
+    }
+    const wal = join(dir, 'switchyard.sqlite-wal');
+    const cp = sql.checkpoints!;
+    assert.ok(cp.cycles >= 10, `cycles: ${cp.cycles}`);
+    assert.equal(cp.failure, null);
+    assert.equal((await sql.query<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint'))[0].wal_autocheckpoint, 0, 'no checkpoint inside commits');
+    // ~1,000 rows of 2 KB went through the log: without restarts it would hold ~600 frames.
+    assert.ok(statSync(wal).size < threshold * 4 * PAGE_FRAME, `log file ${statSync(wal).size} B`);
+    await sql.close();
+    assert.equal(existsSync(wal), false, 'the last connection to close removes the log');
+    assert.deepEqual(reopened(dir), { rows: written, integrity: 'ok' });
+  });
+
+  it('a cycle waits for its fsyncs with the event loop free, holding its read transaction', async () => {
+    const file = join(dataDir(), 'db.sqlite');
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
+    const cp = new WalCheckpoints(file, db, { thresholdFrames: 1 });
+    const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+    insert.run('a'.repeat(5000));
+    assert.equal(cp.due(), true);
+    await cp.run(); // the first cycle also opens the files and the second connection
+    insert.run('b'.repeat(5000));
+    const cycle = cp.run();
+    // The loop turns while the cycle waits for fdatasync on the thread pool; meanwhile the main
+    // connection's read lock keeps any writer from restarting the log over the copied frames.
+    const midway = await new Promise<boolean>((resolve) => setImmediate(() => resolve(db.inTransaction)));
+    assert.equal(midway, true, 'the cycle had already finished: it did not yield to the event loop');
+    await cycle;
+    assert.equal(db.inTransaction, false);
+    assert.equal(cp.cycles, 2);
+    assert.equal(cp.lastResult!.checkpointed, cp.lastResult!.log, JSON.stringify(cp.lastResult));
+    assert.equal(cp.due(), false);
+    insert.run('c'); // the first write after a complete cycle restarts the log
+    assert.ok((db.pragma('wal_checkpoint(NOOP)') as { log: number }[])[0].log < cp.lastResult!.log);
+    await cp.close(() => db.close());
+  });
+
+  it('another writer on the file during the cycles (the CLI, another process) loses nothing', async () => {
+    const dir = dataDir();
+    const sql = new SqliteSql(dir, { checkpoints: { thresholdFrames: 8 } });
+    await sql.query('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
+    const other = new Database(join(dir, 'switchyard.sqlite'));
+    other.pragma('busy_timeout = 5000');
+    const insertOther = other.prepare('INSERT INTO t (body) VALUES (?)');
+    const body = 'z'.repeat(1800);
+    let ours = 0;
+    let theirs = 0;
+    for (let i = 0; i < 150; i++) {
+      const write = sql.tx(async (q) => {
+        for (let j = 0; j < 3; j++) await q.query('INSERT INTO t (body) VALUES ($1)', [body]);
+      });
+      // The other connection commits while our writes and cycles are queued or in flight.
+      await new Promise((r) => setImmediate(r));
+      insertOther.run(body);
+      theirs++;
+      await write;
+      ours += 3;
+    }
+    assert.ok(sql.checkpoints!.cycles > 0);
+    other.close();
+    await sql.close();
+    assert.deepEqual(reopened(dir), { rows: ours + theirs, integrity: 'ok' });
+  });
+
+  it('a process killed in the middle of writes and cycles loses no committed row', async () => {
+    const dir = dataDir();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/wal/writer.ts', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the writer made no progress: ${err}`)), 20_000);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d;
+        const last = out.trim().split('\n').at(-1)!.split(' ').map(Number);
+        if (last[1] >= 20) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    child.kill('SIGKILL');
+    await exited;
+    const lines = out.trim().split('\n');
+    const acknowledged = Number(lines.at(-1)!.split(' ')[0]);
+    const { rows, integrity } = reopened(dir);
+    assert.equal(integrity, 'ok');
+    // Every commit the writer saw resolve is there; at most the one in flight beyond it.
+    assert.ok(rows >= acknowledged && rows <= acknowledged + 4, `rows ${rows}, acknowledged ${acknowledged}`);
+  });
+
+  it('a cycle that cannot run switches SQLite\'s automatic checkpoints back on, once', async () => {
+    const file = join(dataDir(), 'rollback-journal.sqlite');
+    const db = new Database(file); // journal_mode DELETE: there is no log file to sync
+    db.exec('CREATE TABLE t (x)');
+    const failures: Error[] = [];
+    const cp = new WalCheckpoints(file, db, { thresholdFrames: 1, onFallback: (e) => failures.push(e) });
+    assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 0);
+    await cp.run();
+    assert.equal(failures.length, 1);
+    assert.ok(cp.failure);
+    assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), SQLITE_AUTOCHECKPOINT_PAGES);
+    assert.equal(db.inTransaction, false);
+    assert.equal(cp.due(), false);
+    await cp.run();
+    assert.equal(failures.length, 1);
+    await cp.close(() => db.close());
+  });
+});
