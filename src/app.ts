@@ -50,6 +50,8 @@ export interface AppOptions {
    */
   hostBus?: () => Bus;
   hostLimiter?: () => RateLimiter;
+  /** Told the storage connection once it is open (a cluster worker holds its writes for the primary's checkpoints). */
+  onSql?: (sql: Sql) => void;
 }
 
 // ioredis is loaded only when REDIS_URL is set: a single process does not pay its memory.
@@ -62,13 +64,13 @@ export class StartupError extends Error {}
 export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const log = opts.logger ?? pino({ level: settings.logLevel, base: undefined });
   // A single process is the file's only steady writer: it checkpoints with the fsyncs off its event
-  // loop. The workers of `serve --workers N` keep SQLite's own checkpoints: one worker's cycle
-  // cannot stop the others' writes, so the log would not restart (wal-checkpoints.ts).
+  // loop. The workers of `serve --workers N` leave that to their primary (cluster/checkpoints.ts).
   const sql = openSql({
     databaseUrl: settings.databaseUrl,
     dataDir: settings.dataDir,
-    checkpoints: isClusterWorker() ? false : { onFallback: (err) => log.warn({ err: err.message }, 'checkpointing off the event loop failed; SQLite checkpoints inside commits again') },
+    checkpoints: isClusterWorker() || settings.checkpointPages === 0 ? false : { thresholdFrames: settings.checkpointPages, onFallback: (err) => log.warn({ err: err.message }, 'checkpointing off the event loop failed; SQLite checkpoints inside commits again') },
   });
+  opts.onSql?.(sql);
   const redis = settings.redisUrl
     ? new (loadRedis())(settings.redisUrl, { keyPrefix: settings.redisPrefix, lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 5000 })
     : null;

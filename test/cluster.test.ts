@@ -12,7 +12,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, fetch } from 'undici';
@@ -154,12 +154,13 @@ describe('cluster shared state over IPC (in-process)', () => {
 
 interface Backend {
   name: string;
+  sqlite?: boolean;
   /** Environment for the gateway (DATABASE_URL, …) and its clean-up. */
   setup(dataDir: string): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }>;
 }
 
 const BACKENDS: Backend[] = [
-  { name: 'embedded SQLite, no Redis', setup: async () => ({ env: {}, cleanup: async () => undefined }) },
+  { name: 'embedded SQLite, no Redis', sqlite: true, setup: async () => ({ env: {}, cleanup: async () => undefined }) },
   {
     // The bus is PostgreSQL's LISTEN/NOTIFY; the rate-limit counters are still the primary's.
     name: 'PostgreSQL, no Redis',
@@ -233,6 +234,8 @@ for (const backend of BACKENDS) describe(`switchyard serve --workers 2 (${backen
         : jsonWithUsage({ promptTokens: 8, completionTokens: 20 }),
     );
     ({ env, cleanup } = await backend.setup(dataDir));
+    // Small checkpoint rounds, so that a few hundred requests make the primary run several.
+    writeFileSync(join(cwd, 'switchyard.yaml'), 'storage:\n  checkpoint_pages: 8\n');
     // Keys exist before the gateway starts (auth on from the first request); the schema is the gateway's own.
     sql = openSql({ databaseUrl: env.DATABASE_URL ?? null, dataDir });
     await migrate(sql);
@@ -301,6 +304,28 @@ for (const backend of BACKENDS) describe(`switchyard serve --workers 2 (${backen
     const pids = await servingPids(8);
     assert.deepEqual([...pids].sort(), [other.pid, replacement.pid].sort(), 'the replacement takes traffic');
   });
+
+  if (backend.sqlite) {
+    it('the primary checkpoints the shared SQLite file while both workers write', async () => {
+      const file = join(dataDir, 'switchyard.sqlite');
+      const PAGE = 4096;
+      const logical = async () => Number((await sql.query<{ page_count: number }>('PRAGMA page_count'))[0].page_count);
+      const onDisk = () => statSync(file).size / PAGE;
+      const [logicalBefore, diskBefore] = [await logical(), onDisk()];
+      for (let batch = 0; batch < 8; batch++) {
+        for (const r of await spread(40, (i, fresh) => post(limited, { messages: [{ role: 'user', content: `checkpoint ${batch}.${i}` }] }, fresh))) assert.equal(r.status, 200, r.text);
+      }
+      await sleep(300); // the last records' flush, and a round after it
+      const grown = (await logical()) - logicalBefore;
+      assert.ok(grown >= 64, `the requests wrote only ${grown} pages: too few to tell`);
+      // New pages reach the database file only through a checkpoint. SQLite's own (in the workers,
+      // the safety net) runs once the log holds 1,000 pages, which the log file never did.
+      const walPages = statSync(`${file}-wal`).size / (PAGE + 24);
+      assert.ok(walPages < 1000, `the log reached ${walPages} pages`);
+      assert.ok(onDisk() - diskBefore >= grown / 2, `database file +${onDisk() - diskBefore} pages, log +${grown}`);
+      assert.doesNotMatch(gw.output(), /checkpointing from the primary failed/);
+    });
+  }
 
   it('SIGTERM drains an open stream, flushes every generation record, and exits 0', async () => {
     const res = await fetch(`${gw.url}/api/v1/chat/completions`, {

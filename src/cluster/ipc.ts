@@ -12,6 +12,8 @@ import type { RateLimitSpec } from '../state/rate-limit.js';
  *   fans a publication out as `bus.deliver` to every worker, the publisher included, and each
  *   worker answers `bus.delivered` after running its handlers; the publisher's reply comes once
  *   every worker has (or a delivery timeout passed).
+ * - Checkpoints (cluster/checkpoints.ts): the primary sends `ckpt.hold` for a round; a worker
+ *   answers `ckpt.held` once its queued writes are done and holds later ones until `ckpt.release`.
  */
 
 /** Worker → primary. */
@@ -21,13 +23,16 @@ export type ToPrimary =
   | { sy: 1; t: 'rl.hit'; id: number; key: string; spec: RateLimitSpec }
   | { sy: 1; t: 'rl.tokens'; id: number; key: string; tokens: number }
   | { sy: 1; t: 'bus.publish'; id: number; channel: string; message: string }
-  | { sy: 1; t: 'bus.delivered'; id: number };
+  | { sy: 1; t: 'bus.delivered'; id: number }
+  | { sy: 1; t: 'ckpt.held'; round: number };
 
 /** Primary → worker. */
 export type ToWorker =
   | { sy: 1; t: 'reply'; id: number; ok: true; value?: unknown }
   | { sy: 1; t: 'reply'; id: number; ok: false; error: string }
   | { sy: 1; t: 'bus.deliver'; id: number; channel: string; message: string }
+  | { sy: 1; t: 'ckpt.hold'; round: number }
+  | { sy: 1; t: 'ckpt.release'; round: number }
   | { sy: 1; t: 'shutdown' };
 
 /** The requests a worker makes (each answered by one `reply`), without their correlation id. */

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { Settings } from '../config/load.js';
 import { SharedStateHost } from '../state/cluster-ipc.js';
 import { isClusterMessage, type ToPrimary, type ToWorker } from './ipc.js';
+import { ClusterCheckpoints, type ClusterCheckpointOptions } from './checkpoints.js';
+import { sqliteFileOf } from '../storage/sql.js';
 
 /**
  * The primary process of `switchyard serve --workers N`. It serves no request itself: it forks N
@@ -26,6 +28,8 @@ export interface PrimaryOptions {
   backoff?: { initialMs: number; maxMs: number; stableMs: number };
   /** On shutdown, how long after the drain timeout a worker still running is killed. */
   killGraceMs?: number;
+  /** Checkpoints of the embedded database (cluster/checkpoints.ts); false: SQLite's own, in the workers. */
+  checkpoints?: ClusterCheckpointOptions | false;
 }
 
 interface Slot {
@@ -64,6 +68,39 @@ export function runPrimary(opts: PrimaryOptions): void {
     worker.send(msg, () => undefined);
   };
 
+  // Checkpoint rounds: the workers that listen hold their writes while the primary checkpoints.
+  let holding: { round: number; waiting: Set<number>; done: () => void } | null = null;
+  const file = opts.checkpoints === false || settings.checkpointPages === 0 ? null : sqliteFileOf(settings);
+  const checkpoints = file
+    ? new ClusterCheckpoints(
+        file,
+        {
+          hold: (round, timeoutMs) =>
+            new Promise<void>((resolve) => {
+              const live = slots.filter((s) => s.worker && s.ready).map((s) => s.worker!);
+              const timer = setTimeout(() => finish(), timeoutMs);
+              const finish = () => {
+                clearTimeout(timer);
+                holding = null;
+                resolve();
+              };
+              holding = { round, waiting: new Set(live.map((w) => w.id)), done: finish };
+              if (live.length === 0) return finish();
+              for (const w of live) send(w, { sy: 1, t: 'ckpt.hold', round });
+            }),
+          release: (round) => {
+            for (const s of slots) if (s.worker && s.ready) send(s.worker, { sy: 1, t: 'ckpt.release', round });
+          },
+        },
+        { thresholdFrames: settings.checkpointPages, ...(opts.checkpoints || {}), onFallback: (err) => log.warn({ err: err.message }, 'checkpointing from the primary failed; the workers checkpoint inside their commits again') },
+      )
+    : null;
+  const held = (workerId: number, round: number) => {
+    if (!holding || holding.round !== round) return;
+    holding.waiting.delete(workerId);
+    if (holding.waiting.size === 0) holding.done();
+  };
+
   const fork = (slot: Slot) => {
     slot.restart = null;
     if (stopping) return;
@@ -83,7 +120,9 @@ export function runPrimary(opts: PrimaryOptions): void {
     worker.on('error', (err: Error) => log.debug({ worker: worker.id, err: err.message }, 'worker channel error'));
     worker.on('message', (msg: unknown) => {
       if (!isClusterMessage(msg)) return;
-      if ((msg as ToPrimary).t === 'ready') onReady(slot, worker, msg as Extract<ToPrimary, { t: 'ready' }>);
+      const m = msg as ToPrimary;
+      if (m.t === 'ready') onReady(slot, worker, m);
+      else if (m.t === 'ckpt.held') held(worker.id, m.round);
       else host.handle(worker.id, msg);
     });
     worker.on('exit', (code: number | null, signal: string | null) => onExit(slot, worker, code, signal));
@@ -117,6 +156,7 @@ export function runPrimary(opts: PrimaryOptions): void {
 
   const onExit = (slot: Slot, worker: Worker, code: number | null, signal: string | null) => {
     host.remove(worker.id);
+    held(worker.id, holding?.round ?? -1); // a round does not wait for a worker that is gone
     const listened = slot.listened;
     if (slot.worker === worker) {
       slot.worker = null;
@@ -146,8 +186,12 @@ export function runPrimary(opts: PrimaryOptions): void {
     if (!stopping || slots.some((s) => s.worker)) return;
     if (forceKill) clearTimeout(forceKill);
     host.close();
-    log.info('stopped');
-    process.exit(exitCode);
+    void (checkpoints?.close() ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => {
+        log.info('stopped');
+        process.exit(exitCode);
+      });
   };
 
   const shutdown = (reason: string) => {

@@ -48,6 +48,12 @@ export interface Settings {
   apiPrefixes: string[];
   dataDir: string;
   flushIntervalMs: number;
+  /**
+   * SQLite: how many pages the write-ahead log grows by before it is copied back into the database
+   * with the fsyncs off the event loop (storage/wal-checkpoints.ts); 0: SQLite's own checkpoints,
+   * inside commits.
+   */
+  checkpointPages: number;
   /** postgres://… (DATABASE_URL / storage.database_url); null: SQLite under dataDir. */
   databaseUrl: string | null;
   /** redis://… (REDIS_URL / redis.url); null: rate limits and invalidations stay in this process. */
@@ -263,6 +269,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     apiPrefixes: file.server?.api_prefixes ?? ['/api/v1', '/v1'],
     dataDir: resolve(cwd, env.SWITCHYARD_DATA_DIR ?? file.storage?.data_dir ?? 'data'),
     flushIntervalMs: file.storage?.flush_interval_ms ?? 10,
+    checkpointPages: file.storage?.checkpoint_pages ?? 256,
     databaseUrl,
     redisUrl,
     redisPrefix: env.SWITCHYARD_REDIS_PREFIX ?? file.redis?.prefix ?? 'switchyard:',

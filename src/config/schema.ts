@@ -63,6 +63,8 @@ export const ConfigSchema = Type.Object(
         {
           data_dir: Type.Optional(Type.String({ minLength: 1 })),
           flush_interval_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+          // SQLite: log pages that start a checkpoint off the event loop; 0 leaves checkpoints to SQLite.
+          checkpoint_pages: Type.Optional(Type.Integer({ minimum: 0 })),
           // postgres://… for PostgreSQL (prefer DATABASE_URL); absent: SQLite under data_dir.
           database_url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
         },

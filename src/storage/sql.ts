@@ -85,7 +85,7 @@ export class SqliteSql implements Sql {
 
   constructor(dataDir: string, opts: { checkpoints?: WalCheckpointOptions | false } = {}) {
     mkdirSync(dataDir, { recursive: true });
-    const file = join(dataDir, 'switchyard.sqlite');
+    const file = sqliteFile(dataDir);
     this.description = `sqlite:${file}`;
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -138,6 +138,18 @@ export class SqliteSql implements Sql {
       this.statements.set(sql, hit);
     }
     return hit;
+  }
+
+  /**
+   * Resolves, with a release function, once every write queued before the call is done; writes
+   * queued after it wait until release is called (the cluster primary checkpoints meanwhile).
+   */
+  holdWrites(): Promise<() => void> {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const held = this.chain.then(() => release);
+    this.chain = held.then(() => released);
+    return held;
   }
 
   /** Synchronous core, also used inside transactions. */
@@ -301,7 +313,17 @@ export interface OpenSqlOptions {
   checkpoints?: WalCheckpointOptions | false;
 }
 
+const isPostgresUrl = (url: string | null): url is string => url !== null && /^postgres(ql)?:\/\//.test(url);
+
+/** The embedded database's file in a data directory. */
+export const sqliteFile = (dataDir: string): string => join(dataDir, 'switchyard.sqlite');
+
+/** The SQLite file these settings open, or null when they name a PostgreSQL server. */
+export function sqliteFileOf(opts: Pick<OpenSqlOptions, 'databaseUrl' | 'dataDir'>): string | null {
+  return isPostgresUrl(opts.databaseUrl) ? null : sqliteFile(opts.dataDir);
+}
+
 export function openSql(opts: OpenSqlOptions): Sql {
-  if (opts.databaseUrl && /^postgres(ql)?:\/\//.test(opts.databaseUrl)) return new PostgresSql(opts.databaseUrl);
+  if (isPostgresUrl(opts.databaseUrl)) return new PostgresSql(opts.databaseUrl);
   return new SqliteSql(opts.dataDir, { checkpoints: opts.checkpoints });
 }

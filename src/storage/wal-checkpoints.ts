@@ -19,10 +19,15 @@ import { open, type FileHandle } from 'node:fs/promises';
  *   4. fdatasync(database), off the event loop.
  *   5. The read transaction ends; the next write restarts the log from its beginning.
  *
- * The caller runs a cycle where none of its own writes can interleave (SqliteSql's write chain),
- * so each cycle copies the whole log and the log restarts instead of growing. A crash of the
- * process at any step loses nothing (the page cache survives it); a power loss between steps 3
- * and 4 finds the log intact and replays it, as after SQLite's own checkpoint.
+ * The caller runs a cycle where no write to the file can interleave (a single process: behind its
+ * own writes in SqliteSql's write chain; `serve --workers N`: in the primary, while every worker
+ * holds its writes, cluster/checkpoints.ts), so each cycle copies the whole log and the next write
+ * restarts it instead of letting it grow. A crash of the process at any step loses nothing (the
+ * page cache survives it); a power loss between steps 3 and 4 finds the log intact and replays it,
+ * as after SQLite's own checkpoint.
+ *
+ * SQLite's automatic checkpoint stays on at its default 1,000 pages as a safety net: cycles start
+ * at a quarter of that, so it only runs if they stop or fall behind.
  *
  * `synchronous = OFF` on the second connection affects only its checkpoints: it never writes.
  * The two file handles stay open until both connections are closed: closing any descriptor of
@@ -31,7 +36,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 export interface WalCheckpointOptions {
   /** Frames appended since the last cycle that start the next one (~1 MiB at 4 KiB pages). */
   thresholdFrames?: number;
-  /** Told once when a cycle fails; SQLite's automatic checkpoints are switched back on. */
+  /** Told once when a cycle fails; no cycle runs after that (SQLite's automatic checkpoints remain). */
   onFallback?: (err: Error) => void;
 }
 
@@ -41,14 +46,11 @@ export interface CheckpointResult {
   checkpointed: number;
 }
 
-/** SQLite's default `wal_autocheckpoint`, restored when cycles cannot run. */
-export const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
-
 export class WalCheckpoints {
   /** Completed cycles. */
   cycles = 0;
   lastResult: CheckpointResult | null = null;
-  /** Why cycles stopped (SQLite's automatic checkpoints are back on), or null. */
+  /** Why cycles stopped (SQLite's automatic checkpoints remain), or null. */
   failure: Error | null = null;
   private readonly threshold: number;
   private readonly frames: Database.Statement;
@@ -68,7 +70,6 @@ export class WalCheckpoints {
     // NOOP (SQLite 3.51+) only reports the log's size: ~2 µs, so it is asked after every commit.
     this.frames = db.prepare('PRAGMA wal_checkpoint(NOOP)');
     this.readCookie = db.prepare('PRAGMA schema_version').pluck();
-    db.pragma('wal_autocheckpoint = 0');
   }
 
   /** After a commit on the main connection: whether a cycle is due. */
@@ -79,7 +80,7 @@ export class WalCheckpoints {
     return log - this.backfilled >= this.threshold;
   }
 
-  /** One cycle (steps in the class comment). Never rejects: a failure switches back to SQLite's checkpoints. */
+  /** One cycle (steps in the class comment). Never rejects: after a failure, cycles stop. */
   async run(): Promise<void> {
     if (this.failure || !this.db.open) return;
     try {
@@ -113,7 +114,6 @@ export class WalCheckpoints {
 
   private fallBack(err: Error): void {
     this.failure = err;
-    if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
     this.opts.onFallback?.(err);
   }
 
