@@ -2,7 +2,7 @@
 // Renders a results JSON (bench/results/*.json) as Markdown tables: node bench/report.mjs <file>
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { fmt, fmtInt, mdTable } from './lib/stats.mjs';
+import { fmt, fmtInt, mdTable, summariseSoak } from './lib/stats.mjs';
 
 const mib = (x) => fmt(x, 1);
 /** Whether RSS dropped (≥ 2 MiB below its highest reading): the memory reducer has run. */
@@ -157,10 +157,13 @@ export function renderMarkdown(r) {
     if (w.headers) out.push(`\n${mdTable(w.headers, w.rows)}`);
   }
   if (r.soak) {
-    const k = r.soak;
+    // Files written before the second-half figures existed get them from their own samples.
+    const k = r.soak.rssGrowthSecondHalfMiB === undefined ? summariseSoak(r.soak.minutes, r.soak.concurrency, r.soak.requests, r.soak.samples) : r.soak;
     out.push(
       `\n**Soak**: ${k.minutes} min at c=${k.concurrency} (10 s non-streaming and streaming autocannon slices alternating), ${fmtInt(k.requests)} requests. ` +
-        `After a full GC (once a minute): RSS ${k.rssAfterGcFirstMinuteMiB} MiB at minute 1 → ${k.rssAfterGcEndMiB} MiB at the end (${k.rssSlopeMiBPerMinute} MiB/min); ` +
+        `After a full GC (once a minute): RSS ${k.rssAfterGcFirstMinuteMiB} MiB at minute 1 → ${k.rssAfterGcEndMiB} MiB at the end (${k.rssSlopeMiBPerMinute} MiB/min)` +
+        (k.rssGrowthSecondHalfMiB != null ? `, of which ${k.rssGrowthSecondHalfMiB} MiB in the second half (${k.rssSlopeSecondHalfMiBPerMinute} MiB/min)` : '') +
+        '; ' +
         `live heap ${k.liveHeapFirstMinuteMiB} → ${k.liveHeapEndMiB} MiB (${k.liveHeapBytesPerRequest} bytes per request). RSS between collections: ${k.rssUnderLoadMiB?.min}–${k.rssUnderLoadMiB?.max} MiB.`,
     );
   }

@@ -902,7 +902,7 @@ function checks(results) {
       `no RSS growth over a ${k.minutes}-minute soak`,
       k.rssGrowthMiB,
       k.rssGrowthMiB !== null && k.rssGrowthMiB <= 2,
-      `RSS after GC ${k.rssAfterGcFirstMinuteMiB} → ${k.rssAfterGcEndMiB} MiB from minute 1 to the end (${k.rssSlopeMiBPerMinute} MiB/min); live heap after GC ${k.liveHeapFirstMinuteMiB} → ${k.liveHeapEndMiB} MiB over ${fmtInt(k.requests)} requests`,
+      `RSS after GC ${k.rssAfterGcFirstMinuteMiB} → ${k.rssAfterGcEndMiB} MiB from minute 1 to the end (${k.rssSlopeMiBPerMinute} MiB/min)${k.rssGrowthSecondHalfMiB != null ? `, ${k.rssGrowthSecondHalfMiB >= 0 ? '+' : ''}${k.rssGrowthSecondHalfMiB} MiB in the second half (${k.rssSlopeSecondHalfMiBPerMinute} MiB/min)` : ''}; live heap after GC ${k.liveHeapFirstMinuteMiB} → ${k.liveHeapEndMiB} MiB over ${fmtInt(k.requests)} requests`,
     );
   }
   else add('no RSS growth over a 10-minute soak', null, null, 'not run (use --soak 10)');

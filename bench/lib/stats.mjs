@@ -62,6 +62,8 @@ export function summariseSoak(minutes, concurrency, requests, samples) {
   const first = gcd[0];
   const last = gcd.at(-1);
   const loaded = samples.filter((x) => x.heapUsedAfterGcMiB === undefined && x.s >= 60).map((x) => x.rssMiB);
+  // The second half on its own: growth that levels off (warm-up) shows here as ~0, a leak does not.
+  const half = last ? gcd.filter((x) => x.s >= last.s / 2) : [];
   return {
     minutes,
     concurrency,
@@ -71,6 +73,8 @@ export function summariseSoak(minutes, concurrency, requests, samples) {
     rssAfterGcEndMiB: last?.rssMiB ?? null,
     rssGrowthMiB: first && last ? round(last.rssMiB - first.rssMiB, 1) : null,
     rssSlopeMiBPerMinute: round(regression(gcd.map((x) => [x.s / 60, x.rssMiB])), 2),
+    rssGrowthSecondHalfMiB: half.length > 1 ? round(half.at(-1).rssMiB - half[0].rssMiB, 1) : null,
+    rssSlopeSecondHalfMiBPerMinute: half.length > 2 ? round(regression(half.map((x) => [x.s / 60, x.rssMiB])), 2) : null,
     rssUnderLoadMiB: loaded.length ? { min: Math.min(...loaded), max: Math.max(...loaded) } : null,
     liveHeapFirstMinuteMiB: first?.heapUsedAfterGcMiB ?? null,
     liveHeapEndMiB: last?.heapUsedAfterGcMiB ?? null,
