@@ -186,7 +186,14 @@ const INSERT_CHUNK = 400; // rows per multi-row INSERT (32 columns: well under P
  * reservation (written before any upstream call) is reconciled into a record marked as such.
  */
 export class GenerationStore {
+  /**
+   * Records queued since the last flush began, and the batch that flush is writing. A flush takes
+   * the whole map and starts a new one instead of deleting what it wrote: a long-lived map that
+   * every record enters and leaves made V8's young-generation collector keep records alive until
+   * the next full collection (see OpenResponses in http/server.ts for the same effect, measured).
+   */
   private pending = new Map<string, GenerationRecord>();
+  private writing: Map<string, GenerationRecord> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private readonly participants: BatchParticipant[] = [];
@@ -219,7 +226,7 @@ export class GenerationStore {
   }
 
   async get(id: string): Promise<GenerationRecord | null> {
-    const queued = this.pending.get(id);
+    const queued = this.pending.get(id) ?? this.writing?.get(id);
     if (queued) return queued;
     const rows = await this.sql.query<GenerationRow>('SELECT * FROM generations WHERE id = $1', [id]);
     return rows[0] ? fromRow(rows[0]) : null;
@@ -232,9 +239,12 @@ export class GenerationStore {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    const batch = [...this.pending.values()];
     const taken = this.participants.map((p) => p.take());
-    if (batch.length === 0 && taken.every((t) => t.length === 0)) return;
+    if (this.pending.size === 0 && taken.every((t) => t.length === 0)) return;
+    const writing = this.pending;
+    this.pending = new Map();
+    this.writing = writing;
+    const batch = [...writing.values()];
     this.flushing = (async () => {
       let committed = false;
       try {
@@ -250,7 +260,10 @@ export class GenerationStore {
         throw err;
       } finally {
         for (const [i, p] of this.participants.entries()) if (taken[i].length > 0) p.done(taken[i], committed);
-        if (committed) for (const r of batch) if (this.pending.get(r.id) === r) this.pending.delete(r.id);
+        // A failed batch goes back in front of what was queued meanwhile (a newer version of a
+        // record, queued during the flush, wins).
+        if (!committed) this.pending = new Map([...writing, ...this.pending]);
+        this.writing = null;
         this.flushing = null;
         // Anything queued meanwhile (or a failed batch) goes out with the next flush; failures back off.
         if (this.pending.size > 0 || !committed) this.schedule(committed ? this.flushIntervalMs : Math.min(5000, this.flushIntervalMs * 2 ** this.failures));
@@ -271,7 +284,7 @@ export class GenerationStore {
   }
 
   get queued(): number {
-    return this.pending.size;
+    return this.pending.size + (this.writing?.size ?? 0);
   }
 
   /** Final flush; the SQL connection itself belongs to the app. */

@@ -1,0 +1,95 @@
+/**
+ * The generation store's queue (src/storage/generations.ts) on a real SQLite file: records are
+ * readable from memory while queued and while their batch is being written, a batch whose
+ * transaction fails is queued again (a newer version of a record queued meanwhile wins), and the
+ * next flush writes it.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteSql } from '../src/storage/sql.js';
+import { migrate } from '../src/storage/migrations.js';
+import { GenerationStore, type BatchParticipant, type GenerationRecord } from '../src/storage/generations.js';
+
+function record(id: string, status: number): GenerationRecord {
+  return {
+    id,
+    createdAt: Date.now(),
+    model: 'moonshotai/kimi-k2-0905',
+    requestedModel: 'moonshotai/kimi-k2-0905',
+    providerName: 'Groq',
+    providerSlug: 'groq',
+    upstreamId: null,
+    streamed: false,
+    cancelled: false,
+    status,
+    finishReason: 'stop',
+    nativeFinishReason: 'stop',
+    tokensPrompt: 8,
+    tokensCompletion: 20,
+    tokensCached: null,
+    tokensReasoning: null,
+    cost: 0.0001,
+    promptCost: 0.00001,
+    completionCost: 0.00009,
+    latencyMs: 12,
+    generationTimeMs: 10,
+    ttftMs: 5,
+    errorCode: null,
+    errorMessage: null,
+    attempts: [],
+    apiKey: null,
+    externalUser: null,
+    userAgent: null,
+    httpReferer: null,
+    serviceTier: null,
+    sessionId: null,
+    apiKeyHash: null,
+  };
+}
+
+describe('generation store queue', () => {
+  it('a failed batch is queued again, readable meanwhile, and a newer version queued during the flush wins', async () => {
+    const sql = new SqliteSql(mkdtempSync(join(tmpdir(), 'switchyard-store-')), { checkpoints: false });
+    await migrate(sql);
+    const store = new GenerationStore(sql, 60_000);
+    let failNext = true;
+    let duringFlush: (() => void) | null = null;
+    const participant: BatchParticipant<string> = {
+      take: () => ['settlement'],
+      write: async () => {
+        duringFlush?.();
+        if (failNext) {
+          failNext = false;
+          throw new Error('disk full');
+        }
+      },
+      done: () => undefined,
+    };
+    store.addParticipant(participant);
+    store.onError = () => undefined;
+
+    store.save(record('gen-a', 200));
+    store.save(record('gen-b', 200));
+    duringFlush = () => {
+      // While the batch is being written: both records are still readable; a newer version of one arrives.
+      assert.equal(store.queued, 2);
+      store.save(record('gen-b', 499));
+      duringFlush = null;
+    };
+    await assert.rejects(store.flush(), /disk full/);
+    assert.equal(store.queued, 2, 'the failed batch is queued again, merged with what arrived meanwhile');
+    assert.equal((await store.get('gen-a'))?.status, 200);
+    assert.equal((await store.get('gen-b'))?.status, 499, 'the version queued during the flush wins');
+
+    await store.flush();
+    assert.equal(store.queued, 0);
+    const rows = await sql.query<{ id: string; status: number }>('SELECT id, status FROM generations ORDER BY id');
+    assert.deepEqual(rows.map((r) => [r.id, Number(r.status)]), [['gen-a', 200], ['gen-b', 499]]);
+    assert.equal((await store.get('gen-b'))?.status, 499, 'read back from the database');
+    await store.close();
+    await sql.close();
+  });
+});
