@@ -159,22 +159,24 @@ export interface RunningServer {
 }
 
 /**
- * Responses not yet closed, counted for the drain. Not a Set of them: with every request entering
- * and leaving one, V8's young-generation collector kept finished requests, whole, alive until the
- * next full collection (by hand at c=16, `--trace-gc-nvp`: 1.6 MB surviving each scavenge and 95 %
- * of it promoted, against 0.6 MB with a count), so every scavenge copied them and a full
- * collection followed about once a second. The drain's deadline closes the connections instead.
+ * Requests whose handler has not finished (its response sent and its generation recorded), counted
+ * for the drain. Not a Set of them: with every request entering and leaving one, V8's
+ * young-generation collector kept finished requests, whole, alive until the next full collection
+ * (by hand at c=16, `--trace-gc-nvp`: 1.6 MB surviving each scavenge and 95 % of it promoted,
+ * against 0.6 MB with a count), so every scavenge copied them and a full collection followed about
+ * once a second.
  */
-export interface OpenResponses {
+export interface OpenRequests {
   count: number;
 }
 
-export function createHttpServer(app: App): { server: Server; open: OpenResponses } {
-  const open: OpenResponses = { count: 0 };
+/** After the drain deadline cut the connections: how long the cut requests get to record themselves. */
+const CUT_GRACE_MS = 5000;
+
+export function createHttpServer(app: App): { server: Server; open: OpenRequests } {
+  const open: OpenRequests = { count: 0 };
   const prefixes = app.settings.apiPrefixes;
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
-    open.count++;
-    res.on('close', () => open.count--);
     const url = new URL(req.url ?? '/', 'http://switchyard.local');
     if (url.pathname === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
       sendJson(res, 200, { status: 'ok' });
@@ -196,6 +198,7 @@ export function createHttpServer(app: App): { server: Server; open: OpenResponse
       sendError(res, new ApiError(404, `Not found: ${req.method} ${url.pathname}`));
       return;
     }
+    open.count++;
     Promise.resolve()
       .then(() => handler!(app, req, res, url))
       .catch((err: unknown) => {
@@ -205,6 +208,9 @@ export function createHttpServer(app: App): { server: Server; open: OpenResponse
         }
         app.log.error({ err }, 'unhandled error');
         sendError(res, new ApiError(500, 'Internal server error'));
+      })
+      .finally(() => {
+        open.count--;
       });
   });
   return { server, open };
@@ -228,10 +234,16 @@ export async function startServer(app: App): Promise<RunningServer> {
     closing ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const deadline = Date.now() + app.settings.drainTimeoutMs;
-      while (open.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-      // Whatever is still open at the deadline is cut with its connection.
+      const settled = async (ms: number) => {
+        const deadline = Date.now() + ms;
+        while (open.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      };
+      await settled(app.settings.drainTimeoutMs);
+      // Whatever is still open at the deadline is cut with its connection. A cut request aborts
+      // its upstream call and queues its record (marked cancelled): wait for that before the
+      // store's last flush.
       server.closeAllConnections();
+      await settled(CUT_GRACE_MS);
       await closed;
       await app.close();
     })();
