@@ -190,7 +190,7 @@ export class GenerationStore {
    * Records queued since the last flush began, and the batch that flush is writing. A flush takes
    * the whole map and starts a new one instead of deleting what it wrote: a long-lived map that
    * every record enters and leaves made V8's young-generation collector keep records alive until
-   * the next full collection (see OpenResponses in http/server.ts for the same effect, measured).
+   * the next full collection (see OpenRequests in http/server.ts for the same effect, measured).
    */
   private pending = new Map<string, GenerationRecord>();
   private writing: Map<string, GenerationRecord> | null = null;
