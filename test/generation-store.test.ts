@@ -11,43 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteSql } from '../src/storage/sql.js';
 import { migrate } from '../src/storage/migrations.js';
-import { GenerationStore, type BatchParticipant, type GenerationRecord } from '../src/storage/generations.js';
+import { GenerationStore, placeholderRecord, type BatchParticipant, type GenerationRecord } from '../src/storage/generations.js';
 
 function record(id: string, status: number): GenerationRecord {
-  return {
-    id,
-    createdAt: Date.now(),
-    model: 'moonshotai/kimi-k2-0905',
-    requestedModel: 'moonshotai/kimi-k2-0905',
-    providerName: 'Groq',
-    providerSlug: 'groq',
-    upstreamId: null,
-    streamed: false,
-    cancelled: false,
-    status,
-    finishReason: 'stop',
-    nativeFinishReason: 'stop',
-    tokensPrompt: 8,
-    tokensCompletion: 20,
-    tokensCached: null,
-    tokensReasoning: null,
-    cost: 0.0001,
-    promptCost: 0.00001,
-    completionCost: 0.00009,
-    latencyMs: 12,
-    generationTimeMs: 10,
-    ttftMs: 5,
-    errorCode: null,
-    errorMessage: null,
-    attempts: [],
-    apiKey: null,
-    externalUser: null,
-    userAgent: null,
-    httpReferer: null,
-    serviceTier: null,
-    sessionId: null,
-    apiKeyHash: null,
-  };
+  return { ...placeholderRecord(id, Date.now(), 'moonshotai/kimi-k2-0905', null), cancelled: false, status, errorCode: null, errorMessage: null };
 }
 
 describe('generation store queue', () => {
