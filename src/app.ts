@@ -68,7 +68,13 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const sql = openSql({
     databaseUrl: settings.databaseUrl,
     dataDir: settings.dataDir,
-    checkpoints: isClusterWorker() || settings.checkpointPages === 0 ? false : { thresholdFrames: settings.checkpointPages, onFallback: (err) => log.warn({ err: err.message }, 'checkpointing off the event loop failed; SQLite checkpoints inside commits again') },
+    checkpoints:
+      isClusterWorker() || settings.checkpointPages === 0
+        ? false
+        : {
+            thresholdFrames: settings.checkpointPages,
+            onFallback: (err) => log.warn({ err: err.message }, 'checkpointing off the event loop failed; SQLite checkpoints inside commits again'),
+          },
   });
   opts.onSql?.(sql);
   const redis = settings.redisUrl

@@ -56,6 +56,7 @@ export class WalCheckpoints {
   private readonly frames: Database.Statement;
   private readonly readCookie: Database.Statement;
   private copier: Database.Database | null = null;
+  private copy: Database.Statement | null = null;
   private logFile: FileHandle | null = null;
   private dbFile: FileHandle | null = null;
   /** Frames already backfilled when the last cycle ended (0 once the log restarted). */
@@ -89,7 +90,7 @@ export class WalCheckpoints {
       try {
         this.readCookie.get();
         await this.logFile!.datasync();
-        const result = (this.copier!.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[])[0];
+        const result = this.copy!.get() as CheckpointResult;
         if (result.checkpointed > 0) await this.dbFile!.datasync();
         this.lastResult = result;
         this.backfilled = result.checkpointed;
@@ -109,6 +110,7 @@ export class WalCheckpoints {
     const copier = new Database(this.file, { fileMustExist: true });
     copier.pragma('synchronous = OFF');
     copier.pragma('busy_timeout = 5000');
+    this.copy = copier.prepare('PRAGMA wal_checkpoint(PASSIVE)');
     this.copier = copier;
   }
 
