@@ -60,3 +60,55 @@ describe('generation store queue', () => {
     await sql.close();
   });
 });
+
+describe('routing explanations in the generation store', () => {
+  const M = 'moonshotai/kimi-k2-0905';
+  const explained = (id: string, latencyMs: number): GenerationRecord => ({
+    ...record(id, 200),
+    attempts: [
+      { provider: 'Groq', endpoint: 'groq', model: M, status: 200, latencyMs, outcome: 'served' },
+      ...['baseten', 'chutes', 'deepinfra', 'fireworks', 'novita'].map((e) => ({ provider: e, endpoint: e, model: M, status: null, latencyMs: 0, outcome: 'skipped' as const, reason: 'provider not configured' })),
+    ],
+  });
+
+  it('stores a repeated tail once, with the batch that first needs it, and reads it back in a fresh process', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-tails-'));
+    const sql = new SqliteSql(dir, { checkpoints: false });
+    await migrate(sql);
+    const store = new GenerationStore(sql, 60_000);
+    let fail = true;
+    store.addParticipant({
+      take: () => ['x'],
+      write: async () => {
+        if (fail) throw new Error('disk full');
+      },
+      done: () => undefined,
+    });
+    store.onError = () => undefined;
+    store.save(explained('gen-1', 10));
+    await assert.rejects(store.flush(), /disk full/);
+    assert.equal((await sql.query('SELECT id FROM routing_lists')).length, 0, 'rolled back with its batch');
+    fail = false;
+    await store.flush();
+    for (let i = 2; i <= 5; i++) store.save(explained(`gen-${i}`, i));
+    await store.flush();
+    const lists = await sql.query<{ id: string; body: string }>('SELECT id, body FROM routing_lists');
+    assert.equal(lists.length, 1, 'a failed batch does not count its tail as stored; five records share one tail');
+    const rows = await sql.query<{ attempts: string }>('SELECT attempts FROM generations');
+    assert.equal(rows.length, 5);
+    for (const r of rows) assert.ok(r.attempts.includes(lists[0].id) && !r.attempts.includes('baseten'), r.attempts);
+    await store.close();
+    await sql.close();
+
+    // Another process: nothing cached, the tail comes from the database.
+    const sql2 = new SqliteSql(dir, { checkpoints: false });
+    const store2 = new GenerationStore(sql2, 60_000);
+    assert.deepEqual((await store2.get('gen-3'))?.attempts, explained('gen-3', 3).attempts);
+    store2.save(explained('gen-6', 6));
+    await store2.flush();
+    assert.equal((await sql2.query('SELECT id FROM routing_lists')).length, 1, 'a tail read back is known to be stored');
+    assert.deepEqual((await store2.get('gen-6'))?.attempts, explained('gen-6', 6).attempts);
+    await store2.close();
+    await sql2.close();
+  });
+});

@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeRouting, encodeRouting } from '../src/storage/routing-codec.js';
+import { decodeRouting, encodeRouting, MIN_TAIL, routingTailId, type TailStore } from '../src/storage/routing-codec.js';
 import type { ProviderAttempt } from '../src/storage/generations.js';
 
 const M = 'moonshotai/kimi-k2-0905';
@@ -51,5 +51,42 @@ describe('routing explanation codec', () => {
     assert.deepEqual(decodeRouting('[]'), []);
     const legacy = [served[0], skipped('baseten', 'provider not configured')];
     assert.deepEqual(decodeRouting(JSON.stringify(legacy)), legacy);
+  });
+
+  it('stores the compactable tail by reference when given a tail store, and reads it back through it', () => {
+    const tails = new Map<string, string>();
+    const store: TailStore = {
+      known: () => undefined,
+      ref: (text) => {
+        const id = `t${tails.size}`;
+        for (const [k, v] of tails) if (v === text) return k;
+        tails.set(id, text);
+        return id;
+      },
+    };
+    const endpoints = ['baseten', 'chutes', 'deepinfra', 'fireworks', 'siliconflow', 'wandb'];
+    const served = (n: number): ProviderAttempt[] => [
+      { provider: 'Groq', endpoint: 'groq', model: M, status: 429, latencyMs: 31, outcome: 'failed', error: 'rate limited' },
+      skipped('odd-one', 'before an attempt, so not part of the tail'),
+      { provider: 'Novita', endpoint: 'novita', model: M, status: 200, latencyMs: n, outcome: 'served' },
+      notTried('together'),
+      ...endpoints.map((e) => skipped(e, 'provider not configured')),
+    ];
+    const a = encodeRouting(served(412), store);
+    const b = encodeRouting(served(97), store);
+    assert.equal(tails.size, 1, 'one tail for both');
+    assert.equal(routingTailId(a), 't0');
+    for (const e of endpoints) assert.ok(!a.includes(`"${e}"`), `the row holds the head only: ${a}`);
+    assert.ok(a.includes('"odd-one"'));
+    assert.deepEqual(decodeRouting(a, (id) => tails.get(id)), served(412));
+    assert.deepEqual(decodeRouting(b, (id) => tails.get(id)), served(97));
+    assert.deepEqual(decodeRouting(a, () => undefined), served(412).slice(0, 3), 'a missing tail leaves those entries out');
+
+    const short = [{ provider: 'Groq', endpoint: 'groq', model: M, status: 200, latencyMs: 9, outcome: 'served' as const }, ...endpoints.slice(0, MIN_TAIL - 1).map((e) => notTried(e))];
+    const inline = encodeRouting(short, store);
+    assert.equal(routingTailId(inline), null, `fewer than ${MIN_TAIL} entries stay inline`);
+    assert.equal(inline, encodeRouting(short));
+    assert.equal(routingTailId(encodeRouting(served(1))), null);
+    assert.equal(routingTailId('[]'), null);
   });
 });

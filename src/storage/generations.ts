@@ -1,4 +1,5 @@
-import { decodeRouting, encodeRouting } from './routing-codec.js';
+import { decodeRouting, encodeRouting, routingTailId, type TailStore } from './routing-codec.js';
+import { insertRoutingLists, RoutingLists } from './routing-lists.js';
 import { insertRows, type Queryable, type Sql } from './sql.js';
 
 export interface ProviderAttempt {
@@ -86,7 +87,8 @@ const COLUMNS = [
 
 export type GenerationRow = Record<(typeof COLUMNS)[number], unknown>;
 
-export function toRow(r: GenerationRecord): unknown[] {
+/** The row of a record; with `tails`, the routing explanation's shared tail is stored by reference. */
+export function toRow(r: GenerationRecord, tails?: TailStore): unknown[] {
   return [
     r.id,
     r.createdAt,
@@ -112,7 +114,7 @@ export function toRow(r: GenerationRecord): unknown[] {
     r.ttftMs,
     r.errorCode,
     r.errorMessage,
-    encodeRouting(r.attempts),
+    encodeRouting(r.attempts, tails),
     r.apiKey,
     r.externalUser,
     r.userAgent,
@@ -123,7 +125,8 @@ export function toRow(r: GenerationRecord): unknown[] {
   ];
 }
 
-export function fromRow(row: GenerationRow): GenerationRecord {
+/** The record of a row; `tail` gives the text of the routing explanation's shared tail, if it has one. */
+export function fromRow(row: GenerationRow, tail?: (id: string) => string | undefined): GenerationRecord {
   return {
     id: row.id as string,
     createdAt: Number(row.created_at),
@@ -149,7 +152,7 @@ export function fromRow(row: GenerationRow): GenerationRecord {
     ttftMs: row.ttft_ms as number | null,
     errorCode: row.error_code as number | null,
     errorMessage: row.error_message as string | null,
-    attempts: decodeRouting(row.attempts as string),
+    attempts: decodeRouting(row.attempts as string, tail),
     apiKey: row.api_key as string | null,
     externalUser: row.external_user as string | null,
     userAgent: row.user_agent as string | null,
@@ -193,6 +196,8 @@ export class GenerationStore {
    * the next full collection (see OpenRequests in http/server.ts for the same effect, measured).
    */
   private pending = new Map<string, GenerationRecord>();
+  /** Shared tails of the records' routing explanations (routing-lists.ts). */
+  private readonly routingLists = new RoutingLists();
   private writing: Map<string, GenerationRecord> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
@@ -229,7 +234,10 @@ export class GenerationStore {
     const queued = this.pending.get(id) ?? this.writing?.get(id);
     if (queued) return queued;
     const rows = await this.sql.query<GenerationRow>('SELECT * FROM generations WHERE id = $1', [id]);
-    return rows[0] ? fromRow(rows[0]) : null;
+    if (!rows[0]) return null;
+    const tailId = routingTailId(rows[0].attempts as string);
+    const tail = tailId === null ? null : await this.routingLists.text(this.sql, tailId);
+    return fromRow(rows[0], () => tail ?? undefined);
   }
 
   /** Writes everything queued so far; resolves once it is committed. */
@@ -248,10 +256,13 @@ export class GenerationStore {
     this.flushing = (async () => {
       let committed = false;
       try {
+        const tails = new Map<string, string>();
         await this.sql.tx(async (q) => {
-          await insertRecords(q, batch);
+          tails.clear();
+          await insertRecords(q, batch, this.routingLists, tails);
           for (const [i, p] of this.participants.entries()) if (taken[i].length > 0) await p.write(q, taken[i]);
         });
+        this.routingLists.stored(tails.keys());
         committed = true;
         this.failures = 0;
       } catch (err) {
@@ -304,8 +315,12 @@ const INSERT_TAIL = `ON CONFLICT (id) DO UPDATE SET ${COLUMNS.filter((c) => c !=
   .map((c) => `${c} = excluded.${c}`)
   .join(', ')}`;
 
-function insertRecords(q: Queryable, records: GenerationRecord[]): Promise<void> {
-  return insertRows(q, INSERT_HEAD, records.map(toRow), INSERT_TAIL, INSERT_CHUNK);
+/** Writes the records, and first the routing tails they refer to that are not known to be stored (collected in `tails`). */
+async function insertRecords(q: Queryable, records: GenerationRecord[], lists: RoutingLists, tails: Map<string, string>): Promise<void> {
+  const store = lists.batch(tails);
+  const rows = records.map((r) => toRow(r, store));
+  if (tails.size > 0) await insertRoutingLists(q, tails);
+  await insertRows(q, INSERT_HEAD, rows, INSERT_TAIL, INSERT_CHUNK);
 }
 
 /**

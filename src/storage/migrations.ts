@@ -116,6 +116,12 @@ export const MIGRATIONS: { version: number; name: string; statements: string[] }
     // Bumped with every key or credits change, so caches in other processes notice it (Sql.externalVersion).
     statements: ['ALTER TABLE account ADD COLUMN config_version BIGINT NOT NULL DEFAULT 0'],
   },
+  {
+    version: 4,
+    name: 'routing lists',
+    // The shared tails of generations.attempts (storage/routing-codec.ts), keyed by a hash of their text.
+    statements: ['CREATE TABLE routing_lists (id TEXT PRIMARY KEY, body TEXT NOT NULL)'],
+  },
 ];
 
 async function applied(q: Queryable): Promise<Set<number>> {

@@ -16,15 +16,79 @@ import type { ProviderAttempt } from './generations.js';
  * "m". Anything else (served and failed attempts, entries with an error or a latency) stays a
  * plain object. Decoding gives back exactly the list that was encoded, in order. Rows written
  * before this format hold a plain JSON array and are read as such.
+ *
+ * Even compact, the skipped and untried endpoints were ~75 % of a record row (~510 of ~690 bytes
+ * for a model with a dozen endpoints), and they repeat from request to request: they depend on
+ * the model, the deployment's providers and the request's preferences, not on the request. With a
+ * `TailStore`, the list's compactable tail (at least MIN_TAIL entries) is stored once, under an
+ * id derived from its text (`routing_lists`, routing-lists.ts), and the record refers to it:
+ *
+ *   {"m":…,"r":[…],"e":[<the entries before the tail>],"t":"<tail id>"}
  */
-export function encodeRouting(entries: readonly ProviderAttempt[]): string {
+export interface TailStore {
+  /**
+   * The id of a tail stored before whose entries equal `entries[from..]` (all compactable), found
+   * without building its text; undefined when none is known.
+   */
+  known(entries: readonly ProviderAttempt[], from: number): string | undefined;
+  /** The id under which this tail (its text, and its entries for `known`) is or will be stored. */
+  ref(text: string, entries: readonly ProviderAttempt[], from: number): string;
+}
+
+/** Fewer compactable entries than this stay inline: a reference would save nothing. */
+export const MIN_TAIL = 3;
+
+interface CompactForm {
+  m?: string;
+  r: string[];
+  e: unknown[];
+  t?: string;
+}
+
+export function encodeRouting(entries: readonly ProviderAttempt[], tails?: TailStore): string {
+  let cut = entries.length;
+  if (tails) while (cut > 0 && isCompactable(entries[cut - 1]!)) cut--;
+  if (!tails || entries.length - cut < MIN_TAIL) {
+    const form = compact(entries, 0, entries.length);
+    return form.m === undefined ? JSON.stringify(entries) : JSON.stringify(form);
+  }
+  const head = compact(entries, 0, cut);
+  head.t = tails.known(entries, cut) ?? tails.ref(JSON.stringify(compact(entries, cut, entries.length)), entries, cut);
+  return JSON.stringify(head);
+}
+
+/** The tail id a stored explanation refers to, or null (read before decoding, to fetch the tail). */
+export function routingTailId(text: string): string | null {
+  if (!text.endsWith('"}')) return null;
+  const at = text.lastIndexOf(',"t":"');
+  return at < 0 ? null : text.slice(at + 6, -2);
+}
+
+/**
+ * The stored explanation as a list. `tail` gives the text of a referenced tail; a tail it cannot
+ * give (a database edited by hand) leaves those entries out rather than failing the read.
+ */
+export function decodeRouting(text: string, tail?: (id: string) => string | undefined): ProviderAttempt[] {
+  const parsed = JSON.parse(text) as ProviderAttempt[] | CompactForm;
+  if (Array.isArray(parsed)) return parsed;
+  const out = expand(parsed);
+  if (parsed.t !== undefined) {
+    const tailText = tail?.(parsed.t);
+    if (tailText !== undefined) out.push(...expand(JSON.parse(tailText) as CompactForm));
+  }
+  return out;
+}
+
+type CompactEntry = [endpoint: string, provider: string, reasonIndex: number, model?: string];
+
+function compact(entries: readonly ProviderAttempt[], from: number, to: number): CompactForm {
   let model: string | undefined;
   const reasons: string[] = [];
-  const out: unknown[] = new Array(entries.length);
-  for (let i = 0; i < entries.length; i++) {
+  const out: unknown[] = new Array(to - from);
+  for (let i = from; i < to; i++) {
     const a = entries[i]!;
     if (!isCompactable(a)) {
-      out[i] = a;
+      out[i - from] = a;
       continue;
     }
     model ??= a.model;
@@ -33,25 +97,20 @@ export function encodeRouting(entries: readonly ProviderAttempt[]): string {
       reasonIndex = reasons.indexOf(a.reason!);
       if (reasonIndex < 0) reasonIndex = reasons.push(a.reason!) - 1;
     }
-    out[i] = a.model === model ? [a.endpoint, a.provider, reasonIndex] : [a.endpoint, a.provider, reasonIndex, a.model];
+    out[i - from] = a.model === model ? [a.endpoint, a.provider, reasonIndex] : [a.endpoint, a.provider, reasonIndex, a.model];
   }
-  if (model === undefined) return JSON.stringify(entries);
-  return JSON.stringify({ m: model, r: reasons, e: out });
+  return { m: model, r: reasons, e: out };
 }
 
-export function decodeRouting(text: string): ProviderAttempt[] {
-  const parsed = JSON.parse(text) as ProviderAttempt[] | { m: string; r: string[]; e: (ProviderAttempt | CompactEntry)[] };
-  if (Array.isArray(parsed)) return parsed;
-  return parsed.e.map((e) => {
-    if (!Array.isArray(e)) return e;
-    const [endpoint, provider, reasonIndex, model] = e;
-    const a: ProviderAttempt = { provider, endpoint, model: model ?? parsed.m, status: null, latencyMs: 0, outcome: reasonIndex < 0 ? 'not tried' : 'skipped' };
-    if (reasonIndex >= 0) a.reason = parsed.r[reasonIndex]!;
+function expand(form: CompactForm): ProviderAttempt[] {
+  return form.e.map((e) => {
+    if (!Array.isArray(e)) return e as ProviderAttempt;
+    const [endpoint, provider, reasonIndex, model] = e as CompactEntry;
+    const a: ProviderAttempt = { provider, endpoint, model: model ?? form.m!, status: null, latencyMs: 0, outcome: reasonIndex < 0 ? 'not tried' : 'skipped' };
+    if (reasonIndex >= 0) a.reason = form.r[reasonIndex]!;
     return a;
   });
 }
-
-type CompactEntry = [endpoint: string, provider: string, reasonIndex: number, model?: string];
 
 /** Entries whose every field fits the compact form, so that decoding restores them exactly. */
 function isCompactable(a: ProviderAttempt): boolean {
