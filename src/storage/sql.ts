@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type pgTypes from 'pg';
 import { WalCheckpoints, type WalCheckpointOptions } from './wal-checkpoints.js';
+import { isBusy } from './sqlite-busy.js';
 
 // node-postgres is loaded only when a PostgreSQL URL is configured: an embedded-default process
 // does not pay its memory (a few MiB) for a driver it never uses.
@@ -72,6 +73,12 @@ export async function insertRows(q: Queryable, head: string, rows: unknown[][], 
 
 const MAX_STATEMENTS = 512; // distinct statement texts kept prepared; beyond that the cache starts over
 
+/** How long a statement waits for another process's write lock before it fails with SQLITE_BUSY. */
+const LOCK_WAIT_MS = 5000;
+
+
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 export class SqliteSql implements Sql {
   readonly dialect = 'sqlite' as const;
   readonly forUpdate = '';
@@ -88,11 +95,14 @@ export class SqliteSql implements Sql {
     const file = sqliteFile(dataDir);
     this.description = `sqlite:${file}`;
     this.db = new Database(file);
+    // Opening may wait for another connection (the switch to WAL, a recovery) under SQLite's busy
+    // timeout; afterwards the connection has none, and withLock waits instead.
+    this.db.pragma('busy_timeout = 5000');
     this.db.pragma('journal_mode = WAL');
     // WAL + NORMAL: a committed transaction survives the process being killed (kill -9); only an
     // operating-system crash or power loss can drop the last few commits.
     this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('busy_timeout = 0');
     if (opts.checkpoints) this.checkpoints = new WalCheckpoints(file, this.db, opts.checkpoints);
   }
 
@@ -116,7 +126,9 @@ export class SqliteSql implements Sql {
     try {
       this.versionStatement ??= this.db.prepare('SELECT config_version FROM account WHERE id = 1').pluck();
       value = Number(this.versionStatement.get() ?? 0);
-    } catch {
+    } catch (err) {
+      // Busy (rare in WAL mode): the last value stands until the next read.
+      if (isBusy(err)) return this.versionRead.value;
       // Not migrated yet: nothing is cached before the schema exists anyway.
       this.versionStatement = null;
     }
@@ -165,11 +177,38 @@ export class SqliteSql implements Sql {
     return [];
   }
 
+  /**
+   * Runs `attempt` until it does not fail for a lock another process holds (the other workers of
+   * `serve --workers N`, the CLI), waiting on timers between tries, for up to LOCK_WAIT_MS.
+   * SQLite's own busy handler (busy_timeout) sleeps in the calling thread, 1 ms and more per try:
+   * with two workers flushing records into one file, their main threads slept there tens of times
+   * a second, every request in flight waiting (strace: 1–7 ms per sleep). So the connection has
+   * no busy timeout, and a busy lock is waited for here, with the event loop free.
+   */
+  private async withLock<T>(attempt: () => T): Promise<T> {
+    const deadline = performance.now() + LOCK_WAIT_MS;
+    for (let wait = 1; ; wait = Math.min(wait * 2, 16)) {
+      try {
+        return attempt();
+      } catch (err) {
+        if (!isBusy(err) || performance.now() >= deadline) throw err;
+      }
+      await pause(wait);
+    }
+  }
+
   /** Reads run at once; writes wait for any open transaction, so they never join (or roll back with) it. */
   query<T = Row>(sql: string, params: unknown[] = []): Promise<T[]> {
-    if (/^\s*SELECT\b/i.test(sql)) return Promise.resolve(this.run<T>(sql, params));
-    const next = this.chain.then(() => {
-      const rows = this.run<T>(sql, params);
+    if (/^\s*SELECT\b/i.test(sql)) {
+      try {
+        return Promise.resolve(this.run<T>(sql, params));
+      } catch (err) {
+        // In WAL mode a read is busy only in rare moments (another connection recovering the log).
+        return isBusy(err) ? this.withLock(() => this.run<T>(sql, params)) : Promise.reject(err);
+      }
+    }
+    const next = this.chain.then(async () => {
+      const rows = await this.withLock(() => this.run<T>(sql, params));
       this.committed();
       return rows;
     });
@@ -184,14 +223,15 @@ export class SqliteSql implements Sql {
   /**
    * Transactions are serialised in-process (one connection) and BEGIN IMMEDIATE takes SQLite's
    * write lock up front, so another process on the same file (the CLI, the other workers of
-   * `serve --workers N`) waits for it under busy_timeout. A deferred BEGIN would not be safe there:
+   * `serve --workers N`) waits for it (withLock). Once it holds the lock, nothing in the
+   * transaction can be busy: WAL readers never block a writer. A deferred BEGIN would not be safe there:
    * a transaction that reads and then writes fails with SQLITE_BUSY(_SNAPSHOT) when another process
    * committed in between, and the busy handler does not retry a lock upgrade. Statements outside a
-   * transaction (autocommit) take their locks afresh and are retried by the busy handler.
+   * transaction (autocommit) take their locks afresh and are retried by withLock.
    */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
     const next = this.chain.then(async () => {
-      this.db.exec('BEGIN IMMEDIATE');
+      await this.withLock(() => this.db.exec('BEGIN IMMEDIATE'));
       const inner: Queryable = { dialect: 'sqlite', query: async <R = Row>(text: string, params: unknown[] = []) => this.run<R>(text, params) };
       try {
         const out = await fn(inner);

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { open, type FileHandle } from 'node:fs/promises';
+import { isBusy } from './sqlite-busy.js';
 
 /**
  * SQLite's own automatic checkpoint copies the write-ahead log back into the database file from
@@ -49,6 +50,8 @@ export interface CheckpointResult {
 export class WalCheckpoints {
   /** Completed cycles. */
   cycles = 0;
+  /** Cycles skipped because another connection held a lock the cycle needs. */
+  skipped = 0;
   lastResult: CheckpointResult | null = null;
   /** Why cycles stopped (SQLite's automatic checkpoints remain), or null. */
   failure: Error | null = null;
@@ -81,7 +84,10 @@ export class WalCheckpoints {
     return log - this.backfilled >= this.threshold;
   }
 
-  /** One cycle (steps in the class comment). Never rejects: after a failure, cycles stop. */
+  /**
+   * One cycle (steps in the class comment). Never rejects: after a failure, cycles stop. A lock
+   * held elsewhere (another process checkpointing or recovering the file) skips this cycle only.
+   */
   async run(): Promise<void> {
     if (this.failure || !this.db.open) return;
     try {
@@ -99,7 +105,8 @@ export class WalCheckpoints {
         if (this.db.inTransaction) this.db.exec('COMMIT');
       }
     } catch (err) {
-      this.fallBack(err as Error);
+      if (isBusy(err)) this.skipped++;
+      else this.fallBack(err as Error);
     }
   }
 
