@@ -82,6 +82,22 @@ function bodyFor(req: UpstreamRequest): { headers: Record<string, string>; body:
   return { headers, body: oneShot as unknown as Buffer };
 }
 
+/**
+ * Origin and path of an upstream URL. A deployment calls a handful of URLs (one per provider and
+ * protocol), so they are parsed once, not on every request (`new URL` ~0.4 µs).
+ */
+const targets = new Map<string, { origin: string; path: string }>();
+function targetOf(href: string): { origin: string; path: string } {
+  let t = targets.get(href);
+  if (!t) {
+    const url = new URL(href);
+    t = { origin: url.origin, path: url.pathname + url.search };
+    if (targets.size >= 256) targets.clear();
+    targets.set(href, t);
+  }
+  return t;
+}
+
 const HIGH_WATER = 256 * 1024;
 const LOW_WATER = 64 * 1024;
 
@@ -120,12 +136,12 @@ class DispatchedResponse implements UpstreamResponse, UpstreamBody, AsyncIterato
       return;
     }
     signal.addEventListener('abort', this.onAbort, { once: true });
-    const url = new URL(req.url);
+    const target = targetOf(req.url);
     const { headers, body } = bodyFor(req);
     agentFor(p).dispatch(
       {
-        origin: url.origin,
-        path: url.pathname + url.search,
+        origin: target.origin,
+        path: target.path,
         method: 'POST',
         headers,
         body,
