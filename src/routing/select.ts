@@ -144,18 +144,17 @@ function eligible(ctx: RouteContext, model: ModelEntry, req: ChatRequest, prefs:
     (m) => Array.isArray(m.content) && m.content.some((p) => (p as { type?: string }).type === 'image_url'),
   );
 
+  // Endpoints whose provider is not configured are the same for every request: taken from a
+  // per-model cache, with their (shared, read-only) notes, ahead of the request's own filters.
+  const { configured, unconfigured } = byConfiguration(ctx, model, all);
+  for (const c of unconfigured) considered.push(c);
+  if (configured.length === 0) {
+    const hints = [...new Set(all.map((ep) => `${envStem(ep.provider.slug)}_API_KEY`))].join(', ');
+    throw new ApiError(503, `No provider is configured for ${model.id}: set one of ${hints}`);
+  }
+
   // Only the filters that apply to this request are built (each is an object and two closures).
   const filters: Filter[] = [];
-  filters.push({
-    keep: (ep) => {
-      const rt = ctx.providers.get(ep.provider.slug);
-      return rt?.enabled && adapterFor(ep.provider.protocol) ? null : 'provider not configured';
-    },
-    empty: () => {
-      const hints = [...new Set(all.map((ep) => `${envStem(ep.provider.slug)}_API_KEY`))].join(', ');
-      return new ApiError(503, `No provider is configured for ${model.id}: set one of ${hints}`);
-    },
-  });
   if (prefs.only !== null) {
     filters.push({
       keep: (ep) => (prefs.only!.some((n) => matchesProvider(ep, n)) ? null : 'not in provider.only'),
@@ -239,7 +238,7 @@ function eligible(ctx: RouteContext, model: ModelEntry, req: ChatRequest, prefs:
     });
   }
 
-  let eps: Endpoint[] = [...all];
+  let eps: Endpoint[] = configured;
   for (const f of filters) {
     const kept: Endpoint[] = [];
     for (const ep of eps) {
@@ -258,6 +257,51 @@ function eligible(ctx: RouteContext, model: ModelEntry, req: ChatRequest, prefs:
   }
   for (const ep of eps) note(ep);
   return eps;
+}
+
+interface ConfigurationSplit {
+  configured: Endpoint[];
+  unconfigured: Consideration[];
+  endpoints: readonly Endpoint[];
+  /** What the split was computed from: each endpoint's runtime, and its `enabled` then. */
+  runtimes: (ProviderRuntime | undefined)[];
+  enabled: boolean[];
+}
+
+/**
+ * Per provider table and model: endpoints split by whether their provider can be called. The
+ * table is fixed after start-up; the split is still checked against it (a look-up and a flag per
+ * endpoint) so that a provider enabled, disabled or replaced at run time takes effect at once.
+ */
+const configuration = new WeakMap<Map<string, ProviderRuntime>, WeakMap<ModelEntry, ConfigurationSplit>>();
+
+function byConfiguration(ctx: RouteContext, model: ModelEntry, all: readonly Endpoint[]): ConfigurationSplit {
+  let perModel = configuration.get(ctx.providers);
+  if (!perModel) {
+    perModel = new WeakMap();
+    configuration.set(ctx.providers, perModel);
+  }
+  const cached = perModel.get(model);
+  if (cached && stillValid(cached, ctx.providers, all)) return cached;
+  const split: ConfigurationSplit = { configured: [], unconfigured: [], endpoints: all, runtimes: [], enabled: [] };
+  for (const ep of all) {
+    const rt = ctx.providers.get(ep.provider.slug);
+    split.runtimes.push(rt);
+    split.enabled.push(rt?.enabled === true);
+    if (rt?.enabled && adapterFor(ep.provider.protocol)) split.configured.push(ep);
+    else split.unconfigured.push({ model: model.id, endpoint: ep.key, provider: ep.provider.name, skipped: 'provider not configured' });
+  }
+  perModel.set(model, split);
+  return split;
+}
+
+function stillValid(split: ConfigurationSplit, providers: Map<string, ProviderRuntime>, all: readonly Endpoint[]): boolean {
+  if (split.endpoints !== all) return false;
+  for (let i = 0; i < all.length; i++) {
+    const rt = providers.get(all[i]!.provider.slug);
+    if (rt !== split.runtimes[i] || (rt?.enabled === true) !== split.enabled[i]) return false;
+  }
+  return true;
 }
 
 function meets(stats: Percentiles | null, limits: Partial<Percentiles>, higherIsBetter: boolean, scale = 1): boolean {
