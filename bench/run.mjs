@@ -1136,7 +1136,7 @@ async function main() {
 
   if (doMatrix) {
     await idleDone;
-    if (pk) results.portkey = { versions: portkeyInstall.versions, installDir: portkeyInstall.dir, idleRssMiB: results.idle.portkey.atStartMiB, idleRssSettledMiB: results.idle.portkey.settledMiB };
+    if (pk) results.portkey = { versions: portkeyInstall.versions, installDir: portkeyInstall.dir.replace(tmpdir(), '$TMPDIR'), idleRssMiB: results.idle.portkey.atStartMiB, idleRssSettledMiB: results.idle.portkey.settledMiB };
     if (doFloor) {
       fl = await startFloor();
       log(`floor proxy ${fl.origin} (pid ${fl.pid})`);
