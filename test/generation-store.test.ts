@@ -2,14 +2,16 @@
  * The generation store's queue (src/storage/generations.ts) on a real SQLite file: records are
  * readable from memory while queued and while their batch is being written, a batch whose
  * transaction fails is queued again (a newer version of a record queued meanwhile wins), and the
- * next flush writes it.
+ * next flush writes it. The routing explanations' shared tails (src/storage/routing-lists.ts) are
+ * written once, with the first batch that commits, on SQLite and PostgreSQL alike.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteSql } from '../src/storage/sql.js';
+import { PostgresSql, SqliteSql, type Sql } from '../src/storage/sql.js';
+import { createTestDatabase } from './support/services.js';
 import { migrate } from '../src/storage/migrations.js';
 import { GenerationStore, placeholderRecord, type BatchParticipant, type GenerationRecord } from '../src/storage/generations.js';
 
@@ -71,9 +73,8 @@ describe('routing explanations in the generation store', () => {
     ],
   });
 
-  it('stores a repeated tail once, with the batch that first needs it, and reads it back in a fresh process', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchyard-tails-'));
-    const sql = new SqliteSql(dir, { checkpoints: false });
+  async function storesTailsOnce(open: () => Sql): Promise<void> {
+    const sql = open();
     await migrate(sql);
     const store = new GenerationStore(sql, 60_000);
     let fail = true;
@@ -101,7 +102,7 @@ describe('routing explanations in the generation store', () => {
     await sql.close();
 
     // Another process: nothing cached, the tail comes from the database.
-    const sql2 = new SqliteSql(dir, { checkpoints: false });
+    const sql2 = open();
     const store2 = new GenerationStore(sql2, 60_000);
     assert.deepEqual((await store2.get('gen-3'))?.attempts, explained('gen-3', 3).attempts);
     store2.save(explained('gen-6', 6));
@@ -110,5 +111,19 @@ describe('routing explanations in the generation store', () => {
     assert.deepEqual((await store2.get('gen-6'))?.attempts, explained('gen-6', 6).attempts);
     await store2.close();
     await sql2.close();
+  }
+
+  it('SQLite: stores a repeated tail once, with the batch that first needs it, and reads it back in a fresh process', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-tails-'));
+    await storesTailsOnce(() => new SqliteSql(dir, { checkpoints: false }));
+  });
+
+  it('PostgreSQL: the same', async () => {
+    const db = await createTestDatabase();
+    try {
+      await storesTailsOnce(() => new PostgresSql(db.url));
+    } finally {
+      await db.drop();
+    }
   });
 });
