@@ -65,6 +65,7 @@ export type HealthEvent =
 const MINUTE = 60_000;
 const DAY_MINUTES = 24 * 60;
 const SAMPLE_LIMIT = 512;
+const RECENT = 64;
 
 interface Bucket {
   minute: number;
@@ -73,15 +74,43 @@ interface Bucket {
   rateLimited: number;
 }
 
-interface Sample {
-  at: number;
-  value: number;
+/**
+ * The last `capacity` samples (time, value) in two typed arrays used as a ring: recording one
+ * allocates nothing. Lists of sample objects that every request entered and, 512 requests later,
+ * left were promoted to the old generation by the scavenges they lived through, garbage there
+ * (the effect of item 24 in bench/README.md). Samples of other replicas arrive late; they take
+ * the place of the oldest one recorded, and every reading filters by time.
+ */
+class SampleRing {
+  private readonly at: Float64Array;
+  private readonly value: Float64Array;
+  private next = 0;
+  private size = 0;
+
+  constructor(readonly capacity: number) {
+    this.at = new Float64Array(capacity);
+    this.value = new Float64Array(capacity);
+  }
+
+  push(at: number, value: number): void {
+    this.at[this.next] = at;
+    this.value[this.next] = value;
+    this.next = this.next + 1 === this.capacity ? 0 : this.next + 1;
+    if (this.size < this.capacity) this.size++;
+  }
+
+  /** The values recorded at or after `since`, in no particular order. */
+  valuesSince(since: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.size; i++) if (this.at[i] >= since) out.push(this.value[i]);
+    return out;
+  }
 }
 
 class EndpointHealth {
   buckets: Bucket[] = [];
-  ttft: Sample[] = [];
-  tps: Sample[] = [];
+  ttft = new SampleRing(SAMPLE_LIMIT);
+  tps = new SampleRing(SAMPLE_LIMIT);
   lastFailureAt = 0;
   lastSuccessAt = 0;
   consecutiveFailures = 0;
@@ -92,7 +121,8 @@ class EndpointHealth {
   probeInFlight = false;
   /** Another replica is probing this (half-open) endpoint until then. */
   remoteProbeUntil = 0;
-  recent: { at: number; ok: boolean }[] = [];
+  /** The last RECENT outcomes for the failure rate: value 1 for a success, 0 for a failure. */
+  recent = new SampleRing(RECENT);
 
   /** The bucket of `at`'s minute (kept in minute order); null when that minute is over a day old. */
   bucket(at: number): Bucket | null {
@@ -117,26 +147,14 @@ class EndpointHealth {
   }
 }
 
-function percentiles(samples: Sample[], since: number): Percentiles | null {
-  const values = samples.filter((s) => s.at >= since).map((s) => s.value);
+function percentiles(samples: SampleRing, since: number): Percentiles | null {
+  const values = samples.valuesSince(since);
   if (values.length === 0) return null;
   values.sort((a, b) => a - b);
   const at = (q: number) => values[Math.min(values.length - 1, Math.floor(q * values.length))];
   return { p50: at(0.5), p75: at(0.75), p90: at(0.9), p99: at(0.99) };
 }
 
-/** Inserts in time order (late arrivals from other replicas go where they belong); drops the oldest. */
-function insertByTime<T extends { at: number }>(list: T[], item: T): void {
-  let i = list.length;
-  while (i > 0 && list[i - 1].at > item.at) i--;
-  if (i === list.length) list.push(item);
-  else list.splice(i, 0, item);
-}
-
-function pushSample(list: Sample[], sample: Sample): void {
-  insertByTime(list, sample);
-  if (list.length > SAMPLE_LIMIT) list.shift();
-}
 
 export class HealthTracker {
   private readonly byEndpoint = new Map<string, EndpointHealth>();
@@ -225,8 +243,8 @@ export class HealthTracker {
     if (at >= h.lastFailureAt) h.consecutiveFailures = 0;
     h.lastSuccessAt = Math.max(h.lastSuccessAt, at);
     this.noteRecent(h, now, at, true);
-    if (ttftMs !== null && ttftMs >= 0) pushSample(h.ttft, { at, value: ttftMs });
-    if (tokensPerSecond !== null && Number.isFinite(tokensPerSecond) && tokensPerSecond > 0) pushSample(h.tps, { at, value: tokensPerSecond });
+    if (ttftMs !== null && ttftMs >= 0) h.ttft.push(at, ttftMs);
+    if (tokensPerSecond !== null && Number.isFinite(tokensPerSecond) && tokensPerSecond > 0) h.tps.push(at, tokensPerSecond);
     let transition = false;
     if (h.state !== 'closed' && at >= h.openedAt) {
       h.state = 'closed';
@@ -247,14 +265,15 @@ export class HealthTracker {
 
   private noteRecent(h: EndpointHealth, now: number, at: number, ok: boolean): void {
     if (at < now - this.windowMs) return;
-    insertByTime(h.recent, { at, ok });
-    while (h.recent.length > 0 && (h.recent[0].at < now - this.windowMs || h.recent.length > 64)) h.recent.shift();
+    h.recent.push(at, ok ? 1 : 0);
   }
 
   private failureRate(h: EndpointHealth, now: number): number | null {
-    const recent = h.recent.filter((r) => r.at >= now - this.windowMs);
+    const recent = h.recent.valuesSince(now - this.windowMs);
     if (recent.length < this.minSamples) return null;
-    return recent.filter((r) => !r.ok).length / recent.length;
+    let failed = 0;
+    for (const ok of recent) if (ok === 0) failed++;
+    return failed / recent.length;
   }
 
   /** The breaker state, moving open -> half-open once the open period is over. */
