@@ -15,6 +15,7 @@ export class JsonKeepAlive implements Tickable {
   private lastWrite = 0;
   private generationId = '';
   private route = '';
+  tickSlot = -1;
 
   constructor(
     private readonly res: ServerResponse,

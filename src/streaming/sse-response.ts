@@ -13,6 +13,7 @@ export class SseResponse implements Tickable {
   contentCommitted = false;
   private lastWrite = 0;
   private ticking = false;
+  tickSlot = -1;
 
   constructor(
     private readonly res: ServerResponse,
