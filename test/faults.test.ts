@@ -158,19 +158,28 @@ describe('upstream faults', () => {
     novita.enqueue({ sse: okStream('On time') });
     const groqBefore = groq.requests.length;
     const started = Date.now();
-    const got = await readSse(await postChat(gw, REQUEST));
+    const res = await postChat(gw, REQUEST);
+    const got = await readSse(res);
     assert.equal(contentOf(got.events), 'On time');
-    assert.ok(Date.now() - started < 1400, 'did not wait for the slow provider');
+    const waited = Date.now() - started;
+    assert.ok(waited >= 400 && waited < 1400, `gave up on the slow provider after its 400 ms first-byte timeout (${waited} ms)`);
     assert.equal(groq.requests.length, groqBefore + 1, 'Groq was tried first');
+    await generation(gw, res.headers.get('x-generation-id')!);
+    const groqAttempt = (await gw.app.store.get(res.headers.get('x-generation-id')!))!.attempts.find((a) => a.endpoint === 'groq')!;
+    assert.deepEqual([groqAttempt.status, groqAttempt.error], [null, 'upstream did not respond in time (first-byte timeout)']);
   });
 
   it('stall between chunks before content: falls back within the idle timeout', async () => {
     groqFirst();
     groq.enqueue({ sse: [chunk({ role: 'assistant', content: '' }), chunk({ content: 'late' })], chunkDelayMs: 2000 });
     novita.enqueue({ sse: okStream('Not stalled') });
-    const got = await readSse(await postChat(gw, REQUEST));
+    const res = await postChat(gw, REQUEST);
+    const got = await readSse(res);
     assert.equal(contentOf(got.events), 'Not stalled');
     assert.ok(got.comments >= 1, 'keep-alive comments were sent while waiting');
+    await generation(gw, res.headers.get('x-generation-id')!);
+    const groqAttempt = (await gw.app.store.get(res.headers.get('x-generation-id')!))!.attempts.find((a) => a.endpoint === 'groq')!;
+    assert.deepEqual([groqAttempt.status, groqAttempt.error], [200, 'upstream stalled between chunks (idle timeout)']);
   });
 
   it('every provider fails with 429: the client gets 429, OpenRouter body and Retry-After', async () => {
