@@ -19,7 +19,9 @@ import { SseResponse } from '../streaming/sse-response.js';
 import type { GenerationRecord, ProviderAttempt } from '../storage/generations.js';
 import { isRetryable, networkFailure, retryAfterSeconds, sendUpstream, type UpstreamResponse } from '../upstream/transport.js';
 import type { UpstreamBody } from '../upstream/types.js';
-import type { ChatRequest } from './chat-schema.js';
+import type { ChatRequest } from '../ingress/chat-completions/schema.js';
+import { chatToModel } from '../ingress/chat-completions/to-model.js';
+import type { GenerationRequest } from '../model/request.js';
 import { completionBody } from './completion-body.js';
 import { JsonKeepAlive } from './json-keepalive.js';
 
@@ -72,12 +74,16 @@ class Generation {
   cancelled = false;
   streamedChars = 0;
 
+  readonly model: GenerationRequest;
+
   constructor(
     readonly req: ChatRequest,
     readonly promptChars: number,
     readonly cassette: string | null,
     readonly plan: RoutePlan,
-  ) {}
+  ) {
+    this.model = chatToModel(req, promptChars);
+  }
 
   /**
    * Once content has reached the client no other provider can be tried, so the conversation is
@@ -89,6 +95,8 @@ class Generation {
     this.req.messages = undefined;
     this.req.prompt = undefined;
     this.req.tools = undefined;
+    this.model.messages = [];
+    this.model.tools = [];
   }
 }
 
@@ -172,7 +180,7 @@ async function startAttempt(
   app.health.beginAttempt(healthKey(ep));
   const started = Date.now();
   let response: UpstreamResponse;
-  const upstreamRequest = adapter.buildRequest(gen.req, ep, provider, stream);
+  const upstreamRequest = adapter.buildRequest(gen.model, ep, provider, stream);
   try {
     response = provider.replay ? provider.replay.answer(upstreamRequest, gen.req, signal) : await sendUpstream(provider, upstreamRequest, signal);
     if (app.recorder) response = app.recorder.wrap(gen.cassette, upstreamRequest, response, started);

@@ -1,5 +1,5 @@
 import { ApiError } from '../core/errors.js';
-import type { ChatRequest } from '../api/chat-schema.js';
+import type { ChatRequest } from '../ingress/chat-completions/schema.js';
 import type { Percentiles } from './health.js';
 
 export type SortBy = 'price' | 'throughput' | 'latency';

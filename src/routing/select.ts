@@ -3,7 +3,7 @@ import type { Catalog } from '../catalog/load.js';
 import type { Endpoint, ModelEntry } from '../catalog/types.js';
 import type { ProviderRuntime } from '../config/load.js';
 import { envStem } from '../config/load.js';
-import type { ChatRequest } from '../api/chat-schema.js';
+import type { ChatRequest } from '../ingress/chat-completions/schema.js';
 import { adapterFor } from '../providers/registry.js';
 import type { HealthTracker, Percentiles } from './health.js';
 import { routingPrefs, type RoutingPrefs, type SortBy } from './preferences.js';

@@ -1,4 +1,4 @@
-import { CHAT_SHARED_SCHEMAS, ChatRequestSchema } from '../api/chat-schema.js';
+import { CHAT_SHARED_SCHEMAS, ChatRequestSchema } from '../ingress/chat-completions/schema.js';
 import { CatalogModelSchema, CatalogProviderSchema } from '../catalog/schema.js';
 import { ConfigSchema } from '../config/schema.js';
 import { KeyCreateSchema, KeyPatchSchema } from '../keys/schema.js';

@@ -1,4 +1,4 @@
-import type { ChatRequest } from '../../api/chat-schema.js';
+import type { ChatRequest } from '../../ingress/chat-completions/schema.js';
 import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
 import type { Completion, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ChatRequest } from '../../api/chat-schema.js';
+import type { ChatRequest } from '../../ingress/chat-completions/schema.js';
 import type { Endpoint } from '../../catalog/types.js';
 
 /**

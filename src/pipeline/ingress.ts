@@ -1,0 +1,80 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { IngressApi, GenerationRequest } from '../model/request.js';
+import type { Completion, TokenUsage, UpstreamChunk } from '../model/response.js';
+
+/**
+ * What a front door gives the pipeline: how to read its wire into the model, and how to write the
+ * model's answer back in its wire. The pipeline (plan, admit, attempt loop, pump, settle, record)
+ * calls only this; each implementation lives in src/ingress/<api>/.
+ */
+
+/** Money of one generation, USD. */
+export interface CostFigures {
+  prompt: number;
+  completion: number;
+  total: number;
+}
+
+/** A failure the client is told about, wire-neutral: the ingress picks its envelope. */
+export interface ClientError {
+  status: number;
+  message: string;
+  /** OpenRouter-style details (`raw`, `provider_name`, `error_type`, …). */
+  metadata?: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
+/** Who answered, as the response should name it. */
+export interface ResponseIdentity {
+  /** The generation id (`gen-…`): every response and record names it. */
+  id: string;
+  /** Unix seconds. */
+  created: number;
+  /** The model id to show the client. */
+  model: string;
+  /** The provider's display name. */
+  provider: string;
+  /**
+   * The protocol of the upstream that answers (`anthropic`, `openai`, `gemini`, …). When it is the
+   * front door's own wire and the request was passed natively, the encoder may copy the upstream's
+   * events (`UpstreamChunk.native`, `Completion.native`) instead of encoding.
+   */
+  upstreamProtocol: string;
+  /** The request served (for echoes such as tools, instructions, metadata). */
+  request: GenerationRequest;
+}
+
+/** Encodes one response stream. Returned strings are written to the client as they are. */
+export interface StreamEncoder {
+  /** Events that open the stream (before the first chunk's output). */
+  start(): string;
+  /** The events for one upstream chunk ('' for none). */
+  encode(chunk: UpstreamChunk): string;
+  /** True once a chunk finished the answer (a finish reason arrived). */
+  readonly finished: boolean;
+  /** The normalised finish reason so far (for the record). */
+  readonly finishReason: string | null;
+  /** The upstream's own finish reason so far. */
+  readonly nativeFinish: string | null;
+  /** The end of a stream that finished without a finish chunk ('' when none is needed). */
+  syntheticFinish(): string;
+  /** The closing events of a successful stream: usage and cost, terminal events. */
+  end(usage: TokenUsage, cost: CostFigures): string;
+  /** The closing events of a stream that failed after content reached the client. */
+  fail(error: ClientError): string;
+}
+
+export interface IngressCodec {
+  readonly api: IngressApi;
+  /** The wire's body → the model; throws ApiError(400, …) for bad input. */
+  parse(body: unknown, headers: IncomingHttpHeaders, ctx: { maxModels: number }): GenerationRequest;
+  /** The error body and status for a failure before anything was committed. */
+  errorBody(err: ClientError): { status: number; body: unknown };
+  /** SSE comment or event written while the upstream is quiet (the first one commits the stream). */
+  readonly keepAlive: string;
+  /** Whether a non-streamed answer may commit 200 early and send whitespace while it waits. */
+  readonly jsonKeepAlive: boolean;
+  streamEncoder(who: ResponseIdentity): StreamEncoder;
+  /** The complete non-streamed body. */
+  completionBody(who: ResponseIdentity, completion: Completion, usage: TokenUsage, cost: CostFigures): unknown;
+}
