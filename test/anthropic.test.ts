@@ -17,9 +17,11 @@ import { replyFromUpstreamRecording, startMockUpstream, type MockReply, type Moc
 import { blankIdentity, postChat, readSse, startGateway, type Gateway } from './support/gateway.js';
 import { AnthropicAdapter } from '../src/providers/anthropic/adapter.js';
 import { anthropicToolId, pythonJson, thinkingBlocks } from '../src/providers/anthropic/request.js';
+import { chatToModel, reasoningParts } from '../src/ingress/chat-completions/to-model.js';
 import { roundUsd } from '../src/accounting/cost.js';
-import type { ChatRequest } from '../src/api/chat-schema.js';
+import type { ChatRequest } from '../src/ingress/chat-completions/schema.js';
 import type { UpstreamChunk } from '../src/providers/types.js';
+import type { GenerationRequest } from '../src/model/request.js';
 import { WEATHER_TOOL as WEATHER, numberTool, fetchGeneration as generation } from './support/requests.js';
 
 const MODEL = 'anthropic/claude-sonnet-4';
@@ -852,7 +854,8 @@ describe('Anthropic adapter units', () => {
   const endpoint = (model = MODEL) => gw.app.settings.catalog.endpointsOf(gw.app.settings.catalog.models.get(model)!)[0];
   const provider = (headers: Record<string, string> = {}) => ({ ...gw.app.settings.providers.get('anthropic')!, headers });
   const build = (req: Record<string, unknown>, opts: { stream?: boolean; headers?: Record<string, string>; model?: string } = {}) => {
-    const r = adapter.buildRequest(req as ChatRequest, endpoint(opts.model), provider(opts.headers), opts.stream ?? false);
+    const chat = req as ChatRequest;
+    const r = adapter.buildRequest(chatToModel(chat, JSON.stringify(chat.messages).length), endpoint(opts.model), provider(opts.headers), opts.stream ?? false);
     return { ...r, json: JSON.parse(r.body) };
   };
   const user = [{ role: 'user', content: 'hi' }];
@@ -1017,7 +1020,7 @@ describe('Anthropic adapter units', () => {
   it('reasoning_details → thinking blocks: fragments merged by index, redacted thinking kept, foreign formats dropped', () => {
     const F = 'anthropic-claude-v1';
     assert.deepEqual(
-      thinkingBlocks([
+      thinkingBlocks(reasoningParts([
         { type: 'reasoning.text', text: 'A', format: F, index: 0 },
         { type: 'reasoning.text', text: 'B', format: F, index: 0 },
         { type: 'reasoning.text', signature: 'sig1', format: F, index: 0 },
@@ -1027,7 +1030,7 @@ describe('Anthropic adapter units', () => {
         { type: 'reasoning.summary', summary: 'x', format: 'openai-responses-v1', index: 0 },
         { type: 'reasoning.encrypted', data: 'gemini', format: 'google-gemini-v1', index: 0 },
         { type: 'reasoning.text', text: 'kimi', format: 'unknown', index: 0 },
-      ]),
+      ])),
       [
         { type: 'thinking', thinking: 'AB', signature: 'sig1' },
         { type: 'redacted_thinking', data: 'opaque' },
@@ -1060,6 +1063,161 @@ describe('Anthropic adapter units', () => {
     assert.deepEqual(['overloaded_error', 'rate_limit_error', 'api_error', 'invalid_request_error'].map(status), [529, 429, 500, 400]);
     assert.deepEqual(adapter.parseError(529, JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })), { status: 529, raw: 'Overloaded' });
     assert.deepEqual(adapter.parseError(502, '<html>bad gateway</html>'), { status: 502, raw: '<html>bad gateway</html>' });
+  });
+
+  /** A model request (what any front door produces), for what the chat wire cannot express. */
+  const modelReq = (over: Partial<GenerationRequest> = {}): GenerationRequest => ({ ...chatToModel({ messages: user } as ChatRequest, 2), ...over });
+  const buildModel = (req: GenerationRequest, opts: { stream?: boolean; headers?: Record<string, string> } = {}) => {
+    const r = adapter.buildRequest(req, endpoint(), provider(opts.headers), opts.stream ?? false);
+    return { ...r, json: JSON.parse(r.body) };
+  };
+
+  it('native passthrough: the client body as received (order, unknown fields), routing fields removed, model and max_tokens replaced, betas merged', () => {
+    const body = {
+      model: 'anthropic/claude-sonnet-4',
+      max_tokens: 100000,
+      provider: { order: ['anthropic'] },
+      system: [{ type: 'text', text: 'S', cache_control: { ttl: '1h', type: 'ephemeral', future: 1 } }],
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: [{ type: 'thinking', thinking: 't', signature: 'SIG' }, { type: 'text', text: 'a' }] },
+        { role: 'user', content: [{ type: 'text', text: 'go', cache_control: { type: 'ephemeral' } }] },
+      ],
+      models: ['anthropic/claude-opus-4.6'],
+      thinking: { type: 'adaptive' },
+      context_management: { edits: [{ type: 'clear_tool_uses_20250919' }] },
+      tools: [{ name: 'x', input_schema: { type: 'object' }, defer_loading: true }],
+      some_future_field: { nested: [1, 2] },
+      stream: true,
+      metadata: { user_id: 'u' },
+      route: 'fallback',
+    };
+    const req = modelReq({
+      maxTokens: 100000,
+      maxTokensPolicy: 'clamp',
+      reasoning: { adaptive: true },
+      native: {
+        protocol: 'anthropic',
+        body,
+        headers: { 'anthropic-beta': 'context-management-2025-06-27, interleaved-thinking-2025-05-14', 'anthropic-version': '2023-06-01' },
+        routingFields: ['provider', 'models', 'route'],
+      },
+    });
+    const r = adapter.buildRequest(req, endpoint(), provider({ 'anthropic-beta': 'interleaved-thinking-2025-05-14,files-api-2025-04-14' }), true);
+    const { provider: _p, models: _m, route: _r, ...rest } = body;
+    // Same keys in the same order, values byte for byte, except model and max_tokens (clamped to Sonnet 4's 64000).
+    assert.equal(r.body, JSON.stringify({ ...rest, model: UPSTREAM_MODEL, max_tokens: 64000 }));
+    assert.deepEqual(Object.keys(JSON.parse(r.body)), ['model', 'max_tokens', 'system', 'messages', 'thinking', 'context_management', 'tools', 'some_future_field', 'stream', 'metadata']);
+    assert.equal(r.headers['anthropic-beta'], 'context-management-2025-06-27,interleaved-thinking-2025-05-14,files-api-2025-04-14');
+    assert.equal(r.headers['anthropic-version'], '2023-06-01');
+    assert.equal(r.headers.accept, 'text/event-stream');
+    assert.equal(r.url.endsWith('/messages'), true);
+    // Not streamed this time: `stream: true` is removed; a client's `stream: false` stays; no betas of the client's own, only the operator's.
+    const json = adapter.buildRequest({ ...req, native: { ...req.native!, headers: {} } }, endpoint(), provider({ 'anthropic-beta': 'files-api-2025-04-14' }), false);
+    assert.equal('stream' in JSON.parse(json.body), false);
+    assert.equal(json.headers['anthropic-beta'], 'files-api-2025-04-14');
+    assert.equal(json.headers['anthropic-version'], '2023-06-01');
+    const off = adapter.buildRequest({ ...req, native: { ...req.native!, body: { ...body, stream: false } } }, endpoint(), provider(), false);
+    assert.equal(JSON.parse(off.body).stream, false);
+    // The same request without its native body is translated: adaptive thinking becomes enabled thinking at the default effort.
+    const translated = buildModel({ ...req, native: undefined, maxTokens: 10000, maxTokensPolicy: undefined }).json;
+    assert.deepEqual(translated.thinking, { type: 'enabled', budget_tokens: 5000 });
+  });
+
+  it('max_tokens over the endpoint limit: clamped only when the request allows it', () => {
+    assert.equal(buildModel(modelReq({ maxTokens: 100000, maxTokensPolicy: 'clamp' })).json.max_tokens, 64000);
+    assert.equal(buildModel(modelReq({ maxTokens: 100000 })).json.max_tokens, 100000);
+  });
+
+  it('custom tools, hosted web search, tool errors', () => {
+    const req = modelReq({
+      tools: [
+        { type: 'function', name: 'apply_patch', description: 'Patch files', kind: 'custom', format: { type: 'grammar', syntax: 'lark', definition: 'start: "x"' } },
+        { type: 'hosted', name: 'web_search', config: { type: 'web_search', search_context_size: 'high', user_location: { type: 'approximate', city: 'Paris' }, filters: { allowed_domains: ['example.com'] } } },
+        { type: 'hosted', name: 'code_interpreter', config: { type: 'code_interpreter' } },
+      ],
+      toolChoice: 'auto',
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'patch it' }] },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'tool-call', id: 'call_1', name: 'apply_patch', arguments: '*** Begin Patch\n', kind: 'custom' },
+            { type: 'tool-call', id: 'call_2', name: 'weather', arguments: '{"city":"Paris"}' },
+          ],
+        },
+        { role: 'tool', content: [{ type: 'tool-result', callId: 'call_1', content: [{ type: 'text', text: 'conflict' }], isError: true, kind: 'custom' }] },
+        { role: 'tool', content: [{ type: 'tool-result', callId: 'call_2', content: [{ type: 'text', text: 'sunny' }] }] },
+      ],
+    });
+    const j = buildModel(req).json;
+    assert.deepEqual(j.tools[0].name, 'apply_patch');
+    assert.deepEqual(j.tools[0].input_schema.required, ['input']);
+    assert.match(j.tools[0].input_schema.properties.input.description, /lark grammar:\nstart: "x"/);
+    assert.deepEqual(j.tools[1], { type: 'web_search_20250305', name: 'web_search', user_location: { type: 'approximate', city: 'Paris' }, allowed_domains: ['example.com'] });
+    assert.equal(j.tools.length, 2, 'hosted tools Anthropic does not run are left out');
+    assert.deepEqual(j.tool_choice, { type: 'auto' });
+    assert.deepEqual(j.messages[1].content, [
+      { type: 'tool_use', id: 'call_1', name: 'apply_patch', input: { input: '*** Begin Patch\n' } },
+      { type: 'tool_use', id: 'call_2', name: 'weather', input: { city: 'Paris' } },
+    ]);
+    assert.deepEqual(j.messages[2], {
+      role: 'user',
+      content: [
+        { type: 'tool_result', tool_use_id: 'call_1', content: [{ type: 'text', text: 'conflict' }], is_error: true },
+        { type: 'tool_result', tool_use_id: 'call_2', content: [{ type: 'text', text: 'sunny' }] },
+      ],
+    });
+    // Anthropic's own web search definition keeps its version and settings.
+    const own = buildModel(modelReq({ tools: [{ type: 'hosted', name: 'web_search', config: { type: 'web_search_20250305', name: 'web_search', max_uses: 3, blocked_domains: ['x.com'] } }] })).json;
+    assert.deepEqual(own.tools, [{ type: 'web_search_20250305', name: 'web_search', max_uses: 3, blocked_domains: ['x.com'] }]);
+    // Only hosted tools Anthropic lacks: no tools, no tool_choice.
+    const none = buildModel(modelReq({ tools: [{ type: 'hosted', name: 'file_search', config: {} }], toolChoice: 'required' })).json;
+    assert.deepEqual([none.tools, none.tool_choice], [undefined, undefined]);
+  });
+
+  it('stream decoder with keepNative: every event text rides on its first chunk; empty events and the end marker are kept too', () => {
+    const events = [
+      { event: 'message_start', data: JSON.stringify({ type: 'message_start', message: { id: 'msg_1', usage: { input_tokens: 5, output_tokens: 1 } } }) },
+      { event: 'ping', data: '{"type": "ping"}' },
+      { event: 'content_block_start', data: JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }) },
+      { event: 'content_block_delta', data: JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hi' } }) },
+      { event: 'content_block_stop', data: JSON.stringify({ type: 'content_block_stop', index: 0 }) },
+      { event: 'message_delta', data: JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 2 } }) },
+    ];
+    const plain = adapter.createStreamDecoder();
+    const native = adapter.createStreamDecoder({ keepNative: true });
+    const text = (e: { event: string; data: string }) => `event: ${e.event}\ndata: ${e.data}\n\n`;
+    for (const e of events) {
+      const want = plain.decode(e)!;
+      const got = native.decode(e)!;
+      if (want.length === 0) {
+        assert.deepEqual(got, [{ native: text(e) }], e.event);
+      } else {
+        assert.equal(got[0].native, text(e), e.event);
+        assert.deepEqual(
+          got.map(({ native: _n, ...rest }) => rest),
+          want,
+          `${e.event}: the same chunks otherwise`,
+        );
+      }
+    }
+    const stop = { event: 'message_stop', data: '{"type":"message_stop"}' };
+    assert.equal(plain.decode(stop), null);
+    assert.equal(native.decode(stop), null, 'the end marker still ends the stream');
+    assert.equal((native as { pendingNative?: string }).pendingNative, text(stop), "and leaves its text for the client's wire");
+    assert.equal((plain as { pendingNative?: string }).pendingNative, undefined);
+    // No event name: data only.
+    const bare = adapter.createStreamDecoder({ keepNative: true }).decode({ data: '{"type":"ping"}' });
+    assert.deepEqual(bare, [{ native: 'data: {"type":"ping"}\n\n' }]);
+  });
+
+  it('parseCompletion keeps the upstream body as native', () => {
+    const body = { id: 'msg_1', type: 'message', content: [{ type: 'text', text: 'hi' }], stop_reason: 'end_turn', usage: { input_tokens: 3, output_tokens: 1 }, future: true };
+    const c = adapter.parseCompletion(body);
+    assert.equal(c.content, 'hi');
+    assert.deepEqual(c.native, body);
+    assert.deepEqual(adapter.parseError(502, '  {"detail":"gateway down"} '), { status: 502, raw: 'gateway down' });
   });
 });
 

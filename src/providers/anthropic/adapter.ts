@@ -1,16 +1,30 @@
-import type { ChatRequest } from '../../ingress/chat-completions/schema.js';
 import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
-import type { Completion, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
-import { buildMessagesBody } from './request.js';
+import type { GenerationRequest } from '../../model/request.js';
+import { baseHeaders } from '../shared.js';
+import type { Completion, DecoderOptions, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
+import { buildMessagesBody, nativeMessagesBody } from './request.js';
 import { AnthropicStreamDecoder, parseAnthropicCompletion, parseAnthropicError } from './response.js';
 
 /**
  * Anthropic Messages protocol (`POST {base_url}/messages`): Anthropic itself and any host that
- * speaks it. Request translation lives in request.ts, response translation in response.ts.
+ * speaks it. Request translation lives in request.ts, response translation in response.ts. A
+ * request that came in on Anthropic's own wire (`req.native`) is passed through as the client
+ * wrote it.
  */
 
 export const ANTHROPIC_VERSION = '2023-06-01';
+
+const BETA_HEADERS = new Set(['anthropic-beta', 'x-anthropic-beta']);
+
+/** A comma-separated beta list -> its names, trimmed, empty ones left out. */
+function betaNames(value: string | undefined): string[] {
+  if (!value) return [];
+  return value
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
+}
 
 /**
  * Betas are sent only when the operator configured them for the provider, as an `anthropic-beta`
@@ -19,8 +33,7 @@ export const ANTHROPIC_VERSION = '2023-06-01';
 function configuredBetas(headers: Record<string, string>): string {
   const found: string[] = [];
   for (const [k, v] of Object.entries(headers)) {
-    const key = k.toLowerCase();
-    if ((key === 'anthropic-beta' || key === 'x-anthropic-beta') && v.trim() !== '') found.push(v.trim());
+    if (BETA_HEADERS.has(k.toLowerCase()) && v.trim() !== '') found.push(v.trim());
   }
   return found.join(',');
 }
@@ -28,27 +41,24 @@ function configuredBetas(headers: Record<string, string>): string {
 export class AnthropicAdapter implements ProviderAdapter {
   readonly protocol = 'anthropic';
 
-  buildRequest(req: ChatRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean): UpstreamRequest {
-    const betas = configuredBetas(provider.headers);
-    const body = buildMessagesBody(req, endpoint, stream, { betas });
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: stream ? 'text/event-stream' : 'application/json',
-      'user-agent': 'Switchyard',
-      'anthropic-version': ANTHROPIC_VERSION,
-    };
-    for (const [k, v] of Object.entries(provider.headers)) {
-      const key = k.toLowerCase();
-      if (key === 'anthropic-beta' || key === 'x-anthropic-beta') continue;
-      headers[key] = v;
-    }
+  buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean): UpstreamRequest {
+    const configured = configuredBetas(provider.headers);
+    const native = req.native?.protocol === this.protocol ? req.native : undefined;
+    const body = native ? nativeMessagesBody(req, native, endpoint, stream) : buildMessagesBody(req, endpoint, stream, { betas: configured });
+
+    const headers = baseHeaders(provider, stream);
+    for (const k of BETA_HEADERS) delete headers[k];
+    // The client's version on its own wire, else the operator's, else the one this adapter speaks.
+    headers['anthropic-version'] = native?.headers['anthropic-version'] ?? headers['anthropic-version'] ?? ANTHROPIC_VERSION;
+    // A native request keeps the client's betas (its body may use them), with the operator's added.
+    const betas = native ? [...new Set([...betaNames(native.headers['anthropic-beta']), ...betaNames(configured)])].join(',') : configured;
     if (betas) headers['anthropic-beta'] = betas;
     if (provider.apiKey) headers['x-api-key'] = provider.apiKey;
     return { url: `${provider.baseUrl}/messages`, headers, body: JSON.stringify(body) };
   }
 
-  createStreamDecoder(): StreamDecoder {
-    return new AnthropicStreamDecoder();
+  createStreamDecoder(opts: DecoderOptions = {}): StreamDecoder {
+    return new AnthropicStreamDecoder(opts.keepNative === true);
   }
 
   parseCompletion(body: unknown): Completion {

@@ -1,10 +1,25 @@
 import { createHash } from 'node:crypto';
-import type { ChatRequest } from '../../ingress/chat-completions/schema.js';
 import type { Endpoint } from '../../catalog/types.js';
+import type {
+  CacheMarker,
+  ContentPart,
+  FilePart,
+  FunctionTool,
+  GenerationRequest,
+  HostedTool,
+  MediaSource,
+  Message,
+  ReasoningPart,
+  ToolCallPart,
+  ToolChoice,
+  ToolResultPart,
+} from '../../model/request.js';
+import { argumentsObject, CUSTOM_TOOL_INPUT, effortBudget, hashUser, maxTokensFor, MIN_THINKING_BUDGET, toolParameters } from '../shared.js';
 
 /**
- * OpenRouter chat request -> Anthropic Messages request body (https://docs.anthropic.com/en/api/messages).
- * Pure data translation; the adapter adds URL and headers.
+ * The wire-neutral request (src/model/request.ts) -> Anthropic Messages request body
+ * (https://docs.anthropic.com/en/api/messages), or the client's own Messages body passed through
+ * (`nativeMessagesBody`). Pure data translation; the adapter adds URL and headers.
  */
 
 type Json = Record<string, unknown>;
@@ -13,13 +28,12 @@ export type Block = Json & { type: string };
 export const REASONING_FORMAT = 'anthropic-claude-v1';
 /** Used when neither the request nor the catalog gives an output limit (Anthropic requires one). */
 export const DEFAULT_MAX_TOKENS = 4096;
-/** Anthropic's minimum thinking budget. */
-const MIN_BUDGET = 1024;
-/** The ceiling OpenRouter's effort formula applies (spec §5.1). */
-const MAX_EFFORT_BUDGET = 128_000;
 /** Anthropic rejects requests with more than four cache breakpoints (spec §7.4). */
 const MAX_BREAKPOINTS = 4;
-const EFFORT_RATIO: Record<string, number> = { max: 0.95, xhigh: 0.95, high: 0.8, medium: 0.5, low: 0.2, minimal: 0.1 };
+/** Anthropic's server-side web search tool, for a hosted `web_search` tool from another wire. */
+const WEB_SEARCH_TOOL = 'web_search_20250305';
+/** The web search settings Anthropic takes (anything else in the client's definition is left out). */
+const WEB_SEARCH_FIELDS = ['max_uses', 'allowed_domains', 'blocked_domains', 'user_location', 'cache_control'] as const;
 
 export interface BuildOptions {
   /** `anthropic-beta` header value configured for the provider ('' when none). */
@@ -35,95 +49,94 @@ export function anthropicToolId(id: string): string {
   return `${safe}_${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
 }
 
-/** `data:<media>;base64,<data>` -> parts, else null. */
-function parseDataUrl(url: string): { mediaType: string; data: string; base64: boolean } | null {
-  const m = /^data:([^;,]*)((?:;[^;,]*)*?)(;base64)?,(.*)$/s.exec(url);
-  if (!m) return null;
-  return { mediaType: m[1] || 'application/octet-stream', data: m[4], base64: Boolean(m[3]) };
+/** A cache marker as Anthropic's `cache_control`. */
+function cacheControl(marker: CacheMarker): Json {
+  return marker.ttl !== undefined ? { type: marker.type, ttl: marker.ttl } : { type: marker.type };
 }
 
-function imageBlock(url: string): Block {
-  const data = parseDataUrl(url);
-  if (data) {
-    return { type: 'image', source: { type: 'base64', media_type: data.mediaType, data: data.base64 ? data.data : Buffer.from(decodeURIComponent(data.data)).toString('base64') } };
+function withCache(block: Block, marker: CacheMarker | undefined): Block {
+  if (marker) block.cache_control = cacheControl(marker);
+  return block;
+}
+
+function imageBlock(source: MediaSource): Block | null {
+  switch (source.kind) {
+    case 'base64':
+      return { type: 'image', source: { type: 'base64', media_type: source.mediaType, data: source.data } };
+    case 'url':
+      return { type: 'image', source: { type: 'url', url: source.url } };
+    case 'file-id':
+      // Anthropic Files API (needs the files-api beta configured for the provider).
+      return { type: 'image', source: { type: 'file', file_id: source.fileId } };
+    default:
+      return null;
   }
-  return { type: 'image', source: { type: 'url', url } };
 }
 
-function documentBlock(file: Json): Block | null {
-  const fileData = typeof file.file_data === 'string' ? file.file_data : undefined;
-  const title = typeof file.filename === 'string' && file.filename !== '' ? file.filename : undefined;
-  let block: Block | null = null;
-  if (fileData) {
-    const data = parseDataUrl(fileData);
-    if (data) {
-      if (data.mediaType.startsWith('text/')) {
-        const text = data.base64 ? Buffer.from(data.data, 'base64').toString('utf8') : decodeURIComponent(data.data);
-        block = { type: 'document', source: { type: 'text', media_type: 'text/plain', data: text } };
-      } else if (data.mediaType.startsWith('image/')) {
-        return imageBlock(fileData);
+function documentBlock(part: FilePart): Block | null {
+  const source = part.source;
+  let block: Block;
+  switch (source.kind) {
+    case 'base64':
+      if (source.mediaType.startsWith('text/')) {
+        // Plain-text documents go as text (Anthropic's base64 documents are PDFs).
+        block = { type: 'document', source: { type: 'text', media_type: 'text/plain', data: Buffer.from(source.data, 'base64').toString('utf8') } };
+      } else if (source.mediaType.startsWith('image/')) {
+        return imageBlock(source);
       } else {
-        block = { type: 'document', source: { type: 'base64', media_type: data.mediaType, data: data.base64 ? data.data : Buffer.from(decodeURIComponent(data.data)).toString('base64') } };
+        block = { type: 'document', source: { type: 'base64', media_type: source.mediaType, data: source.data } };
       }
-    } else if (/^https?:\/\//i.test(fileData)) {
-      block = { type: 'document', source: { type: 'url', url: fileData } };
-    } else {
-      // Bare base64 without a data-URL prefix: OpenRouter documents PDFs here.
-      block = { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: fileData } };
-    }
-  } else if (typeof file.file_id === 'string') {
-    // Anthropic Files API (needs the files-api beta configured for the provider).
-    block = { type: 'document', source: { type: 'file', file_id: file.file_id } };
+      break;
+    case 'text':
+      block = { type: 'document', source: { type: 'text', media_type: 'text/plain', data: source.text } };
+      break;
+    case 'url':
+      block = { type: 'document', source: { type: 'url', url: source.url } };
+      break;
+    case 'file-id':
+      // Anthropic Files API (needs the files-api beta configured for the provider).
+      block = { type: 'document', source: { type: 'file', file_id: source.fileId } };
+      break;
   }
-  if (block && title) block.title = title;
+  if (part.filename) block.title = part.filename;
   return block;
 }
 
 /**
- * One OpenRouter content part -> Anthropic block(s). Audio and video have no Anthropic equivalent
- * and are dropped (the catalog does not list those modalities for Claude endpoints).
+ * One text, image or file part -> an Anthropic block. Empty texts are left out (Anthropic rejects
+ * them); audio and video have no Anthropic equivalent and are dropped (the catalog does not list
+ * those modalities for Claude endpoints).
  */
-function partToBlock(part: unknown): Block | null {
-  if (typeof part === 'string') return part === '' ? null : { type: 'text', text: part };
-  if (!isObj(part)) return null;
-  let block: Block | null = null;
+function mediaBlock(part: ContentPart): Block | null {
   switch (part.type) {
     case 'text':
-      if (typeof part.text !== 'string' || part.text === '') return null; // Anthropic rejects empty text blocks
-      block = { type: 'text', text: part.text };
-      break;
-    case 'image_url': {
-      const iu = part.image_url;
-      const url = typeof iu === 'string' ? iu : isObj(iu) && typeof iu.url === 'string' ? iu.url : '';
-      if (!url) return null;
-      block = imageBlock(url);
-      break;
+      return part.text === '' ? null : withCache({ type: 'text', text: part.text }, part.cache);
+    case 'image': {
+      const block = imageBlock(part.source);
+      return block && withCache(block, part.cache);
     }
-    case 'file':
-      block = isObj(part.file) ? documentBlock(part.file) : null;
-      break;
+    case 'file': {
+      const block = documentBlock(part);
+      return block && withCache(block, part.cache);
+    }
     default:
       return null;
   }
-  if (block && isObj(part.cache_control)) block.cache_control = part.cache_control;
-  return block;
 }
 
-function contentBlocks(content: unknown): Block[] {
-  if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
-  if (!Array.isArray(content)) return [];
+function mediaBlocks(parts: readonly ContentPart[]): Block[] {
   const out: Block[] = [];
-  for (const part of content) {
-    const b = partToBlock(part);
+  for (const part of parts) {
+    const b = mediaBlock(part);
     if (b) out.push(b);
   }
   return out;
 }
 
-/** A message-level `cache_control` marks the message's last block (spec §2.2). */
-function markLast(blocks: Block[], cacheControl: unknown): void {
-  if (!isObj(cacheControl) || blocks.length === 0) return;
-  blocks[blocks.length - 1].cache_control = cacheControl;
+/** A message-level breakpoint marks the message's last block (spec §2.2). */
+function markLast(blocks: Block[], marker: CacheMarker | undefined): void {
+  if (!marker || blocks.length === 0) return;
+  blocks[blocks.length - 1].cache_control = cacheControl(marker);
 }
 
 /** Python-style JSON (", " and ": " separators): how OpenRouter prints Anthropic tool inputs (recorded). */
@@ -138,48 +151,55 @@ export function pythonJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-function parseArguments(args: unknown): unknown {
-  if (isObj(args)) return args;
-  if (typeof args !== 'string' || args.trim() === '') return {};
-  try {
-    const parsed = JSON.parse(args) as unknown;
-    return isObj(parsed) ? parsed : { value: parsed };
-  } catch {
-    // Anthropic requires an object; keep the client's text rather than failing the whole request.
-    return { arguments: args };
-  }
+/**
+ * A reasoning part -> a `thinking` or `redacted_thinking` block, with the signature exactly as
+ * received. Parts of other formats are not Anthropic's to verify and are dropped (spec §5.4), as
+ * are thinking texts without a signature (Anthropic rejects them).
+ */
+function thinkingBlock(part: ReasoningPart): Block | null {
+  if (part.format !== REASONING_FORMAT) return null;
+  if (part.encrypted !== undefined) return { type: 'redacted_thinking', data: part.encrypted };
+  if (part.signature !== undefined && part.signature !== '') return { type: 'thinking', thinking: part.text ?? '', signature: part.signature };
+  return null;
 }
 
-/**
- * reasoning_details of an assistant turn -> `thinking` / `redacted_thinking` blocks, in order.
- * Fragments of one block (same `index`, streamed deltas a client kept unmerged) are joined; the
- * signature is copied exactly as received. Details of other formats are not Anthropic's to verify
- * and are dropped (spec §5.4), as are thinking texts without a signature (Anthropic rejects them).
- */
-export function thinkingBlocks(details: unknown): Block[] {
-  if (!Array.isArray(details)) return [];
+/** Reasoning parts (others are skipped) -> `thinking` / `redacted_thinking` blocks, in order. */
+export function thinkingBlocks(parts: readonly ContentPart[]): Block[] {
   const out: Block[] = [];
-  let current: { index: unknown; thinking: string; signature: string | undefined } | null = null;
-  const flush = () => {
-    if (current && current.signature !== undefined) out.push({ type: 'thinking', thinking: current.thinking, signature: current.signature });
-    current = null;
-  };
-  for (const d of details) {
-    if (!isObj(d) || d.format !== REASONING_FORMAT) continue;
-    if (d.type === 'reasoning.text') {
-      if (current && current.index !== d.index) flush();
-      // A text after this block's signature starts a new block.
-      if (current && current.signature !== undefined && typeof d.text === 'string' && d.text !== '') flush();
-      current ??= { index: d.index, thinking: '', signature: undefined };
-      if (typeof d.text === 'string') current.thinking += d.text;
-      if (typeof d.signature === 'string' && d.signature !== '') current.signature = d.signature;
-    } else if (d.type === 'reasoning.encrypted' && typeof d.data === 'string') {
-      flush();
-      out.push({ type: 'redacted_thinking', data: d.data });
-    }
+  for (const part of parts) {
+    const b = part.type === 'reasoning' ? thinkingBlock(part) : null;
+    if (b) out.push(b);
   }
-  flush();
   return out;
+}
+
+function toolUseBlock(call: ToolCallPart): Block {
+  // A custom (free-form) tool is declared with one string parameter; its text goes there.
+  const input = call.kind === 'custom' ? { [CUSTOM_TOOL_INPUT]: call.arguments } : argumentsObject(call.arguments);
+  return withCache({ type: 'tool_use', id: anthropicToolId(call.id), name: call.name, input }, call.cache);
+}
+
+function toolResultBlock(result: ToolResultPart): Block {
+  const block: Block = { type: 'tool_result', tool_use_id: anthropicToolId(result.callId) };
+  if (result.cache) block.cache_control = cacheControl(result.cache);
+  // Text and images are allowed inside a tool result; documents are not, so they are dropped here.
+  const inner = mediaBlocks(result.content).filter((b) => b.type === 'text' || b.type === 'image');
+  block.content = inner.length > 0 ? inner : '';
+  if (result.isError === true) block.is_error = true;
+  return block;
+}
+
+/** An assistant turn's blocks in the order of its parts: thinking, text, tool calls. */
+function assistantBlocks(msg: Message): Block[] {
+  const blocks: Block[] = [];
+  for (const part of msg.content) {
+    let b: Block | null = null;
+    if (part.type === 'reasoning') b = thinkingBlock(part);
+    else if (part.type === 'text') b = mediaBlock(part);
+    else if (part.type === 'tool-call') b = toolUseBlock(part);
+    if (b) blocks.push(b);
+  }
+  return blocks;
 }
 
 interface MessageAcc {
@@ -189,71 +209,45 @@ interface MessageAcc {
   toolResults: boolean;
 }
 
-function toolResultBlock(msg: Json): Block {
-  const blocks = contentBlocks(msg.content);
-  const block: Block = { type: 'tool_result', tool_use_id: anthropicToolId(String(msg.tool_call_id ?? '')) };
-  if (isObj(msg.cache_control)) block.cache_control = msg.cache_control;
-  // Text and images are allowed inside a tool result; documents are not, so they are dropped here.
-  const inner = blocks.filter((b) => b.type === 'text' || b.type === 'image');
-  block.content = inner.length > 0 ? inner : '';
-  return block;
-}
-
-function assistantBlocks(msg: Json): Block[] {
-  const blocks = thinkingBlocks(msg.reasoning_details);
-  blocks.push(...contentBlocks(msg.content).filter((b) => b.type === 'text'));
-  if (Array.isArray(msg.tool_calls)) {
-    for (const tc of msg.tool_calls as unknown[]) {
-      if (!isObj(tc)) continue;
-      const fn = isObj(tc.function) ? tc.function : {};
-      const block: Block = {
-        type: 'tool_use',
-        id: anthropicToolId(String(tc.id ?? '')),
-        name: String(fn.name ?? ''),
-        input: parseArguments(fn.arguments),
-      };
-      if (isObj(tc.cache_control)) block.cache_control = tc.cache_control;
-      blocks.push(block);
-    }
-  }
-  return blocks;
-}
-
-/** Anthropic `system` and `messages` from OpenRouter messages. */
-export function translateMessages(messages: Json[]): { system: Block[]; messages: Json[] } {
+/**
+ * Anthropic `system` and `messages` from the model's messages. System messages, wherever they
+ * stand (some clients put instructions mid-conversation), are hoisted into `system`; consecutive
+ * tool messages become one user turn of tool results.
+ */
+export function translateMessages(messages: readonly Message[]): { system: Block[]; messages: Json[] } {
   const system: Block[] = [];
   const out: MessageAcc[] = [];
   for (const msg of messages) {
-    const role = msg.role;
-    if (role === 'system' || role === 'developer') {
-      const blocks = contentBlocks(msg.content).filter((b) => b.type === 'text');
-      markLast(blocks, msg.cache_control);
+    if (msg.role === 'system') {
+      const blocks = mediaBlocks(msg.content).filter((b) => b.type === 'text');
+      markLast(blocks, msg.cache);
       system.push(...blocks);
       continue;
     }
-    if (role === 'tool') {
-      const block = toolResultBlock(msg);
+    if (msg.role === 'tool') {
+      const blocks = msg.content.filter((p): p is ToolResultPart => p.type === 'tool-result').map(toolResultBlock);
+      markLast(blocks, msg.cache);
+      if (blocks.length === 0) continue;
       const last = out[out.length - 1];
-      if (last && last.toolResults) last.content.push(block);
-      else out.push({ role: 'user', content: [block], toolResults: true });
+      if (last && last.toolResults) last.content.push(...blocks);
+      else out.push({ role: 'user', content: blocks, toolResults: true });
       continue;
     }
-    if (role === 'assistant') {
+    if (msg.role === 'assistant') {
       const blocks = assistantBlocks(msg);
-      markLast(blocks, msg.cache_control);
+      markLast(blocks, msg.cache);
       if (blocks.length === 0) continue; // an empty assistant turn is rejected by Anthropic
       out.push({ role: 'assistant', content: blocks, toolResults: false });
       continue;
     }
-    // user (and anything unknown, treated as user)
-    const blocks = contentBlocks(msg.content);
+    const blocks = mediaBlocks(msg.content);
     // Non-OpenAI models receive the user's name as a prefix (spec §2.2).
-    if (typeof msg.name === 'string' && msg.name !== '') {
+    if (msg.name !== undefined && msg.name !== '') {
       const first = blocks.find((b) => b.type === 'text');
       if (first) first.text = `${msg.name}: ${String(first.text)}`;
       else blocks.unshift({ type: 'text', text: `${msg.name}:` });
     }
-    markLast(blocks, msg.cache_control);
+    markLast(blocks, msg.cache);
     if (blocks.length === 0) continue;
     out.push({ role: 'user', content: blocks, toolResults: false });
   }
@@ -268,42 +262,63 @@ export function translateMessages(messages: Json[]): { system: Block[]; messages
   return { system, messages: out.map((m) => ({ role: m.role, content: m.content })) };
 }
 
-function translateTools(tools: unknown, keepStrict: boolean): Json[] | undefined {
-  if (!Array.isArray(tools) || tools.length === 0) return undefined;
-  return tools.filter(isObj).map((t) => {
-    const fn = isObj(t.function) ? t.function : {};
-    const tool: Json = { name: fn.name };
-    if (typeof fn.description === 'string') tool.description = fn.description;
-    tool.input_schema = isObj(fn.parameters) ? fn.parameters : { type: 'object', properties: {} };
-    // strict is only understood with the structured-outputs beta (spec §2.3).
-    if (keepStrict && fn.strict === true) tool.strict = true;
-    if (isObj(t.cache_control)) tool.cache_control = t.cache_control;
-    return tool;
-  });
+function functionTool(tool: FunctionTool, keepStrict: boolean): Json {
+  const out: Json = { name: tool.name };
+  if (typeof tool.description === 'string') out.description = tool.description;
+  out.input_schema = toolParameters(tool);
+  // strict is only understood with the structured-outputs beta (spec §2.3).
+  if (keepStrict && tool.strict === true) out.strict = true;
+  if (tool.cache) out.cache_control = cacheControl(tool.cache);
+  return out;
 }
 
-function translateToolChoice(choice: unknown, parallel: unknown): Json | undefined {
+/** A tool Anthropic runs itself, or null for one it does not have (left out). */
+function hostedTool(tool: HostedTool): Json | null {
+  if (tool.name !== 'web_search') return null;
+  const config = tool.config;
+  // A client of Anthropic's own wire names its tool version; any other gets the one this adapter knows.
+  const type = typeof config.type === 'string' && /^web_search_\d{8}$/.test(config.type) ? config.type : WEB_SEARCH_TOOL;
+  const out: Json = { type, name: 'web_search' };
+  for (const k of WEB_SEARCH_FIELDS) if (config[k] !== undefined && config[k] !== null) out[k] = config[k];
+  // OpenAI's Responses wire puts the allow-list under `filters`.
+  if (out.allowed_domains === undefined && isObj(config.filters) && Array.isArray(config.filters.allowed_domains)) out.allowed_domains = config.filters.allowed_domains;
+  return out;
+}
+
+function translateTools(req: GenerationRequest, keepStrict: boolean): Json[] {
+  const out: Json[] = [];
+  for (const t of req.tools) {
+    const tool = t.type === 'hosted' ? hostedTool(t) : functionTool(t, keepStrict);
+    if (tool) out.push(tool);
+  }
+  return out;
+}
+
+function translateToolChoice(choice: ToolChoice | undefined, parallel: boolean | undefined): Json | undefined {
   let out: Json | undefined;
   if (choice === 'auto') out = { type: 'auto' };
   else if (choice === 'none') out = { type: 'none' };
   else if (choice === 'required') out = { type: 'any' };
-  else if (isObj(choice) && isObj(choice.function) && typeof choice.function.name === 'string') out = { type: 'tool', name: choice.function.name };
+  else if (choice !== undefined) out = { type: 'tool', name: choice.name };
   // parallel_tool_calls (OpenAI default true) <-> Anthropic disable_parallel_tool_use (default false).
   if (parallel === false) out ??= { type: 'auto' };
   if (out && out.type !== 'none' && typeof parallel === 'boolean') out.disable_parallel_tool_use = !parallel;
   return out;
 }
 
-/** The thinking budget for a request, or null when reasoning is off (spec §5.1). */
-export function thinkingBudget(req: ChatRequest, maxTokens: number): number | null {
-  const r = req.reasoning ?? null;
-  const effort = r?.effort ?? req.reasoning_effort ?? null;
-  if (r?.enabled === false || effort === 'none') return null;
-  if (typeof r?.max_tokens === 'number' && r.max_tokens > 0) return Math.max(r.max_tokens, MIN_BUDGET);
-  const enabled = effort !== null || r?.enabled === true || r?.exclude === true;
+/**
+ * The thinking budget for a request, or null when reasoning is off (spec §5.1). Adaptive thinking
+ * (the model decides) outside Anthropic's own wire counts as enabled at the default effort.
+ */
+export function thinkingBudget(req: GenerationRequest, maxTokens: number): number | null {
+  const r = req.reasoning;
+  if (!r) return null;
+  const effort = r.effort ?? null;
+  if (r.enabled === false || effort === 'none') return null;
+  if (typeof r.maxTokens === 'number' && r.maxTokens > 0) return Math.max(r.maxTokens, MIN_THINKING_BUDGET);
+  const enabled = effort !== null || r.enabled === true || r.exclude === true || r.adaptive === true;
   if (!enabled) return null;
-  const ratio = EFFORT_RATIO[effort ?? 'medium'] ?? EFFORT_RATIO.medium;
-  return Math.max(Math.min(Math.floor(maxTokens * ratio), MAX_EFFORT_BUDGET), MIN_BUDGET);
+  return effortBudget(effort, maxTokens);
 }
 
 /**
@@ -338,26 +353,26 @@ function openToolTurnLacksThinking(messages: Json[]): boolean {
   return usesTools && resultsFollow && blocks[0]?.type !== 'thinking' && blocks[0]?.type !== 'redacted_thinking';
 }
 
-/** The Anthropic Messages body for an OpenRouter request on one endpoint. */
-export function buildMessagesBody(req: ChatRequest, endpoint: Endpoint, stream: boolean, opts: BuildOptions): Json {
-  const { system, messages } = translateMessages((req.messages ?? []) as Json[]);
+/** The Anthropic Messages body for a request on one endpoint, translated from the model. */
+export function buildMessagesBody(req: GenerationRequest, endpoint: Endpoint, stream: boolean, opts: BuildOptions): Json {
+  const { system, messages } = translateMessages(req.messages);
   const body: Json = { model: endpoint.upstreamModel };
-  const requested = req.max_completion_tokens ?? req.max_tokens ?? null;
+  const requested = maxTokensFor(req, endpoint) ?? null;
   let maxTokens = requested ?? endpoint.maxCompletionTokens ?? DEFAULT_MAX_TOKENS;
   body.max_tokens = maxTokens;
   body.messages = messages;
   if (system.length > 0) body.system = system;
 
-  // Automatic caching (top-level cache_control): a breakpoint on the last block of the conversation.
-  if (isObj(req.cache_control) && messages.length > 0) {
+  // Automatic caching (a breakpoint on the whole conversation): the last block of the conversation.
+  if (req.cache && messages.length > 0) {
     const lastBlocks = messages[messages.length - 1].content as Block[];
     const last = lastBlocks[lastBlocks.length - 1];
-    if (last && last.cache_control === undefined) last.cache_control = req.cache_control;
+    if (last && last.cache_control === undefined) last.cache_control = cacheControl(req.cache);
   }
 
   let budget = thinkingBudget(req, maxTokens);
   // With thinking on, Anthropic requires the assistant turn of an open tool loop to start with its
-  // thinking block. A client that did not send reasoning_details back cannot satisfy that, so this
+  // thinking block. A client that did not send its reasoning back cannot satisfy that, so this
   // request runs without thinking instead of failing with a 400.
   if (budget !== null && openToolTurnLacksThinking(messages)) budget = null;
   if (budget !== null && maxTokens <= budget) {
@@ -365,7 +380,7 @@ export function buildMessagesBody(req: ChatRequest, endpoint: Endpoint, stream: 
     const cap = endpoint.maxCompletionTokens ?? Number.POSITIVE_INFINITY;
     maxTokens = Math.min(budget + (requested ?? DEFAULT_MAX_TOKENS), cap);
     if (maxTokens <= budget) budget = maxTokens - 1;
-    if (budget < MIN_BUDGET) budget = null;
+    if (budget < MIN_THINKING_BUDGET) budget = null;
     body.max_tokens = maxTokens;
   }
   if (budget !== null) body.thinking = { type: 'enabled', budget_tokens: budget };
@@ -373,31 +388,52 @@ export function buildMessagesBody(req: ChatRequest, endpoint: Endpoint, stream: 
   // Sampling: Anthropic's temperature range is 0..1. With thinking on, Anthropic rejects any
   // temperature but 1, any top_k, and top_p below 0.95, so those are left out.
   const thinking = budget !== null;
-  if (typeof req.temperature === 'number' && (!thinking || req.temperature === 1)) body.temperature = Math.min(req.temperature, 1);
+  if (req.temperature !== undefined && (!thinking || req.temperature === 1)) body.temperature = Math.min(req.temperature, 1);
   // Current Claude models reject temperature and top_p together; temperature wins.
-  if (typeof req.top_p === 'number' && body.temperature === undefined && (!thinking || req.top_p >= 0.95)) body.top_p = req.top_p;
-  if (typeof req.top_k === 'number' && !thinking) body.top_k = req.top_k;
-  if (typeof req.stop === 'string') body.stop_sequences = [req.stop];
-  else if (Array.isArray(req.stop) && req.stop.length > 0) body.stop_sequences = req.stop;
+  if (req.topP !== undefined && body.temperature === undefined && (!thinking || req.topP >= 0.95)) body.top_p = req.topP;
+  if (req.topK !== undefined && !thinking) body.top_k = req.topK;
+  if (req.stop && req.stop.length > 0) body.stop_sequences = req.stop;
 
-  const tools = translateTools(req.tools, opts.betas.includes('structured-outputs'));
-  if (tools) {
+  const structured = opts.betas.includes('structured-outputs');
+  const tools = translateTools(req, structured);
+  if (tools.length > 0) {
     body.tools = tools;
-    const choice = translateToolChoice(req.tool_choice, req.parallel_tool_calls);
+    const choice = translateToolChoice(req.toolChoice, req.parallelToolCalls);
     if (choice) body.tool_choice = choice;
   }
 
   // Structured outputs exist only behind Anthropic's beta; without it response_format is dropped.
-  const rf: unknown = req.response_format;
-  if (isObj(rf) && rf.type === 'json_schema' && isObj(rf.json_schema) && opts.betas.includes('structured-outputs')) {
-    body.output_format = { type: 'json_schema', schema: rf.json_schema.schema ?? {} };
-  }
+  const rf = req.responseFormat;
+  if (rf?.type === 'json_schema' && structured) body.output_format = { type: 'json_schema', schema: rf.schema };
 
-  if (typeof req.user === 'string' && req.user !== '') {
-    // End-user ids identify people; Anthropic gets a stable digest (as the OpenAI adapter does).
-    body.metadata = { user_id: createHash('sha256').update(req.user).digest('hex').slice(0, 32) };
-  }
+  // End-user ids identify people; Anthropic gets a stable digest (as the OpenAI adapter does).
+  if (req.user !== undefined && req.user !== '') body.metadata = { user_id: hashUser(req.user) };
   if (stream) body.stream = true;
   limitBreakpoints(body);
   return body;
+}
+
+/**
+ * The client's own Messages body for an Anthropic upstream (lossless passthrough): every field in
+ * its place and as received (cache_control anywhere, signed thinking, betas' fields, fields this
+ * gateway does not know), except Switchyard's routing fields (removed), `model` (the endpoint's
+ * upstream id), `max_tokens` (after the clamping policy) and `stream` (how this attempt reads).
+ */
+export function nativeMessagesBody(req: GenerationRequest, native: { body: Json; routingFields: readonly string[] }, endpoint: Endpoint, stream: boolean): Json {
+  const routing = new Set(native.routingFields);
+  const maxTokens = maxTokensFor(req, endpoint);
+  const out: Json = {};
+  if (!('model' in native.body)) out.model = endpoint.upstreamModel;
+  for (const [k, v] of Object.entries(native.body)) {
+    if (routing.has(k) && k !== 'model') continue;
+    if (k === 'model') out.model = endpoint.upstreamModel;
+    else if (k === 'max_tokens') out.max_tokens = maxTokens ?? v;
+    else if (k === 'stream') {
+      if (stream) out.stream = true;
+      else if (v === false) out.stream = false;
+    } else out[k] = v;
+  }
+  if (maxTokens !== undefined && out.max_tokens === undefined) out.max_tokens = maxTokens;
+  if (stream && out.stream === undefined) out.stream = true;
+  return out;
 }

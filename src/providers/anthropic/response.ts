@@ -8,6 +8,7 @@ import type {
   UpstreamChunk,
   UpstreamFailure,
 } from '../types.js';
+import { boundedText, extractErrorMessage } from '../shared.js';
 import { pythonJson, REASONING_FORMAT } from './request.js';
 
 /** Anthropic Messages responses (JSON and SSE) -> normalised pieces. */
@@ -90,7 +91,8 @@ export function parseAnthropicError(status: number, body: string): UpstreamFailu
   } catch {
     // not JSON (a proxy's HTML page, say): the text itself is the message
   }
-  const raw = parsed?.message ?? (text.length > 2000 ? `${text.slice(0, 2000)}…` : text);
+  // Not Anthropic's envelope: the most human part of the body (a proxy's JSON), else the text, bounded.
+  const raw = parsed?.message ?? extractErrorMessage(text);
   // The HTTP status is authoritative (529 stays 529: ≥500 is retryable); a body type only fills in a missing one.
   const fromType = parsed ? ERROR_STATUS[parsed.type] : undefined;
   return { status: status >= 400 ? status : (fromType ?? 502), raw };
@@ -131,6 +133,7 @@ export function parseAnthropicCompletion(body: unknown): Completion {
     finishReason: typeof json.stop_reason === 'string' ? json.stop_reason : null,
     usage: usage.seen ? usage.toUsage() : null,
     upstreamId: typeof json.id === 'string' ? json.id : undefined,
+    native: json,
   };
 }
 
@@ -141,19 +144,46 @@ interface BlockState {
   reasoningIndex?: number;
 }
 
+/** An SSE event as text, framing included (`event:` line when it had one, one `data:` line per line of data). */
+function eventText(event: SseEvent): string {
+  const head = event.event !== undefined && event.event !== '' ? `event: ${event.event}\n` : '';
+  return `${head}data: ${event.data.split('\n').join('\ndata: ')}\n\n`;
+}
+
 /**
  * Anthropic SSE (message_start, content_block_start/delta/stop, message_delta, message_stop, ping,
  * error) -> UpstreamChunks. Tool calls are numbered in order of appearance; each thinking block
  * gets its own reasoning_details index so a client that merges fragments by index keeps one
  * signature per block.
+ *
+ * With `keepNative`, each event's text rides on the first chunk decoded from it (`native`), an
+ * event that decodes to nothing (ping, content_block_stop, …) comes back as `[{ native }]`, and
+ * message_stop, which ends the stream (decode returns null), leaves its text in `pendingNative`.
  */
 export class AnthropicStreamDecoder implements StreamDecoder {
   private readonly blocks = new Map<number, BlockState>();
   private readonly usage = new UsageAcc();
   private toolCount = 0;
   private reasoningCount = 0;
+  /** The text of the event that ended the stream, once decode has returned null (keepNative only). */
+  pendingNative: string | undefined;
+
+  constructor(private readonly keepNative = false) {}
 
   decode(event: SseEvent): UpstreamChunk[] | null {
+    const chunks = this.translate(event);
+    if (!this.keepNative) return chunks;
+    const native = eventText(event);
+    if (chunks === null) {
+      this.pendingNative = native;
+      return null;
+    }
+    if (chunks.length === 0) return [{ native }];
+    chunks[0].native = native;
+    return chunks;
+  }
+
+  private translate(event: SseEvent): UpstreamChunk[] | null {
     const data = event.data.trim();
     if (data === '') return [];
     let json: Json;
@@ -188,7 +218,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
       case 'message_stop':
         return null;
       case 'error': {
-        const e = errorOf(json) ?? { type: '', message: data };
+        const e = errorOf(json) ?? { type: '', message: boundedText(data) };
         return [{ error: { status: ERROR_STATUS[e.type] ?? 502, raw: e.message } }];
       }
       default:
