@@ -7,13 +7,13 @@ import { HealthSync } from './routing/health-sync.js';
 import { GenerationStore } from './storage/generations.js';
 import { KeyRing } from './auth/keys.js';
 import type { Rng } from './routing/select.js';
-import { Recorder } from './replay/recorder.js';
+import { Recorder } from './upstream/replay/recorder.js';
 import type { Gate } from './accounting/gate.js';
 import { AccountingGate } from './accounting/accounting-gate.js';
 import { Ledger } from './accounting/ledger.js';
 import { KeyStore } from './keys/store.js';
 import { openSql, type Sql } from './storage/sql.js';
-import { isClusterWorker } from './cluster/worker.js';
+import cluster from 'node:cluster';
 import { migrate } from './storage/migrations.js';
 import { LocalBus, PostgresBus, RedisBus, type Bus } from './state/bus.js';
 import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './state/rate-limit.js';
@@ -69,7 +69,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     databaseUrl: settings.databaseUrl,
     dataDir: settings.dataDir,
     checkpoints:
-      isClusterWorker() || settings.checkpointPages === 0
+      cluster.isWorker || settings.checkpointPages === 0
         ? false
         : {
             thresholdFrames: settings.checkpointPages,

@@ -59,7 +59,8 @@ import { blankIdentity, postChat, readSse, startGateway, type Gateway } from './
 import { Catalog, loadEmbeddedSources } from '../src/catalog/load.js';
 import type { Endpoint } from '../src/catalog/types.js';
 import type { WireEra } from '../src/config/load.js';
-import type { ChatRequest } from '../src/api/chat-schema.js';
+import type { ChatRequest } from '../src/ingress/chat-completions/schema.js';
+import { chatToModel } from '../src/ingress/chat-completions/to-model.js';
 import { HealthTracker } from '../src/routing/health.js';
 import { matchesProvider, planRoute, unitPrice } from '../src/routing/select.js';
 
@@ -207,7 +208,7 @@ function servingEndpoint(body: any, providerName: string, usage: any): Endpoint 
  */
 function rngFor(gw: Gateway, body: any, key: string): () => number {
   const app = gw.app;
-  const plan = planRoute({ catalog: app.settings.catalog, providers: app.settings.providers, health: app.health, rng: () => 0 }, body as ChatRequest);
+  const plan = planRoute({ catalog: app.settings.catalog, providers: app.settings.providers, health: app.health, rng: () => 0 }, chatToModel(body as ChatRequest, JSON.stringify((body as ChatRequest).messages ?? '').length));
   const keys = new Set(plan.candidates.map((c) => c.endpoint.key));
   const model = plan.candidates[0].endpoint.model;
   const pool = app.settings.catalog.endpointsOf(model).filter((ep) => keys.has(ep.key));

@@ -6,7 +6,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Catalog } from '../src/catalog/load.js';
 import type { ProviderRuntime } from '../src/config/load.js';
-import type { ChatRequest } from '../src/api/chat-schema.js';
+import type { ChatRequest } from '../src/ingress/chat-completions/schema.js';
+import { chatToModel } from '../src/ingress/chat-completions/to-model.js';
+import type { GenerationRequest } from '../src/model/request.js';
 import { HealthTracker } from '../src/routing/health.js';
 import { planRoute, type RouteContext } from '../src/routing/select.js';
 import { ApiError } from '../src/core/errors.js';
@@ -79,9 +81,12 @@ function ctx(opts: { rng?: () => number; health?: HealthTracker; disabled?: stri
   return { catalog, providers, health: opts.health ?? new HealthTracker(), rng: opts.rng ?? seeded(1) };
 }
 
-const req = (extra: Record<string, unknown> = {}): ChatRequest => ({ model: 'acme/big', messages: [{ role: 'user', content: 'hi' }], ...extra }) as ChatRequest;
-const keys = (c: RouteContext, r: ChatRequest) => planRoute(c, r).candidates.map((x) => x.endpoint.key);
-const rejects = (c: RouteContext, r: ChatRequest, status: number, message: RegExp) =>
+const req = (extra: Record<string, unknown> = {}): GenerationRequest => {
+  const chat = { model: 'acme/big', messages: [{ role: 'user', content: 'hi' }], ...extra } as ChatRequest;
+  return chatToModel(chat, JSON.stringify(chat.messages ?? '').length);
+};
+const keys = (c: RouteContext, r: GenerationRequest) => planRoute(c, r).candidates.map((x) => x.endpoint.key);
+const rejects = (c: RouteContext, r: GenerationRequest, status: number, message: RegExp) =>
   assert.throws(
     () => planRoute(c, r),
     (err: unknown) => err instanceof ApiError && err.status === status && message.test(err.message),

@@ -1,6 +1,5 @@
 import type { PriceTable } from '../catalog/types.js';
-import type { TokenUsage } from '../providers/types.js';
-import type { WireEra } from '../config/load.js';
+import type { TokenUsage } from '../model/response.js';
 
 export interface Cost {
   prompt: number;
@@ -65,46 +64,3 @@ export const ZERO_USAGE: TokenUsage = {
   reasoningTokens: 0,
   audioPromptTokens: 0,
 };
-
-/**
- * The `usage` object in OpenRouter's key order for the chosen era (spec §10.1, §0.1). Two whole
- * literals rather than a shared base spread into each: built on every response, and a spread
- * copies property by property into a fresh shape.
- */
-export function usageJson(usage: TokenUsage, cost: Cost, era: WireEra): Record<string, unknown> {
-  if (era === '2025') {
-    return {
-      prompt_tokens: usage.promptTokens,
-      completion_tokens: usage.completionTokens,
-      total_tokens: usage.promptTokens + usage.completionTokens,
-      cost: cost.total,
-      is_byok: false,
-      prompt_tokens_details: { cached_tokens: usage.cachedTokens, audio_tokens: usage.audioPromptTokens },
-      cost_details: {
-        upstream_inference_cost: null,
-        upstream_inference_prompt_cost: cost.prompt,
-        upstream_inference_completions_cost: cost.completion,
-      },
-      completion_tokens_details: { reasoning_tokens: usage.reasoningTokens, image_tokens: 0 },
-    };
-  }
-  return {
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.completionTokens,
-    total_tokens: usage.promptTokens + usage.completionTokens,
-    cost: cost.total,
-    is_byok: false,
-    prompt_tokens_details: {
-      cached_tokens: usage.cachedTokens,
-      cache_write_tokens: usage.cacheWriteTokens,
-      audio_tokens: usage.audioPromptTokens,
-      video_tokens: 0,
-    },
-    cost_details: {
-      upstream_inference_cost: cost.total,
-      upstream_inference_prompt_cost: cost.prompt,
-      upstream_inference_completions_cost: cost.completion,
-    },
-    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens, image_tokens: 0, audio_tokens: 0 },
-  };
-}

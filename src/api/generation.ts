@@ -50,7 +50,7 @@ export function toOpenRouterGeneration(r: GenerationRecord): Record<string, unkn
     origin: r.httpReferer ?? '',
     is_byok: false,
     external_user: r.externalUser,
-    api_type: 'completions',
+    api_type: r.api === 'messages' ? 'messages' : r.api === 'responses' ? 'responses' : 'completions',
     preset_id: null,
     router: null,
     provider_responses: r.attempts.filter((a) => a.outcome === undefined || a.outcome === 'served' || a.outcome === 'failed').map((a) => ({
@@ -72,6 +72,8 @@ export function toOpenRouterGeneration(r: GenerationRecord): Record<string, unkn
     // Switchyard extensions: time to first token, the terminal error, and why each endpoint was
     // tried, skipped or left untried.
     ttft: r.ttftMs,
+    api: r.api ?? 'chat_completions',
+    notes: r.notes ?? [],
     routing: r.attempts.map((a) => ({
       model: a.model,
       endpoint: a.endpoint,

@@ -111,11 +111,13 @@ export class KeyRing {
     return row;
   }
 
-  /** Any valid key, inference or management; anonymous when auth is off. */
+  /** Any valid key (`Authorization: Bearer` or `x-api-key`), inference or management; anonymous when auth is off. */
   async authenticate(req: IncomingMessage): Promise<Caller> {
     const header = req.headers.authorization;
     const match = header ? /^Bearer\s+(.+)$/i.exec(header) : null;
-    const token = match?.[1].trim();
+    // Anthropic's clients send the key as `x-api-key`; any endpoint takes either form.
+    const apiKey = req.headers['x-api-key'];
+    const token = match?.[1].trim() || (typeof apiKey === 'string' ? apiKey.trim() : undefined);
     if (!(await this.isEnabled())) return ANONYMOUS;
     if (!token) throw new ApiError(401, 'No auth credentials found');
     const digest = sha256(token);

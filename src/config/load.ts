@@ -8,7 +8,7 @@ import { validateConfig } from '../validation/compiled.js';
 import { Catalog, loadEmbeddedSources, readCatalogFile } from '../catalog/load.js';
 import type { ProviderEntry } from '../catalog/types.js';
 import type { ConfigFile } from './schema.js';
-import { ReplayStore, type Pace } from '../replay/store.js';
+import { ReplayStore, type Pace } from '../upstream/replay/store.js';
 import { parseInterval, type RateLimitSpec } from '../state/rate-limit.js';
 
 /** Cassettes bundled for `--demo`: the seed conversations (see demo/cassettes/NOTICE.md). */

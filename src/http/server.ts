@@ -1,7 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { App } from '../app.js';
 import { ApiError } from '../core/errors.js';
-import { handleChatCompletions } from '../api/chat-completions.js';
+import { generationId } from '../core/ids.js';
+import { chatCompletionsCodec } from '../ingress/chat-completions/codec.js';
+import type { IngressCodec } from '../pipeline/ingress.js';
+import { runGeneration, sendIngressError } from '../pipeline/run.js';
 import { generationResponse } from '../api/generation.js';
 import { endpointsResponse, modelResponse, modelsResponse, providersResponse } from '../api/models.js';
 import * as keysApi from '../keys/api.js';
@@ -74,12 +77,41 @@ async function readJson(app: App, req: IncomingMessage): Promise<unknown> {
   }
 }
 
-const chatCompletions: Handler = async (app, req, res) => {
+/**
+ * A generation endpoint of one front door: authenticate, read and parse the body in the door's
+ * wire, then the shared pipeline. Errors before anything was committed are answered in the door's
+ * own envelope, with the generation id.
+ */
+function generationRoute(codecOf: (app: App) => IngressCodec): Handler {
+  return (app, req, res) => {
+    const codec = codecOf(app);
+    const id = generationId();
+    return serveGeneration(app, codec, id, req, res).catch((err: unknown) => {
+      if (!(err instanceof ApiError)) throw err;
+      sendIngressError(res, codec, err, id);
+    });
+  };
+}
+
+async function serveGeneration(app: App, codec: IngressCodec, id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const caller = await app.keys.authenticateInference(req);
   const body = await readJson(app, req);
+  const model = codec.parse(body, req.headers, { maxModels: app.settings.maxModels });
   // Returned, not awaited: this frame ends instead of waiting as long as the stream is open.
-  return handleChatCompletions(app, req, res, body, caller);
-};
+  return runGeneration(app, codec, id, model, body, req, res, caller);
+}
+
+/** One codec per app and front door (a codec holds settings such as the wire era). */
+function perApp(make: (app: App) => IngressCodec): (app: App) => IngressCodec {
+  const made = new WeakMap<App, IngressCodec>();
+  return (app) => {
+    let codec = made.get(app);
+    if (!codec) made.set(app, (codec = make(app)));
+    return codec;
+  };
+}
+
+const chatCompletions = generationRoute(perApp((app) => chatCompletionsCodec(app.settings.wireEra)));
 
 const generation: Handler = async (app, req, res, url) => {
   const caller = await app.keys.authenticate(req);

@@ -157,8 +157,10 @@ export interface ReasoningRequest {
   /** A thinking budget in tokens. */
   maxTokens?: number | null;
   enabled?: boolean | null;
-  /** Reason, but send none of it to the client (still billed). */
+  /** Reason, but send none of it to the client (still billed): asks for reasoning. */
   exclude?: boolean;
+  /** Send no reasoning to the client, whether or not the model reasons (implied by `exclude`). */
+  hide?: boolean;
   /** Ask for a reasoning summary (`auto`, `concise`, `detailed`). */
   summary?: string | null;
   /** The model decides whether and how much to think (Claude's adaptive thinking). */

@@ -30,8 +30,10 @@ export interface ResponseIdentity {
   id: string;
   /** Unix seconds. */
   created: number;
-  /** The model id to show the client. */
+  /** The model that serves, as the catalog names it (canonical slug). */
   model: string;
+  /** The model id as the client asked for it (variant removed). */
+  requestedModel: string;
   /** The provider's display name. */
   provider: string;
   /**
@@ -75,6 +77,6 @@ export interface IngressCodec {
   /** Whether a non-streamed answer may commit 200 early and send whitespace while it waits. */
   readonly jsonKeepAlive: boolean;
   streamEncoder(who: ResponseIdentity): StreamEncoder;
-  /** The complete non-streamed body. */
-  completionBody(who: ResponseIdentity, completion: Completion, usage: TokenUsage, cost: CostFigures): unknown;
+  /** The complete non-streamed body, and the finish reason it reports (for the record). */
+  completionBody(who: ResponseIdentity, completion: Completion, usage: TokenUsage, cost: CostFigures): { body: unknown; finishReason: string | null };
 }

@@ -2,6 +2,7 @@ import type { Endpoint } from '../catalog/types.js';
 import type { ProviderRuntime } from '../config/load.js';
 import type { GenerationRequest } from '../model/request.js';
 import type { Completion, UpstreamChunk, UpstreamFailure } from '../model/response.js';
+import type { UpstreamRequest } from '../upstream/types.js';
 
 export type { Completion, ReasoningDetail, TokenUsage, ToolCallDelta, UpstreamChunk, UpstreamFailure } from '../model/response.js';
 
@@ -12,11 +13,7 @@ export type { Completion, ReasoningDetail, TokenUsage, ToolCallDelta, UpstreamCh
  * client.
  */
 
-export interface UpstreamRequest {
-  url: string;
-  headers: Record<string, string>;
-  body: string;
-}
+export type { UpstreamRequest } from '../upstream/types.js';
 
 export interface SseEvent {
   event?: string;
@@ -26,6 +23,8 @@ export interface SseEvent {
 export interface StreamDecoder {
   /** Returns the chunks an SSE event carries; `null` means the upstream declared the stream done. */
   decode(event: SseEvent): UpstreamChunk[] | null;
+  /** With keepNative: the text of the event that ended the stream (decode returned null for it). */
+  readonly pendingNative?: string;
 }
 
 export interface DecoderOptions {
@@ -38,6 +37,11 @@ export class UntranslatableRequest extends Error {}
 
 export interface ProviderAdapter {
   readonly protocol: string;
+  /**
+   * Hosted tools (model `HostedTool.name`) this protocol's upstreams run themselves. The pipeline
+   * leaves the others out of the request (and records that) unless the client requires one.
+   */
+  readonly hostedTools?: ReadonlySet<string>;
   /** Throws UntranslatableRequest for what this protocol cannot express. */
   buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean): UpstreamRequest;
   createStreamDecoder(opts?: DecoderOptions): StreamDecoder;

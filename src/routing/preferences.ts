@@ -1,5 +1,5 @@
 import { ApiError } from '../core/errors.js';
-import type { ChatRequest } from '../ingress/chat-completions/schema.js';
+import type { GenerationRequest } from '../model/request.js';
 import type { Percentiles } from './health.js';
 
 export type SortBy = 'price' | 'throughput' | 'latency';
@@ -48,7 +48,7 @@ function price(v: unknown, field: string): number | undefined {
   return n;
 }
 
-export function routingPrefs(req: ChatRequest): RoutingPrefs {
+export function routingPrefs(req: GenerationRequest): RoutingPrefs {
   const p = (req.provider ?? {}) as Record<string, unknown>;
   let sort: SortBy | null = null;
   let partition: 'model' | 'none' = req.route === 'sort' ? 'none' : 'model';

@@ -3,7 +3,7 @@ import type { Catalog } from '../catalog/load.js';
 import type { Endpoint, ModelEntry } from '../catalog/types.js';
 import type { ProviderRuntime } from '../config/load.js';
 import { envStem } from '../config/load.js';
-import type { ChatRequest } from '../ingress/chat-completions/schema.js';
+import type { GenerationRequest } from '../model/request.js';
 import { adapterFor } from '../providers/registry.js';
 import type { HealthTracker, Percentiles } from './health.js';
 import { routingPrefs, type RoutingPrefs, type SortBy } from './preferences.js';
@@ -86,39 +86,6 @@ function quantizationMatches(q: string, wanted: string[]): boolean {
   return wanted.some((w) => v === w || (w === 'fp4' && (v === 'mxfp4' || v === 'nvfp4')) || (w === 'fp8' && v === 'mxfp8'));
 }
 
-const REQUEST_PARAMETERS = [
-  'tools',
-  'tool_choice',
-  'max_tokens',
-  'temperature',
-  'top_p',
-  'top_k',
-  'frequency_penalty',
-  'presence_penalty',
-  'repetition_penalty',
-  'min_p',
-  'top_a',
-  'seed',
-  'logit_bias',
-  'logprobs',
-  'top_logprobs',
-  'stop',
-  'response_format',
-  'parallel_tool_calls',
-  'reasoning',
-] as const;
-
-function requestedParameters(req: ChatRequest): string[] {
-  const out: string[] = [];
-  for (const p of REQUEST_PARAMETERS) {
-    const v = (req as Record<string, unknown>)[p];
-    if (v !== undefined && v !== null) out.push(p);
-  }
-  if (req.max_completion_tokens != null && !out.includes('max_tokens')) out.push('max_tokens');
-  if ((req.reasoning_effort != null || req.include_reasoning != null) && !out.includes('reasoning')) out.push('reasoning');
-  return out;
-}
-
 const supports = (ep: Endpoint, param: string) => ep.supportedParameters.size === 0 || ep.supportedParameters.has(param);
 
 const fmtUsdPerM = (perToken: number) => `$${Number((perToken * 1e6).toPrecision(6))}/M`;
@@ -130,19 +97,18 @@ interface Filter {
 }
 
 /** Candidate endpoints of one model after the request's hard filters, each skip explained. */
-function eligible(ctx: RouteContext, model: ModelEntry, req: ChatRequest, prefs: RoutingPrefs, considered: Consideration[], promptChars: number): Endpoint[] {
+function eligible(ctx: RouteContext, model: ModelEntry, req: GenerationRequest, prefs: RoutingPrefs, considered: Consideration[], promptChars: number): Endpoint[] {
   const all = ctx.catalog.endpointsOf(model);
   // One object shape whether skipped or not (an absent reason is undefined and left out of JSON).
   const note = (ep: Endpoint, skipped?: string) => considered.push({ model: model.id, endpoint: ep.key, provider: ep.provider.name, skipped: skipped || undefined });
-  const maxTokens = req.max_completion_tokens ?? req.max_tokens ?? null;
+  const maxTokens = req.maxTokens ?? null;
+  const clamp = req.maxTokensPolicy === 'clamp';
   const promptEstimate = Math.ceil(promptChars / 4);
-  const hasTools = Array.isArray(req.tools) && req.tools.length > 0;
-  const namedChoice = req.tool_choice != null && req.tool_choice !== 'auto';
-  const needed = prefs.requireParameters ? requestedParameters(req) : [];
+  const hasTools = req.tools.some((t) => t.type === 'function');
+  const namedChoice = req.toolChoice !== undefined && req.toolChoice !== 'auto';
+  const needed = prefs.requireParameters ? req.parameters : [];
   const mp = prefs.maxPrice;
-  const hasImages = (req.messages ?? []).some(
-    (m) => Array.isArray(m.content) && m.content.some((p) => (p as { type?: string }).type === 'image_url'),
-  );
+  const hasImages = req.messages.some((m) => m.content.some((p) => p.type === 'image'));
 
   // Endpoints whose provider is not configured are the same for every request: taken from a
   // per-model cache, with their (shared, read-only) notes, ahead of the request's own filters.
@@ -215,7 +181,7 @@ function eligible(ctx: RouteContext, model: ModelEntry, req: ChatRequest, prefs:
       empty: () => new ApiError(404, "No endpoints found that support the provided 'tool_choice' value."),
     });
   }
-  if (maxTokens !== null) {
+  if (maxTokens !== null && !clamp) {
     filters.push({
       keep: (ep) => (ep.maxCompletionTokens === null || maxTokens! <= ep.maxCompletionTokens ? null : `max output ${ep.maxCompletionTokens} < max_tokens ${maxTokens}`),
       empty: () => new ApiError(404, `No endpoints found for ${model.id} that can produce ${maxTokens} output tokens.`),
@@ -223,7 +189,7 @@ function eligible(ctx: RouteContext, model: ModelEntry, req: ChatRequest, prefs:
   }
   filters.push({
     keep: (ep) =>
-      ep.contextLength !== null && promptEstimate + (maxTokens ?? 0) > ep.contextLength
+      ep.contextLength !== null && promptEstimate + (clamp ? 0 : (maxTokens ?? 0)) > ep.contextLength
         ? `prompt (~${promptEstimate} tokens) + max_tokens exceed the context length ${ep.contextLength}`
         : null,
     empty: () => new ApiError(400, `This request (~${promptEstimate} prompt tokens${maxTokens ? ` + ${maxTokens} output tokens` : ''}) exceeds the context length of every endpoint of ${model.id}. Please reduce the length of the messages or max_tokens.`, { error_type: 'context_length_exceeded' }),
@@ -250,8 +216,13 @@ function eligible(ctx: RouteContext, model: ModelEntry, req: ChatRequest, prefs:
     eps = kept;
   }
 
-  // Soft preference (spec §11.2): endpoints that understand response_format go first; none is fine.
-  if (req.response_format && req.response_format.type !== 'text') {
+  // With clamping, endpoints that cannot produce max_tokens go last (they get their own maximum).
+  if (maxTokens !== null && clamp) {
+    const short = eps.filter((ep) => ep.maxCompletionTokens !== null && ep.maxCompletionTokens < maxTokens);
+    if (short.length > 0 && short.length < eps.length) eps = eps.filter((ep) => !short.includes(ep)).concat(short);
+  }
+  // Soft preference: endpoints that understand response_format go first; none is fine.
+  if (req.responseFormat && req.responseFormat.type !== 'text') {
     const understood = eps.filter((ep) => supports(ep, 'response_format'));
     if (understood.length > 0 && understood.length < eps.length) eps = understood.concat(eps.filter((ep) => !understood.includes(ep)));
   }
@@ -351,9 +322,9 @@ function order(ctx: RouteContext, items: Candidate[], prefs: RoutingPrefs, sort:
  * Invalid model ids fail up front (400); a model whose filters leave nothing is skipped when a
  * later model can serve, otherwise its error is the answer.
  */
-export function planRoute(ctx: RouteContext, req: ChatRequest, promptChars = JSON.stringify(req.messages ?? '').length): RoutePlan {
+export function planRoute(ctx: RouteContext, req: GenerationRequest, promptChars = req.promptChars): RoutePlan {
   const prefs = routingPrefs(req);
-  const ids = [...new Set([req.model, ...(req.models ?? [])].filter((m): m is string => typeof m === 'string'))];
+  const ids = [...new Set([req.model, ...req.models].filter((m): m is string => typeof m === 'string'))];
   const models: { model: ModelEntry; requestedId: string; sort: SortBy | null }[] = [];
   for (const id of ids) {
     const { base, sort } = splitVariant(id);

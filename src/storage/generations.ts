@@ -1,18 +1,8 @@
-import { decodeRouting, encodeRouting, routingTailId, type TailStore } from './routing-codec.js';
+import { decodeRouting, encodeRouting, routingTailId, type ProviderAttempt, type TailStore } from './routing-codec.js';
 import { insertRoutingLists, RoutingLists } from './routing-lists.js';
 import { insertRows, type Queryable, type Sql } from './sql.js';
 
-export interface ProviderAttempt {
-  provider: string; // display name
-  endpoint: string; // endpoint tag, e.g. "groq" or "moonshotai/turbo"
-  model: string;
-  status: number | null; // upstream HTTP status; null when no response (network error, timeout)
-  latencyMs: number;
-  error?: string;
-  /** Routing explanation: served/failed attempts, plus endpoints skipped by filters or never reached. */
-  outcome?: 'served' | 'failed' | 'skipped' | 'not tried';
-  reason?: string;
-}
+export type { ProviderAttempt } from './routing-codec.js';
 
 export interface GenerationRecord {
   id: string;
@@ -48,6 +38,10 @@ export interface GenerationRecord {
   httpReferer: string | null;
   serviceTier: string | null;
   sessionId: string | null;
+  /** The front door: chat_completions, messages or responses (null: rows from before it was recorded). */
+  api?: string | null;
+  /** What the pipeline changed about the request: hosted tools left out, max_tokens clamped. */
+  notes?: string[];
 }
 
 const COLUMNS = [
@@ -83,6 +77,8 @@ const COLUMNS = [
   'service_tier',
   'session_id',
   'api_key_hash',
+  'api',
+  'notes',
 ] as const;
 
 export type GenerationRow = Record<(typeof COLUMNS)[number], unknown>;
@@ -122,6 +118,8 @@ export function toRow(r: GenerationRecord, tails?: TailStore): unknown[] {
     r.serviceTier,
     r.sessionId,
     r.apiKeyHash ?? null,
+    r.api ?? null,
+    r.notes && r.notes.length > 0 ? JSON.stringify(r.notes) : null,
   ];
 }
 
@@ -160,6 +158,8 @@ export function fromRow(row: GenerationRow, tail?: (id: string) => string | unde
     serviceTier: row.service_tier as string | null,
     sessionId: row.session_id as string | null,
     apiKeyHash: (row.api_key_hash as string | null) ?? null,
+    api: (row.api as string | null) ?? null,
+    notes: typeof row.notes === 'string' ? (JSON.parse(row.notes) as string[]) : [],
   };
 }
 

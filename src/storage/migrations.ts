@@ -122,6 +122,34 @@ export const MIGRATIONS: { version: number; name: string; statements: string[] }
     // The shared tails of generations.attempts (storage/routing-codec.ts), keyed by a hash of their text.
     statements: ['CREATE TABLE routing_lists (id TEXT PRIMARY KEY, body TEXT NOT NULL)'],
   },
+  {
+    version: 5,
+    name: 'generation front door and notes',
+    // Which API the request came through (chat_completions, messages, responses), and what the
+    // pipeline changed about it (hosted tools left out, max_tokens clamped), as JSON.
+    statements: ['ALTER TABLE generations ADD COLUMN api TEXT', 'ALTER TABLE generations ADD COLUMN notes TEXT'],
+  },
+  {
+    version: 6,
+    name: 'stored responses',
+    // OpenAI Responses kept for previous_response_id and item_reference (ingress/responses/store.ts):
+    // one row per response, its own input and output items as JSON, chained by previous_response_id.
+    statements: [
+      `CREATE TABLE stored_responses (
+        id TEXT PRIMARY KEY,
+        key_hash TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        previous_response_id TEXT,
+        input_items TEXT NOT NULL,
+        output_items TEXT NOT NULL,
+        response TEXT NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0
+      )`,
+      'CREATE INDEX stored_responses_expiry ON stored_responses(expires_at)',
+      'CREATE INDEX stored_responses_previous ON stored_responses(previous_response_id)',
+    ],
+  },
 ];
 
 async function applied(q: Queryable): Promise<Set<number>> {

@@ -1,5 +1,3 @@
-import type { ProviderAttempt } from './generations.js';
-
 /**
  * The routing explanation of a generation record, as stored.
  *
@@ -125,4 +123,17 @@ function keysWithin(a: ProviderAttempt, n: number): boolean {
   let count = 0;
   for (const k in a) if ((a as unknown as Record<string, unknown>)[k] !== undefined) count++;
   return count <= n;
+}
+
+/** One endpoint in a generation's routing explanation. */
+export interface ProviderAttempt {
+  provider: string; // display name
+  endpoint: string; // endpoint tag, e.g. "groq" or "moonshotai/turbo"
+  model: string;
+  status: number | null; // upstream HTTP status; null when no response (network error, timeout)
+  latencyMs: number;
+  error?: string;
+  /** Routing explanation: served/failed attempts, plus endpoints skipped by filters or never reached. */
+  outcome?: 'served' | 'failed' | 'skipped' | 'not tried';
+  reason?: string;
 }

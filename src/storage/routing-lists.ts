@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ProviderAttempt } from './generations.js';
-import type { TailStore } from './routing-codec.js';
+import type { ProviderAttempt, TailStore } from './routing-codec.js';
 import { insertRows, type Queryable } from './sql.js';
 
 /** Distinct tails kept in memory; beyond that the cache starts over (ids are stable, writes idempotent). */

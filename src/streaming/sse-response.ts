@@ -1,12 +1,11 @@
 import type { ServerResponse } from 'node:http';
 import { tickerFor, type Tickable } from '../core/ticker.js';
 
-const KEEPALIVE_COMMENT = ': OPENROUTER PROCESSING\n\n';
-
 /**
- * The client side of a streamed completion. `open` commits status 200 and starts keep-alive
- * comments whenever nothing else was written for an interval (spec §4.1); `contentCommitted`
- * records whether any data event went out, after which fallback is no longer invisible.
+ * The client side of a streamed answer, in any wire. `open` commits status 200 and starts the
+ * wire's keep-alive (an SSE comment or a ping event) whenever nothing else was written for an
+ * interval; `contentCommitted` records whether any content went out, after which fallback is no
+ * longer invisible.
  */
 export class SseResponse implements Tickable {
   opened = false;
@@ -18,9 +17,10 @@ export class SseResponse implements Tickable {
   constructor(
     private readonly res: ServerResponse,
     private readonly keepaliveMs: number,
+    private readonly keepAlive: string,
   ) {}
 
-  open(generationId: string, route?: string): void {
+  open(generationId: string, route?: string, extraHeaders?: Record<string, string>): void {
     if (this.opened) return;
     this.opened = true;
     const headers: Record<string, string> = {
@@ -32,15 +32,16 @@ export class SseResponse implements Tickable {
     };
     // Assigned, not spread in: spreading a fresh object literal costs V8 far more than a store.
     if (route) headers['X-Switchyard-Route'] = route;
+    if (extraHeaders) for (const k in extraHeaders) headers[k] = extraHeaders[k]!;
     this.res.writeHead(200, headers);
     // The first comment carries the status line and headers out in the same write.
-    this.write(KEEPALIVE_COMMENT);
+    this.write(this.keepAlive);
     this.ticking = true;
     tickerFor(this.keepaliveMs).add(this);
   }
 
   tick(now: number): void {
-    if (now - this.lastWrite >= this.keepaliveMs) this.write(KEEPALIVE_COMMENT);
+    if (now - this.lastWrite >= this.keepaliveMs) this.write(this.keepAlive);
   }
 
   get backpressured(): boolean {

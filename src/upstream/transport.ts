@@ -3,8 +3,9 @@ import type { Agent as UndiciAgent, errors as UndiciErrors } from 'undici';
 import type { ProviderRuntime } from '../config/load.js';
 import type { CancelSignal } from '../core/cancel.js';
 import { tickerFor, type Tickable } from '../core/ticker.js';
-import type { UpstreamFailure, UpstreamRequest } from '../providers/types.js';
-import type { UpstreamBody, UpstreamResponse } from './types.js';
+import type { UpstreamFailure } from '../model/response.js';
+import type { UpstreamBody, UpstreamRequest, UpstreamResponse } from './types.js';
+export { isRetryable } from '../model/response.js';
 
 /**
  * HTTP to upstream providers over undici, one keep-alive connection pool per provider so each
@@ -334,13 +335,6 @@ export function networkFailure(err: unknown): UpstreamFailure {
   if (err instanceof undiciErrors.BodyTimeoutError) return { status: 408, raw: 'upstream stalled between chunks (idle timeout)' };
   if (err instanceof undiciErrors.ConnectTimeoutError) return { status: 408, raw: 'could not connect to upstream in time (connect timeout)' };
   return { status: 502, raw: `upstream connection failed (${code}${e.cause?.message ? `: ${e.cause.message}` : e.message ? `: ${e.message}` : ''})` };
-}
-
-/** Whether another provider should be tried after this failure (spec §11.4, §30.1 step 9). */
-export function isRetryable(status: number): boolean {
-  if (status === 408 || status === 429 || status >= 500) return true;
-  // A provider that rejects our credentials or lacks the model is a provider problem, not the client's.
-  return status === 401 || status === 403 || status === 404;
 }
 
 export function retryAfterSeconds(headers: UpstreamResponse['headers']): number | undefined {

@@ -10,3 +10,10 @@ export interface UpstreamResponse {
   headers: Record<string, string | string[] | undefined>;
   body: UpstreamBody;
 }
+
+/** One request to an upstream provider, as an adapter built it. */
+export interface UpstreamRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}

@@ -1,11 +1,11 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- untyped JSON payloads from recordings and HTTP bodies */
 /**
  * Test access to the recorded HTTP traffic under test/fixtures/cassettes (go-vcr v2 YAML cassettes,
- * see test/fixtures/cassettes/NOTICE.md). The format code itself lives in src/replay/cassette.ts.
+ * see test/fixtures/cassettes/NOTICE.md). The format code itself lives in src/upstream/replay/cassette.ts.
  */
 import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCassetteFile, type Interaction } from '../../src/replay/cassette.js';
+import { loadCassetteFile, type Interaction } from '../../src/upstream/replay/cassette.js';
 
 export {
   deriveUpstream,
@@ -17,7 +17,7 @@ export {
   type Interaction,
   type RecordedRequest,
   type RecordedResponse,
-} from '../../src/replay/cassette.js';
+} from '../../src/upstream/replay/cassette.js';
 
 const FIXTURE_ROOT = fileURLToPath(new URL('../fixtures/cassettes/', import.meta.url));
 

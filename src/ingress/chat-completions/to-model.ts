@@ -6,6 +6,7 @@ import type {
   GenerationRequest,
   ImagePart,
   Message,
+  ReasoningEffort,
   ReasoningPart,
   ResponseFormat,
   TextPart,
@@ -134,44 +135,36 @@ function contentParts(content: unknown): ContentPart[] {
 export function reasoningParts(details: unknown): ReasoningPart[] {
   if (!Array.isArray(details)) return [];
   const out: ReasoningPart[] = [];
-  let current: (ReasoningPart & { index: unknown }) | null = null;
-  const flush = () => {
-    if (current) {
-      const { index: _index, ...part } = current;
-      out.push(part);
-    }
-    current = null;
-  };
+  // The block being joined and the `index` its fragments share.
+  let current: ReasoningPart | null = null;
+  let currentIndex: unknown;
   for (const d of details as unknown[]) {
     if (!isObj(d)) continue;
     const format = typeof d.format === 'string' ? d.format : undefined;
     const id = typeof d.id === 'string' ? d.id : undefined;
     if (d.type === 'reasoning.text') {
       const text = typeof d.text === 'string' ? d.text : '';
-      const c: (ReasoningPart & { index: unknown }) | null = current;
-      if (c && (c.index !== d.index || c.format !== format || (c.signature !== undefined && text !== '') || c.summary !== undefined)) flush();
+      if (current && (currentIndex !== d.index || current.format !== format || (current.signature !== undefined && text !== ''))) current = null;
       if (!current) {
-        current = { type: 'reasoning', text: '', index: d.index };
+        current = { type: 'reasoning', text: '' };
         if (format) current.format = format;
         if (id) current.id = id;
+        currentIndex = d.index;
+        out.push(current);
       }
       current.text += text;
       if (typeof d.signature === 'string' && d.signature !== '') current.signature = d.signature;
-    } else if (d.type === 'reasoning.summary') {
-      flush();
-      const part: ReasoningPart = { type: 'reasoning', summary: typeof d.summary === 'string' ? d.summary : '' };
-      if (format) part.format = format;
-      if (id) part.id = id;
-      out.push(part);
-    } else if (d.type === 'reasoning.encrypted' && typeof d.data === 'string') {
-      flush();
-      const part: ReasoningPart = { type: 'reasoning', encrypted: d.data };
-      if (format) part.format = format;
-      if (id) part.id = id;
-      out.push(part);
+      continue;
     }
+    current = null;
+    let part: ReasoningPart | null = null;
+    if (d.type === 'reasoning.summary') part = { type: 'reasoning', summary: typeof d.summary === 'string' ? d.summary : '' };
+    else if (d.type === 'reasoning.encrypted' && typeof d.data === 'string') part = { type: 'reasoning', encrypted: d.data };
+    if (!part) continue;
+    if (format) part.format = format;
+    if (id) part.id = id;
+    out.push(part);
   }
-  flush();
   return out;
 }
 
@@ -300,10 +293,12 @@ export function chatToModel(req: ChatRequest, promptChars: number): GenerationRe
   const effort = r?.effort ?? req.reasoning_effort ?? null;
   if (r || effort !== null || req.include_reasoning != null) {
     model.reasoning = {};
-    if (effort !== null) model.reasoning.effort = effort;
+    if (effort !== null) model.reasoning.effort = effort as ReasoningEffort;
     if (r?.max_tokens != null) model.reasoning.maxTokens = r.max_tokens;
     if (r?.enabled != null) model.reasoning.enabled = r.enabled;
-    if (r?.exclude === true || req.include_reasoning === false) model.reasoning.exclude = true;
+    if (r?.exclude === true) model.reasoning.exclude = true;
+    // The legacy include_reasoning: false only hides reasoning; unlike reasoning.exclude it does not ask for it.
+    if (r?.exclude === true || req.include_reasoning === false) model.reasoning.hide = true;
   }
   if (typeof req.user === 'string') model.user = req.user;
   if (typeof req.session_id === 'string') model.sessionId = req.session_id;

@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { yaml } from '../core/yaml.js';
+import { yaml } from '../../core/yaml.js';
 import { cassetteDocument, type Interaction } from './cassette.js';
-import type { UpstreamRequest } from '../providers/types.js';
-import type { UpstreamBody, UpstreamResponse } from '../upstream/types.js';
+import type { UpstreamRequest } from '../types.js';
+import type { UpstreamBody, UpstreamResponse } from '../types.js';
 
 /** Headers that carry credentials never reach a cassette. */
 const SECRET_HEADERS = ['authorization', 'x-api-key', 'x-goog-api-key', 'api-key', 'cookie', 'proxy-authorization'];

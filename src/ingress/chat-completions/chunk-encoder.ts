@@ -1,13 +1,15 @@
-import type { WireEra } from '../config/load.js';
-import type { ReasoningDetail, ToolCallDelta, UpstreamChunk } from '../providers/types.js';
-import { normaliseFinishReason } from './finish-reason.js';
+import type { WireEra } from '../../config/load.js';
+import type { ReasoningDetail, TokenUsage, ToolCallDelta, UpstreamChunk } from '../../model/response.js';
+import { normaliseFinishReason } from '../../model/finish-reason.js';
+import { usageJson } from './usage.js';
+import type { ClientError, CostFigures, StreamEncoder } from '../../pipeline/ingress.js';
 
 /**
  * Turns normalised upstream chunks into OpenRouter `chat.completion.chunk` SSE events, byte for
  * byte in the chosen era's key order (spec §4.2, §0.1). The envelope prefix is serialised once per
  * stream; per chunk only the delta is serialised. This is the per-token hot path.
  */
-export class ChunkEncoder {
+export class ChunkEncoder implements StreamEncoder {
   /** The envelope before `choices`, in the era's key order; serialised once per stream, kept flat. */
   private readonly head: string;
   private systemFingerprint: string | null | undefined;
@@ -33,6 +35,19 @@ export class ChunkEncoder {
         ? ['{"id":', q(id), ',"provider":', q(provider), ',"model":', q(model), ',"object":"chat.completion.chunk","created":', String(created)]
         : ['{"id":', q(id), ',"object":"chat.completion.chunk","created":', String(created), ',"model":', q(model), ',"provider":', q(provider)]
     ).join('');
+  }
+
+  /** Chat streams open with nothing but the keep-alive comment the SSE writer sends. */
+  start(): string {
+    return '';
+  }
+
+  end(usage: TokenUsage, cost: CostFigures): string {
+    return `${this.usageEvent(usageJson(usage, cost, this.era))}data: [DONE]\n\n`;
+  }
+
+  fail(error: ClientError): string {
+    return `${this.errorEvent(error.status, error.message, error.metadata)}data: [DONE]\n\n`;
   }
 
   /** SSE events for one upstream chunk (zero, one, or several when tool-call headers are split). */

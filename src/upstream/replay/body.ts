@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { UpstreamBody } from '../upstream/types.js';
-import type { CancelSignal } from '../core/cancel.js';
+import type { UpstreamBody } from '../types.js';
+import type { CancelSignal } from '../../core/cancel.js';
 
 /**
  * A response body played from a script: pieces of text released after given delays. It has the

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { yaml } from '../core/yaml.js';
+import { yaml } from '../../core/yaml.js';
 
 export interface RecordedRequest {
   method: string;

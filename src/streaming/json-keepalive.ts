@@ -5,7 +5,7 @@ import { tickerFor, type Tickable } from '../core/ticker.js';
 const WHITESPACE_UNIT = '\n         \n';
 
 /**
- * Non-streaming responses to slow upstreams: once an upstream accepted the request and nothing is
+ * Non-streamed answers to slow upstreams: once an upstream accepted the request and nothing is
  * ready after an interval, commit 200 and write whitespace (JSON parsers ignore it) so idle-timeout
  * proxies keep the connection. Until then the real status can still be sent.
  */
@@ -15,6 +15,7 @@ export class JsonKeepAlive implements Tickable {
   private lastWrite = 0;
   private generationId = '';
   private route = '';
+  private extra: Record<string, string> | undefined;
   tickSlot = -1;
 
   constructor(
@@ -23,10 +24,12 @@ export class JsonKeepAlive implements Tickable {
   ) {}
 
   /** `route` is the explanation header of the attempt now serving (X-Switchyard-Route). */
-  start(generationId: string, route: string): void {
+  start(generationId: string, route: string, extraHeaders?: Record<string, string>): void {
     this.generationId = generationId;
     this.route = route;
-    if (this.started) return;
+    this.extra = extraHeaders;
+    // An interval of 0: the wire takes no whitespace before its JSON; only the headers are kept.
+    if (this.started || this.intervalMs <= 0) return;
     this.started = true;
     this.lastWrite = Date.now();
     tickerFor(this.intervalMs).add(this);
@@ -38,7 +41,7 @@ export class JsonKeepAlive implements Tickable {
     this.lastWrite = now;
     if (!this.committed) {
       this.committed = true;
-      this.res.writeHead(200, { 'Content-Type': 'application/json', 'X-Generation-Id': this.generationId, 'X-Switchyard-Route': this.route });
+      this.res.writeHead(200, { 'Content-Type': 'application/json', 'X-Generation-Id': this.generationId, 'X-Switchyard-Route': this.route, ...this.extra });
     }
     this.res.write(WHITESPACE_UNIT);
   }
@@ -47,7 +50,7 @@ export class JsonKeepAlive implements Tickable {
     this.stop();
     if (this.res.writableEnded || this.res.destroyed) return;
     if (!this.committed) {
-      this.res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json), 'X-Generation-Id': this.generationId, 'X-Switchyard-Route': this.route });
+      this.res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json), 'X-Generation-Id': this.generationId, 'X-Switchyard-Route': this.route, ...this.extra });
     }
     this.res.end(json);
   }

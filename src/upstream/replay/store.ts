@@ -2,9 +2,9 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ScriptedBody } from './body.js';
 import { deriveUpstream, isStreamBody, loadCassetteFile, splitSseEvents, type RecordedResponse } from './cassette.js';
-import type { UpstreamRequest } from '../providers/types.js';
-import type { UpstreamResponse } from '../upstream/types.js';
-import type { CancelSignal } from '../core/cancel.js';
+import type { UpstreamRequest } from '../types.js';
+import type { UpstreamResponse } from '../types.js';
+import type { CancelSignal } from '../../core/cancel.js';
 
 export type Pace = 'recorded' | 'fast';
 

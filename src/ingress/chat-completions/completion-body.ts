@@ -1,6 +1,6 @@
-import type { WireEra } from '../config/load.js';
-import type { Completion } from '../providers/types.js';
-import { normaliseFinishReason } from '../streaming/finish-reason.js';
+import type { WireEra } from '../../config/load.js';
+import type { Completion } from '../../model/response.js';
+import { normaliseFinishReason } from '../../model/finish-reason.js';
 
 export interface BodyIdentity {
   id: string;

@@ -1,0 +1,175 @@
+import type { App } from '../app.js';
+import type { Endpoint } from '../catalog/types.js';
+import { computeCost, ZERO_USAGE } from '../accounting/cost.js';
+import type { AdmissionRequest } from '../accounting/gate.js';
+import type { CancelSignal } from '../core/cancel.js';
+import { ApiError } from '../core/errors.js';
+import { isRetryable, type UpstreamFailure } from '../model/response.js';
+import { adapterFor } from '../providers/registry.js';
+import { UntranslatableRequest, type ProviderAdapter } from '../providers/types.js';
+import { healthKey, type Candidate, type RoutePlan } from '../routing/select.js';
+import { exchange } from '../upstream/exchange.js';
+import { networkFailure, retryAfterSeconds, type UpstreamResponse } from '../upstream/transport.js';
+import type { AttemptFailure, Generation } from './generation.js';
+
+/** Rough token estimate, used only when an upstream reports no usage (e.g. the client hung up first). */
+export const estimateTokens = (chars: number) => Math.ceil(chars / 4);
+
+export interface AcceptedAttempt {
+  adapter: ProviderAdapter;
+  response: UpstreamResponse;
+  started: number;
+}
+
+/** Worst case over every endpoint that may serve: the prompt estimate plus the most output it may produce. */
+export function admissionRequest(gen: Generation, plan: RoutePlan): AdmissionRequest {
+  const promptTokens = estimateTokens(gen.promptChars);
+  const requested = gen.req.maxTokens ?? null;
+  let worst = 0;
+  let maxOut = 0;
+  for (const { endpoint: ep } of plan.candidates) {
+    let out = requested ?? ep.maxCompletionTokens ?? ep.contextLength ?? 0;
+    if (requested !== null && gen.req.maxTokensPolicy === 'clamp' && ep.maxCompletionTokens !== null) out = Math.min(out, ep.maxCompletionTokens);
+    maxOut = Math.max(maxOut, out);
+    const cost = computeCost({ ...ZERO_USAGE, promptTokens, completionTokens: out }, ep.price).total;
+    worst = Math.max(worst, cost);
+  }
+  return { generationId: gen.id, model: plan.candidates[0]?.endpoint.model.id ?? '', worstCaseUsd: worst, estimatedPromptTokens: promptTokens, maxOutputTokens: maxOut };
+}
+
+/**
+ * Whether a candidate is still worth an attempt. After a failure that another provider would only
+ * repeat (a 400: the request itself is the problem) the rest of that model's endpoints are skipped,
+ * but the next model in `models` still gets its turn: any error of a model may trigger the next.
+ */
+export function worthTrying(c: Candidate, failures: AttemptFailure[]): boolean {
+  for (const f of failures) {
+    if (!f.untranslatable && !isRetryable(f.failure.status) && f.endpoint.model.id === c.endpoint.model.id) return false;
+  }
+  return true;
+}
+
+/** Start one upstream attempt and wait for its status line. */
+export async function startAttempt(app: App, gen: Generation, ep: Endpoint, signal: CancelSignal): Promise<AcceptedAttempt | AttemptFailure> {
+  const provider = app.settings.providers.get(ep.provider.slug)!;
+  const adapter = adapterFor(ep.provider.protocol)!;
+  let upstreamRequest;
+  try {
+    gen.droppedTools = unservedHostedTools(gen, adapter);
+    upstreamRequest = adapter.buildRequest(gen.req, ep, provider, gen.req.stream);
+  } catch (err) {
+    if (!(err instanceof UntranslatableRequest)) throw err;
+    gen.attempts.push({ provider: ep.provider.name, endpoint: ep.key, model: ep.model.id, status: null, latencyMs: 0, outcome: 'skipped', reason: err.message });
+    return { failure: { status: 400, raw: err.message }, endpoint: ep, untranslatable: true };
+  }
+  gen.lastTried = ep;
+  app.health.beginAttempt(healthKey(ep));
+  const started = Date.now();
+  let response: UpstreamResponse;
+  try {
+    response = await exchange(app, provider, upstreamRequest, gen.clientBody, gen.cassette, signal, started);
+  } catch (err) {
+    const failure = signal.aborted ? { status: 499, raw: 'client closed the request' } : networkFailure(err);
+    noteFailure(app, gen, ep, failure, started, null);
+    return { failure, endpoint: ep };
+  }
+  if (response.statusCode >= 300) {
+    const text = await response.body.text().catch(() => '');
+    const failure = adapter.parseError(response.statusCode, text);
+    // A Retry-After header wins; some providers (Gemini) say it in the body, which the adapter parsed.
+    failure.retryAfterSeconds = retryAfterSeconds(response.headers) ?? failure.retryAfterSeconds;
+    noteFailure(app, gen, ep, failure, started, response.statusCode);
+    return { failure, endpoint: ep };
+  }
+  return { adapter, response, started };
+}
+
+/**
+ * Hosted tools the endpoint's protocol does not run: left out of the request (adapters skip them)
+ * and recorded; a client that requires one (tool_choice names it) gets a 400 from this endpoint.
+ */
+function unservedHostedTools(gen: Generation, adapter: ProviderAdapter): string[] {
+  let dropped: string[] | null = null;
+  for (const t of gen.req.tools) {
+    if (t.type !== 'hosted' || adapter.hostedTools?.has(t.name)) continue;
+    const choice = gen.req.toolChoice;
+    if (typeof choice === 'object' && choice.name === t.name) throw new UntranslatableRequest(`tool_choice requires the hosted tool ${t.name}, which no provider of this model runs`);
+    (dropped ??= []).push(t.name);
+  }
+  return dropped ?? [];
+}
+
+export function noteFailure(app: App, gen: Generation, ep: Endpoint, failure: UpstreamFailure, started: number, status: number | null): void {
+  gen.attempts.push({
+    provider: ep.provider.name,
+    endpoint: ep.key,
+    model: ep.model.id,
+    status,
+    latencyMs: Date.now() - started,
+    error: failure.raw.slice(0, 500),
+    outcome: 'failed',
+    reason: status === null ? failure.raw.slice(0, 200) : `HTTP ${status}`,
+  });
+  if (failure.status !== 499) {
+    app.health.recordFailure(healthKey(ep), {
+      rateLimited: failure.status === 429,
+      retryAfterMs: failure.retryAfterSeconds ? failure.retryAfterSeconds * 1000 : undefined,
+    });
+    app.log.warn({ gen: gen.id, provider: ep.provider.slug, status: failure.status, raw: failure.raw.slice(0, 200) }, 'upstream attempt failed');
+  }
+}
+
+export function recordSuccess(app: App, gen: Generation, ep: Endpoint, started: number): void {
+  const now = Date.now();
+  const ttft = gen.firstTokenAt !== null ? gen.firstTokenAt - started : null;
+  const genSeconds = gen.firstTokenAt !== null ? (now - gen.firstTokenAt) / 1000 : 0;
+  const tps = gen.usage && genSeconds > 0 ? gen.usage.completionTokens / genSeconds : null;
+  app.health.recordSuccess(healthKey(ep), ttft, tps);
+  const attempt: (typeof gen.attempts)[number] = { provider: ep.provider.name, endpoint: ep.key, model: ep.model.id, status: 200, latencyMs: now - started, outcome: 'served' };
+  const requested = gen.req.maxTokens;
+  if (requested !== undefined && gen.req.maxTokensPolicy === 'clamp' && ep.maxCompletionTokens !== null && requested > ep.maxCompletionTokens) {
+    gen.clampedTo = ep.maxCompletionTokens;
+    attempt.reason = `max_tokens ${requested} clamped to ${ep.maxCompletionTokens}`;
+  }
+  gen.attempts.push(attempt);
+}
+
+/** Usage (estimated when the upstream reported none) and its cost on the serving endpoint. */
+export function settle(gen: Generation, ep: Endpoint): void {
+  if (!gen.usage) {
+    gen.estimatedUsage = true;
+    gen.usage = { ...ZERO_USAGE, promptTokens: estimateTokens(gen.promptChars), completionTokens: estimateTokens(gen.streamedChars) };
+  }
+  gen.cost = computeCost(gen.usage, ep.price);
+}
+
+/** The error for a request whose every attempt failed: OpenRouter's vocabulary, any ingress's envelope. */
+export function finalError(last: AttemptFailure | null, all: AttemptFailure[]): ApiError {
+  if (!last) return new ApiError(503, 'No provider was available to serve this request');
+  if (all.every((a) => a.untranslatable)) return new ApiError(400, last.failure.raw, { error_type: 'invalid_request' });
+  const real = all.filter((a) => !a.untranslatable);
+  const { failure, endpoint } = real[real.length - 1] ?? last;
+  const status = failure.status === 429 ? 429 : isRetryable(failure.status) ? 502 : failure.status;
+  const metadata: Record<string, unknown> = { raw: failure.raw, provider_name: endpoint.provider.name };
+  if (real.length > 1) {
+    metadata.previous_errors = real.slice(0, -1).map((a) => ({ provider: a.endpoint.provider.name, code: a.failure.status, message: a.failure.raw.slice(0, 300) }));
+  }
+  const headers = failure.status === 429 && failure.retryAfterSeconds !== undefined ? { 'Retry-After': String(failure.retryAfterSeconds) } : undefined;
+  return new ApiError(status, 'Provider returned error', metadata, headers);
+}
+
+/**
+ * No attempt answered: the generation records why. Returns the error for the client, or null
+ * when the client left (nobody to answer).
+ */
+export function recordNoAnswer(gen: Generation, failures: AttemptFailure[], signal: CancelSignal): ApiError | null {
+  if (signal.aborted) {
+    gen.status = 499;
+    gen.error = { code: 499, message: 'client closed the request' };
+    return null;
+  }
+  const err = finalError(failures[failures.length - 1] ?? null, failures);
+  gen.status = err.status;
+  gen.error = { code: err.status, message: String(err.metadata?.raw ?? err.message) };
+  return err;
+}

@@ -1,0 +1,112 @@
+import type { ServerResponse } from 'node:http';
+import type { App } from '../app.js';
+import type { Endpoint } from '../catalog/types.js';
+import type { CancelSignal } from '../core/cancel.js';
+import type { ApiError } from '../core/errors.js';
+import type { Candidate } from '../routing/select.js';
+import { JsonKeepAlive } from '../streaming/json-keepalive.js';
+import { networkFailure } from '../upstream/transport.js';
+import { noteFailure, recordSuccess, settle, type AcceptedAttempt } from './attempt.js';
+import type { AttemptFailure, Generation } from './generation.js';
+import type { IngressCodec, ResponseIdentity } from './ingress.js';
+import { responseHeaders, routeHeader } from './record.js';
+
+/** How an accepted attempt reaches the client: streamed (stream.ts) or as one body (here). */
+export interface Delivery {
+  /** Serve an accepted attempt. Resolves true when the request is over, false to try the next candidate. */
+  serve(attempt: AcceptedAttempt, candidate: Candidate, failures: AttemptFailure[]): Promise<boolean>;
+  /** No attempt served: answer `err` (null: the client left, nobody to answer). Throws when nothing was committed yet. */
+  noAnswer(err: ApiError | null): void;
+  stop(): void;
+}
+
+export function identityFor(gen: Generation, ep: Endpoint, requestedId: string): ResponseIdentity {
+  return {
+    id: gen.id,
+    created: gen.created,
+    model: ep.model.canonical_slug ?? ep.model.id,
+    requestedModel: requestedId,
+    provider: ep.provider.name,
+    upstreamProtocol: ep.provider.protocol,
+    request: gen.req,
+  };
+}
+
+type Json = Record<string, unknown>;
+
+/** A 200 whose body is only an error (some hosts answer that way): the attempt failed. */
+function errorInBody(parsed: unknown): { status: number; message: string } | null {
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
+  const body = parsed as Json;
+  if (body.error == null || body.choices !== undefined || body.content !== undefined || body.candidates !== undefined || body.output !== undefined) return null;
+  const e = body.error;
+  const code = typeof e === 'object' && e !== null ? (e as Json).code : undefined;
+  const status = typeof code === 'number' && code >= 400 && code < 600 ? code : 502;
+  return { status, message: JSON.stringify(e) };
+}
+
+/** Non-streamed delivery: one body, with whitespace keep-alive where the wire allows it. */
+export class JsonDelivery implements Delivery {
+  private readonly keepAlive: JsonKeepAlive;
+
+  constructor(
+    private readonly app: App,
+    private readonly gen: Generation,
+    private readonly codec: IngressCodec,
+    res: ServerResponse,
+    private readonly signal: CancelSignal,
+  ) {
+    this.keepAlive = new JsonKeepAlive(res, codec.jsonKeepAlive ? app.settings.keepaliveMs : 0);
+  }
+
+  async serve(attempt: AcceptedAttempt, candidate: Candidate, failures: AttemptFailure[]): Promise<boolean> {
+    const { app, gen, signal } = this;
+    const ep = candidate.endpoint;
+    this.keepAlive.start(gen.id, routeHeader(gen, ep), responseHeaders(gen));
+    let parsed: unknown;
+    let text = '';
+    try {
+      text = await attempt.response.body.text();
+      parsed = JSON.parse(text);
+    } catch (err) {
+      const failure = signal.aborted ? { status: 499, raw: 'client closed the request' } : err instanceof SyntaxError ? { status: 502, raw: 'upstream returned invalid JSON' } : networkFailure(err);
+      noteFailure(app, gen, ep, failure, attempt.started, 200);
+      failures.push({ failure, endpoint: ep });
+      return failure.status === 499;
+    }
+    const inBody = errorInBody(parsed);
+    if (inBody) {
+      const failure = attempt.adapter.parseError(inBody.status, text);
+      failure.status = inBody.status;
+      noteFailure(app, gen, ep, failure, attempt.started, 200);
+      failures.push({ failure, endpoint: ep });
+      return false;
+    }
+    const completion = attempt.adapter.parseCompletion(parsed);
+    gen.served = ep;
+    gen.firstTokenAt = Date.now();
+    gen.usage = completion.usage;
+    gen.streamedChars = (completion.content?.length ?? 0) + completion.toolCalls.reduce((n, t) => n + t.arguments.length, 0);
+    settle(gen, ep);
+    gen.upstreamId = completion.upstreamId ?? null;
+    gen.serviceTier = completion.serviceTier ?? null;
+    gen.nativeFinishReason = completion.finishReason;
+    const who = identityFor(gen, ep, candidate.requestedId);
+    const { body, finishReason } = this.codec.completionBody(who, completion, gen.usage!, gen.cost);
+    gen.finishReason = finishReason;
+    this.keepAlive.finish(200, JSON.stringify(body));
+    recordSuccess(app, gen, ep, attempt.started);
+    return true;
+  }
+
+  noAnswer(err: ApiError | null): void {
+    if (!err) return;
+    if (!this.keepAlive.committed) throw err;
+    // Whitespace already went out with status 200: the error travels in the body.
+    this.keepAlive.finish(200, JSON.stringify(this.codec.errorBody({ status: err.status, message: err.message, metadata: err.metadata }).body));
+  }
+
+  stop(): void {
+    this.keepAlive.stop();
+  }
+}

@@ -1,0 +1,71 @@
+import type { Endpoint } from '../catalog/types.js';
+import type { Cost } from '../accounting/cost.js';
+import type { GenerationRequest } from '../model/request.js';
+import type { TokenUsage, UpstreamFailure } from '../model/response.js';
+import type { RoutePlan } from '../routing/select.js';
+import type { ProviderAttempt } from '../storage/generations.js';
+
+export interface AttemptFailure {
+  failure: UpstreamFailure;
+  endpoint: Endpoint;
+  /** The request could not be expressed in this endpoint's protocol: not the provider's fault. */
+  untranslatable?: boolean;
+}
+
+/** Per-request state shared by the attempt loop, the stream pump and the final record. */
+export class Generation {
+  readonly startedAt = Date.now();
+  created = Math.floor(this.startedAt / 1000);
+  attempts: ProviderAttempt[] = [];
+  served: Endpoint | null = null;
+  lastTried: Endpoint | null = null;
+  usage: TokenUsage | null = null;
+  estimatedUsage = false;
+  cost: Cost = { prompt: 0, completion: 0, total: 0 };
+  finishReason: string | null = null;
+  nativeFinishReason: string | null = null;
+  upstreamId: string | null = null;
+  serviceTier: string | null = null;
+  firstTokenAt: number | null = null;
+  acceptedAt: number | null = null;
+  status = 200;
+  error: { code: number; message: string } | null = null;
+  cancelled = false;
+  streamedChars = 0;
+  /** Hosted tools left out because the serving upstream has none (recorded, and named in a header). */
+  droppedTools: string[] = [];
+  /** Set when the served endpoint got a lower max_tokens than asked. */
+  clampedTo: number | null = null;
+  readonly requestedModel: string;
+  readonly user: string | null;
+  readonly sessionId: string | null;
+
+  constructor(
+    readonly id: string,
+    readonly req: GenerationRequest,
+    /** The client's body as parsed: recorded OpenRouter-level cassettes match on it. Dropped with the prompt. */
+    public clientBody: unknown,
+    readonly cassette: string | null,
+    readonly plan: RoutePlan,
+  ) {
+    this.requestedModel = req.model ?? req.models[0] ?? '';
+    this.user = req.user ?? null;
+    this.sessionId = req.sessionId ?? null;
+  }
+
+  get promptChars(): number {
+    return this.req.promptChars;
+  }
+
+  /**
+   * Once content has reached the client no other provider can be tried, so the conversation is
+   * not needed any more; for a long prompt it is most of what an open stream holds.
+   */
+  releasePrompt(): void {
+    const req = this.req;
+    req.messages = [];
+    req.tools = [];
+    req.native = undefined;
+    this.clientBody = null;
+  }
+}
