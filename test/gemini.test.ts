@@ -25,7 +25,9 @@ import { GeminiStreamDecoder, parseCompletion } from '../src/providers/gemini/re
 import { GeminiAdapter } from '../src/providers/gemini/adapter.js';
 import { HealthTracker } from '../src/routing/health.js';
 import type { Endpoint } from '../src/catalog/types.js';
-import type { ChatRequest } from '../src/api/chat-schema.js';
+import type { ChatRequest } from '../src/ingress/chat-completions/schema.js';
+import { chatToModel, toMessages } from '../src/ingress/chat-completions/to-model.js';
+import type { GenerationRequest } from '../src/model/request.js';
 import { WEATHER_TOOL, numberTool, fetchGeneration as generation } from './support/requests.js';
 
 // ------------------------------------------------------------------------------------------------
@@ -1166,7 +1168,10 @@ describe('toGeminiSchema: JSON Schema → Gemini schema', () => {
 
 describe('reasoning → thinkingConfig', () => {
   const ep = (upstreamModel: string): Endpoint => ({ upstreamModel, maxCompletionTokens: 65536 }) as Endpoint;
-  const req = (r: Partial<ChatRequest>): ChatRequest => ({ model: 'm', messages: [], ...r }) as ChatRequest;
+  const req = (r: Partial<ChatRequest>): GenerationRequest => {
+    const chat = { model: 'm', messages: [], ...r } as ChatRequest;
+    return chatToModel(chat, JSON.stringify(chat.messages ?? '').length);
+  };
 
   it('nothing asked: no thinkingConfig (the model default applies)', () => {
     assert.equal(thinkingConfig(req({}), ep('gemini-2.5-flash')), undefined);
@@ -1206,7 +1211,7 @@ describe('reasoning → thinkingConfig', () => {
 describe('messages → contents', () => {
   it('tool results name the function of the earlier call; JSON object results stay objects; images ride along', () => {
     const { contents } = toContents(
-      [
+      toMessages([
         { role: 'user', content: 'go' },
         {
           role: 'assistant',
@@ -1223,7 +1228,7 @@ describe('messages → contents', () => {
         },
         { role: 'tool', tool_call_id: 'c1', content: '{"hits":3}' },
         { role: 'tool', tool_call_id: 'c2', content: [{ type: 'text', text: 'here' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] },
-      ],
+      ]),
       'gemini-2.5-flash',
     );
     assert.deepEqual(contents, [
@@ -1245,12 +1250,12 @@ describe('messages → contents', () => {
 
   it('Gemini 3: a function call without a signature (other model, dropped details) gets the documented skip value', () => {
     const { contents } = toContents(
-      [
+      toMessages([
         { role: 'user', content: 'go' },
         { role: 'assistant', content: null, tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: 'f', arguments: '{}' } }, { id: 'toolu_2', type: 'function', function: { name: 'f', arguments: '{}' } }] },
         { role: 'tool', tool_call_id: 'toolu_1', content: 'a' },
         { role: 'tool', tool_call_id: 'toolu_2', content: 'b' },
-      ],
+      ]),
       'gemini-3-pro-preview',
     );
     assert.equal(contents[1].parts[0].thoughtSignature, 'skip_thought_signature_validator');
@@ -1259,7 +1264,7 @@ describe('messages → contents', () => {
 
   it('a signature without id attaches to the first text part', () => {
     const { contents } = toContents(
-      [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'Hello!', reasoning_details: [{ type: 'reasoning.encrypted', data: 'TXT', format: 'google-gemini-v1', index: 0 }] }],
+      toMessages([{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'Hello!', reasoning_details: [{ type: 'reasoning.encrypted', data: 'TXT', format: 'google-gemini-v1', index: 0 }] }]),
       'gemini-3-flash-preview',
     );
     assert.deepEqual(contents[1], { role: 'model', parts: [{ text: 'Hello!', thoughtSignature: 'TXT' }] });
@@ -1321,5 +1326,117 @@ describe('decoding Gemini responses', () => {
     const bad = JSON.stringify({ error: { code: 400, message: 'API key not valid.', status: 'INVALID_ARGUMENT', details: [{ reason: 'API_KEY_INVALID' }] } });
     assert.equal(a.parseError(400, bad).status, 401);
     assert.deepEqual(a.parseError(502, '<html>bad gateway</html>'), { status: 502, raw: '<html>bad gateway</html>' });
+  });
+});
+
+describe('model features → Gemini request', () => {
+  const ep = (upstreamModel: string): Endpoint => ({ upstreamModel, maxCompletionTokens: 65536, supportedParameters: new Set<string>() }) as unknown as Endpoint;
+  const gen = (r: Partial<GenerationRequest>): GenerationRequest => ({
+    api: 'responses',
+    model: 'm',
+    models: [],
+    provider: null,
+    messages: [],
+    tools: [],
+    stream: false,
+    extra: {},
+    promptChars: 0,
+    parameters: [],
+    ...r,
+  });
+  const body = (r: Partial<GenerationRequest>, model = 'gemini-2.5-flash') => {
+    const a = new GeminiAdapter();
+    const provider = { entry: { slug: 'google-ai-studio' }, headers: {}, baseUrl: 'https://g', apiKey: 'k' } as never;
+    return JSON.parse(a.buildRequest(gen(r), ep(model), provider, false).body);
+  };
+
+  it('a custom (free-form) tool is a function of one string; its calls send the text as that argument', () => {
+    const b = body({
+      tools: [
+        { type: 'function', kind: 'custom', name: 'apply_patch', description: 'Apply a patch', format: { type: 'grammar', syntax: 'lark', definition: 'start: /.+/' } },
+        { type: 'hosted', name: 'web_search', config: { type: 'web_search' } },
+        { type: 'hosted', name: 'code_interpreter', config: { type: 'code_interpreter' } },
+      ],
+      toolChoice: { name: 'apply_patch' },
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'fix it' }] },
+        { role: 'assistant', content: [{ type: 'tool-call', kind: 'custom', id: 'call_1', name: 'apply_patch', arguments: '*** Begin Patch' }] },
+        { role: 'tool', content: [{ type: 'tool-result', kind: 'custom', callId: 'call_1', content: [{ type: 'text', text: 'done' }] }] },
+      ],
+    });
+    const decl = b.tools[0].functionDeclarations[0];
+    assert.equal(decl.name, 'apply_patch');
+    assert.equal(decl.description, 'Apply a patch');
+    assert.deepEqual(Object.keys(decl.parameters.properties), ['input']);
+    assert.equal(decl.parameters.properties.input.type, 'STRING');
+    assert.match(decl.parameters.properties.input.description, /lark grammar:\nstart: \/\.\+\//);
+    assert.deepEqual(decl.parameters.required, ['input']);
+    assert.deepEqual(b.tools[1], { google_search: {} }, 'hosted web search is Google Search grounding');
+    assert.equal(b.tools.length, 2, 'other hosted tools are left out');
+    assert.deepEqual(b.toolConfig, { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: ['apply_patch'] } });
+    assert.deepEqual(b.contents[1].parts[0].functionCall, { name: 'apply_patch', args: { input: '*** Begin Patch' }, id: 'call_1' });
+    assert.deepEqual(b.contents[2].parts, [{ functionResponse: { name: 'apply_patch', response: { result: 'done' }, id: 'call_1' } }]);
+  });
+
+  it('a tool result with an image and a document: both ride next to the functionResponse; an error result says so', () => {
+    const { contents } = toContents(
+      [
+        { role: 'assistant', content: [{ type: 'tool-call', id: 'c1', name: 'shot', arguments: '{}' }, { type: 'tool-call', id: 'c2', name: 'fail', arguments: '{}' }] },
+        {
+          role: 'tool',
+          content: [
+            {
+              type: 'tool-result',
+              callId: 'c1',
+              content: [
+                { type: 'text', text: 'screenshot' },
+                { type: 'image', source: { kind: 'base64', mediaType: 'image/png', data: 'iVBO' } },
+                { type: 'file', filename: 'spec.pdf', source: { kind: 'url', url: 'https://example.com/files/spec' } },
+              ],
+            },
+            { type: 'tool-result', callId: 'c2', isError: true, content: [{ type: 'text', text: 'no such page' }] },
+          ],
+        },
+      ],
+      'gemini-2.5-flash',
+    );
+    assert.deepEqual(contents[1], {
+      role: 'user',
+      parts: [
+        { functionResponse: { name: 'shot', response: { result: 'screenshot' }, id: 'c1' } },
+        { functionResponse: { name: 'fail', response: { error: 'no such page' }, id: 'c2' } },
+        { inlineData: { mimeType: 'image/png', data: 'iVBO' } },
+        { fileData: { fileUri: 'https://example.com/files/spec', mimeType: 'application/pdf' } },
+      ],
+    });
+  });
+
+  it('file parts: inline bytes, URLs, provider file ids and text documents', () => {
+    const { contents } = toContents(
+      [
+        {
+          role: 'user',
+          content: [
+            { type: 'file', filename: 'a.pdf', source: { kind: 'base64', mediaType: 'application/pdf', data: 'JVBERi0=' } },
+            { type: 'file', filename: 'notes.md', source: { kind: 'url', url: 'https://example.com/notes.md' } },
+            { type: 'file', source: { kind: 'file-id', fileId: 'https://generativelanguage.googleapis.com/v1beta/files/abc' } },
+            { type: 'file', filename: 'b.txt', source: { kind: 'text', mediaType: 'text/plain', text: 'héllo' } },
+            { type: 'file', filename: 'c.csv', source: { kind: 'base64', mediaType: 'application/octet-stream', data: 'YSxi' } },
+            { type: 'audio', data: 'UklG', format: 'MP3' },
+            { type: 'video', url: 'https://www.youtube.com/watch?v=x' },
+          ],
+        },
+      ],
+      'gemini-2.5-flash',
+    );
+    assert.deepEqual(contents[0].parts, [
+      { inlineData: { mimeType: 'application/pdf', data: 'JVBERi0=' } },
+      { fileData: { fileUri: 'https://example.com/notes.md', mimeType: 'text/md' } },
+      { fileData: { fileUri: 'https://generativelanguage.googleapis.com/v1beta/files/abc', mimeType: 'application/pdf' } },
+      { inlineData: { mimeType: 'text/plain', data: Buffer.from('héllo').toString('base64') } },
+      { inlineData: { mimeType: 'text/csv', data: 'YSxi' } },
+      { inlineData: { mimeType: 'audio/mp3', data: 'UklG' } },
+      { fileData: { fileUri: 'https://www.youtube.com/watch?v=x' } },
+    ]);
   });
 });

@@ -1,6 +1,7 @@
-import type { ChatRequest } from '../../ingress/chat-completions/schema.js';
 import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
+import type { GenerationRequest } from '../../model/request.js';
+import { baseHeaders } from '../shared.js';
 import type { Completion, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
 import { toGenerateContentRequest } from './request.js';
 import { GeminiStreamDecoder, parseCompletion, statusOf } from './response.js';
@@ -39,16 +40,13 @@ function hasReason(details: unknown, reason: string): boolean {
 
 export class GeminiAdapter implements ProviderAdapter {
   readonly protocol = 'gemini';
+  /** Web search is Google Search grounding (request.ts `toTools`). */
+  readonly hostedTools: ReadonlySet<string> = new Set(['web_search']);
 
-  buildRequest(req: ChatRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean): UpstreamRequest {
+  buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean): UpstreamRequest {
     const body = toGenerateContentRequest(req, endpoint);
     const method = stream ? 'streamGenerateContent?alt=sse' : 'generateContent';
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: stream ? 'text/event-stream' : 'application/json',
-      'user-agent': 'Switchyard',
-      ...provider.headers,
-    };
+    const headers = baseHeaders(provider, stream);
     if (provider.apiKey) headers['x-goog-api-key'] = provider.apiKey;
     return { url: `${provider.baseUrl}/${modelPath(endpoint.upstreamModel)}:${method}`, headers, body: JSON.stringify(body) };
   }

@@ -1,9 +1,11 @@
-import type { ChatRequest } from '../../ingress/chat-completions/schema.js';
 import type { Endpoint } from '../../catalog/types.js';
+import { guessMediaType, sourceFromUrl } from '../../model/media.js';
+import type { ContentPart, GenerationRequest, MediaSource, Message, Tool, ToolChoice, ToolResultPart } from '../../model/request.js';
+import { argumentsObject, CUSTOM_TOOL_INPUT, effortBudget, maxTokensFor, toolParameters } from '../shared.js';
 import { toGeminiParameters, toResponseJsonSchema } from './schema.js';
 
 /**
- * OpenRouter chat request → Gemini `GenerateContentRequest` (Generative Language API, v1beta).
+ * The wire-neutral request → Gemini `GenerateContentRequest` (Generative Language API, v1beta).
  * Field names follow Google's REST JSON (camelCase); enum values use their canonical upper-case
  * names (`STRING`, `AUTO`, `HIGH`), as Google's own SDKs send them.
  */
@@ -72,7 +74,6 @@ export function isGemini3(upstreamModel: string): boolean {
 // reasoning → thinkingConfig (spec §5.1)
 // ---------------------------------------------------------------------------------------------
 
-const EFFORT_RATIO: Record<string, number> = { max: 0.95, xhigh: 0.95, high: 0.8, medium: 0.5, low: 0.2, minimal: 0.1 };
 const EFFORT_LEVEL: Record<string, Level> = { max: 'HIGH', xhigh: 'HIGH', high: 'HIGH', medium: 'MEDIUM', low: 'LOW', minimal: 'MINIMAL' };
 
 /** The supported level nearest to `want` (ties go to the higher level). */
@@ -94,21 +95,25 @@ function snapLevel(want: Level, supported: Level[]): Level {
 const clamp = (n: number, lo: number, hi: number) => Math.min(Math.max(n, lo), hi);
 
 /**
- * `reasoning` / `reasoning_effort` / `include_reasoning` → `generationConfig.thinkingConfig`, or
- * undefined when the client asked for nothing (the model's own default applies: no injected
- * defaults, spec Q30).
+ * The request's reasoning → `generationConfig.thinkingConfig`, or undefined when the client asked
+ * for nothing (the model's own default applies: no injected defaults, spec Q30). A request that
+ * only hides the reasoning (`exclude` or `hide` alone) asks for nothing: Gemini's default already
+ * thinks without sending thoughts.
  */
-export function thinkingConfig(req: ChatRequest, endpoint: Endpoint): Json | undefined {
+export function thinkingConfig(req: GenerationRequest, endpoint: Endpoint): Json | undefined {
   const traits = thinkingTraits(endpoint.upstreamModel);
   if (traits.style === 'none') return undefined;
-  const r = req.reasoning ?? null;
-  const effort = r?.effort ?? req.reasoning_effort ?? null;
-  const budget = r?.max_tokens ?? null;
-  const exclude = r?.exclude === true || req.include_reasoning === false;
-  const asked = effort !== null || budget !== null || (r?.enabled ?? null) !== null || req.include_reasoning === true;
+  const r = req.reasoning;
+  if (!r) return undefined;
+  const effort = r.effort ?? null;
+  const budget = r.maxTokens ?? null;
+  const enabled = r.enabled ?? null;
+  const exclude = r.exclude === true || r.hide === true;
+  // A reasoning object with nothing in it (include_reasoning: true) asks for the thoughts.
+  const asked = effort !== null || budget !== null || enabled !== null || !exclude;
   if (!asked) return undefined;
 
-  const disabled = effort === 'none' || r?.enabled === false || budget === 0;
+  const disabled = effort === 'none' || enabled === false || budget === 0;
   if (disabled) {
     if (traits.style === 'level') return { thinkingLevel: traits.levels[0] };
     return { thinkingBudget: traits.canDisable ? 0 : traits.min };
@@ -118,16 +123,15 @@ export function thinkingConfig(req: ChatRequest, endpoint: Endpoint): Json | und
   if (traits.style === 'level') {
     // Gemini 3: an explicit budget is passed through (Google maps it to a level).
     if (budget !== null) return { includeThoughts, thinkingBudget: budget };
-    if (effort === null && r?.enabled !== true) return { includeThoughts }; // include_reasoning alone
+    if (effort === null && enabled !== true) return { includeThoughts }; // include_reasoning alone
     return { includeThoughts, thinkingLevel: snapLevel(EFFORT_LEVEL[effort ?? 'medium'] ?? 'MEDIUM', traits.levels) };
   }
 
   // Gemini 2.5: thinkingBudget.
   if (budget !== null) return { includeThoughts, thinkingBudget: clamp(budget, traits.min, traits.max) };
-  if (effort === null && r?.enabled !== true) return { includeThoughts };
-  const maxTokens = req.max_completion_tokens ?? req.max_tokens ?? null;
-  const base = maxTokens ?? endpoint.maxCompletionTokens ?? 65536;
-  let computed = Math.max(Math.min(Math.floor(base * (EFFORT_RATIO[effort ?? 'medium'] ?? 0.5)), 128000), 1024);
+  if (effort === null && enabled !== true) return { includeThoughts };
+  const maxTokens = maxTokensFor(req, endpoint) ?? null;
+  let computed = effortBudget(effort, maxTokens ?? endpoint.maxCompletionTokens ?? 65536);
   // Thinking tokens count against maxOutputTokens: keep room for the answer.
   if (maxTokens !== null && computed >= maxTokens) computed = Math.max(1, maxTokens - 1);
   return { includeThoughts, thinkingBudget: clamp(computed, traits.min, traits.max) };
@@ -137,29 +141,18 @@ export function thinkingConfig(req: ChatRequest, endpoint: Endpoint): Json | und
 // Content parts
 // ---------------------------------------------------------------------------------------------
 
+/** Gemini's names for the media types it takes, by file extension (Gemini API docs, "File input"). */
 const MIME_BY_EXT: Record<string, string> = {
-  png: 'image/png',
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  webp: 'image/webp',
-  gif: 'image/gif',
   heic: 'image/heic',
   heif: 'image/heif',
-  pdf: 'application/pdf',
-  txt: 'text/plain',
   md: 'text/md',
-  html: 'text/html',
-  csv: 'text/csv',
   mp3: 'audio/mp3',
-  wav: 'audio/wav',
   ogg: 'audio/ogg',
   flac: 'audio/flac',
   aac: 'audio/aac',
   m4a: 'audio/m4a',
-  mp4: 'video/mp4',
   mpeg: 'video/mpeg',
   mov: 'video/mov',
-  webm: 'video/webm',
 };
 
 const AUDIO_MIME: Record<string, string> = {
@@ -174,120 +167,105 @@ const AUDIO_MIME: Record<string, string> = {
   pcm24: 'audio/pcm',
 };
 
+/** The media type a file name or URL suggests, in Gemini's vocabulary. */
 function guessMime(nameOrUrl: string | undefined): string | undefined {
   if (!nameOrUrl) return undefined;
-  const path = nameOrUrl.split(/[?#]/)[0];
-  const ext = /\.([A-Za-z0-9]+)$/.exec(path)?.[1]?.toLowerCase();
-  return ext ? MIME_BY_EXT[ext] : undefined;
+  const ext = /\.([A-Za-z0-9]+)$/.exec(nameOrUrl.split(/[?#]/)[0])?.[1]?.toLowerCase();
+  return (ext ? MIME_BY_EXT[ext] : undefined) ?? guessMediaType(nameOrUrl);
 }
 
-/** A data: URL becomes inlineData, anything else (https, gs://, Files API URIs) fileData. */
-export function mediaPart(url: string, hint?: { mimeType?: string; filename?: string }): Part {
-  const data = /^data:([^;,]*)((?:;[^;,]*)*),(.*)$/s.exec(url);
-  if (data) {
-    const mimeType = data[1] || hint?.mimeType || guessMime(hint?.filename) || 'application/octet-stream';
-    const isBase64 = /;base64/i.test(data[2]);
-    const payload = isBase64 ? data[3] : Buffer.from(decodeURIComponent(data[3]), 'utf8').toString('base64');
-    return { inlineData: { mimeType, data: payload } };
-  }
-  const mimeType = hint?.mimeType ?? guessMime(hint?.filename) ?? guessMime(url);
-  const fileData: Json = { fileUri: url };
-  if (mimeType) fileData.mimeType = mimeType;
-  return { fileData };
-}
+const OCTET_STREAM = 'application/octet-stream';
 
-function contentParts(content: unknown): Part[] {
-  if (typeof content === 'string') return [{ text: content }];
-  if (!Array.isArray(content)) return [];
-  const parts: Part[] = [];
-  for (const raw of content) {
-    if (!isObject(raw)) continue;
-    switch (raw.type) {
-      case 'text':
-        if (typeof raw.text === 'string') parts.push({ text: raw.text });
-        break;
-      case 'image_url': {
-        const img = raw.image_url as Json | undefined;
-        if (typeof img?.url === 'string') parts.push(mediaPart(img.url));
-        break;
-      }
-      case 'file': {
-        const f = raw.file as Json | undefined;
-        const filename = typeof f?.filename === 'string' ? f.filename : undefined;
-        const src = typeof f?.file_data === 'string' ? f.file_data : typeof f?.file_id === 'string' ? f.file_id : undefined;
-        if (src) parts.push(mediaPart(src, { filename, mimeType: guessMime(filename) ?? (src.startsWith('data:') ? undefined : 'application/pdf') }));
-        break;
-      }
-      case 'input_audio': {
-        const a = raw.input_audio as Json | undefined;
-        if (typeof a?.data === 'string') {
-          const format = typeof a.format === 'string' ? a.format.toLowerCase() : 'wav';
-          parts.push({ inlineData: { mimeType: AUDIO_MIME[format] ?? `audio/${format}`, data: a.data } });
-        }
-        break;
-      }
-      case 'video_url':
-      case 'input_video': {
-        const v = raw.video_url as Json | undefined;
-        if (typeof v?.url === 'string') parts.push(mediaPart(v.url, { mimeType: /youtu\.?be/.test(v.url) ? undefined : guessMime(v.url) }));
-        break;
-      }
-      default:
-        break;
+/**
+ * A media source as a Gemini part: inline bytes become inlineData, anything else (https, gs://,
+ * Files API URIs, provider file ids) fileData. `mimeType` is what the part's kind suggests when the
+ * source does not say (a data URL without a media type, a URL without an extension).
+ */
+export function mediaPart(source: MediaSource, hint?: { mimeType?: string; filename?: string }): Part {
+  switch (source.kind) {
+    case 'base64': {
+      const mimeType = source.mediaType !== OCTET_STREAM ? source.mediaType : (hint?.mimeType ?? guessMime(hint?.filename) ?? OCTET_STREAM);
+      return { inlineData: { mimeType, data: source.data } };
     }
+    case 'text':
+      return { inlineData: { mimeType: source.mediaType, data: Buffer.from(source.text, 'utf8').toString('base64') } };
+    case 'url':
+    case 'file-id': {
+      const uri = source.kind === 'url' ? source.url : source.fileId;
+      const mimeType = hint?.mimeType ?? guessMime(hint?.filename) ?? guessMime(uri);
+      const fileData: Json = { fileUri: uri };
+      if (mimeType) fileData.mimeType = mimeType;
+      return { fileData };
+    }
+  }
+}
+
+/** One content part as a Gemini part (text and media; tool calls, results and reasoning are handled by the caller). */
+function contentPart(p: ContentPart): Part | null {
+  switch (p.type) {
+    case 'text':
+      return { text: p.text };
+    case 'image':
+      return mediaPart(p.source);
+    case 'file': {
+      // A document without a media type of its own is taken for a PDF (OpenRouter's documented file input).
+      const inline = p.source.kind === 'base64' || p.source.kind === 'text';
+      return mediaPart(p.source, { filename: p.filename, mimeType: guessMime(p.filename) ?? (inline ? undefined : 'application/pdf') });
+    }
+    case 'audio': {
+      const format = p.format.toLowerCase();
+      return { inlineData: { mimeType: AUDIO_MIME[format] ?? `audio/${format}`, data: p.data } };
+    }
+    case 'video':
+      return mediaPart(sourceFromUrl(p.url), { mimeType: /youtu\.?be/.test(p.url) ? undefined : guessMime(p.url) });
+    default:
+      return null;
+  }
+}
+
+function contentParts(content: readonly ContentPart[]): Part[] {
+  const parts: Part[] = [];
+  for (const p of content) {
+    const part = contentPart(p);
+    if (part) parts.push(part);
   }
   return parts;
 }
 
-function textOf(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  return content
-    .filter((p): p is Json => isObject(p) && p.type === 'text' && typeof p.text === 'string')
-    .map((p) => p.text as string)
-    .join('');
-}
-
-function parseArgs(args: unknown): Json {
-  if (isObject(args)) return args;
-  if (typeof args !== 'string' || args.trim() === '') return {};
-  try {
-    const parsed: unknown = JSON.parse(args);
-    return isObject(parsed) ? parsed : {};
-  } catch {
-    return {};
-  }
+function textOf(content: readonly ContentPart[]): string {
+  let out = '';
+  for (const p of content) if (p.type === 'text') out += p.text;
+  return out;
 }
 
 /** A tool result as Gemini's `functionResponse.response` (a JSON object). */
-function toolResponse(content: unknown): Json {
-  const text = textOf(content);
+function toolResponse(result: ToolResultPart): Json {
+  const text = textOf(result.content);
   try {
     const parsed: unknown = JSON.parse(text);
     if (isObject(parsed)) return parsed;
   } catch {
     // plain text result
   }
-  return { result: text };
+  return result.isError === true ? { error: text } : { result: text };
 }
 
 /** Thought signatures the client sent back: keyed by tool-call id, plus those without an id. */
-function signaturesOf(msg: Json): { byId: Map<string, string>; loose: string[] } {
+function signaturesOf(msg: Message): { byId: Map<string, string>; loose: string[] } {
   const byId = new Map<string, string>();
   const loose: string[] = [];
-  const details = Array.isArray(msg.reasoning_details) ? msg.reasoning_details : [];
-  for (const d of details) {
-    if (!isObject(d) || d.type !== 'reasoning.encrypted' || typeof d.data !== 'string') continue;
+  for (const p of msg.content) {
+    if (p.type !== 'reasoning' || p.encrypted === undefined) continue;
     // Other providers' blobs (OpenAI rs_…, Anthropic redacted thinking) mean nothing to Gemini.
-    if (typeof d.format !== 'string' || !d.format.startsWith('google-gemini')) continue;
-    if (typeof d.id === 'string' && d.id !== '') byId.set(d.id, d.data);
-    else loose.push(d.data);
+    if (p.format === undefined || !p.format.startsWith('google-gemini')) continue;
+    if (p.id !== undefined && p.id !== '') byId.set(p.id, p.encrypted);
+    else loose.push(p.encrypted);
   }
   return { byId, loose };
 }
 
-/** OpenRouter messages → `systemInstruction` + `contents`. */
-export function toContents(messages: Json[], upstreamModel: string): { systemInstruction?: Content; contents: Content[] } {
+/** Model messages → `systemInstruction` + `contents`. */
+export function toContents(messages: readonly Message[], upstreamModel: string): { systemInstruction?: Content; contents: Content[] } {
   const system: Part[] = [];
   const contents: Content[] = [];
   const toolNames = new Map<string, string>();
@@ -296,8 +274,8 @@ export function toContents(messages: Json[], upstreamModel: string): { systemIns
 
   for (const msg of messages) {
     const role = msg.role;
-    if (role === 'system' || role === 'developer') {
-      system.push(...contentParts(msg.content).filter((p) => typeof p.text === 'string'));
+    if (role === 'system') {
+      for (const p of msg.content) if (p.type === 'text') system.push({ text: p.text });
       continue;
     }
     if (role === 'user') {
@@ -307,15 +285,19 @@ export function toContents(messages: Json[], upstreamModel: string): { systemIns
       continue;
     }
     if (role === 'assistant') {
-      const parts: Part[] = contentParts(msg.content ?? null).filter((p) => typeof p.text === 'string' && p.text !== '');
+      const parts: Part[] = [];
       const { byId, loose } = signaturesOf(msg);
       let firstCall = true;
-      for (const tc of Array.isArray(msg.tool_calls) ? (msg.tool_calls as Json[]) : []) {
-        const fn = (tc.function ?? {}) as Json;
-        const name = typeof fn.name === 'string' ? fn.name : '';
-        const id = typeof tc.id === 'string' ? tc.id : undefined;
-        if (id) toolNames.set(id, name);
-        const functionCall: Json = { name, args: parseArgs(fn.arguments) };
+      for (const p of msg.content) {
+        if (p.type === 'text') {
+          if (p.text !== '') parts.push({ text: p.text });
+          continue;
+        }
+        if (p.type !== 'tool-call') continue;
+        const id = p.id !== '' ? p.id : undefined;
+        if (id) toolNames.set(id, p.name);
+        const args = p.kind === 'custom' ? { [CUSTOM_TOOL_INPUT]: p.arguments } : argumentsObject(p.arguments);
+        const functionCall: Json = { name: p.name, args };
         if (id) functionCall.id = id;
         const part: Part = { functionCall };
         const sig = id ? byId.get(id) : undefined;
@@ -334,13 +316,15 @@ export function toContents(messages: Json[], upstreamModel: string): { systemIns
       lastWasTool = false;
       continue;
     }
-    if (role === 'tool') {
-      const id = typeof msg.tool_call_id === 'string' ? msg.tool_call_id : '';
-      const name = toolNames.get(id) ?? (typeof msg.name === 'string' ? msg.name : '');
-      const functionResponse: Json = { name, response: toolResponse(msg.content) };
+    // role === 'tool': each result is a functionResponse in the user turn that follows the calls.
+    for (const result of msg.content) {
+      if (result.type !== 'tool-result') continue;
+      const id = result.callId;
+      const name = toolNames.get(id) ?? msg.name ?? '';
+      const functionResponse: Json = { name, response: toolResponse(result) };
       if (id) functionResponse.id = id;
-      // Images in a tool result travel next to the functionResponse in the same user turn.
-      const media = Array.isArray(msg.content) ? contentParts(msg.content).filter((p) => !('text' in p)) : [];
+      // Images and documents in a tool result travel next to the functionResponse in the same user turn.
+      const media = contentParts(result.content.filter((p) => p.type !== 'text'));
       const last = contents[contents.length - 1];
       if (lastWasTool && last?.role === 'user') {
         const firstMedia = last.parts.findIndex((p) => !p.functionResponse);
@@ -362,48 +346,57 @@ export function toContents(messages: Json[], upstreamModel: string): { systemIns
 // tools, tool_choice, generationConfig
 // ---------------------------------------------------------------------------------------------
 
-export function toTools(tools: ChatRequest['tools']): Json[] | undefined {
-  if (!Array.isArray(tools) || tools.length === 0) return undefined;
-  const functionDeclarations = tools.map((t) => {
+/**
+ * Function tools as `functionDeclarations` (a custom tool as a function of one string), hosted web
+ * search as Google Search grounding; other hosted tools have no Gemini form and are left out.
+ */
+export function toTools(tools: readonly Tool[]): Json[] | undefined {
+  const functionDeclarations: Json[] = [];
+  let webSearch = false;
+  for (const t of tools) {
+    if (t.type === 'hosted') {
+      if (t.name === 'web_search') webSearch = true;
+      continue;
+    }
     const decl: Json = {};
-    if (typeof t.function.description === 'string') decl.description = t.function.description;
-    decl.name = t.function.name;
-    const parameters = toGeminiParameters(t.function.parameters);
+    if (t.description !== undefined) decl.description = t.description;
+    decl.name = t.name;
+    const parameters = toGeminiParameters(t.kind === 'custom' ? toolParameters(t) : t.parameters);
     if (parameters) decl.parameters = parameters;
-    return decl;
-  });
-  return [{ functionDeclarations }];
+    functionDeclarations.push(decl);
+  }
+  const out: Json[] = [];
+  if (functionDeclarations.length > 0) out.push({ functionDeclarations });
+  if (webSearch) out.push({ google_search: {} });
+  return out.length > 0 ? out : undefined;
 }
 
-export function toToolConfig(choice: ChatRequest['tool_choice']): Json | undefined {
-  if (choice === undefined || choice === null) return undefined;
+export function toToolConfig(choice: ToolChoice | undefined): Json | undefined {
+  if (choice === undefined) return undefined;
   if (choice === 'auto') return { functionCallingConfig: { mode: 'AUTO' } };
   if (choice === 'none') return { functionCallingConfig: { mode: 'NONE' } };
   if (choice === 'required') return { functionCallingConfig: { mode: 'ANY' } };
-  if (typeof choice === 'object' && choice.function?.name) {
-    return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.function.name] } };
-  }
-  return undefined;
+  return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.name] } };
 }
 
-function generationConfig(req: ChatRequest, endpoint: Endpoint): Json | undefined {
+function generationConfig(req: GenerationRequest, endpoint: Endpoint): Json | undefined {
   const g: Json = {};
-  const maxTokens = req.max_completion_tokens ?? req.max_tokens;
-  if (maxTokens != null) g.maxOutputTokens = maxTokens;
-  if (req.temperature != null) g.temperature = req.temperature;
-  if (req.top_p != null) g.topP = req.top_p;
-  if (req.top_k != null) g.topK = req.top_k;
-  if (req.seed != null) g.seed = req.seed;
-  if (req.stop != null) {
-    const stops = (Array.isArray(req.stop) ? req.stop : [req.stop]).filter((s) => s !== '');
+  const maxTokens = maxTokensFor(req, endpoint);
+  if (maxTokens !== undefined) g.maxOutputTokens = maxTokens;
+  if (req.temperature !== undefined) g.temperature = req.temperature;
+  if (req.topP !== undefined) g.topP = req.topP;
+  if (req.topK !== undefined) g.topK = req.topK;
+  if (req.seed !== undefined) g.seed = req.seed;
+  if (req.stop !== undefined) {
+    const stops = req.stop.filter((s) => s !== '');
     if (stops.length > 0) g.stopSequences = stops.slice(0, 5);
   }
-  const rf = req.response_format as Json | null | undefined;
+  const rf = req.responseFormat;
   if (rf?.type === 'json_object') g.responseMimeType = 'application/json';
   if (rf?.type === 'json_schema') {
     g.responseMimeType = 'application/json';
-    const js = rf.json_schema as Json | undefined;
-    if (isObject(js?.schema)) g.responseJsonSchema = toResponseJsonSchema(js.schema);
+    // An empty schema constrains nothing: JSON output alone.
+    if (Object.keys(rf.schema).length > 0) g.responseJsonSchema = toResponseJsonSchema(rf.schema);
   }
   const thinking = thinkingConfig(req, endpoint);
   if (thinking) g.thinkingConfig = thinking;
@@ -411,15 +404,15 @@ function generationConfig(req: ChatRequest, endpoint: Endpoint): Json | undefine
 }
 
 /** The whole request body. */
-export function toGenerateContentRequest(req: ChatRequest, endpoint: Endpoint): Json {
-  const { systemInstruction, contents } = toContents(req.messages as Json[], endpoint.upstreamModel);
+export function toGenerateContentRequest(req: GenerationRequest, endpoint: Endpoint): Json {
+  const { systemInstruction, contents } = toContents(req.messages, endpoint.upstreamModel);
   const body: Json = { contents };
   const config = generationConfig(req, endpoint);
   if (config) body.generationConfig = config;
   if (systemInstruction) body.systemInstruction = systemInstruction;
   const tools = toTools(req.tools);
   if (tools) {
-    const toolConfig = toToolConfig(req.tool_choice);
+    const toolConfig = toToolConfig(req.toolChoice);
     if (toolConfig) body.toolConfig = toolConfig;
     body.tools = tools;
   }

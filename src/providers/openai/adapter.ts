@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
-import type { ChatRequest } from '../../ingress/chat-completions/schema.js';
 import { detached } from '../../core/strings.js';
 import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
+import { sourceToUrl } from '../../model/media.js';
+import type { ContentPart, GenerationRequest, Message, ResponseFormat, Tool, ToolCallPart, ToolChoice } from '../../model/request.js';
+import { baseHeaders, customArgumentsAsJson, extractErrorMessage, hashUser, maxTokensFor, toolParameters } from '../shared.js';
 import type {
   Completion,
   ProviderAdapter,
@@ -19,7 +20,8 @@ import type {
 /**
  * OpenAI chat-completions protocol: OpenAI itself and every compatible host (Groq, DeepInfra,
  * Together, Fireworks, Moonshot AI, BaseTen, Novita, Chutes, …) and local Ollama/vLLM/llama.cpp.
- * The request is mostly OpenRouter's own minus its extensions.
+ * The request is written from the wire-neutral model (src/model/request.ts); for a chat-completions
+ * client it is the client's own request minus OpenRouter's extensions.
  */
 
 /** Sampling and output parameters forwarded when the client sent them (never defaulted, spec §2.1). */
@@ -51,59 +53,182 @@ const FORWARDED_PARAMS = [
   'safe_prompt',
 ] as const;
 
+type ForwardedParam = (typeof FORWARDED_PARAMS)[number];
+
 /** OpenAI's own API rejects these; other hosts accept them. */
-const OPENAI_UNSUPPORTED = new Set(['top_k', 'repetition_penalty', 'min_p', 'top_a', 'safe_prompt']);
+const OPENAI_UNSUPPORTED = new Set<string>(['top_k', 'repetition_penalty', 'min_p', 'top_a', 'safe_prompt']);
 
 type Json = Record<string, unknown>;
 
-function cleanContent(content: unknown): unknown {
-  if (!Array.isArray(content)) return content;
-  return content.map((part) => {
-    if (part && typeof part === 'object' && 'cache_control' in part) {
-      const { cache_control: _drop, ...rest } = part as Json;
-      return rest;
+// ---------------------------------------------------------------------------------------------
+// model → chat-completions request
+// ---------------------------------------------------------------------------------------------
+
+/** One content part in chat-completions form, or null for what a message's content cannot hold. */
+function toOpenAIPart(part: ContentPart): Json | null {
+  switch (part.type) {
+    case 'text':
+      return { type: 'text', text: part.text };
+    case 'image': {
+      const url = sourceToUrl(part.source);
+      if (url === null) return null;
+      const imageUrl: Json = { url };
+      if (part.detail !== undefined) imageUrl.detail = part.detail;
+      return { type: 'image_url', image_url: imageUrl };
     }
-    return part;
-  });
+    case 'file': {
+      const file: Json = {};
+      if (part.filename !== undefined) file.filename = part.filename;
+      if (part.source.kind === 'file-id') file.file_id = part.source.fileId;
+      else file.file_data = sourceToUrl(part.source);
+      return { type: 'file', file };
+    }
+    case 'audio':
+      return { type: 'input_audio', input_audio: { data: part.data, format: part.format } };
+    case 'video':
+      return { type: 'video_url', video_url: { url: part.url } };
+    default:
+      // Tool calls travel in `tool_calls`, tool results in `tool` messages; reasoning history is
+      // not sent back to chat-completions hosts.
+      return null;
+  }
 }
 
-/** Strip OpenRouter-only message fields that strict OpenAI-compatible hosts reject. */
-function toUpstreamMessage(msg: Json): Json {
-  const out: Json = { role: msg.role };
-  if ('content' in msg) out.content = cleanContent(msg.content);
-  if (typeof msg.name === 'string') out.name = msg.name;
-  if (msg.role === 'assistant' && Array.isArray(msg.tool_calls)) {
-    out.tool_calls = (msg.tool_calls as Json[]).map((tc) => ({
-      id: tc.id,
-      type: 'function',
-      function: tc.function,
-    }));
-    if (!('content' in msg)) out.content = null;
+/**
+ * A message's content: a lone text part without a cache marker is the plain string clients send
+ * (and hosts expect); anything else is an array of parts (cache markers dropped: chat-completions
+ * hosts take none). Nothing at all is an empty string, which every host accepts.
+ */
+function toOpenAIContent(parts: readonly ContentPart[]): string | Json[] {
+  if (parts.length === 1 && parts[0].type === 'text' && parts[0].cache === undefined) return parts[0].text;
+  const out: Json[] = [];
+  for (const p of parts) {
+    const converted = toOpenAIPart(p);
+    if (converted) out.push(converted);
   }
-  if (msg.role === 'tool') out.tool_call_id = msg.tool_call_id;
+  return out.length > 0 ? out : '';
+}
+
+function toOpenAIToolCall(call: ToolCallPart): Json {
+  const args = call.kind === 'custom' ? customArgumentsAsJson(call.arguments) : call.arguments;
+  return { id: call.id, type: 'function', function: { name: call.name, arguments: args } };
+}
+
+/** Model messages → chat-completions messages (keys in the order clients write them). */
+export function toOpenAIMessages(messages: readonly Message[]): Json[] {
+  const out: Json[] = [];
+  for (const msg of messages) {
+    if (msg.role === 'tool') {
+      // One `tool` message per result: chat completions answers one call per message.
+      for (const part of msg.content) {
+        if (part.type !== 'tool-result') continue;
+        const m: Json = { role: 'tool', content: toOpenAIContent(part.content) };
+        if (msg.name !== undefined) m.name = msg.name;
+        m.tool_call_id = part.callId;
+        out.push(m);
+      }
+      continue;
+    }
+    if (msg.role === 'assistant') {
+      const content: ContentPart[] = [];
+      const calls: Json[] = [];
+      for (const part of msg.content) {
+        if (part.type === 'tool-call') calls.push(toOpenAIToolCall(part));
+        else if (part.type !== 'reasoning' && part.type !== 'tool-result') content.push(part);
+      }
+      const m: Json = { role: 'assistant', content: content.length > 0 ? toOpenAIContent(content) : null };
+      if (msg.name !== undefined) m.name = msg.name;
+      if (calls.length > 0) m.tool_calls = calls;
+      out.push(m);
+      continue;
+    }
+    const m: Json = { role: msg.role, content: toOpenAIContent(msg.content) };
+    if (msg.name !== undefined) m.name = msg.name;
+    out.push(m);
+  }
   return out;
 }
 
-function stripToolCache(tools: unknown): unknown {
-  if (!Array.isArray(tools)) return tools;
-  return tools.map((t) => {
-    if (t && typeof t === 'object' && 'cache_control' in t) {
-      const { cache_control: _drop, ...rest } = t as Json;
-      return rest;
-    }
-    return t;
-  });
+/** Function tools (custom ones as a function of one string); hosted tools have no chat-completions form. */
+function toOpenAITools(tools: readonly Tool[]): Json[] | undefined {
+  const out: Json[] = [];
+  for (const t of tools) {
+    if (t.type !== 'function') continue;
+    const fn: Json = { name: t.name };
+    if (t.description !== undefined) fn.description = t.description;
+    if (t.kind === 'custom') fn.parameters = toolParameters(t);
+    else if (t.parameters !== undefined) fn.parameters = t.parameters;
+    if (t.strict !== undefined) fn.strict = t.strict;
+    out.push({ type: 'function', function: fn });
+  }
+  return out.length > 0 ? out : undefined;
 }
 
-/** End-user ids identify people; providers get a stable digest, not the id (spec §2.1 `user`). */
-function hashUser(user: string): string {
-  return createHash('sha256').update(user).digest('hex').slice(0, 32);
+function toOpenAIToolChoice(choice: ToolChoice | undefined): unknown {
+  if (choice === undefined || typeof choice === 'string') return choice;
+  return { type: 'function', function: { name: choice.name } };
 }
 
-function reasoningEffort(req: ChatRequest): string | undefined {
-  const effort = req.reasoning?.effort ?? req.reasoning_effort ?? undefined;
-  if (effort) return effort;
-  if (req.reasoning?.enabled === true) return 'medium';
+function toOpenAIResponseFormat(rf: ResponseFormat | undefined): Json | undefined {
+  if (rf === undefined || rf.type !== 'json_schema') return rf;
+  const js: Json = {};
+  if (rf.name !== undefined) js.name = rf.name;
+  if (rf.description !== undefined) js.description = rf.description;
+  if (rf.strict !== undefined) js.strict = rf.strict;
+  js.schema = rf.schema;
+  return { type: 'json_schema', json_schema: js };
+}
+
+/** The client's value of one forwarded parameter, in chat-completions form (undefined: not sent). */
+function paramValue(req: GenerationRequest, param: ForwardedParam): unknown {
+  switch (param) {
+    case 'temperature':
+      return req.temperature;
+    case 'top_p':
+      return req.topP;
+    case 'top_k':
+      return req.topK;
+    case 'frequency_penalty':
+      return req.frequencyPenalty;
+    case 'presence_penalty':
+      return req.presencePenalty;
+    case 'repetition_penalty':
+      return req.repetitionPenalty;
+    case 'min_p':
+      return req.minP;
+    case 'top_a':
+      return req.topA;
+    case 'seed':
+      return req.seed;
+    case 'logit_bias':
+      return req.logitBias;
+    case 'logprobs':
+      return req.logprobs;
+    case 'top_logprobs':
+      return req.topLogprobs;
+    case 'stop':
+      return req.stop;
+    case 'response_format':
+      return toOpenAIResponseFormat(req.responseFormat);
+    case 'tools':
+      return toOpenAITools(req.tools);
+    case 'tool_choice':
+      return toOpenAIToolChoice(req.toolChoice);
+    case 'parallel_tool_calls':
+      return req.parallelToolCalls;
+    case 'user':
+      return req.user === undefined ? undefined : hashUser(req.user);
+    default:
+      // prediction, verbosity, web_search_options, service_tier, modalities, audio, safe_prompt
+      return req.extra[param];
+  }
+}
+
+function reasoningEffort(req: GenerationRequest): string | undefined {
+  const r = req.reasoning;
+  if (!r) return undefined;
+  if (r.effort) return r.effort;
+  if (r.enabled === true) return 'medium';
   return undefined;
 }
 
@@ -246,22 +371,21 @@ class OpenAIStreamDecoder implements StreamDecoder {
 export class OpenAICompatibleAdapter implements ProviderAdapter {
   readonly protocol = 'openai';
 
-  buildRequest(req: ChatRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean): UpstreamRequest {
+  buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean): UpstreamRequest {
     const isOpenAI = provider.entry.slug === 'openai' || provider.entry.slug === 'azure';
     const supported = endpoint.supportedParameters;
     const body: Json = {
       model: endpoint.upstreamModel,
-      messages: (req.messages as Json[]).map(toUpstreamMessage),
+      messages: toOpenAIMessages(req.messages),
     };
-    const maxTokens = req.max_completion_tokens ?? req.max_tokens;
-    if (maxTokens != null) body[isOpenAI ? 'max_completion_tokens' : 'max_tokens'] = maxTokens;
+    const maxTokens = maxTokensFor(req, endpoint);
+    if (maxTokens !== undefined) body[isOpenAI ? 'max_completion_tokens' : 'max_tokens'] = maxTokens;
     for (const param of FORWARDED_PARAMS) {
-      const value = (req as Json)[param];
-      if (value === undefined || value === null) continue;
       if (isOpenAI && OPENAI_UNSUPPORTED.has(param)) continue;
       // With require_parameters off, parameters an endpoint does not list are dropped (spec §11.1).
       if (supported.size > 0 && !supported.has(param) && param !== 'user' && param !== 'stop') continue;
-      body[param] = param === 'tools' ? stripToolCache(value) : param === 'user' ? hashUser(value as string) : value;
+      const value = paramValue(req, param);
+      if (value !== undefined && value !== null) body[param] = value;
     }
     const effort = reasoningEffort(req);
     if (effort && (supported.size === 0 || supported.has('reasoning') || supported.has('reasoning_effort'))) {
@@ -271,12 +395,7 @@ export class OpenAICompatibleAdapter implements ProviderAdapter {
       body.stream = true;
       body.stream_options = { include_usage: true };
     }
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: stream ? 'text/event-stream' : 'application/json',
-      'user-agent': 'Switchyard',
-      ...provider.headers,
-    };
+    const headers = baseHeaders(provider, stream);
     if (provider.apiKey) headers.authorization = `Bearer ${provider.apiKey}`;
     return { url: `${provider.baseUrl}/chat/completions`, headers, body: JSON.stringify(body) };
   }
@@ -324,20 +443,4 @@ export class OpenAICompatibleAdapter implements ProviderAdapter {
   parseError(status: number, body: string): UpstreamFailure {
     return { status, raw: extractErrorMessage(body) };
   }
-}
-
-/** The most human part of an upstream error body, else the body itself (bounded). */
-export function extractErrorMessage(body: string): string {
-  const text = body.trim();
-  try {
-    const json = JSON.parse(text) as Json;
-    const err = json.error;
-    if (typeof err === 'string') return err;
-    if (err && typeof err === 'object' && typeof (err as Json).message === 'string') return (err as Json).message as string;
-    if (typeof json.message === 'string') return json.message;
-    if (typeof json.detail === 'string') return json.detail;
-  } catch {
-    // not JSON: fall through to the text
-  }
-  return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
 }
