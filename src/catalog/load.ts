@@ -114,7 +114,53 @@ export class Catalog {
         }
       }
     }
+    cat.indexNames();
     return cat;
+  }
+
+  /** Alias → model (catalog `aliases`, unique). */
+  private readonly aliases = new Map<string, ModelEntry>();
+  /** Normalised name (modelKey) → model, or null when two models share it (then it names neither). */
+  private readonly keys = new Map<string, ModelEntry | null>();
+
+  private indexNames(): void {
+    for (const model of this.models.values()) {
+      for (const alias of model.aliases ?? []) {
+        if (alias === model.id) continue;
+        if (this.models.has(alias)) throw new Error(`catalog: alias "${alias}" of ${model.id} is the id of another model`);
+        const other = this.aliases.get(alias);
+        if (other && other !== model) throw new Error(`catalog: duplicate alias "${alias}" (models ${other.id} and ${model.id})`);
+        this.aliases.set(alias, model);
+      }
+    }
+    const add = (name: string, model: ModelEntry) => {
+      const key = modelKey(name);
+      const known = this.keys.get(key);
+      if (known === undefined) this.keys.set(key, model);
+      else if (known !== model) this.keys.set(key, null);
+    };
+    for (const model of this.models.values()) {
+      const slash = model.id.indexOf('/');
+      const vendor = model.id.slice(0, slash);
+      add(model.id, model);
+      add(model.id.slice(slash + 1), model);
+      if (model.canonical_slug) add(model.canonical_slug, model);
+      for (const alias of model.aliases ?? []) {
+        add(alias, model);
+        if (!alias.includes('/')) add(`${vendor}/${alias}`, model);
+      }
+    }
+  }
+
+  /**
+   * The model a client's id names (variant suffixes such as `:nitro` already removed), in order:
+   * a catalog id; an alias (`claude-sonnet-4-5-20250929`); then, compared case-insensitively with
+   * version dashes read as dots (modelKey: `claude-sonnet-4-5` = `claude-sonnet-4.5`), a catalog id
+   * with or without its vendor prefix, a canonical slug, or an alias with or without the model's
+   * vendor prefix (`anthropic/claude-sonnet-4-0`). A name two models share names neither.
+   */
+  resolve(id: string): ModelEntry | undefined {
+    return this.models.get(id) ?? this.aliases.get(id) ?? this.keys.get(modelKey(id)) ?? undefined;
   }
 
   private readonly resolved = new WeakMap<ModelEntry, readonly Endpoint[]>();
@@ -128,6 +174,15 @@ export class Catalog {
     }
     return eps;
   }
+}
+
+/**
+ * A model name compared loosely: lower case, and a dash between two small version numbers read as a
+ * dot (`claude-sonnet-4-5` → `claude-sonnet-4.5`, `claude-3-7-sonnet` → `claude-3.7-sonnet`,
+ * `deepseek-chat-v3-1` → `deepseek-chat-v3.1`). Dates stay apart (`claude-sonnet-4-20250514`).
+ */
+export function modelKey(name: string): string {
+  return name.toLowerCase().replace(/(?<=(?:^|[^0-9a-z])v?)(\d{1,2})-(?=\d{1,2}(?![0-9a-z]))/g, '$1.');
 }
 
 function num(v: string | undefined, fallback: number): number {

@@ -40,6 +40,9 @@ const EndpointSchema = Type.Object({
 export const CatalogModelSchema = Type.Object({
   id: Type.String({ pattern: '^[^\\s/]+/[^\\s]+$' }),
   canonical_slug: Type.Optional(Type.String()),
+  // Other ids clients use for this model (the vendor's own API ids, dated and undated): routing
+  // resolves them to `id` (Catalog.resolve). Unique across the catalog.
+  aliases: Type.Optional(Type.Array(Type.String({ pattern: '^\\S+$' }))),
   name: Type.Optional(Type.String()),
   created: Type.Optional(Type.Integer()),
   description: Type.Optional(Type.String()),

@@ -39,6 +39,8 @@ export interface EndpointEntry {
 export interface ModelEntry {
   id: string;
   canonical_slug?: string;
+  /** Other ids that name this model (e.g. Anthropic's `claude-sonnet-4-5-20250929`); see Catalog.resolve. */
+  aliases?: string[];
   name?: string;
   created?: number;
   description?: string;
