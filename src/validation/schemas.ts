@@ -10,6 +10,7 @@ import { KeyCreateSchema, KeyPatchSchema } from '../keys/schema.js';
  */
 export const SCHEMAS = {
   validateChatRequest: ChatRequestSchema,
+  validateMessagesRequest: (await import('../ingress/messages/schema.js')).MessagesRequestSchema,
   validateConfig: ConfigSchema,
   validateCatalogProvider: CatalogProviderSchema,
   validateCatalogModel: CatalogModelSchema,
