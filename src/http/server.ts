@@ -3,6 +3,8 @@ import type { App } from '../app.js';
 import { ApiError } from '../core/errors.js';
 import { generationId } from '../core/ids.js';
 import { chatCompletionsCodec } from '../ingress/chat-completions/codec.js';
+import { messagesCodec } from '../ingress/messages/codec.js';
+import { countTokens } from '../ingress/messages/count-tokens.js';
 import type { IngressCodec } from '../pipeline/ingress.js';
 import { runGeneration, sendIngressError } from '../pipeline/run.js';
 import { generationResponse } from '../api/generation.js';
@@ -112,6 +114,20 @@ function perApp(make: (app: App) => IngressCodec): (app: App) => IngressCodec {
 }
 
 const chatCompletions = generationRoute(perApp((app) => chatCompletionsCodec(app.settings.wireEra)));
+const messagesCodecOf = perApp(() => messagesCodec());
+const messages = generationRoute(messagesCodecOf);
+
+/** `POST /messages/count_tokens`: an estimate from the prompt's size, in the Messages wire (errors too). */
+const messagesCountTokens: Handler = (app, req, res) => {
+  const codec = messagesCodecOf(app);
+  return (async () => {
+    await app.keys.authenticateInference(req);
+    sendJson(res, 200, countTokens(await readJson(app, req)));
+  })().catch((err: unknown) => {
+    if (!(err instanceof ApiError)) throw err;
+    sendIngressError(res, codec, err);
+  });
+};
 
 const generation: Handler = async (app, req, res, url) => {
   const caller = await app.keys.authenticate(req);
@@ -156,6 +172,8 @@ const analytics: Handler = async (app, req, res, url) => reply(res, await usageA
 /** Route table: `METHOD path-below-prefix`; `:hash` matches one path segment. Small enough that a map beats a router library. */
 const ROUTES = new Map<string, Handler>([
   ['POST /chat/completions', chatCompletions],
+  ['POST /messages', messages],
+  ['POST /messages/count_tokens', messagesCountTokens],
   ['GET /generation', generation],
   ['GET /models', models],
   ['GET /providers', providers],

@@ -49,7 +49,7 @@ export class StreamDelivery implements Delivery {
     this.sse.open(gen.id, routeHeader(gen, ep), responseHeaders(gen));
     const who = identityFor(gen, ep, candidate.requestedId);
     const native = gen.req.native?.protocol === ep.provider.protocol;
-    const pump = new StreamPump(app, gen, ep, attempt.adapter.createStreamDecoder(native ? { keepNative: true } : undefined), codec.streamEncoder(who), this.sse);
+    const pump = new StreamPump(app, gen, ep, attempt.adapter.createStreamDecoder(native ? { keepNative: true } : undefined), codec.streamEncoder(who), this.sse, native);
     return pump.run(attempt, this.signal, failures);
   }
 
@@ -105,8 +105,11 @@ class StreamPump {
     private readonly decoder: StreamDecoder,
     private readonly encoder: StreamEncoder,
     private readonly sse: SseResponse,
+    nativeWire: boolean,
   ) {
-    this.excludeReasoning = gen.req.reasoning?.hide === true;
+    // A stream passed through in the upstream's own wire is the client's to shape (its thinking
+    // signatures must reach it whole); hiding reasoning applies to translated streams.
+    this.excludeReasoning = !nativeWire && gen.req.reasoning?.hide === true;
     this.parser = createParser({ onEvent: (ev) => this.onEvent(ev) });
     this.held = encoder.start();
   }

@@ -328,7 +328,8 @@ export function planRoute(ctx: RouteContext, req: GenerationRequest, promptChars
   const models: { model: ModelEntry; requestedId: string; sort: SortBy | null }[] = [];
   for (const id of ids) {
     const { base, sort } = splitVariant(id);
-    const model = ctx.catalog.models.get(base);
+    // Catalog ids, aliases (Anthropic's own ids) and loose spellings (dots or dashes) all resolve.
+    const model = ctx.catalog.resolve(base);
     if (!model) throw new ApiError(400, `${id} is not a valid model ID`, { error_type: 'invalid_request' });
     models.push({ model, requestedId: base, sort: prefs.sort ?? sort ?? null });
   }
