@@ -17,6 +17,7 @@ import cluster from 'node:cluster';
 import { migrate } from './storage/migrations.js';
 import { LocalBus, PostgresBus, RedisBus, type Bus } from './state/bus.js';
 import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './state/rate-limit.js';
+import { ResponseStore } from './ingress/responses/store.js';
 
 /** Everything a request handler needs, built once at start-up. */
 export interface App {
@@ -34,6 +35,8 @@ export interface App {
   limiter: RateLimiter;
   bus: Bus;
   redis: Redis | null;
+  /** Stored answers of the Responses API (previous_response_id, item_reference, GET /responses/{id}). */
+  responses: ResponseStore;
   /** Connects, migrates the schema, starts the reservation heartbeat; idempotent. */
   init(): Promise<void>;
   /** Final flush of records and settlements, then disconnects. */
@@ -83,6 +86,8 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   redis?.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const bus: Bus = redis ? new RedisBus(redis, settings.redisPrefix) : sql.dialect === 'postgres' ? new PostgresBus(sql, settings.redisPrefix) : (opts.hostBus?.() ?? new LocalBus());
   const store = new GenerationStore(sql, settings.flushIntervalMs);
+  const responses = new ResponseStore(sql, { ttlMs: settings.responsesTtlMs });
+  responses.onError = (err) => log.warn({ err: (err as Error).message }, 'expiring stored responses failed');
   store.onError = (err) => log.error({ err: (err as Error).message }, 'writing generation records failed; retrying');
   const keyStore = new KeyStore(sql, bus);
   const keys = new KeyRing(settings.apiKeys, { store: keyStore, cacheTtlMs: settings.keyCacheTtlMs, defaultRateLimit: settings.defaultRateLimit });
@@ -109,6 +114,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     limiter,
     bus,
     redis,
+    responses,
     init() {
       ready ??= (async () => {
         try {
@@ -131,12 +137,14 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         await healthSync.start();
         await ledger.reconcile().catch((err) => log.warn({ err: (err as Error).message }, 'reservation reconcile failed'));
         ledger.start();
+        responses.startCleanup();
       })();
       return ready;
     },
     close() {
       closing ??= (async () => {
         ledger.stop();
+        responses.stop();
         await healthSync.stop();
         try {
           await store.close();

@@ -60,6 +60,8 @@ export interface Settings {
   redisUrl: string | null;
   redisPrefix: string;
   reservationTtlMs: number;
+  /** How long stored Responses API answers are kept (SWITCHYARD_RESPONSES_RETENTION / responses.retention). */
+  responsesTtlMs: number;
   keyCacheTtlMs: number;
   defaultRateLimit: RateLimitSpec | null;
   apiKeys: ApiKey[];
@@ -76,6 +78,14 @@ export interface Settings {
 }
 
 export class ConfigError extends Error {}
+
+/** Stored responses are kept 30 days unless configured otherwise. */
+function responsesRetention(v: string | number | undefined): number {
+  if (v === undefined) return 30 * 86_400_000;
+  const ms = parseInterval(typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v);
+  if (ms === null) throw new ConfigError(`responses.retention must be an interval such as 1h or 30d (or milliseconds), got "${v}"`);
+  return ms;
+}
 
 const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, firstByteMs: 60_000, idleMs: 60_000 };
 
@@ -274,6 +284,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     redisUrl,
     redisPrefix: env.SWITCHYARD_REDIS_PREFIX ?? file.redis?.prefix ?? 'switchyard:',
     reservationTtlMs: ttlEnv ? Number(ttlEnv) : (file.limits?.reservation_ttl_ms ?? 60_000),
+    responsesTtlMs: responsesRetention(env.SWITCHYARD_RESPONSES_RETENTION ?? file.responses?.retention),
     keyCacheTtlMs: file.auth?.key_cache_ttl_ms ?? 2000,
     defaultRateLimit,
     apiKeys,

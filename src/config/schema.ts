@@ -120,6 +120,15 @@ export const ConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    responses: Type.Optional(
+      Type.Object(
+        {
+          // How long stored Responses API answers are kept for previous_response_id (10s, 1h, 30d, or milliseconds).
+          retention: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Integer({ minimum: 1 })])),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     replay: Type.Optional(
       Type.Object(
         {

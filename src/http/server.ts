@@ -5,8 +5,11 @@ import { generationId } from '../core/ids.js';
 import { chatCompletionsCodec } from '../ingress/chat-completions/codec.js';
 import { messagesCodec } from '../ingress/messages/codec.js';
 import { countTokens } from '../ingress/messages/count-tokens.js';
+import { responsesCodec } from '../ingress/responses/codec.js';
 import type { IngressCodec } from '../pipeline/ingress.js';
-import { runGeneration, sendIngressError } from '../pipeline/run.js';
+import { runGeneration, sendIngressError, type GenerationHooks } from '../pipeline/run.js';
+import type { Caller } from '../auth/keys.js';
+import type { GenerationRequest } from '../model/request.js';
 import { generationResponse } from '../api/generation.js';
 import { endpointsResponse, modelResponse, modelsResponse, providersResponse } from '../api/models.js';
 import * as keysApi from '../keys/api.js';
@@ -84,23 +87,35 @@ async function readJson(app: App, req: IncomingMessage): Promise<unknown> {
  * wire, then the shared pipeline. Errors before anything was committed are answered in the door's
  * own envelope, with the generation id.
  */
-function generationRoute(codecOf: (app: App) => IngressCodec): Handler {
+/** What a front door does around the shared pipeline (stored responses load and save conversations). */
+interface DoorHooks {
+  /** After authentication, before the body is parsed. */
+  prepare?(app: App, body: unknown, caller: Caller): Promise<unknown>;
+  /** The answer is complete: runs before its last bytes go out. */
+  beforeEnd?(app: App, model: GenerationRequest, caller: Caller): Promise<unknown>;
+}
+
+function generationRoute(codecOf: (app: App) => IngressCodec, door: DoorHooks = {}): Handler {
   return (app, req, res) => {
     const codec = codecOf(app);
     const id = generationId();
-    return serveGeneration(app, codec, id, req, res).catch((err: unknown) => {
+    return serveGeneration(app, codec, door, id, req, res).catch((err: unknown) => {
       if (!(err instanceof ApiError)) throw err;
       sendIngressError(res, codec, err, id);
     });
   };
 }
 
-async function serveGeneration(app: App, codec: IngressCodec, id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serveGeneration(app: App, codec: IngressCodec, door: DoorHooks, id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const caller = await app.keys.authenticateInference(req);
   const body = await readJson(app, req);
+  if (door.prepare) await door.prepare(app, body, caller);
   const model = codec.parse(body, req.headers, { maxModels: app.settings.maxModels });
+  const hooks: GenerationHooks = {};
+  const beforeEnd = door.beforeEnd;
+  if (beforeEnd) hooks.beforeEnd = () => beforeEnd(app, model, caller);
   // Returned, not awaited: this frame ends instead of waiting as long as the stream is open.
-  return runGeneration(app, codec, id, model, body, req, res, caller);
+  return runGeneration(app, codec, id, model, body, req, res, caller, hooks);
 }
 
 /** One codec per app and front door (a codec holds settings such as the wire era). */
@@ -115,6 +130,31 @@ function perApp(make: (app: App) => IngressCodec): (app: App) => IngressCodec {
 
 const chatCompletions = generationRoute(perApp((app) => chatCompletionsCodec(app.settings.wireEra)));
 const messagesCodecOf = perApp(() => messagesCodec());
+const responsesCodecOf = perApp(() => responsesCodec());
+// Stored responses: a follow-up (previous_response_id, item_reference) resolves against the
+// caller's own earlier responses, and an answer is saved before its last bytes go out.
+const responses = generationRoute(responsesCodecOf, {
+  prepare: (app, body, caller) => app.responses.prepare(body, caller.hash),
+  beforeEnd: (app, model, caller) => app.responses.saveRequest(model, caller.hash),
+});
+/** `/responses/{id}` and `/responses/{id}/input_items`, the caller's own only, in OpenAI's error shape. */
+function storedResponse(action: (app: App, id: string, owner: string | null, url: URL) => Promise<{ status: number; body: unknown }>): Handler {
+  return (app, req, res, url) => {
+    const codec = responsesCodecOf(app);
+    return (async () => {
+      const caller = await app.keys.authenticateInference(req);
+      const id = decodeURIComponent(url.pathname.replace(/\/+$/, '').replace(/\/input_items$/, '').split('/').pop() ?? '');
+      const r = await action(app, id, caller.hash, url);
+      sendJson(res, r.status, r.body);
+    })().catch((err: unknown) => {
+      if (!(err instanceof ApiError)) throw err;
+      sendIngressError(res, codec, err);
+    });
+  };
+}
+const getResponse = storedResponse((app, id, owner, url) => app.responses.getBody(id, owner, url.searchParams.getAll('include[]').concat(url.searchParams.getAll('include'))));
+const deleteResponse = storedResponse((app, id, owner) => app.responses.deleteBody(id, owner));
+const responseInputItems = storedResponse((app, id, owner, url) => app.responses.inputItemsBody(id, owner, url.searchParams.get('order') === 'asc' ? 'asc' : 'desc'));
 const messages = generationRoute(messagesCodecOf);
 
 /** `POST /messages/count_tokens`: an estimate from the prompt's size, in the Messages wire (errors too). */
@@ -174,6 +214,10 @@ const ROUTES = new Map<string, Handler>([
   ['POST /chat/completions', chatCompletions],
   ['POST /messages', messages],
   ['POST /messages/count_tokens', messagesCountTokens],
+  ['POST /responses', responses],
+  ['GET /responses/:id', getResponse],
+  ['DELETE /responses/:id', deleteResponse],
+  ['GET /responses/:id/input_items', responseInputItems],
   ['GET /generation', generation],
   ['GET /models', models],
   ['GET /providers', providers],
@@ -198,8 +242,13 @@ function patternRoute(method: string, rest: string): Handler | undefined {
   return undefined;
 }
 
-/** `/keys/abc…` → `/keys/:hash`; anything else unchanged. */
-const routePath = (rest: string) => (/^\/keys\/[^/]+$/.test(rest) ? '/keys/:hash' : rest);
+/** `/keys/abc…` → `/keys/:hash`, `/responses/resp_…` → `/responses/:id`; anything else unchanged. */
+function routePath(rest: string): string {
+  if (/^\/keys\/[^/]+$/.test(rest)) return '/keys/:hash';
+  if (/^\/responses\/[^/]+\/input_items$/.test(rest)) return '/responses/:id/input_items';
+  if (/^\/responses\/[^/]+$/.test(rest)) return '/responses/:id';
+  return rest;
+}
 
 export interface RunningServer {
   server: Server;

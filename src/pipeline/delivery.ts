@@ -55,6 +55,7 @@ export class JsonDelivery implements Delivery {
     private readonly codec: IngressCodec,
     res: ServerResponse,
     private readonly signal: CancelSignal,
+    private readonly beforeEnd?: () => Promise<unknown>,
   ) {
     this.keepAlive = new JsonKeepAlive(res, codec.jsonKeepAlive ? app.settings.keepaliveMs : 0);
   }
@@ -94,7 +95,9 @@ export class JsonDelivery implements Delivery {
     const who = identityFor(gen, ep, candidate.requestedId);
     const { body, finishReason } = this.codec.completionBody(who, completion, gen.usage!, gen.cost);
     gen.finishReason = finishReason;
-    this.keepAlive.finish(200, JSON.stringify(body));
+    const json = JSON.stringify(body);
+    if (this.beforeEnd) await this.beforeEnd().catch((err: unknown) => app.log.error({ gen: gen.id, err: (err as Error).message }, 'saving the answer before its end failed'));
+    this.keepAlive.finish(200, json);
     recordSuccess(app, gen, ep, attempt.started);
     return true;
   }

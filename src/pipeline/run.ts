@@ -27,6 +27,7 @@ export async function runGeneration(
   req: IncomingMessage,
   res: ServerResponse,
   caller: Caller,
+  hooks: GenerationHooks = {},
 ): Promise<void> {
   const plan = planRoute({ catalog: app.settings.catalog, providers: app.settings.providers, health: app.health, rng: app.rng }, model);
   const gen = new Generation(id, model, clientBody, header(req, 'x-switchyard-cassette'), plan);
@@ -38,7 +39,7 @@ export async function runGeneration(
     }
   });
   const admission = await app.gate.admit(caller, admissionRequest(gen, plan));
-  const delivery = model.stream ? new StreamDelivery(app, gen, codec, res, gone) : new JsonDelivery(app, gen, codec, res, gone);
+  const delivery = model.stream ? new StreamDelivery(app, gen, codec, res, gone, hooks.beforeEnd) : new JsonDelivery(app, gen, codec, res, gone, hooks.beforeEnd);
   const run = attemptLoop(app, gen, delivery, gone);
   // Chained rather than awaited in a try/finally: a suspended frame of this function, held for
   // as long as a stream is open, costs more memory than the closure (bench/README.md).
@@ -54,6 +55,14 @@ export async function runGeneration(
     await end();
     throw err;
   });
+}
+
+export interface GenerationHooks {
+  /**
+   * Runs once an answer is complete, before its last bytes go out (a front door that keeps
+   * answers, such as stored responses, saves it here so an immediate follow-up finds it).
+   */
+  beforeEnd?: () => Promise<unknown>;
 }
 
 /** Endpoints in plan order until one serves, the client leaves, or none is left. */

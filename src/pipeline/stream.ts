@@ -35,6 +35,7 @@ export class StreamDelivery implements Delivery {
     private readonly codec: IngressCodec,
     res: ServerResponse,
     private readonly signal: CancelSignal,
+    private readonly beforeEnd?: () => Promise<unknown>,
   ) {
     this.sse = new SseResponse(res, app.settings.keepaliveMs, codec.keepAlive);
   }
@@ -49,7 +50,7 @@ export class StreamDelivery implements Delivery {
     this.sse.open(gen.id, routeHeader(gen, ep), responseHeaders(gen));
     const who = identityFor(gen, ep, candidate.requestedId);
     const native = gen.req.native?.protocol === ep.provider.protocol;
-    const pump = new StreamPump(app, gen, ep, attempt.adapter.createStreamDecoder(native ? { keepNative: true } : undefined), codec.streamEncoder(who), this.sse, native);
+    const pump = new StreamPump(app, gen, ep, attempt.adapter.createStreamDecoder(native ? { keepNative: true } : undefined), codec.streamEncoder(who), this.sse, native, this.beforeEnd);
     return pump.run(attempt, this.signal, failures);
   }
 
@@ -106,6 +107,7 @@ class StreamPump {
     private readonly encoder: StreamEncoder,
     private readonly sse: SseResponse,
     nativeWire: boolean,
+    private readonly beforeEnd?: () => Promise<unknown>,
   ) {
     // A stream passed through in the upstream's own wire is the client's to shape (its thinking
     // signatures must reach it whole); hiding reasoning applies to translated streams.
@@ -297,7 +299,15 @@ class StreamPump {
     settle(gen, ep);
     gen.finishReason = encoder.finishReason;
     gen.nativeFinishReason = encoder.nativeFinish;
-    sse.end(last + encoder.end(gen.usage!, gen.cost));
+    const final = last + encoder.end(gen.usage!, gen.cost);
+    if (this.beforeEnd) {
+      const log = app.log;
+      void this.beforeEnd()
+        .catch((err: unknown) => log.error({ gen: gen.id, err: (err as Error).message }, 'saving the answer before its end failed'))
+        .finally(() => sse.end(final));
+    } else {
+      sse.end(final);
+    }
     recordSuccess(app, gen, ep, started);
     return 'done';
   }
