@@ -39,7 +39,7 @@ export function roundUsd(x: number): number {
 }
 
 /**
- * Cost from the endpoint's prices and the upstream's token counts (spec §10.2):
+ * Cost from the endpoint's prices and the upstream's token counts (docs/COMPATIBILITY.md#cost-arithmetic):
  * prompt = uncached × prompt price + cached × cache-read + cache-writes × cache-write;
  * completion = completion tokens (reasoning included) × completion price, unless the endpoint
  * prices reasoning separately. A discount applies to both.

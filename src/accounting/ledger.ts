@@ -69,7 +69,7 @@ const ACCOUNT_CACHE_MS = 2000;
 
 const CREDITS_HINT = 'raise the key limit (PATCH /api/v1/keys/{hash}) or add credits (switchyard credits add)';
 
-/** OpenRouter's 402 (spec §18.1): how many output tokens the remaining budget could still buy. */
+/** OpenRouter's 402 (docs/COMPATIBILITY.md#credit-limit-errors): how many output tokens the remaining budget could still buy. */
 export function insufficientCredits(req: ReserveRequest, remainingNano: number): ApiError {
   const remaining = Math.max(0, remainingNano);
   const affordable = req.amountNano > 0 ? Math.max(0, Math.floor((req.maxOutputTokens * remaining) / req.amountNano)) : 0;

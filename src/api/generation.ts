@@ -4,7 +4,7 @@ import { ApiError } from '../core/errors.js';
 import type { GenerationRecord } from '../storage/generations.js';
 
 /**
- * `GET /api/v1/generation?id=` in OpenRouter's shape (spec §19): every documented key present.
+ * `GET /api/v1/generation?id=` in OpenRouter's shape (docs/COMPATIBILITY.md#generation-lookup): every documented key present.
  * A key reads only its own generations (management keys, and anyone while auth is off, read all);
  * someone else's id answers 404 like an unknown one.
  */

@@ -3,7 +3,7 @@ import { ApiError } from '../core/errors.js';
 import type { Endpoint, ModelEntry, Pricing } from '../catalog/types.js';
 import { healthKey, unitPrice } from '../routing/select.js';
 
-/** Catalog endpoints in OpenRouter's shapes (spec §20–§22), with live health from this replica. */
+/** Catalog endpoints in OpenRouter's shapes (docs/COMPATIBILITY.md#models-endpoints-and-providers), with live health from this replica. */
 
 function pricingJson(p: Pricing): Record<string, unknown> {
   const out: Record<string, unknown> = { prompt: p.prompt, completion: p.completion, request: p.request ?? '0', image: p.image ?? '0' };

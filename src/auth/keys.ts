@@ -141,7 +141,7 @@ export class KeyRing {
     throw new ApiError(401, 'User not found.');
   }
 
-  /** For inference endpoints: management keys are refused (spec §1.2). */
+  /** For inference endpoints: management keys are refused (docs/COMPATIBILITY.md#key-kinds). */
   async authenticateInference(req: IncomingMessage): Promise<Caller> {
     const caller = await this.authenticate(req);
     if (caller.kind === 'management') {
@@ -150,7 +150,7 @@ export class KeyRing {
     return caller;
   }
 
-  /** For the key management API and /credits: management keys only (spec §24, §25). */
+  /** For the key management API and /credits: management keys only (docs/COMPATIBILITY.md#key-kinds). */
   async authenticateManagement(req: IncomingMessage): Promise<Caller> {
     if (!(await this.isEnabled())) {
       throw new ApiError(401, 'No auth credentials found', { hint: 'create the first management key with: switchyard keys create --management' });

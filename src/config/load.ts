@@ -232,7 +232,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     const names = new ReplayStore(DEMO_CASSETTES_DIR).providerNames();
     for (const rt of providers.values()) {
       if (!names.includes(rt.entry.name)) continue;
-      // Usage switches are no-ops (spec §2.1), so a hand-written demo request need not repeat them.
+      // Usage switches are no-ops (docs/COMPATIBILITY.md#usage-switches), so a hand-written demo request need not repeat them.
       const ignoreFields = [...replay.ignoreFields, 'usage', 'stream_options'];
       rt.replay = new ReplayStore(DEMO_CASSETTES_DIR, { pace: replay.pace, ignoreFields, providerName: rt.entry.name });
       rt.enabled = true;

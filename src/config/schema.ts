@@ -104,7 +104,7 @@ export const ConfigSchema = Type.Object(
     wire: Type.Optional(
       Type.Object(
         {
-          // Which recorded era of OpenRouter's wire format to emit (spec §0.1). 2026 is current.
+          // Which recorded era of OpenRouter's wire format to emit (docs/COMPATIBILITY.md#wire-eras). 2026 is current.
           era: Type.Optional(Type.Union([Type.Literal('2026'), Type.Literal('2025')])),
         },
         { additionalProperties: false },

@@ -10,7 +10,7 @@ import { apiKeyJson, rateLimitJson, type KeyPatch, type KeyRow } from './store.j
 
 /**
  * OpenRouter's key API: `GET /key` (the calling key), `GET /credits`, and the management API
- * `/keys`, `/keys/{hash}` (spec §23–§25). Switchyard extensions on create/update: `management`
+ * `/keys`, `/keys/{hash}` (docs/COMPATIBILITY.md#keys-credits-and-limits). Switchyard extensions on create/update: `management`
  * (create a management key) and `rate_limit: {requests, interval, tokens_per_minute}`.
  */
 export interface Reply {
@@ -44,7 +44,7 @@ async function keyJson(app: App, row: KeyRow): Promise<Record<string, unknown>> 
   return apiKeyJson(row, await app.keyStore.usage(row.hash, Date.now(), row));
 }
 
-/** `GET /key`: the calling key, any kind (spec §23). */
+/** `GET /key`: the calling key, any kind (docs/COMPATIBILITY.md#current-key). */
 export async function currentKey(app: App, caller: Caller): Promise<Reply> {
   await settled(app);
   const now = Date.now();
@@ -102,7 +102,7 @@ export async function currentKey(app: App, caller: Caller): Promise<Reply> {
 }
 
 /**
- * `GET /credits` (spec §24). An account without a balance (the default) is unlimited: it reports
+ * `GET /credits` (docs/COMPATIBILITY.md#credits). An account without a balance (the default) is unlimited: it reports
  * `total_credits` as 9007199254740991 (Number.MAX_SAFE_INTEGER, still a number for SDKs) and
  * `unlimited: true`.
  */

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 
-/** Bodies of the key management API (`POST /keys`, `PATCH /keys/{hash}`), spec §25. */
+/** Bodies of the key management API (`POST /keys`, `PATCH /keys/{hash}`), docs/COMPATIBILITY.md#key-management-api. */
 const Reset = Type.Union([Type.Literal('daily'), Type.Literal('weekly'), Type.Literal('monthly'), Type.Null()]);
 const RateLimitBodySchema = Type.Union([
   Type.Null(),

@@ -283,7 +283,7 @@ export function rateLimitJson(spec: RateLimitSpec | null): Record<string, unknow
   return out;
 }
 
-/** `ApiKey` of the key management API (spec §25), plus `is_management_key` and `rate_limit`. */
+/** `ApiKey` of the key management API (docs/COMPATIBILITY.md#key-management-api), plus `is_management_key` and `rate_limit`. */
 export function apiKeyJson(row: KeyRow, usage: Usage, now = Date.now()): Record<string, unknown> {
   const spent = periodUsage(row, now);
   return {

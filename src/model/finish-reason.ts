@@ -1,4 +1,4 @@
-/** Native finish reasons -> OpenRouter's five (spec §3.4). Tool calls win over any native value. */
+/** Native finish reasons -> OpenRouter's five (docs/COMPATIBILITY.md#finish-reasons). Tool calls win over any native value. */
 const MAP: Record<string, string> = {
   stop: 'stop',
   end_turn: 'stop',

@@ -4,7 +4,7 @@ import type { Percentiles } from './health.js';
 
 export type SortBy = 'price' | 'throughput' | 'latency';
 
-/** The request's routing wishes, normalised once (spec §11.1, §11.7, §12). */
+/** The request's routing wishes, normalised once (docs/COMPATIBILITY.md#provider-routing, docs/COMPATIBILITY.md#fallback-models). */
 export interface RoutingPrefs {
   order: string[] | null;
   only: string[] | null;

@@ -35,7 +35,7 @@ export interface RouteContext {
   rng: Rng;
 }
 
-/** Dynamic variants change routing, not the model (spec §11.7). */
+/** Dynamic variants change routing, not the model (docs/COMPATIBILITY.md#model-variants). */
 const DYNAMIC_VARIANTS: Record<string, SortBy | null> = { nitro: 'throughput', floor: 'price', exacto: null, online: null };
 
 export function splitVariant(id: string): { base: string; sort?: SortBy } {
@@ -47,7 +47,7 @@ export function splitVariant(id: string): { base: string; sort?: SortBy } {
   return { base: id };
 }
 
-/** Slugs and display names, case-insensitively; a base slug matches every tagged variant (spec §11.1). */
+/** Slugs and display names, case-insensitively; a base slug matches every tagged variant (docs/COMPATIBILITY.md#provider-matching). */
 export function matchesProvider(ep: Endpoint, name: string): boolean {
   const n = name.toLowerCase();
   return ep.tag.toLowerCase() === n || ep.provider.slug === n || ep.provider.name.toLowerCase() === n;
@@ -58,7 +58,7 @@ export function unitPrice(ep: Endpoint): number {
   return ep.price.prompt + ep.price.completion;
 }
 
-/** Weighted random permutation with weight ∝ 1/price² (spec §11.2). */
+/** Weighted random permutation with weight ∝ 1/price² (docs/COMPATIBILITY.md#default-load-balancing). */
 export function inverseSquareShuffle<T extends { endpoint: Endpoint }>(items: T[], rng: Rng): T[] {
   const pool = items.map((item) => ({ item, w: 1 / Math.max(unitPrice(item.endpoint), 1e-12) ** 2 }));
   const out: T[] = [];
@@ -80,7 +80,7 @@ export function healthKey(ep: Endpoint): string {
   return `${ep.model.id}|${ep.key}`;
 }
 
-/** Quantization families: `fp4` admits mxfp4/nvfp4, `fp8` admits mxfp8 (spec §11.1). */
+/** Quantization families: `fp4` admits mxfp4/nvfp4, `fp8` admits mxfp8 (docs/COMPATIBILITY.md#provider-preferences). */
 function quantizationMatches(q: string, wanted: string[]): boolean {
   const v = q.toLowerCase();
   return wanted.some((w) => v === w || (w === 'fp4' && (v === 'mxfp4' || v === 'nvfp4')) || (w === 'fp8' && v === 'mxfp8'));
@@ -303,7 +303,7 @@ function order(ctx: RouteContext, items: Candidate[], prefs: RoutingPrefs, sort:
     ranked = inverseSquareShuffle(healthy, ctx.rng);
   }
 
-  // preferred_* thresholds deprioritise, never exclude (spec §11.1). Latency limits are seconds.
+  // preferred_* thresholds deprioritise, never exclude (docs/COMPATIBILITY.md#sorting-and-thresholds). Latency limits are seconds.
   if (prefs.preferredMinThroughput || prefs.preferredMaxLatency) {
     const good = (c: Candidate) => {
       const s = ctx.health.stats(healthKey(c.endpoint));
@@ -357,7 +357,7 @@ export function planRoute(ctx: RouteContext, req: GenerationRequest, promptChars
   }
 
   if (prefs.order) {
-    // An explicit order comes first and switches load balancing off (spec §11.1).
+    // An explicit order comes first and switches load balancing off (docs/COMPATIBILITY.md#provider-preferences).
     const first: Candidate[] = [];
     for (const name of prefs.order) for (const c of candidates) if (matchesProvider(c.endpoint, name) && !first.includes(c)) first.push(c);
     if (!prefs.allowFallbacks) {

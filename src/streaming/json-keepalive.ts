@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { tickerFor, type Tickable } from '../core/ticker.js';
 
-/** OpenRouter's keep-alive unit for non-streaming bodies: newline, nine spaces, newline (spec §3.1). */
+/** OpenRouter's keep-alive unit for non-streaming bodies: newline, nine spaces, newline (docs/COMPATIBILITY.md#whitespace-keep-alive). */
 const WHITESPACE_UNIT = '\n         \n';
 
 /**

@@ -28,7 +28,7 @@ export type Block = Json & { type: string };
 export const REASONING_FORMAT = 'anthropic-claude-v1';
 /** Used when neither the request nor the catalog gives an output limit (Anthropic requires one). */
 export const DEFAULT_MAX_TOKENS = 4096;
-/** Anthropic rejects requests with more than four cache breakpoints (spec §7.4). */
+/** Anthropic rejects requests with more than four cache breakpoints (docs/COMPATIBILITY.md#breakpoint-limit). */
 const MAX_BREAKPOINTS = 4;
 /** Anthropic's server-side web search tool, for a hosted `web_search` tool from another wire. */
 const WEB_SEARCH_TOOL = 'web_search_20250305';
@@ -133,7 +133,7 @@ function mediaBlocks(parts: readonly ContentPart[]): Block[] {
   return out;
 }
 
-/** A message-level breakpoint marks the message's last block (spec §2.2). */
+/** A message-level breakpoint marks the message's last block (docs/COMPATIBILITY.md#cache-markers). */
 function markLast(blocks: Block[], marker: CacheMarker | undefined): void {
   if (!marker || blocks.length === 0) return;
   blocks[blocks.length - 1].cache_control = cacheControl(marker);
@@ -153,7 +153,7 @@ export function pythonJson(value: unknown): string {
 
 /**
  * A reasoning part -> a `thinking` or `redacted_thinking` block, with the signature exactly as
- * received. Parts of other formats are not Anthropic's to verify and are dropped (spec §5.4), as
+ * received. Parts of other formats are not Anthropic's to verify and are dropped (docs/COMPATIBILITY.md#reasoning-round-trip), as
  * are thinking texts without a signature (Anthropic rejects them).
  */
 function thinkingBlock(part: ReasoningPart): Block | null {
@@ -241,7 +241,7 @@ export function translateMessages(messages: readonly Message[]): { system: Block
       continue;
     }
     const blocks = mediaBlocks(msg.content);
-    // Non-OpenAI models receive the user's name as a prefix (spec §2.2).
+    // Non-OpenAI models receive the user's name as a prefix (docs/COMPATIBILITY.md#user-name-prefix).
     if (msg.name !== undefined && msg.name !== '') {
       const first = blocks.find((b) => b.type === 'text');
       if (first) first.text = `${msg.name}: ${String(first.text)}`;
@@ -266,7 +266,7 @@ function functionTool(tool: FunctionTool, keepStrict: boolean): Json {
   const out: Json = { name: tool.name };
   if (typeof tool.description === 'string') out.description = tool.description;
   out.input_schema = toolParameters(tool);
-  // strict is only understood with the structured-outputs beta (spec §2.3).
+  // strict is only understood with the structured-outputs beta (docs/COMPATIBILITY.md#tool-definitions).
   if (keepStrict && tool.strict === true) out.strict = true;
   if (tool.cache) out.cache_control = cacheControl(tool.cache);
   return out;
@@ -307,7 +307,7 @@ function translateToolChoice(choice: ToolChoice | undefined, parallel: boolean |
 }
 
 /**
- * The thinking budget for a request, or null when reasoning is off (spec §5.1). Adaptive thinking
+ * The thinking budget for a request, or null when reasoning is off (docs/COMPATIBILITY.md#reasoning-request). Adaptive thinking
  * (the model decides) outside Anthropic's own wire counts as enabled at the default effort.
  */
 export function thinkingBudget(req: GenerationRequest, maxTokens: number): number | null {
@@ -323,7 +323,7 @@ export function thinkingBudget(req: GenerationRequest, maxTokens: number): numbe
 
 /**
  * Keep at most four breakpoints, the last ones in Anthropic's prefix order (tools, system,
- * messages): the earlier ones are dropped rather than failing the request (spec §7.4).
+ * messages): the earlier ones are dropped rather than failing the request (docs/COMPATIBILITY.md#breakpoint-limit).
  */
 function limitBreakpoints(body: Json): void {
   const marked: Json[] = [];

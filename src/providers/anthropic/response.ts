@@ -60,7 +60,7 @@ class UsageAcc {
 
   toUsage(): TokenUsage {
     return {
-      // OpenAI/OpenRouter convention: prompt_tokens includes cached and cache-write tokens (spec §7.3, §10).
+      // OpenAI/OpenRouter convention: prompt_tokens includes cached and cache-write tokens (docs/COMPATIBILITY.md#cached-token-counts).
       promptTokens: this.input + this.cacheRead + this.cacheWrite,
       completionTokens: this.output,
       cachedTokens: this.cacheRead,
@@ -268,7 +268,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
       }
       case 'signature_delta': {
         if (typeof delta.signature !== 'string' || delta.signature === '') return [];
-        // No `reasoning` key at all on the signature chunk (spec §5.5): leave it undefined.
+        // No `reasoning` key at all on the signature chunk (docs/COMPATIBILITY.md#streamed-reasoning-shapes): leave it undefined.
         const detail: ReasoningDetail = { type: 'reasoning.text', signature: delta.signature, format: REASONING_FORMAT, index: state?.reasoningIndex ?? 0 };
         return [{ choice: { reasoningDetails: [detail], finishReason: null } }];
       }

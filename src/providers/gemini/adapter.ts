@@ -61,7 +61,7 @@ export class GeminiAdapter implements ProviderAdapter {
 
   /**
    * Google's `{"error":{"code","message","status","details"}}`. OpenRouter puts Google's body
-   * itself into metadata.raw (spec §13.3), so it is kept verbatim. An invalid API key arrives as
+   * itself into metadata.raw (docs/COMPATIBILITY.md#upstream-errors), so it is kept verbatim. An invalid API key arrives as
    * 400 INVALID_ARGUMENT with reason API_KEY_INVALID: that is the provider's credential problem,
    * reported as 401 so that routing moves on to another provider.
    */

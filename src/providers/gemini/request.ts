@@ -71,7 +71,7 @@ export function isGemini3(upstreamModel: string): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// reasoning → thinkingConfig (spec §5.1)
+// reasoning → thinkingConfig (docs/COMPATIBILITY.md#reasoning-request)
 // ---------------------------------------------------------------------------------------------
 
 const EFFORT_LEVEL: Record<string, Level> = { max: 'HIGH', xhigh: 'HIGH', high: 'HIGH', medium: 'MEDIUM', low: 'LOW', minimal: 'MINIMAL' };
@@ -96,7 +96,7 @@ const clamp = (n: number, lo: number, hi: number) => Math.min(Math.max(n, lo), h
 
 /**
  * The request's reasoning → `generationConfig.thinkingConfig`, or undefined when the client asked
- * for nothing (the model's own default applies: no injected defaults, spec Q30). A request that
+ * for nothing (the model's own default applies: no injected defaults, docs/COMPATIBILITY.md#sampling-parameters). A request that
  * only hides the reasoning (`exclude` or `hide` alone) asks for nothing: Gemini's default already
  * thinks without sending thoughts.
  */
@@ -307,7 +307,7 @@ export function toContents(messages: readonly Message[], upstreamModel: string):
         parts.push(part);
       }
       if (loose.length > 0) {
-        // A signature without an id belongs to the text it followed (spec §5.4).
+        // A signature without an id belongs to the text it followed (docs/COMPATIBILITY.md#reasoning-round-trip).
         const target = parts.find((p) => typeof p.text === 'string') ?? parts.find((p) => p.functionCall && p.thoughtSignature === undefined);
         if (target) target.thoughtSignature = loose[0];
         else parts.push({ text: '', thoughtSignature: loose[0] });

@@ -14,7 +14,7 @@ type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
-/** OpenRouter's id for a Gemini function call: `tool_<name>_<20 alnum>` (spec §4.4). */
+/** OpenRouter's id for a Gemini function call: `tool_<name>_<20 alnum>` (docs/COMPATIBILITY.md#tool-call-deltas). */
 export function toolCallId(name: string): string {
   return `tool_${name}_${randomAlnum(20)}`;
 }
@@ -152,7 +152,7 @@ export class GeminiStreamDecoder implements StreamDecoder {
     const usage = toUsage(json.usageMetadata);
     if (usage && usage.reasoningTokens > 0) this.reasoned = true;
     const finish = nativeFinish(json, candidate);
-    // OpenRouter's finish chunk carries reasoning:null when the model reasoned (spec §4.3).
+    // OpenRouter's finish chunk carries reasoning:null when the model reasoned (docs/COMPATIBILITY.md#finish-chunk).
     if (finish !== null) out.push({ choice: this.reasoned ? { reasoning: null, finishReason: finish } : { finishReason: finish } });
     const tail: UpstreamChunk = {};
     if (usage) tail.usage = usage;

@@ -24,7 +24,7 @@ import type {
  * client it is the client's own request minus OpenRouter's extensions.
  */
 
-/** Sampling and output parameters forwarded when the client sent them (never defaulted, spec §2.1). */
+/** Sampling and output parameters forwarded when the client sent them (never defaulted, docs/COMPATIBILITY.md#sampling-parameters). */
 const FORWARDED_PARAMS = [
   'temperature',
   'top_p',
@@ -382,7 +382,7 @@ export class OpenAICompatibleAdapter implements ProviderAdapter {
     if (maxTokens !== undefined) body[isOpenAI ? 'max_completion_tokens' : 'max_tokens'] = maxTokens;
     for (const param of FORWARDED_PARAMS) {
       if (isOpenAI && OPENAI_UNSUPPORTED.has(param)) continue;
-      // With require_parameters off, parameters an endpoint does not list are dropped (spec §11.1).
+      // With require_parameters off, parameters an endpoint does not list are dropped (docs/COMPATIBILITY.md#sampling-parameters).
       if (supported.size > 0 && !supported.has(param) && param !== 'user' && param !== 'stop') continue;
       const value = paramValue(req, param);
       if (value !== undefined && value !== null) body[param] = value;
