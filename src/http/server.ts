@@ -72,14 +72,51 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/**
+ * Deeper JSON than any real request needs: without a bound, serialising a body nested a hundred
+ * thousand levels deep (a tool's parameters, a schema) overflows the stack mid-request.
+ */
+const MAX_JSON_DEPTH = 128;
+
+/** How deep a parsed JSON value nests, counted without recursion; stops once past `limit`. */
+function nestingDepth(value: unknown, limit: number): number {
+  if (value === null || typeof value !== 'object') return 0;
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (depth > max) {
+      max = depth;
+      if (max > limit) return max;
+    }
+    const children = Array.isArray(v) ? v : Object.values(v as Record<string, unknown>);
+    for (const c of children) if (c !== null && typeof c === 'object') stack.push([c, depth + 1]);
+  }
+  return max;
+}
+
+/** A path segment decoded, or a 400 when its percent-encoding is malformed. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ApiError(400, `Malformed percent-encoding in the path: ${segment.slice(0, 100)}`);
+  }
+}
+
 async function readJson(app: App, req: IncomingMessage): Promise<unknown> {
   const raw = await readBody(req, app.settings.bodyLimitBytes);
   if (raw.length === 0) throw new ApiError(400, 'Request body is empty; send a JSON object');
+  let parsed: unknown;
   try {
-    return JSON.parse(raw.toString('utf8'));
+    parsed = JSON.parse(raw.toString('utf8'));
   } catch (err) {
     throw new ApiError(400, `Request body is not valid JSON: ${(err as Error).message}`);
   }
+  if (nestingDepth(parsed, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+    throw new ApiError(400, `Request body is nested more than ${MAX_JSON_DEPTH} levels deep`);
+  }
+  return parsed;
 }
 
 /**
@@ -143,7 +180,7 @@ function storedResponse(action: (app: App, id: string, owner: string | null, url
     const codec = responsesCodecOf(app);
     return (async () => {
       const caller = await app.keys.authenticateInference(req);
-      const id = decodeURIComponent(url.pathname.replace(/\/+$/, '').replace(/\/input_items$/, '').split('/').pop() ?? '');
+      const id = decodeSegment(url.pathname.replace(/\/+$/, '').replace(/\/input_items$/, '').split('/').pop() ?? '');
       const r = await action(app, id, caller.hash, url);
       sendJson(res, r.status, r.body);
     })().catch((err: unknown) => {
@@ -179,7 +216,7 @@ const providers: Handler = (app, _req, res) => sendJson(res, 200, providersRespo
 
 const reply = (res: ServerResponse, r: keysApi.Reply) => sendJson(res, r.status, r.body);
 /** `/keys/{hash}` */
-const hashOf = (url: URL) => decodeURIComponent(url.pathname.replace(/\/+$/, '').split('/').pop() ?? '');
+const hashOf = (url: URL) => decodeSegment(url.pathname.replace(/\/+$/, '').split('/').pop() ?? '');
 
 const currentKey: Handler = async (app, req, res) => reply(res, await keysApi.currentKey(app, await app.keys.authenticate(req)));
 const credits: Handler = async (app, req, res) => {
@@ -236,9 +273,9 @@ const ROUTES = new Map<string, Handler>([
 function patternRoute(method: string, rest: string): Handler | undefined {
   if (method !== 'GET') return undefined;
   const endpoints = /^\/models\/(.+)\/endpoints$/.exec(rest);
-  if (endpoints) return (app, _req, res) => sendJson(res, 200, endpointsResponse(app, decodeURIComponent(endpoints[1])));
+  if (endpoints) return (app, _req, res) => sendJson(res, 200, endpointsResponse(app, decodeSegment(endpoints[1])));
   const one = /^\/models?\/([^/]+\/[^/]+)$/.exec(rest);
-  if (one) return (app, _req, res) => sendJson(res, 200, modelResponse(app, decodeURIComponent(one[1])));
+  if (one) return (app, _req, res) => sendJson(res, 200, modelResponse(app, decodeSegment(one[1])));
   return undefined;
 }
 

@@ -4,11 +4,13 @@ import { computeCost, ZERO_USAGE } from '../accounting/cost.js';
 import type { AdmissionRequest } from '../accounting/gate.js';
 import type { CancelSignal } from '../core/cancel.js';
 import { ApiError } from '../core/errors.js';
+import { Redactor } from '../core/redact.js';
 import { isRetryable, type UpstreamFailure } from '../model/response.js';
 import { adapterFor } from '../providers/registry.js';
 import { UntranslatableRequest, type ProviderAdapter } from '../providers/types.js';
 import { healthKey, type Candidate, type RoutePlan } from '../routing/select.js';
 import { exchange } from '../upstream/exchange.js';
+import type { KeyPool } from '../upstream/key-pool.js';
 import { networkFailure, retryAfterSeconds, type UpstreamResponse } from '../upstream/transport.js';
 import type { AttemptFailure, Generation } from './generation.js';
 
@@ -49,39 +51,90 @@ export function worthTrying(c: Candidate, failures: AttemptFailure[]): boolean {
   return true;
 }
 
-/** Start one upstream attempt and wait for its status line. */
+/**
+ * Start one upstream attempt and wait for its status line. A provider with a key pool is tried
+ * with its next key; a key that answers 429 or 401/403 rests (upstream/key-pool.ts) and the same
+ * attempt goes on with another key, so the endpoint fails only when every key did.
+ */
 export async function startAttempt(app: App, gen: Generation, ep: Endpoint, signal: CancelSignal): Promise<AcceptedAttempt | AttemptFailure> {
   const provider = app.settings.providers.get(ep.provider.slug)!;
   const adapter = adapterFor(ep.provider.protocol)!;
-  let upstreamRequest;
-  try {
-    gen.droppedTools = unservedHostedTools(gen, adapter);
-    upstreamRequest = adapter.buildRequest(gen.req, ep, provider, gen.req.stream);
-  } catch (err) {
-    if (!(err instanceof UntranslatableRequest)) throw err;
-    gen.attempts.push({ provider: ep.provider.name, endpoint: ep.key, model: ep.model.id, status: null, latencyMs: 0, outcome: 'skipped', reason: err.message });
-    return { failure: { status: 400, raw: err.message }, endpoint: ep, untranslatable: true };
-  }
-  gen.lastTried = ep;
-  app.health.beginAttempt(healthKey(ep));
-  const started = Date.now();
-  let response: UpstreamResponse;
-  try {
-    response = await exchange(app, provider, upstreamRequest, gen.clientBody, gen.cassette, signal, started);
-  } catch (err) {
-    const failure = signal.aborted ? { status: 499, raw: 'client closed the request' } : networkFailure(err);
-    noteFailure(app, gen, ep, failure, started, null);
-    return { failure, endpoint: ep };
-  }
-  if (response.statusCode >= 300) {
+  const pool = provider.replay ? null : provider.keys;
+  const tried = new Set<string>();
+  let started = Date.now();
+  for (;;) {
+    const credential = pool && pool.size > 0 ? pool.pick(tried) : undefined;
+    if (credential === null) return keysExhausted(app, gen, ep, pool!, started);
+    let upstreamRequest;
+    try {
+      gen.droppedTools = unservedHostedTools(gen, adapter);
+      upstreamRequest = adapter.buildRequest(gen.req, ep, provider, gen.req.stream, credential);
+    } catch (err) {
+      if (!(err instanceof UntranslatableRequest)) throw err;
+      gen.attempts.push({ provider: ep.provider.name, endpoint: ep.key, model: ep.model.id, status: null, latencyMs: 0, outcome: 'skipped', reason: err.message });
+      return { failure: { status: 400, raw: err.message }, endpoint: ep, untranslatable: true };
+    }
+    gen.lastTried = ep;
+    gen.keyLabel = credential?.label ?? null;
+    if (tried.size === 0) app.health.beginAttempt(healthKey(ep));
+    started = Date.now();
+    let response: UpstreamResponse;
+    try {
+      response = await exchange(app, provider, upstreamRequest, gen.clientBody, gen.cassette, signal, started);
+    } catch (err) {
+      const failure = signal.aborted ? { status: 499, raw: 'client closed the request' } : networkFailure(err);
+      noteFailure(app, gen, ep, failure, started, null);
+      return { failure, endpoint: ep };
+    }
+    if (response.statusCode < 300) {
+      if (credential) pool!.outcome(credential.label, ep.key, response.statusCode);
+      return { adapter, response, started };
+    }
     const text = await response.body.text().catch(() => '');
     const failure = adapter.parseError(response.statusCode, text);
     // A Retry-After header wins; some providers (Gemini) say it in the body, which the adapter parsed.
     failure.retryAfterSeconds = retryAfterSeconds(response.headers) ?? failure.retryAfterSeconds;
+    const restMs = credential ? pool!.outcome(credential.label, ep.key, failure.status, failure.retryAfterSeconds) : 0;
+    if (restMs > 0 && signal.aborted === false) {
+      // This key's problem, not the provider's: recorded, then the next key.
+      tried.add(credential!.label);
+      noteKeyRested(gen, ep, failure, started, response.statusCode, restMs);
+      continue;
+    }
     noteFailure(app, gen, ep, failure, started, response.statusCode);
     return { failure, endpoint: ep };
   }
-  return { adapter, response, started };
+}
+
+/** The pool key an attempt used, for its record entry (nothing for a keyless provider). */
+function keyOf(gen: Generation): { key?: string } {
+  return gen.keyLabel === null ? {} : { key: gen.keyLabel };
+}
+
+/** A key of a pool failed and rests; the attempt goes on with another key (no health outcome). */
+function noteKeyRested(gen: Generation, ep: Endpoint, failure: UpstreamFailure, started: number, status: number, restMs: number): void {
+  gen.attempts.push({
+    provider: ep.provider.name,
+    endpoint: ep.key,
+    model: ep.model.id,
+    status,
+    latencyMs: Date.now() - started,
+    error: failure.raw.slice(0, 500),
+    outcome: 'failed',
+    reason: `HTTP ${status}: key ${gen.keyLabel} rests ${Math.ceil(restMs / 1000)} s`,
+    key: gen.keyLabel!,
+  });
+}
+
+/** Every key of the provider rests or failed in this attempt: the provider is down for now. */
+function keysExhausted(app: App, gen: Generation, ep: Endpoint, pool: KeyPool, started: number): AttemptFailure {
+  const wake = pool.nextWake();
+  const retryAfter = wake === null ? undefined : Math.max(1, Math.ceil((wake - Date.now()) / 1000));
+  const failure: UpstreamFailure = { status: 429, raw: `every key of ${ep.provider.name} is resting (rate limited or refused)`, retryAfterSeconds: retryAfter };
+  gen.lastTried = ep;
+  gen.keyLabel = null;
+  noteFailure(app, gen, ep, failure, started, null);
+  return { failure, endpoint: ep };
 }
 
 /**
@@ -99,7 +152,22 @@ function unservedHostedTools(gen: Generation, adapter: ProviderAdapter): string[
   return dropped ?? [];
 }
 
+/** One Redactor per provider table: it knows every configured provider key. */
+const redactors = new WeakMap<object, Redactor>();
+function redactorFor(app: App): Redactor {
+  const providers = app.settings.providers;
+  let r = redactors.get(providers);
+  if (!r) redactors.set(providers, (r = new Redactor([...providers.values()].map((p) => p.apiKey))));
+  return r;
+}
+
+/**
+ * A failed attempt: recorded in the generation's routing explanation and the endpoint's health,
+ * and logged. Its text is scrubbed of credentials first, in place, so the client's error body,
+ * the log and the record all get the scrubbed text.
+ */
 export function noteFailure(app: App, gen: Generation, ep: Endpoint, failure: UpstreamFailure, started: number, status: number | null): void {
+  failure.raw = redactorFor(app).redact(failure.raw);
   gen.attempts.push({
     provider: ep.provider.name,
     endpoint: ep.key,
@@ -109,6 +177,7 @@ export function noteFailure(app: App, gen: Generation, ep: Endpoint, failure: Up
     error: failure.raw.slice(0, 500),
     outcome: 'failed',
     reason: status === null ? failure.raw.slice(0, 200) : `HTTP ${status}`,
+    ...keyOf(gen),
   });
   if (failure.status !== 499) {
     app.health.recordFailure(healthKey(ep), {
@@ -125,7 +194,7 @@ export function recordSuccess(app: App, gen: Generation, ep: Endpoint, started: 
   const genSeconds = gen.firstTokenAt !== null ? (now - gen.firstTokenAt) / 1000 : 0;
   const tps = gen.usage && genSeconds > 0 ? gen.usage.completionTokens / genSeconds : null;
   app.health.recordSuccess(healthKey(ep), ttft, tps);
-  const attempt: (typeof gen.attempts)[number] = { provider: ep.provider.name, endpoint: ep.key, model: ep.model.id, status: 200, latencyMs: now - started, outcome: 'served' };
+  const attempt: (typeof gen.attempts)[number] = { provider: ep.provider.name, endpoint: ep.key, model: ep.model.id, status: 200, latencyMs: now - started, outcome: 'served', ...keyOf(gen) };
   const requested = gen.req.maxTokens;
   if (requested !== undefined && gen.req.maxTokensPolicy === 'clamp' && ep.maxCompletionTokens !== null && requested > ep.maxCompletionTokens) {
     gen.clampedTo = ep.maxCompletionTokens;

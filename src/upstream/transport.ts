@@ -334,7 +334,8 @@ export function networkFailure(err: unknown): UpstreamFailure {
   if (err instanceof undiciErrors.HeadersTimeoutError) return { status: 408, raw: 'upstream did not respond in time (first-byte timeout)' };
   if (err instanceof undiciErrors.BodyTimeoutError) return { status: 408, raw: 'upstream stalled between chunks (idle timeout)' };
   if (err instanceof undiciErrors.ConnectTimeoutError) return { status: 408, raw: 'could not connect to upstream in time (connect timeout)' };
-  return { status: 502, raw: `upstream connection failed (${code}${e.cause?.message ? `: ${e.cause.message}` : e.message ? `: ${e.message}` : ''})` };
+  // The code only: the errors' messages name the upstream's address, which is not the client's business.
+  return { status: 502, raw: `upstream connection failed (${code})` };
 }
 
 export function retryAfterSeconds(headers: UpstreamResponse['headers']): number | undefined {
