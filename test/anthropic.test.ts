@@ -5,7 +5,7 @@
  * request that corresponds to each recorded Anthropic request goes through Switchyard, and
  *  - the request the mock received must equal the recorded Anthropic request (whole body),
  *  - Switchyard's answer must have OpenRouter's shape (compared with OpenRouter's own recordings of
- *    Claude where the spec quotes them: §3.2, §4.4, §5.3-5.5, §10).
+ *    Claude, see docs/COMPATIBILITY.md: #completion-body, #tool-call-deltas, #reasoning, #usage-object).
  * Multi-turn cases build the second request from Switchyard's first answer, as a client would, so
  * tool-call ids, arguments and thinking signatures make the full round trip.
  */
@@ -194,7 +194,7 @@ async function readClientStream(res: Response, model = CANONICAL): Promise<Clien
   return out;
 }
 
-/** Tool-call streaming contract (spec §4.4): header {id,type,name,arguments:""}, then bare argument fragments. */
+/** Tool-call streaming contract (docs/COMPATIBILITY.md#tool-call-deltas): header {id,type,name,arguments:""}, then bare argument fragments. */
 function assertToolFragments(s: ClientStream, expected: { id: string; name: string; arguments: string }[]) {
   for (const [i, want] of expected.entries()) {
     const frags = s.toolFragments.filter((f) => f.index === i);
@@ -458,7 +458,7 @@ describe('Anthropic Messages adapter (recorded upstream traffic, 2026 wire era)'
     assert.equal(s1.reasoning, want.thinking);
     assert.equal(s1.text, '');
 
-    // Chunk shapes as OpenRouter streams Claude (spec §5.5, TestOpenRouterThinking/claude-sonnet-4):
+    // Chunk shapes as OpenRouter streams Claude (docs/COMPATIBILITY.md#streamed-reasoning-shapes, TestOpenRouterThinking/claude-sonnet-4):
     const head = `{"id":"gen-X","object":"chat.completion.chunk","created":0,"model":"${CANONICAL}","provider":"Anthropic","choices":[{"index":0,"delta":`;
     const firstThinking = upstreamEvents(turn1).find((e) => e.delta?.type === 'thinking_delta').delta.thinking;
     assert.equal(
@@ -749,7 +749,7 @@ describe('Anthropic Messages adapter (recorded upstream traffic, 2026 wire era)'
     const message = 'messages.1.content.0.thinking.signature: Field required';
     mock.enqueue({ status: 400, json: anthropicError('invalid_request_error', message) });
     const before = mock.requests.length;
-    // (With `models: [...]` the next model would get its turn, spec §12; see routing-integration.test.ts.)
+    // (With `models: [...]` the next model would get its turn, docs/COMPATIBILITY.md#fallback-models; see routing-integration.test.ts.)
     const res = await postChat(gw, { model: MODEL, messages: [{ role: 'user', content: 'hi' }] });
     assert.equal(res.status, 400);
     assert.equal(mock.requests.length - before, 1, 'a client error is not retried');

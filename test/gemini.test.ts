@@ -6,8 +6,8 @@
  * TestImageUpload*): each test sends the OpenRouter-shaped request that corresponds to a recorded
  * Gemini request through Switchyard, checks that the Gemini request the mock received is the
  * recorded one (path with model and alt=sse, contents, systemInstruction, tools, toolConfig,
- * generationConfig/thinkingConfig), and that the client gets OpenRouter's shapes (spec §3, §4,
- * §5.5): text, tool calls with `tool_<name>_<20 alnum>` ids, finish_reason tool_calls with
+ * generationConfig/thinkingConfig), and that the client gets OpenRouter's shapes (docs/COMPATIBILITY.md:
+ * non-streaming, streaming, reasoning): text, tool calls with `tool_<name>_<20 alnum>` ids, finish_reason tool_calls with
  * native_finish_reason STOP, google-gemini-v1 reasoning details, usage and cost.
  */
 import { after, before, describe, it } from 'node:test';
@@ -297,7 +297,7 @@ describe('Gemini adapter: recorded Google traffic through Switchyard', () => {
     const [call] = s.toolCalls;
     assert.match(call.id, TOOL_ID);
     assert.deepEqual(s.toolCalls, [{ id: call.id, name: 'weather', arguments: '{"location":"Florence,Italy"}' }]);
-    // The chunk sequence of OpenRouter's Gemini recording (spec §4.5).
+    // The chunk sequence of OpenRouter's Gemini recording (docs/COMPATIBILITY.md#streamed-reasoning-shapes).
     const deltas = s.chunks.map((c) => c.choices[0].delta);
     assert.deepEqual(deltas[0], {
       content: '',

@@ -22,18 +22,18 @@
  *    prompt cost = uncached x prompt price + cached x cache-read price, completion cost = completion tokens x
  *    completion price (catalog), and cost = prompt cost + completion cost (and, 2026, upstream_inference_cost = cost).
  * 3. Recordings of 2026-03-12 end with a usage chunk whose `choices` is `[]`; Switchyard emits the current
- *    (2026-04) shape, one choice repeating the finish reason (spec §0.1, §4.6). That chunk's `choices` is not
+ *    (2026-04) shape, one choice repeating the finish reason (docs/COMPATIBILITY.md#wire-eras, #usage-chunk). That chunk's `choices` is not
  *    compared with the recording; it is checked against the stream's own finish chunk instead.
  * 4. gpt-5: OpenRouter talks to OpenAI/Azure through the Responses API, whose reasoning arrives as
  *    `reasoning.summary` + `reasoning.encrypted` items (format `openai-responses-v1`, with `rs_…` ids and encrypted
  *    blobs). A chat-completions upstream derived from the recording carries only the summary text
  *    (`reasoning_content`), so `reasoning_details` (and the `reasoning: null` that accompanies an encrypted-only
  *    chunk) are not compared for gpt-5; the plain `reasoning` text still is.
- * 5. Provider side: assistant messages lose `reasoning` / `reasoning_details` (OpenRouter-only fields, which spec
- *    §5.4 allows to drop for `format: unknown` or foreign-format items), and an assistant tool-call turn sent
+ * 5. Provider side: assistant messages lose `reasoning` / `reasoning_details` (OpenRouter-only fields; items of
+ *    `format: unknown` or a foreign format may be dropped, docs/COMPATIBILITY.md#reasoning-round-trip), and an assistant tool-call turn sent
  *    without `content` is forwarded with `content: null`. Everything else in `messages` must equal the client's.
  * 6. 429s recorded without provider restrictions (GMICloud): Switchyard falls back to another endpoint on a 429
- *    when one is available (spec §11.4), so to reproduce the recorded surfaced 429 only the rate-limited provider
+ *    when one is available (docs/COMPATIBILITY.md#provider-fallback), so to reproduce the recorded surfaced 429 only the rate-limited provider
  *    is enabled for that one interaction.
  * 7. 2025 streams of reasoning-capable chat-completions models (glm-4.5 on Z.AI/Chutes/Parasail, deepseek v3.1:free
  *    on DeepInfra): OpenRouter put `"reasoning_details":[]` with `"reasoning"` null, "" or (Parasail) text on the
@@ -121,7 +121,7 @@ function recordedUsage(rec: Interaction): any {
   return JSON.parse(withUsage[withUsage.length - 1]).usage;
 }
 
-/** '2025' for gen-175…/gen-176… ids, '2026' for gen-177… (spec §0.1). */
+/** '2025' for gen-175…/gen-176… ids, '2026' for gen-177… (docs/COMPATIBILITY.md#wire-eras). */
 function eraOf(its: Interaction[]): WireEra {
   const ok = its.find((r) => r.response.code === 200);
   assert.ok(ok, 'cassette has a 200 interaction');
@@ -201,7 +201,7 @@ function servingEndpoint(body: any, providerName: string, usage: any): Endpoint 
 }
 
 /**
- * An RNG that makes the default price-weighted lottery (1/price², spec §11.2) pick `key` first among the endpoints
+ * An RNG that makes the default price-weighted lottery (1/price², docs/COMPATIBILITY.md#default-load-balancing) pick `key` first among the endpoints
  * that survive this request's filters (provider.only, tools, max_tokens, …). Like test/support's rngPicking, but
  * over the filtered pool, so that e.g. provider.only ["moonshotai"] (which also matches moonshotai/turbo) is
  * deterministic too.
@@ -448,7 +448,7 @@ async function runSuccess(t: TestContext, gw: Gateway, era: WireEra, rec: Intera
     }
   } else {
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
-    const text = (await res.text()).trim(); // both may carry leading whitespace keep-alive (spec §3.1)
+    const text = (await res.text()).trim(); // both may carry leading whitespace keep-alive (docs/COMPATIBILITY.md#whitespace-keep-alive)
     const [g, w] = normalisePair(text, rec.response.body.trim(), opts);
     assert.equal(g, w, 'response body');
     const body = JSON.parse(text);

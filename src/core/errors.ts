@@ -1,6 +1,6 @@
 /**
  * OpenRouter's error envelope: `{"error":{"message","code","metadata"?}}` where code equals the
- * HTTP status whenever the response is not yet committed (spec §13.1).
+ * HTTP status whenever the response is not yet committed (docs/COMPATIBILITY.md#error-envelope).
  */
 export interface ErrorBody {
   error: { message: string; code: number; metadata?: Record<string, unknown> };
@@ -28,7 +28,7 @@ export class ApiError extends Error {
 export const badRequest = (message: string, metadata?: Record<string, unknown>) =>
   new ApiError(400, message, metadata);
 
-/** OpenRouter's typed error vocabulary (spec §13.3) for a status. */
+/** OpenRouter's typed error vocabulary (docs/COMPATIBILITY.md#error-types) for a status. */
 export function errorTypeOf(status: number): string {
   switch (status) {
     case 400:

@@ -29,7 +29,7 @@ const SORTED = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const SEQUENCE_SPAN = 62 ** 4;
 let sequence = Math.floor(Math.random() * SEQUENCE_SPAN);
 
-/** OpenRouter generation id: `gen-<unix seconds>-<20 alnum>` (spec §1.5). */
+/** OpenRouter generation id: `gen-<unix seconds>-<20 alnum>` (docs/COMPATIBILITY.md#generation-ids). */
 export function generationId(nowMs = Date.now()): string {
   sequence = (sequence + 1) % SEQUENCE_SPAN;
   let n = sequence;

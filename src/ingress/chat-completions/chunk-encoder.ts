@@ -6,7 +6,7 @@ import type { ClientError, CostFigures, StreamEncoder } from '../../pipeline/ing
 
 /**
  * Turns normalised upstream chunks into OpenRouter `chat.completion.chunk` SSE events, byte for
- * byte in the chosen era's key order (spec §4.2, §0.1). The envelope prefix is serialised once per
+ * byte in the chosen era's key order (docs/COMPATIBILITY.md#chunk-fields, #wire-eras). The envelope prefix is serialised once per
  * stream; per chunk only the delta is serialised. This is the per-token hot path.
  */
 export class ChunkEncoder implements StreamEncoder {
@@ -80,7 +80,7 @@ export class ChunkEncoder implements StreamEncoder {
     return this.event(delta, finish, c.finishReason, c.logprobs, c.finishReason !== null);
   }
 
-  /** The final usage chunk (spec §4.6): once, after the finish chunk, before [DONE]. */
+  /** The final usage chunk (docs/COMPATIBILITY.md#usage-chunk): once, after the finish chunk, before [DONE]. */
   usageEvent(usageJson: Record<string, unknown>): string {
     const usage = JSON.stringify(usageJson);
     if (this.era === '2025') {
@@ -92,7 +92,7 @@ export class ChunkEncoder implements StreamEncoder {
     return `data: ${this.head}${fp}${this.tierPart()},"choices":[{"index":0,"delta":{"content":"","role":"assistant"},"finish_reason":${fr},"native_finish_reason":${nfr}}],"usage":${usage}}\n\n`;
   }
 
-  /** Mid-stream failure after content reached the client (spec §4.7). */
+  /** Mid-stream failure after content reached the client (docs/COMPATIBILITY.md#mid-stream-errors). */
   errorEvent(code: number, message: string, metadata?: Record<string, unknown>): string {
     const error = JSON.stringify(metadata ? { code, message, metadata } : { code, message });
     this.finishReason = 'error';
@@ -131,11 +131,11 @@ export class ChunkEncoder implements StreamEncoder {
   ): string {
     let d = `{"content":${content === null ? 'null' : JSON.stringify(content)},"role":"assistant"`;
     // `reasoning` absent vs null is the adapter's call: encrypted details carry null, an Anthropic
-    // signature-only detail carries no key at all (spec §5.5).
+    // signature-only detail carries no key at all (docs/COMPATIBILITY.md#streamed-reasoning-shapes).
     if (reasoning !== undefined) d += `,"reasoning":${reasoning === null ? 'null' : JSON.stringify(reasoning)}`;
     else if (isFinish && this.sawReasoning) d += ',"reasoning":null';
     if (details) {
-      // One detail per delta: clients read only element [0] (spec §5.3).
+      // One detail per delta: clients read only element [0] (docs/COMPATIBILITY.md#reasoning-details).
       d += `,"reasoning_details":${JSON.stringify(details.slice(0, 1))}`;
     }
     return `${d}}`;
@@ -157,7 +157,7 @@ export class ChunkEncoder implements StreamEncoder {
     return `${d}}`;
   }
 
-  /** 2026 contract (spec §4.4): a header fragment with id/type/name and empty arguments, then argument fragments. */
+  /** 2026 contract (docs/COMPATIBILITY.md#tool-call-deltas): a header fragment with id/type/name and empty arguments, then argument fragments. */
   private encodeToolCalls2026(calls: ToolCallDelta[], native: string | null): string {
     let out = '';
     for (const t of calls) {

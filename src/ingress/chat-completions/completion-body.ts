@@ -9,7 +9,7 @@ export interface BodyIdentity {
   provider: string;
 }
 
-/** OpenRouter's non-streaming `chat.completion` body in the era's key order (spec §3.2). */
+/** OpenRouter's non-streaming `chat.completion` body in the era's key order (docs/COMPATIBILITY.md#completion-body). */
 export function completionBody(
   who: BodyIdentity,
   c: Completion,

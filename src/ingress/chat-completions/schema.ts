@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
 
-// OpenRouter's chat request (spec §2). Unknown top-level fields are tolerated (§1.1), so objects
+// OpenRouter's chat request (docs/COMPATIBILITY.md#request-fields, #unknown-fields). Unknown top-level fields are tolerated, so objects
 // stay open; what is declared is checked strictly enough to name the offending field.
 
 /**

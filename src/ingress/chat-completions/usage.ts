@@ -3,7 +3,7 @@ import type { TokenUsage } from '../../model/response.js';
 import type { CostFigures } from '../../pipeline/ingress.js';
 
 /**
- * The `usage` object in OpenRouter's key order for the chosen era (spec §10.1, §0.1). Two whole
+ * The `usage` object in OpenRouter's key order for the chosen era (docs/COMPATIBILITY.md#usage-object, #wire-eras). Two whole
  * literals rather than a shared base spread into each: built on every response, and a spread
  * copies property by property into a fresh shape.
  */
