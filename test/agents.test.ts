@@ -16,11 +16,13 @@
  *
  * The agents are devDependencies (`npm ci` installs them); if one cannot be run, every test of it
  * fails with a message saying why (never a skip). Each run is bounded by AGENT_TIMEOUT_MS.
+ * SWITCHYARD_AGENT_TRACE=1 prints every run's traffic (agent → gateway → provider) as diagnostics;
+ * SWITCHYARD_AGENT_DUMP=<dir> writes each run's whole traffic, bodies included, to <dir>/<test>.json.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { startGateway, type Gateway } from './support/gateway.js';
@@ -54,6 +56,7 @@ const TEST_TIMEOUT_MS = AGENT_TIMEOUT_MS + 20_000;
 const API_KEY = 'sk-sy-agents-acceptance';
 const KIMI = 'moonshotai/kimi-k2-0905'; // served by groq (OpenAI chat completions) in the catalog
 const SONNET = 'anthropic/claude-sonnet-4.5'; // served by anthropic (Messages) in the catalog
+const SONNET_ALIAS = 'claude-sonnet-4-5'; // Anthropic's own id, as a Claude Code user names it (a catalog alias)
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'agent-traffic', 'acceptance');
 
 const fixture = (name: string): any => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8'));
@@ -281,6 +284,12 @@ async function generations(gw: Gateway, ids: string[]): Promise<any[]> {
   return out;
 }
 
+/** Names of every tool in a provider request, whatever its kind (chat `function.name`, Messages `name`). */
+function providerToolNames(body: any): string[] {
+  const tools: any[] = Array.isArray(body?.tools) ? body.tools : [];
+  return tools.map((t) => String(t?.function?.name ?? t?.name ?? t?.type ?? ''));
+}
+
 interface Expectation {
   model: string;
   /** provider_name of the generation record: the provider the gateway routed to. */
@@ -298,6 +307,7 @@ interface Expectation {
  * those of this run only.
  */
 async function checkRun(
+  t: TestContext,
   env: Env,
   run: AgentRun,
   answer: string,
@@ -307,6 +317,20 @@ async function checkRun(
   want: Expectation,
 ): Promise<void> {
   const why = () => report(run, exchanges, turns, env.deny);
+  t.diagnostic(
+    `${run.ms} ms; agent → gateway: ${exchanges.map((ex) => `${ex.method} ${ex.path} ${ex.status}`).join(', ')}; ` +
+      `gateway → provider: ${turns.map((x) => x.reply).join(', ')}`,
+  );
+  if (process.env.SWITCHYARD_AGENT_TRACE === '1') for (const line of why().split('\n')) t.diagnostic(line);
+  const dump = process.env.SWITCHYARD_AGENT_DUMP;
+  if (dump) {
+    mkdirSync(dump, { recursive: true });
+    const name = t.name.replace(/[^A-Za-z0-9.-]+/g, '_').slice(0, 120);
+    const turnsOut = turns.map(({ request, ...rest }) => ({ ...rest, request: { path: request.path, headers: request.headers, body: request.json ?? request.body } }));
+    const ids = exchanges.map((ex) => ex.generationId).filter((id): id is string => Boolean(id));
+    const records = await generations(env.gw, ids).catch((err: Error) => err.message);
+    writeFileSync(join(dump, `${name}.json`), JSON.stringify({ run, exchanges, turns: turnsOut, records }, null, 2));
+  }
   assert.equal(run.timedOut, false, `the agent did not finish within ${AGENT_TIMEOUT_MS} ms\n${why()}`);
   assert.equal(run.code, 0, `the agent exited with ${run.code}\n${why()}`);
 
@@ -317,6 +341,22 @@ async function checkRun(
   assert.ok(followUp, `no request to the provider carried a tool result\n${why()}`);
   assert.ok(followUp.toolResult!.includes(secret), `the tool result the provider saw lacks the secret\n${why()}`);
   for (const t of turns) assert.notEqual(t.reply, 'unrouted', `the gateway called an unknown provider path ${t.path}\n${why()}`);
+
+  // A hosted tool the gateway says it left out (X-Switchyard-Dropped-Tools) must not reach the provider.
+  const modelTurns = turns.filter((t) => t.reply === 'tool_call' || t.reply === 'answer' || t.reply === 'plain');
+  const answered = exchanges.filter((ex) => want.path.test(ex.path) && ex.status === 200);
+  answered.forEach((ex, i) => {
+    const header = ex.responseHeaders['x-switchyard-dropped-tools'];
+    const dropped = typeof header === 'string' ? header.split(',').map((s) => s.trim()).filter(Boolean) : [];
+    const sent = modelTurns[i] ? providerToolNames(modelTurns[i]!.request.json) : [];
+    const leaked = dropped.filter((name) => sent.includes(name));
+    assert.deepEqual(
+      leaked,
+      [],
+      `${ex.method} ${ex.path} answered X-Switchyard-Dropped-Tools: ${header}, yet the provider request carried ` +
+        `${JSON.stringify((modelTurns[i]!.request.json?.tools ?? []).filter((t: any) => leaked.includes(t?.name ?? t?.function?.name)))}`,
+    );
+  });
 
   assert.ok(answer.includes(secret), `the final answer does not hold the secret ${secret}: ${JSON.stringify(answer)}\n${why()}`);
 
@@ -419,8 +459,9 @@ describe('coding agents through Switchyard, every provider mocked', () => {
   for (const [model, mockOf, provider, via] of [
     [KIMI, () => env.chat, 'Groq', 'groq, chat completions'],
     [SONNET, () => env.messages, 'Anthropic', 'anthropic, Messages'],
+    [SONNET_ALIAS, () => env.messages, 'Anthropic', 'Anthropic’s own id for anthropic/claude-sonnet-4.5, anthropic, Messages'],
   ] as const) {
-    it(`Claude Code reads a file with its Read tool: POST /v1/messages, ${model} (${via})`, { timeout: TEST_TIMEOUT_MS }, async () => {
+    it(`Claude Code reads a file with its Read tool: POST /v1/messages, ${model} (${via})`, { timeout: TEST_TIMEOUT_MS }, async (t) => {
       const agent = installed(claude);
       const w = workspace(env);
       const mock = mockOf();
@@ -440,7 +481,7 @@ describe('coding agents through Switchyard, every provider mocked', () => {
       const why = () => report(run, exchanges, turns, env.deny);
       assert.ok(run.json, `Claude Code printed no JSON result\n${why()}`);
       assert.equal(run.json.is_error, false, `Claude Code reports an error\n${why()}`);
-      await checkRun(env, run, String(run.json.result ?? ''), w.secret, exchanges, turns, {
+      await checkRun(t, env, run, String(run.json.result ?? ''), w.secret, exchanges, turns, {
         model,
         provider,
         api: 'messages',
@@ -454,7 +495,7 @@ describe('coding agents through Switchyard, every provider mocked', () => {
     [KIMI, () => env.chat, 'Groq', 'groq, chat completions'],
     [SONNET, () => env.messages, 'Anthropic', 'anthropic, Messages'],
   ] as const) {
-    it(`Codex reads a file with a shell tool: POST /api/v1/responses, ${model} (${via})`, { timeout: TEST_TIMEOUT_MS }, async () => {
+    it(`Codex reads a file with a shell tool: POST /api/v1/responses, ${model} (${via})`, { timeout: TEST_TIMEOUT_MS }, async (t) => {
       const agent = installed(cx);
       const w = workspace(env);
       const mock = mockOf();
@@ -470,7 +511,7 @@ describe('coding agents through Switchyard, every provider mocked', () => {
           timeoutMs: AGENT_TIMEOUT_MS,
         }),
       );
-      await checkRun(env, run, run.lastMessage || run.stdout, w.secret, exchanges, turns, {
+      await checkRun(t, env, run, run.lastMessage || run.stdout, w.secret, exchanges, turns, {
         model,
         provider,
         api: 'responses',
