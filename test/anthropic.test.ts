@@ -173,7 +173,7 @@ async function readClientStream(res: Response, model = CANONICAL): Promise<Clien
     if (typeof ch.delta.content === 'string') out.text += ch.delta.content;
     if (typeof ch.delta.reasoning === 'string') out.reasoning += ch.delta.reasoning;
     if (ch.delta.reasoning_details) {
-      assert.equal(ch.delta.reasoning_details.length, 1, 'one reasoning detail per delta (spec §5.3)');
+      assert.equal(ch.delta.reasoning_details.length, 1, 'one reasoning detail per delta (docs/COMPATIBILITY.md#reasoning-details)');
       out.details.push(ch.delta.reasoning_details[0]);
     }
     for (const tc of ch.delta.tool_calls ?? []) {
@@ -777,7 +777,7 @@ describe('Anthropic Messages adapter (recorded upstream traffic, 2026 wire era)'
   // ----------------------------------------------------------------------------------------------
   // ----------------------------------------------------------------------------------------------
 
-  it('streaming with reasoning.exclude: no reasoning text or details reach the client (spec §5.1)', async () => {
+  it('streaming with reasoning.exclude: no reasoning text or details reach the client (docs/COMPATIBILITY.md#reasoning-request)', async () => {
     const [rec] = loadCassette(`${THINKING}/thinking-streaming.yaml`);
     mock.enqueue(reply(rec));
     const req = toolRequest(SYSTEM, "What's the weather in Florence, Italy?", [WEATHER], { max_tokens: 4096, reasoning: { max_tokens: 4000, exclude: true }, stream: true });
@@ -860,7 +860,7 @@ describe('Anthropic adapter units', () => {
   };
   const user = [{ role: 'user', content: 'hi' }];
 
-  it('reasoning → thinking budget (spec §5.1): effort ratios, 1024 floor, 128000 ceiling, max_tokens kept above the budget', () => {
+  it('reasoning → thinking budget (docs/COMPATIBILITY.md#reasoning-request): effort ratios, 1024 floor, 128000 ceiling, max_tokens kept above the budget', () => {
     assert.deepEqual(build({ messages: user, max_tokens: 10000, reasoning: { effort: 'medium' } }).json.thinking, { type: 'enabled', budget_tokens: 5000 });
     assert.deepEqual(build({ messages: user, max_tokens: 10000, reasoning: { effort: 'high' } }).json.thinking, { type: 'enabled', budget_tokens: 8000 });
     assert.deepEqual(build({ messages: user, max_tokens: 10000, reasoning_effort: 'low' }).json.thinking, { type: 'enabled', budget_tokens: 2000 });
