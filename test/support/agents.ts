@@ -12,7 +12,9 @@
  * Each run gets an empty HOME (and CODEX_HOME), a clean environment (nothing of the caller's but
  * PATH), every proxy variable pointing at a deny-all proxy (so any attempt to reach the internet
  * fails at once and is logged), a hard timeout that kills the whole process group, and the
- * settings that keep each agent from phoning home (see the README of the captured agent traffic).
+ * settings that keep each agent from phoning home (see the README of the captured agent traffic),
+ * and at most one retry of a failed request (the agents' defaults, 10 and 5 with backoff, would let
+ * a broken gateway hold each run until its timeout).
  *
  * Also here: a recording reverse proxy to put in front of the gateway, so a test can see exactly
  * what an agent sent and what the gateway answered (and the X-Generation-Id of each answer).
@@ -219,6 +221,8 @@ export async function runClaudeCode(install: AgentInstall, o: ClaudeCodeRunOptio
     DISABLE_TELEMETRY: '1',
     DISABLE_AUTOUPDATER: '1',
     DISABLE_ERROR_REPORTING: '1',
+    // One retry, not ten with backoff: against mocks a failed request is a bug, and should fail fast.
+    CLAUDE_CODE_MAX_RETRIES: '1',
   };
   const args = ['-p', o.prompt, '--output-format', 'json', '--allowedTools', o.allowedTools ?? 'Read', '--model', o.model];
   const run = await runAgent(install, { args, cwd: o.cwd, env, timeoutMs: o.timeoutMs ?? 90_000 });
@@ -277,6 +281,9 @@ export function codexConfig(o: Pick<CodexRunOptions, 'baseUrl' | 'model'>): stri
     `base_url = ${JSON.stringify(o.baseUrl)}`,
     'env_key = "SWITCHYARD_API_KEY"',
     'wire_api = "responses"',
+    // One retry, not five with backoff: against mocks a failed request is a bug, and should fail fast.
+    'request_max_retries = 1',
+    'stream_max_retries = 1',
     '',
   ].join('\n');
 }
