@@ -72,8 +72,13 @@ export interface IngressCodec {
   parse(body: unknown, headers: IncomingHttpHeaders, ctx: { maxModels: number }): GenerationRequest;
   /** The error body and status for a failure before anything was committed. */
   errorBody(err: ClientError): { status: number; body: unknown };
-  /** SSE comment or event written while the upstream is quiet (the first one commits the stream). */
+  /** SSE comment or event written while the upstream is quiet. */
   readonly keepAlive: string;
+  /**
+   * What commits the stream (status line and headers) before any event, when it must differ from
+   * `keepAlive` (Anthropic streams open with message_start: a ping before it would be out of order).
+   */
+  readonly openingKeepAlive?: string;
   /** Whether a non-streamed answer may commit 200 early and send whitespace while it waits. */
   readonly jsonKeepAlive: boolean;
   streamEncoder(who: ResponseIdentity): StreamEncoder;

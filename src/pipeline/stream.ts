@@ -37,7 +37,7 @@ export class StreamDelivery implements Delivery {
     private readonly signal: CancelSignal,
     private readonly beforeEnd?: () => Promise<unknown>,
   ) {
-    this.sse = new SseResponse(res, app.settings.keepaliveMs, codec.keepAlive);
+    this.sse = new SseResponse(res, app.settings.keepaliveMs, codec.keepAlive, codec.openingKeepAlive);
   }
 
   /**

@@ -18,6 +18,8 @@ export class SseResponse implements Tickable {
     private readonly res: ServerResponse,
     private readonly keepaliveMs: number,
     private readonly keepAlive: string,
+    /** The first write, which carries the status line out (defaults to the keep-alive). */
+    private readonly opening: string = keepAlive,
   ) {}
 
   open(generationId: string, route?: string, extraHeaders?: Record<string, string>): void {
@@ -35,7 +37,7 @@ export class SseResponse implements Tickable {
     if (extraHeaders) for (const k in extraHeaders) headers[k] = extraHeaders[k]!;
     this.res.writeHead(200, headers);
     // The first comment carries the status line and headers out in the same write.
-    this.write(this.keepAlive);
+    this.write(this.opening);
     this.ticking = true;
     tickerFor(this.keepaliveMs).add(this);
   }

@@ -11,6 +11,8 @@ export function messagesCodec(): IngressCodec {
   return {
     api: 'messages',
     keepAlive: PING_EVENT,
+    // An SSE comment, which Anthropic's clients skip, commits the stream ahead of message_start.
+    openingKeepAlive: ': ping\n\n',
     // Anthropic's SDKs parse the body of a 200 as one JSON message; leading whitespace would do,
     // but an error found after committing 200 could not carry its status (the SDKs retry on status).
     jsonKeepAlive: false,

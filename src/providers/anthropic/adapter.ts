@@ -40,6 +40,8 @@ function configuredBetas(headers: Record<string, string>): string {
 
 export class AnthropicAdapter implements ProviderAdapter {
   readonly protocol = 'anthropic';
+  /** Anthropic runs web search itself (request.ts writes it as its web_search tool). */
+  readonly hostedTools: ReadonlySet<string> = new Set(['web_search']);
 
   buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean): UpstreamRequest {
     const configured = configuredBetas(provider.headers);
