@@ -2,13 +2,17 @@
 // Load driver, run by bench/run.mjs as a separate process (pinned to the other core) and driven
 // over IPC. Commands:
 //   latency       closed loop of `conc` undici clients for `durationMs`; per request: total time,
-//                 time to response headers, to the first body byte and to the first `data:` event,
-//                 all from performance.now() (microsecond resolution)
-//   autocannon    autocannon for `durationSec` at `conc` connections (requests/s)
+//                 time to response headers, to the first body byte and to the first content event
+//                 (`data:` for chat completions, the wire's first text delta otherwise), all from
+//                 performance.now() (microsecond resolution); every answer is checked complete in
+//                 its wire (lib/wires.mjs) after the clock stops
+//   autocannon    autocannon for `durationSec` at `conc` connections (requests/s); every answer is
+//                 checked the same way (verifyBody), and incomplete ones are not counted
 //   open-streams  open `n` concurrent streams and keep them open (memory per open stream)
 //   close-streams abort every stream opened by open-streams
 import { Pool } from 'undici';
 import autocannon from 'autocannon';
+import { answerOk, WIRES } from './lib/wires.mjs';
 
 const pools = new Map();
 function poolFor(origin, conc) {
@@ -28,10 +32,11 @@ async function resetPools() {
 }
 
 const DATA = 'data:';
-const DONE = '[DONE]';
 
-async function latency({ origin, path, headers, body, conc, durationMs, stream, record = true }) {
+async function latency({ origin, path, headers, body, conc, durationMs, stream, wire = 'chat', record = true }) {
   const pool = poolFor(origin, conc);
+  const marker = WIRES[wire].firstContent;
+  let badSample = null;
   const total = [];
   const head = [];
   const ttfb = [];
@@ -50,25 +55,25 @@ async function latency({ origin, path, headers, body, conc, durationMs, stream, 
         const th = performance.now();
         let tb = -1;
         let td = -1;
-        let tail = '';
         let carry = '';
-        let bytes = 0;
+        const parts = [];
         for await (const chunk of res.body) {
-          bytes += chunk.length;
           if (tb < 0) tb = performance.now();
-          if (stream) {
-            if (td < 0) {
-              const s = carry + chunk.toString('latin1');
-              if (s.includes(DATA)) td = performance.now();
-              else carry = s.slice(-4);
-            }
-            tail = (tail + chunk.toString('latin1', Math.max(0, chunk.length - 64))).slice(-96);
+          if (stream && td < 0) {
+            const s = carry + chunk.toString('latin1');
+            if (s.includes(marker)) td = performance.now();
+            else carry = s.slice(1 - marker.length);
           }
+          parts.push(chunk);
         }
         const t1 = performance.now();
+        // Checked after the clock stopped: the check is not part of the figure.
         if (res.statusCode !== 200) non2xx++;
-        else if (stream ? !tail.includes(DONE) || tail.includes('"finish_reason":"error"') : bytes === 0) bad++;
-        else if (record) {
+        else if (!answerOk(wire, stream, (parts.length === 1 ? parts[0] : Buffer.concat(parts)).toString('latin1'))) {
+          // (latin1: the checks look for ASCII only, and it is the cheaper decoding)
+          bad++;
+          badSample ??= Buffer.concat(parts).toString('utf8').slice(-300);
+        } else if (record) {
           total.push(t1 - t0);
           head.push(th - t0);
           ttfb.push((tb < 0 ? t1 : tb) - t0);
@@ -84,10 +89,12 @@ async function latency({ origin, path, headers, body, conc, durationMs, stream, 
   }
   await Promise.all(Array.from({ length: conc }, worker));
   const elapsedMs = performance.now() - started;
-  return { count: total.length, errors, non2xx, bad, errorKinds, elapsedMs, total, head, ttfb, ttft };
+  return { count: total.length, errors, non2xx, bad, badSample, errorKinds, elapsedMs, total, head, ttfb, ttft };
 }
 
-async function runAutocannon({ url, headers, body, conc, durationSec }) {
+async function runAutocannon({ url, headers, body, conc, durationSec, stream = false, wire = 'chat' }) {
+  // autocannon keeps every response body as a string anyway; the check adds only its own work.
+  // A response that fails it (an error status included) is a "mismatch" and not counted.
   const result = await autocannon({
     url,
     method: 'POST',
@@ -97,12 +104,17 @@ async function runAutocannon({ url, headers, body, conc, durationSec }) {
     pipelining: 1,
     duration: durationSec,
     timeout: 60,
+    verifyBody: (text) => answerOk(wire, stream, text),
   });
+  const mismatches = result.mismatches ?? 0;
+  const good = Math.max(0, result.requests.total - mismatches);
   return {
-    total: result.requests.total,
-    rps: result.requests.total / result.duration,
+    total: good,
+    rps: good / result.duration,
     duration: result.duration,
     non2xx: result.non2xx,
+    // Answered with 200 but incomplete in its wire (error statuses fail the check too: not twice).
+    badBody: Math.max(0, mismatches - result.non2xx),
     errors: result.errors,
     timeouts: result.timeouts,
     latencyP50Ms: result.latency.p50,
@@ -112,7 +124,8 @@ async function runAutocannon({ url, headers, body, conc, durationSec }) {
 
 let open = []; // [{ pool, controllers }]: one per open-streams call since the last close
 // add: keep the streams already open (the memory test opens its streams in two steps).
-async function openStreams({ origin, path, headers, body, n, timeoutMs, stallMs = 5000, add = false }) {
+// A stream counts as open with content once `firstContent` arrived (chat: any `data:` event).
+async function openStreams({ origin, path, headers, body, n, timeoutMs, stallMs = 5000, add = false, firstContent = DATA }) {
   if (open.length > 0 && !add) await closeStreams();
   const pool = new Pool(origin, { connections: n, pipelining: 1, headersTimeout: 0, bodyTimeout: 0, connectTimeout: 30_000 });
   const state = { pool, controllers: [], headers: 0, opened: 0, failed: 0, ended: 0, errorKinds: {} };
@@ -138,8 +151,13 @@ async function openStreams({ origin, path, headers, body, n, timeoutMs, stallMs 
           return;
         }
         let seen = false;
+        let carry = '';
         res.body.on('data', (chunk) => {
-          if (!seen && chunk.toString('latin1').includes(DATA)) {
+          if (seen) return;
+          const s = carry + chunk.toString('latin1');
+          if (!s.includes(firstContent)) carry = s.slice(1 - firstContent.length);
+          else {
+            carry = '';
             seen = true;
             state.opened++;
             settle();

@@ -45,6 +45,8 @@ export function idleSummary(r, b = (x) => x) {
   }
   const p = i.portkey;
   if (p) out.push(`Portkey: ${mib(p.atStartMiB)} MiB at start → ${p.settledMiB === null ? '–' : `${mib(p.settledMiB)} MiB ${when(p)} (${split(p)})`}.`);
+  const bl = i.baseline;
+  if (bl) out.push(`Switchyard at the baseline \`${bl.commit}\`, started alongside: ${mib(bl.atStartMiB)} MiB at start → ${bl.settledMiB === null ? '–' : `${mib(bl.settledMiB)} MiB ${when(bl)} (${split(bl)})`}.`);
   if (r.switchyardRssAfterMatrixMiB !== undefined) out.push(`Switchyard after the matrix: ${r.switchyardRssAfterMatrixMiB} MiB.`);
   out.push(`RssFile is mostly the node binary's own pages, shared with every Node process on the machine.${s.settledMiB !== null ? ` (${i.rule}.)` : ''}`);
   return out.join(' ');
@@ -56,7 +58,7 @@ export function workersSection(r) {
   if (!w) return null;
   if (!w.available) return { text: `\`serve --workers 1\` vs \`--workers 2\`: not available: ${w.reason ?? 'unknown reason'}.`, headers: null, rows: [] };
   const headers = ['mode', '--workers 1 req/s', '--workers 2 req/s', 'ratio', 'CPU µs/req (1 / 2)', 'cores busy (1 / 2)', 'failures (1 / 2)', 'other load'];
-  const fails = (x) => x.failures.non2xx + x.failures.errors + x.failures.timeouts;
+  const fails = (x) => x.failures.non2xx + (x.failures.badBody ?? 0) + x.failures.errors + x.failures.timeouts;
   const rows = Object.entries(w.modes).map(([mode, m]) => [
     mode === 'stream' ? 'streaming' : 'non-streaming',
     fmtInt(m.workers1.rps),
@@ -71,6 +73,111 @@ export function workersSection(r) {
     `\`switchyard serve --workers 1\` vs \`--workers 2\` on cores ${w.cores}, autocannon at c=${w.concurrency}, ${w.rounds} alternating rounds of ${w.secondsPerSlice} s per instance and mode after a warm-up. ` +
     `CPU per request and cores busy are summed over the primary and its workers (/proc/<pid>/stat of the process tree). ` +
     `On this ${r.machine?.cores ?? '?'}-core machine the load driver and the mock upstream share the same cores as the workers, so the ratio understates scaling.`;
+  return { text, headers, rows };
+}
+
+/** The front doors of one build: the matrix's target name for each wire. */
+export const DOOR_TARGETS = [
+  ['switchyard', 'chat'],
+  ['switchyard-messages', 'messages'],
+  ['switchyard-responses', 'responses'],
+];
+
+/** Failed requests of one target in one cell (every kind counted by the driver). */
+export function failureCount(x) {
+  const f = x?.failures;
+  if (!f) return null;
+  return f.latencyErrors + f.latencyNon2xx + f.latencyBadBody + f.autocannonNon2xx + (f.autocannonBadBody ?? 0) + f.autocannonErrors + f.autocannonTimeouts;
+}
+
+const pctText = (x) => (x === null || x === undefined ? '–' : `${x > 0 ? '+' : ''}${fmt(x, 1)}%`);
+/** A latency change: milliseconds, and the share of "before" when that is positive. */
+const msDelta = (ms, pct) => (ms === null || ms === undefined ? '–' : `${ms > 0 ? '+' : ''}${fmt(ms)} ms${pct === null || pct === undefined ? '' : ` (${pctText(pct)})`}`);
+
+/**
+ * The other front doors next to chat completions (also printed by run.mjs): one table per mode, a
+ * row per concurrency and door, from the same cells and rounds as the main tables. "Over chat" is
+ * the door minus chat completions of the same build in the same cell: what its wire costs. `b`
+ * wraps the headline figures (Markdown bold). [] when the run measured chat completions only.
+ */
+export function ingressSections(r, b = (x) => x) {
+  const out = [];
+  if (!r.matrix?.some((c) => DOOR_TARGETS.some(([name, w]) => w !== 'chat' && c.results[name]))) return out;
+  for (const mode of ['nonstream', 'stream']) {
+    const cells = r.matrix.filter((c) => c.mode === mode);
+    if (!cells.length) continue;
+    const rows = [];
+    for (const c of cells) {
+      for (const [name, door] of DOOR_TARGETS) {
+        const x = c.results[name];
+        if (!x) continue;
+        const o = x.overChat;
+        const row = [String(c.concurrency), door, b(fmt(x.added?.p50Ms)), b(fmt(x.added?.p99Ms)), o ? fmt(o.p50Ms) : '', o ? fmt(o.p99Ms) : '', fmtInt(x.rps), o?.rpsRatio != null ? pctText((o.rpsRatio - 1) * 100) : ''];
+        if (mode === 'stream') row.push(fmt(x.added?.ttfbP50Ms), fmt(x.added?.ttftP50Ms), o ? fmt(o.ttftP50Ms) : '');
+        row.push(x.cpuUsPerRequest !== undefined ? fmt(x.cpuUsPerRequest, 0) : '', x.coreUtilisation !== undefined ? `${Math.round(x.coreUtilisation * 100)}%` : '', x.peakRssMiB !== undefined ? fmt(x.peakRssMiB, 1) : '', String(failureCount(x) ?? '–'));
+        rows.push(row);
+      }
+    }
+    const headers = ['c', 'front door', 'added p50', 'added p99', 'over chat p50', 'over chat p99', 'req/s', 'req/s vs chat'];
+    if (mode === 'stream') headers.push('added TTFB', 'added first text', 'first text over chat');
+    headers.push('CPU µs/req', 'core busy', 'peak RSS MiB', 'failures');
+    const title =
+      mode === 'stream'
+        ? `Front doors, streaming (${r.config.mock.chunks} content chunks upstream; chat: \`data: [DONE]\`, messages: \`message_stop\`, responses: \`response.completed\`)`
+        : 'Front doors, non-streaming (chat: chat.completion, messages: message, responses: response)';
+    out.push({ mode, title, headers, rows });
+  }
+  return out;
+}
+
+/** One sentence on how the front doors were measured (the Markdown report and the console). */
+export function ingressNote(r) {
+  const missing = Object.entries(r.ingress ?? {}).filter(([, x]) => x.available === false);
+  return (
+    'Each front door is its own Switchyard process of the same build on the routers\' core, a target of every cell like the others (same rounds, same direct upstream calls); ' +
+    '"added" is through that door minus the mock called directly, "over chat" the door minus chat completions in the same cell, "first text" the first text delta of the wire (`content_block_delta`, `response.output_text.delta`). ' +
+    'Every response is checked complete in its wire; incomplete ones count as failures and are left out of the figures.' +
+    missing.map(([w, x]) => ` ${w}: ${x.reason}.`).join('')
+  );
+}
+
+/**
+ * Before vs after (`--baseline <ref>`; also printed by run.mjs): chat completions of the baseline
+ * build and of the current tree, same cells, same rounds. Δ is (now − before) / |before|.
+ */
+export function baselineSection(r) {
+  const bl = r.baseline;
+  if (!bl || !r.matrix?.some((c) => c.results.baseline)) return null;
+  const now = `${r.machine?.switchyardCommit ?? 'now'}${r.machine?.switchyardSrcDirty ? '+' : ''}`;
+  const headers = ['cell', `added p50 ${bl.short}`, `added p50 ${now}`, 'Δ', `added p99 ${bl.short}`, `added p99 ${now}`, 'Δ', `req/s ${bl.short}`, `req/s ${now}`, 'Δ', `CPU µs/req ${bl.short}`, `CPU µs/req ${now}`, 'Δ', 'failures'];
+  const rows = [];
+  for (const c of r.matrix) {
+    const a = c.results.baseline;
+    const x = c.results.switchyard;
+    if (!a || !x) continue;
+    const v = x.vsBaseline ?? {};
+    rows.push([
+      `${c.mode === 'stream' ? 'streaming' : 'non-streaming'} c=${c.concurrency}`,
+      fmt(a.added?.p50Ms),
+      fmt(x.added?.p50Ms),
+      msDelta(v.minus?.p50Ms, v.addedP50Pct),
+      fmt(a.added?.p99Ms),
+      fmt(x.added?.p99Ms),
+      msDelta(v.minus?.p99Ms, v.addedP99Pct),
+      fmtInt(a.rps),
+      fmtInt(x.rps),
+      pctText(v.rpsPct),
+      fmt(a.cpuUsPerRequest, 0),
+      fmt(x.cpuUsPerRequest, 0),
+      pctText(v.cpuUsPerRequestPct),
+      `${failureCount(a)} / ${failureCount(x)}`,
+    ]);
+  }
+  const text =
+    `Before vs after, chat completions: Switchyard at \`${bl.short}\` (\`--baseline ${bl.ref}\`: "${bl.subject}") against the current tree (\`${now}\`${r.machine?.switchyardSrcDirty ? ', with uncommitted src/ changes' : ''}), ` +
+    `both built in this run and measured in the same rounds of every cell, alternating with the other targets. ` +
+    `Δ: now − before, and as a share of before (latencies: only where before is above zero); lower is better for added latency and CPU, higher for req/s. Added latencies of a fraction of a millisecond (c=1) move by tens of percent from run to run; req/s and CPU per request carry better. ` +
+    `Baseline node_modules: ${bl.nodeModules}.`;
   return { text, headers, rows };
 }
 
@@ -119,6 +226,17 @@ export function renderMarkdown(r) {
     out.push(
       '\n"floor" is a minimal Node reverse proxy (bench/floor-proxy.mjs: node:http in, undici out, one JSON parse and stringify each way, SSE piped through) on the same core as the routers: its "added" columns are what any Node proxy pays on this machine. "Over floor" is the router minus the floor, from the same cell.',
     );
+  }
+  const doorTables = ingressSections(r, (x) => `**${x}**`);
+  for (const t of doorTables) {
+    out.push(`\n**${t.title}**\n`);
+    out.push(mdTable(t.headers, t.rows, 'll'));
+  }
+  if (doorTables.length) out.push(`\n${ingressNote(r)}`);
+  const before = baselineSection(r);
+  if (before) {
+    out.push(`\n**Before vs after**\n\n${before.text}\n`);
+    out.push(mdTable(before.headers, before.rows));
   }
   if (r.peers?.includes('portkey')) {
     const rows = [];

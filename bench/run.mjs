@@ -4,8 +4,8 @@
 // Processes: the mock upstream and the load driver run pinned to core 0, the router under test
 // (Switchyard, and Portkey with --peer portkey) pinned to core 1. Direct-to-mock, Switchyard and
 // the peers are measured in alternation, round after round, within every cell of the matrix.
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,8 +17,9 @@ import { heapOwners } from './lib/heap-owners.mjs';
 import { ensurePortkey, portkeyHeaders, PORTKEY_VERSION } from './lib/portkey.mjs';
 import { settleIdle, IDLE_RULE } from './lib/idle.mjs';
 import { backgroundProbe, CLK_TCK, cpuSeconds, freePort, hasTaskset, killAllSync, memory, nofile, openFds, processTree, resetPeak, sleep, spawnNode, stopAll, stopChild, treeCpuSeconds } from './lib/proc.mjs';
-import { idleSummary, workersSection } from './report.mjs';
+import { baselineSection, idleSummary, ingressNote, ingressSections, workersSection } from './report.mjs';
 import { fmt, fmtInt, round, summarise, summariseSoak, table } from './lib/stats.mjs';
+import { answerOk, WIRE_NAMES, WIRES } from './lib/wires.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = join(ROOT, 'bench');
@@ -55,13 +56,22 @@ const { values: opt } = parseArgs({
     'no-workers-scaling': { type: 'boolean', default: false },
     'workers-seconds': { type: 'string' },
     'idle-s': { type: 'string' },
+    ingress: { type: 'string' },
+    baseline: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (opt.help) {
   process.stdout.write(`Usage: npm run bench -- [options]
-  --quick                 ~2 minutes: 2 rounds of short slices, 1,000 streams only, no workers scaling
+  --quick                 ~4 minutes: 2 rounds of short slices, 1,000 streams only, no workers scaling
+  --ingress chat,messages,responses
+                          front doors measured (default: all three; chat completions is always measured):
+                          POST /api/v1/messages and /api/v1/responses are extra targets in every cell of the
+                          matrix and get their own memory-per-open-stream test
+  --baseline <git-ref>    also build and run Switchyard at <git-ref> (git worktree in the temp folder, node_modules
+                          linked when its lockfile is covered by this tree's, else npm ci) and measure its chat
+                          completions in every cell, interleaved with the current tree: before vs after
   --peer portkey          also measure the Portkey gateway ${PORTKEY_VERSION} (installed into a temp folder)
   --profile               also record a CPU profile of Switchyard under load (non-streaming and streaming)
   --profile-only          only the CPU profiles
@@ -84,11 +94,20 @@ if (opt.help) {
   --idle-s N              poll idle RSS for up to N s after start until it settles (default 120; quick 40; 0: at start only)
   --node-args "..."        extra node flags for Switchyard (diagnostics, e.g. "--trace-gc"; BENCH_KEEP_TMP=1 keeps its log)
   --no-matrix --no-memory --no-build --out FILE --max-minutes N
+                          (--no-build leaves this tree's dist/ as it is; a baseline is always built)
 `);
   process.exit(0);
 }
 
 const quick = opt.quick;
+// Front doors: chat completions always (the targets, the floor, the baseline and every earlier
+// results file are about it); Messages and Responses on top, by default.
+const ingress = ['chat', ...(opt.ingress ?? WIRE_NAMES.join(',')).split(',').map((x) => x.trim()).filter((x) => x && x !== 'chat')];
+for (const w of ingress) if (!WIRES[w]) throw new Error(`unknown --ingress "${w}" (known: ${WIRE_NAMES.join(', ')})`);
+const extraDoors = () => ingress.filter((w) => w !== 'chat' && doorAvailable[w] !== false);
+/** Front doors found missing from the build (404 to the probe): left out, with the reason. */
+const doorAvailable = {};
+const baselineRef = opt.baseline ?? null;
 const peers = opt.peer.flatMap((p) => p.split(',')).filter(Boolean);
 for (const p of peers) if (p !== 'portkey') throw new Error(`unknown peer "${p}" (known: portkey)`);
 const concs = (opt.conc ?? '1,16,64,256').split(',').map(Number);
@@ -103,7 +122,7 @@ const soakMinutes = opt.soak ? Number(opt.soak) : 0;
 const doProfile = opt.profile || opt['profile-only'];
 const doMatrix = !opt['profile-only'] && !opt['no-matrix'];
 const doMemory = !opt['no-memory'] && !opt['profile-only'];
-const maxMinutes = Number(opt['max-minutes'] ?? (quick ? 5 : 20)) + soakMinutes;
+const maxMinutes = Number(opt['max-minutes'] ?? (quick ? 8 : 30)) + soakMinutes + (baselineRef ? 5 : 0);
 const waitQuietS = Number(opt['wait-quiet'] ?? (quick ? 20 : 60));
 const cellAttempts = Number(opt['cell-attempts'] ?? (quick ? 1 : 2));
 const doFloor = !opt['no-floor'];
@@ -119,11 +138,10 @@ const ALL_CORES = cpus().length > 1 ? '0,1' : '0';
 const MODEL = 'moonshotai/kimi-k2-0905';
 const UPSTREAM_MODEL = 'moonshotai/kimi-k2-instruct-0905'; // Groq's id for MODEL (catalog/models.yaml)
 const BARE_NODE_SCRIPT = "require('http').createServer((q,s)=>s.end()).listen(PORT, '127.0.0.1')";
-const MESSAGES = [{ role: 'user', content: 'Say hi in Portuguese' }];
-const BODY = {
-  nonstream: JSON.stringify({ model: MODEL, messages: MESSAGES, provider: { only: ['groq'] } }),
-  stream: JSON.stringify({ model: MODEL, messages: MESSAGES, stream: true, provider: { only: ['groq'] } }),
-};
+// Request bodies per front door and mode (lib/wires.mjs); BODY is chat completions'.
+const BODIES = Object.fromEntries(WIRE_NAMES.map((w) => [w, { nonstream: WIRES[w].body(false), stream: WIRES[w].body(true) }]));
+const BODY = BODIES.chat;
+const bodyOf = (target, mode) => BODIES[target.wire ?? 'chat'][mode];
 
 const t0 = Date.now();
 const log = (msg) => process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${msg}\n`);
@@ -138,12 +156,20 @@ async function cleanup() {
     } catch {
       /* gone */
     }
+    killCommands();
     await stopAll();
+    unlinkNodeModules();
+    removeBaselineWorktree();
     if (!process.env.BENCH_KEEP_TMP) rmSync(work, { recursive: true, force: true });
   })();
   return cleaning;
 }
-process.on('exit', killAllSync);
+process.on('exit', () => {
+  killAllSync();
+  killCommands();
+  unlinkNodeModules();
+  removeBaselineWorktree();
+});
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, () => {
     log(`${sig}: stopping`);
@@ -225,7 +251,7 @@ async function startFloor({ memProbe } = {}) {
   child.probeFile = probeFile;
   child.origin = `http://127.0.0.1:${await portLine(child, 'floor proxy')}`;
   await waitReady(`${child.origin}/`, child);
-  child.target = { name: 'floor', origin: child.origin, path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, pid: child.pid };
+  child.target = { name: 'floor', wire: 'chat', origin: child.origin, path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, pid: child.pid };
   return child;
 }
 
@@ -334,7 +360,11 @@ const snapshotEnv = (probeFile) => {
 };
 const memProbeArgs = (file) => (file ? ['--expose-gc', '--import', MEM_PROBE] : []);
 
-async function startSwitchyard({ cpuProfDir, memProbe, workers, cores = PROXY_CORE } = {}) {
+/**
+ * A Switchyard on the routers' core. `wire` picks the front door its target drives (one process
+ * per door in the matrix, so CPU and RSS are each door's own); `root` another build (the baseline).
+ */
+async function startSwitchyard({ cpuProfDir, memProbe, workers, cores = PROXY_CORE, wire = 'chat', root = CURRENT, name } = {}) {
   const port = await freePort();
   const dir = join(work, `switchyard-${++instance}`);
   mkdirSync(dir, { recursive: true });
@@ -343,7 +373,8 @@ async function startSwitchyard({ cpuProfDir, memProbe, workers, cores = PROXY_CO
   const nodeArgs = [...(opt['node-args'] ? opt['node-args'].split(/\s+/).filter(Boolean) : []), ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), ...memProbeArgs(probeFile)];
   const logFile = join(dir, 'switchyard.log');
   const serveArgs = workers !== undefined ? ['serve', '--workers', String(workers)] : ['serve'];
-  const child = spawnNode(workers !== undefined ? `switchyard --workers ${workers}` : 'switchyard', cores, [...nodeArgs, join(ROOT, 'bin/switchyard.js'), ...serveArgs], { env, cwd: dir, logFile });
+  const targetName = name ?? (wire === 'chat' ? 'switchyard' : `switchyard-${wire}`);
+  const child = spawnNode(workers !== undefined ? `switchyard --workers ${workers}` : targetName, cores, [...nodeArgs, join(root, 'bin/switchyard.js'), ...serveArgs], { env, cwd: dir, logFile });
   child.logFile = logFile;
   child.probeFile = probeFile;
   child.origin = `http://127.0.0.1:${port}`;
@@ -355,13 +386,180 @@ async function startSwitchyard({ cpuProfDir, memProbe, workers, cores = PROXY_CO
   }
   child.readyAt = Date.now();
   child.target = {
-    name: 'switchyard',
+    name: targetName,
+    wire,
     origin: child.origin,
-    path: '/api/v1/chat/completions',
+    path: WIRES[wire].path,
     headers: { 'content-type': 'application/json' },
     pid: child.pid,
   };
   return child;
+}
+
+// ---------------------------------------------------------------- the current tree, as built
+/**
+ * Where this tree's Switchyard runs from: a copy of what `npm run build` produced, taken right
+ * after it. Other people's builds rewrite dist/ in a shared tree; without the copy, processes
+ * started later in the run would run other code (or a half-written dist/).
+ */
+let CURRENT = ROOT;
+function snapshotCurrent() {
+  const dir = join(work, 'current');
+  mkdirSync(dir, { recursive: true });
+  // src/ only for the CPU profile's source maps (dist/*.js.map point at ../src).
+  for (const p of ['bin', 'dist', 'catalog', 'demo', 'src', 'package.json']) if (existsSync(join(ROOT, p))) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  CURRENT = dir;
+}
+/** The links into this tree's node_modules go first: nothing may delete through them. */
+function unlinkNodeModules() {
+  for (const dir of [CURRENT !== ROOT ? CURRENT : null, baselineWorktree]) {
+    if (!dir) continue;
+    try {
+      rmSync(join(dir, 'node_modules'), { force: true });
+    } catch {
+      /* a real directory (npm ci): removed with its folder */
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the baseline: another commit, built in a worktree
+const commands = new Set(); // build and install commands running (own process groups)
+function killCommands() {
+  for (const c of commands) {
+    try {
+      process.kill(-c.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  commands.clear();
+}
+
+/** Runs a command in its own process group (so cleanup can stop npm and everything under it), output to a log. */
+function runCommand(cmd, args, { cwd, logFile, timeoutMs }) {
+  return new Promise((resolveP, reject) => {
+    const out = openSync(logFile, 'a');
+    const c = spawn(cmd, args, { cwd, stdio: ['ignore', out, out], detached: true, env: { ...process.env, npm_config_update_notifier: 'false' } });
+    closeSync(out);
+    commands.add(c);
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, timeoutMs);
+    c.once('error', (err) => {
+      clearTimeout(timer);
+      commands.delete(c);
+      reject(err);
+    });
+    c.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      commands.delete(c);
+      if (code === 0) resolveP();
+      else reject(new Error(`${cmd} ${args.join(' ')} (in ${cwd}) failed: ${signal ?? `exit ${code}`}; ${lastLogLines(logFile, 8)}`));
+    });
+  });
+}
+
+/**
+ * Whether the packages installed here serve the baseline as `npm ci` would: every package its
+ * lockfile pins is installed at the same path with the same version (and integrity), and nothing
+ * installed here is nested under one of them (which would change what it resolves). Compared with
+ * `node_modules/.package-lock.json` (what is installed), else `package-lock.json`.
+ */
+function lockCovered(baseText) {
+  const hidden = join(ROOT, 'node_modules', '.package-lock.json');
+  const curFile = existsSync(hidden) ? hidden : join(ROOT, 'package-lock.json');
+  if (!existsSync(join(ROOT, 'node_modules'))) return { ok: false, reason: 'this tree has no node_modules' };
+  const curText = readFileSync(join(ROOT, 'package-lock.json'), 'utf8');
+  if (curText === baseText) return { ok: true, reason: 'the lockfiles match' };
+  let base;
+  let cur;
+  try {
+    base = JSON.parse(baseText).packages;
+    cur = JSON.parse(readFileSync(curFile, 'utf8')).packages;
+  } catch (err) {
+    return { ok: false, reason: `a lockfile does not parse (${err.message})` };
+  }
+  if (!base || !cur) return { ok: false, reason: 'a lockfile has no "packages" (lockfileVersion < 2)' };
+  for (const [path, b] of Object.entries(base)) {
+    if (path === '') continue;
+    const c = cur[path];
+    if (!c) {
+      if (b.optional) continue; // an optional package for another platform: not installed for either
+      return { ok: false, reason: `${path} is not installed here` };
+    }
+    if (c.version !== b.version || (c.integrity && b.integrity && c.integrity !== b.integrity) || (c.link ?? false) !== (b.link ?? false) || (b.link && c.resolved !== b.resolved)) {
+      return { ok: false, reason: `${path}: ${b.version ?? b.resolved} in the baseline's lockfile, ${c.version ?? c.resolved} installed here` };
+    }
+  }
+  const extra = Object.keys(cur).filter((p) => p !== '' && !(p in base));
+  const shadowing = extra.find((p) => {
+    const i = p.lastIndexOf('/node_modules/');
+    return i > 0 && p.slice(0, i) in base;
+  });
+  if (shadowing) return { ok: false, reason: `${shadowing} is installed here under a package the baseline also has` };
+  return { ok: true, reason: `every package the baseline's lockfile pins is installed here at the same version (${extra.length} more here)` };
+}
+
+let baselineWorktree = null;
+function removeBaselineWorktree() {
+  const dir = baselineWorktree;
+  if (!dir) return;
+  baselineWorktree = null;
+  // The node_modules link first: nothing below may ever delete through it into this tree's packages.
+  try {
+    rmSync(join(dir, 'node_modules'), { force: true });
+  } catch {
+    /* a real directory (npm ci): removed with the worktree */
+  }
+  try {
+    execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: ROOT, stdio: 'ignore' });
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+    try {
+      execFileSync('git', ['worktree', 'prune'], { cwd: ROOT, stdio: 'ignore' });
+    } catch {
+      /* not a git checkout */
+    }
+  }
+}
+
+/** `--baseline <ref>`: a worktree of <ref> in the temp folder, its packages, `npm run build`. */
+async function prepareBaseline(ref) {
+  const git = (...args) => execFileSync('git', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
+  let commit;
+  try {
+    commit = git('rev-parse', '--verify', '--quiet', `${ref}^{commit}`);
+  } catch {
+    throw new Error(`--baseline ${ref}: not a commit of this repository`);
+  }
+  const short = git('rev-parse', '--short', commit);
+  const info = { ref, commit, short, subject: git('log', '-1', '--format=%s', commit), date: git('log', '-1', '--format=%cI', commit) };
+  const dir = join(work, `baseline-${short}`);
+  const started = Date.now();
+  git('worktree', 'add', '--detach', dir, commit);
+  baselineWorktree = dir;
+  const logFile = join(work, 'baseline-build.log');
+  const lockFile = join(dir, 'package-lock.json');
+  const cover = existsSync(lockFile) ? lockCovered(readFileSync(lockFile, 'utf8')) : { ok: false, reason: 'the baseline has no package-lock.json' };
+  if (cover.ok) {
+    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+    info.nodeModules = `linked to this tree's: ${cover.reason}`;
+  } else {
+    log(`baseline ${short}: npm ci (${cover.reason})`);
+    await runCommand('npm', existsSync(lockFile) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund'], { cwd: dir, logFile, timeoutMs: 10 * 60_000 });
+    info.nodeModules = `npm ci: ${cover.reason}`;
+  }
+  log(`baseline ${short}: npm run build (node_modules ${info.nodeModules})`);
+  await runCommand('npm', ['run', 'build', '--silent'], { cwd: dir, logFile, timeoutMs: 10 * 60_000 });
+  if (!existsSync(join(dir, 'bin', 'switchyard.js'))) throw new Error(`baseline ${short} has no bin/switchyard.js`);
+  info.preparedS = round((Date.now() - started) / 1000, 1);
+  info.root = dir;
+  return info;
 }
 
 let portkeyInstall = null;
@@ -377,46 +575,67 @@ async function startPortkey({ memProbe } = {}) {
   child.origin = `http://127.0.0.1:${port}`;
   await waitReady(`${child.origin}/`, child);
   child.readyAt = Date.now();
-  child.target = { name: 'portkey', origin: child.origin, path: '/v1/chat/completions', headers: portkeyHeaders(`${mock.origin}/v1`), pid: child.pid };
+  child.target = { name: 'portkey', wire: 'chat', origin: child.origin, path: '/v1/chat/completions', headers: portkeyHeaders(`${mock.origin}/v1`), pid: child.pid };
   return child;
 }
 
 const directTarget = () => ({
   name: 'direct',
+  wire: 'chat',
   origin: mock.origin,
   path: '/v1/chat/completions',
   headers: { 'content-type': 'application/json', authorization: 'Bearer bench' },
   pid: null,
 });
 
-/** One real request per mode; checks the shape so that a broken router is not "fast". */
+/**
+ * One real request per mode; checks the shape so that a broken router is not "fast": a complete
+ * answer in the target's wire (lib/wires.mjs; the same check the driver applies to every response).
+ */
 async function sanity(target) {
   const out = {};
   for (const mode of ['nonstream', 'stream']) {
-    const res = await request(`${target.origin}${target.path}`, { method: 'POST', headers: target.headers, body: BODY[mode] });
+    const res = await request(`${target.origin}${target.path}`, { method: 'POST', headers: target.headers, body: bodyOf(target, mode) });
     const text = await res.body.text();
-    let ok = res.statusCode === 200;
-    if (mode === 'nonstream') {
-      try {
-        const j = JSON.parse(text);
-        ok &&= typeof j.choices?.[0]?.message?.content === 'string' && j.choices[0].message.content.length > 0;
-      } catch {
-        ok = false;
-      }
-    } else {
-      const events = text.split('\n\n').filter((e) => e.startsWith('data: '));
-      const contentEvents = events.filter((e) => e.includes('"content":"') && !e.includes('"content":""'));
-      ok &&= text.trimEnd().endsWith('data: [DONE]') && contentEvents.length >= Math.min(mockShape.chunks, 1) && !text.includes('"finish_reason":"error"');
-    }
+    const ok = res.statusCode === 200 && answerOk(target.wire ?? 'chat', mode === 'stream', text, true);
     out[mode] = { ok, status: res.statusCode, bytes: text.length, sample: text.slice(0, 300) };
     if (!ok) log(`${target.name} ${mode} sanity check FAILED: ${res.statusCode} ${text.slice(0, 500)}`);
   }
   return out;
 }
 
+/**
+ * Which of the other front doors this build serves: one request each to a fresh Switchyard (then
+ * stopped). A door whose route answers "Not found" is left out of the run, with the reason; any
+ * other answer keeps it in (a broken door shows as failed requests, not as a missing one).
+ */
+async function probeDoors() {
+  const out = {};
+  const child = await startSwitchyard({ name: 'switchyard (front-door probe)' });
+  try {
+    for (const w of ingress) {
+      if (w === 'chat') continue;
+      const res = await request(`${child.origin}${WIRES[w].path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODIES[w].nonstream });
+      const text = await res.body.text();
+      const missing = res.statusCode === 405 || (res.statusCode === 404 && text.includes('Not found: POST'));
+      doorAvailable[w] = !missing;
+      out[w] = { path: WIRES[w].path, available: !missing, probeStatus: res.statusCode, ...(missing ? { reason: `POST ${WIRES[w].path} answered ${res.statusCode} (${text.slice(0, 120)}): this build has no such front door; left out` } : {}) };
+      log(missing ? `front door ${w}: ${out[w].reason}` : `front door ${w}: POST ${WIRES[w].path} answers (${res.statusCode})`);
+    }
+  } finally {
+    await stopChild(child, 10_000);
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- matrix
 function latencyArgs(target, mode, conc, durationMs, record = true) {
-  return { origin: target.origin, path: target.path, headers: target.headers, body: BODY[mode], conc, durationMs, stream: mode === 'stream', record };
+  return { origin: target.origin, path: target.path, headers: target.headers, body: bodyOf(target, mode), conc, durationMs, stream: mode === 'stream', wire: target.wire ?? 'chat', record };
+}
+
+/** autocannon's arguments: the target's body, and its wire and mode for the per-response check. */
+function acArgs(target, mode, conc, durationSec) {
+  return { url: `${target.origin}${target.path}`, headers: target.headers, body: bodyOf(target, mode), conc, durationSec, stream: mode === 'stream', wire: target.wire ?? 'chat' };
 }
 
 async function measureCell(mode, conc, targets) {
@@ -424,7 +643,7 @@ async function measureCell(mode, conc, targets) {
   const acc = Object.fromEntries(
     targets.map((t) => [
       t.name,
-      { total: [], head: [], ttfb: [], ttft: [], lat: { count: 0, errors: 0, non2xx: 0, bad: 0, elapsedMs: 0, cpu: 0, errorKinds: {} }, ac: { total: 0, duration: 0, non2xx: 0, errors: 0, timeouts: 0, cpu: 0 }, rounds: [] },
+      { total: [], head: [], ttfb: [], ttft: [], lat: { count: 0, errors: 0, non2xx: 0, bad: 0, badSample: null, elapsedMs: 0, cpu: 0, errorKinds: {} }, ac: { total: 0, duration: 0, non2xx: 0, badBody: 0, errors: 0, timeouts: 0, cpu: 0 }, rounds: [] },
     ]),
   );
   // Warm-up: connections at this concurrency, JIT, the router's upstream pool.
@@ -437,19 +656,21 @@ async function measureCell(mode, conc, targets) {
       const c0 = t.pid ? cpuSeconds(t.pid) : 0;
       const lat = await driver.call('latency', latencyArgs(t, mode, conc, latencyMs), latencyMs + 120_000);
       const c1 = t.pid ? cpuSeconds(t.pid) : 0;
-      const ac = await driver.call('autocannon', { url: `${t.origin}${t.path}`, headers: t.headers, body: BODY[mode], conc, durationSec: throughputS }, throughputS * 1000 + 180_000);
+      const ac = await driver.call('autocannon', acArgs(t, mode, conc, throughputS), throughputS * 1000 + 180_000);
       const c2 = t.pid ? cpuSeconds(t.pid) : 0;
       for (const k of ['total', 'head', 'ttfb', 'ttft']) for (const v of lat[k]) a[k].push(v);
       a.lat.count += lat.count;
       a.lat.errors += lat.errors;
       a.lat.non2xx += lat.non2xx;
       a.lat.bad += lat.bad;
+      a.lat.badSample ??= lat.badSample;
       a.lat.elapsedMs += lat.elapsedMs;
       a.lat.cpu += c1 - c0;
       for (const [k, v] of Object.entries(lat.errorKinds)) a.lat.errorKinds[k] = (a.lat.errorKinds[k] ?? 0) + v;
       a.ac.total += ac.total;
       a.ac.duration += ac.duration;
       a.ac.non2xx += ac.non2xx;
+      a.ac.badBody += ac.badBody;
       a.ac.errors += ac.errors;
       a.ac.timeouts += ac.timeouts;
       a.ac.cpu += c2 - c1;
@@ -462,7 +683,7 @@ async function measureCell(mode, conc, targets) {
   for (const t of targets) {
     const a = acc[t.name];
     const lat = summarise(a.total);
-    const requests = a.lat.count + a.lat.bad + a.lat.non2xx + a.ac.total;
+    const requests = a.lat.count + a.lat.bad + a.lat.non2xx + a.ac.total + a.ac.badBody + a.ac.non2xx;
     const res = {
       latencyMs: lat && pick(lat),
       headersMs: a.head.length ? pick(summarise(a.head)) : null,
@@ -470,7 +691,8 @@ async function measureCell(mode, conc, targets) {
       ttftMs: a.ttft.length ? pick(summarise(a.ttft)) : null,
       closedLoopRps: round(a.lat.count / (a.lat.elapsedMs / 1000), 0),
       rps: round(a.ac.total / a.ac.duration, 0),
-      failures: { latencyErrors: a.lat.errors, latencyNon2xx: a.lat.non2xx, latencyBadBody: a.lat.bad, latencyErrorKinds: a.lat.errorKinds, autocannonNon2xx: a.ac.non2xx, autocannonErrors: a.ac.errors, autocannonTimeouts: a.ac.timeouts },
+      failures: { latencyErrors: a.lat.errors, latencyNon2xx: a.lat.non2xx, latencyBadBody: a.lat.bad, latencyErrorKinds: a.lat.errorKinds, autocannonNon2xx: a.ac.non2xx, autocannonBadBody: a.ac.badBody, autocannonErrors: a.ac.errors, autocannonTimeouts: a.ac.timeouts },
+      ...(a.lat.badSample ? { badBodySample: a.lat.badSample } : {}),
       perRound: a.rounds.map((x) => ({ p50: round(x.p50), rps: round(x.rps, 0) })),
     };
     if (t.pid) {
@@ -498,11 +720,33 @@ async function measureCell(mode, conc, targets) {
   });
   // What a router adds over the upstream called directly, and beyond the Node floor (floor-proxy.mjs).
   const f = out.floor;
+  const chat = out.switchyard;
   for (const t of targets) {
     if (t.name === 'direct') continue;
     const o = out[t.name];
     o.added = minus(o, d);
     if (f && t.name !== 'floor') o.addedOverFloor = minus(o, f);
+    // Another front door of the same build: what it costs beyond chat completions (its translation).
+    if (chat && t.wire !== 'chat' && t.name.startsWith('switchyard-')) {
+      o.overChat = { ...minus(o, chat), rpsRatio: chat.rps ? round(o.rps / chat.rps, 3) : null, cpuUsPerRequest: diff(o.cpuUsPerRequest, chat.cpuUsPerRequest) };
+    }
+  }
+  // Before vs after: the current tree's chat completions against the baseline build's, same rounds.
+  const base = out.baseline;
+  if (base && chat) {
+    // A share of a negative or zero "before" (added p99 can be below direct's) means nothing: null.
+    const pct = (now, before) => (now !== null && now !== undefined && before > 0 ? round(((now - before) / before) * 100, 1) : null);
+    chat.vsBaseline = {
+      addedP50Pct: pct(chat.added.p50Ms, base.added.p50Ms),
+      addedP99Pct: pct(chat.added.p99Ms, base.added.p99Ms),
+      p50Pct: pct(chat.latencyMs?.p50, base.latencyMs?.p50),
+      p99Pct: pct(chat.latencyMs?.p99, base.latencyMs?.p99),
+      rpsPct: pct(chat.rps, base.rps),
+      cpuUsPerRequestPct: pct(chat.cpuUsPerRequest, base.cpuUsPerRequest),
+      addedTtftP50Pct: pct(chat.added.ttftP50Ms, base.added.ttftP50Ms),
+      // The current build minus the baseline, from the same rounds (ms).
+      minus: minus(chat, base),
+    };
   }
   return out;
 }
@@ -543,7 +787,10 @@ async function memoryTest(kind, requestedN, promptKiB = 0) {
     note = `${requestedN.toLocaleString('en-US')} streams requested; ran ${n.toLocaleString('en-US')}: the open-file limit is ${nofile.effective} (hard limit ${nofile.hard}; raising it needs CAP_SYS_RESOURCE) and a router holds 2 sockets per stream (client + upstream), so ${needFds} would be needed`;
     log(note);
   }
-  const child = kind === 'switchyard' ? await startSwitchyard({ memProbe: true }) : kind === 'floor' ? await startFloor({ memProbe: true }) : await startPortkey({ memProbe: true });
+  // kind: 'switchyard' (chat completions), 'switchyard-messages', 'switchyard-responses', 'floor', 'portkey'
+  const door = kind.startsWith('switchyard-') ? kind.slice('switchyard-'.length) : null;
+  const child =
+    kind === 'switchyard' || door ? await startSwitchyard({ memProbe: true, wire: door ?? 'chat' }) : kind === 'floor' ? await startFloor({ memProbe: true }) : await startPortkey({ memProbe: true });
   const t = child.target;
   try {
     const startRss = memory(t.pid).rssKiB;
@@ -554,7 +801,7 @@ async function memoryTest(kind, requestedN, promptKiB = 0) {
     const before = await probeMemory(child);
     resetPeak(t.pid);
     const cpu0 = cpuSeconds(t.pid);
-    const streamArgs = { ...latencyArgs(t, 'stream', n, 0), ...(promptKiB > 0 ? { body: longPromptBody(promptKiB) } : {}) };
+    const streamArgs = { ...latencyArgs(t, 'stream', n, 0), firstContent: WIRES[t.wire].firstContent, ...(promptKiB > 0 ? { body: longPromptBody(promptKiB) } : {}) };
     // In two halves, measured after each: (open - before) / n includes whatever the first streams
     // make V8 and the allocator grow once (the young generation sized for the load, allocator
     // arenas); the second half's growth is what one more open stream costs (the marginal figure).
@@ -573,6 +820,8 @@ async function memoryTest(kind, requestedN, promptKiB = 0) {
       ),
     };
     const openMs = first.elapsedMs + second.elapsedMs;
+    // An error status counts as headers received and as failed: not "without a response".
+    const httpFailed = Object.entries(opened.errorKinds).reduce((sum, [k, v]) => sum + (k.startsWith('http ') ? v : 0), 0);
     await sleep(3000);
     const cpu1 = cpuSeconds(t.pid);
     const sampleSecs = 6 + openMs / 1000;
@@ -588,13 +837,14 @@ async function memoryTest(kind, requestedN, promptKiB = 0) {
     const per = (k) => (open[k] !== undefined && before[k] !== undefined ? round((open[k] - before[k]) / n, 2) : null);
     const result = {
       target: kind,
+      ...(door ? { ingress: door } : {}),
       requested: requestedN,
       n,
       promptKiB,
       note,
       streamsWithContent: held,
-      streamsWithHeadersOnly: opened.headers - held - opened.failed,
-      clientConnectionsWithoutResponse: n - opened.headers - opened.failed,
+      streamsWithHeadersOnly: opened.headers - held - httpFailed,
+      clientConnectionsWithoutResponse: n - opened.headers - (opened.failed - httpFailed),
       failed: opened.failed,
       failureKinds: opened.errorKinds,
       upstreamStreamsOpen: upstream.openSlowStreams,
@@ -654,7 +904,7 @@ async function profileRun() {
     await driver.call('latency', latencyArgs(t, mode, 16, 1000, false));
     const c0 = cpuSeconds(t.pid);
     const fromUs = Number(process.hrtime.bigint() / 1000n);
-    const ac = await driver.call('autocannon', { url: `${t.origin}${t.path}`, headers: t.headers, body: BODY[mode], conc: 64, durationSec: profileSeconds }, profileSeconds * 1000 + 120_000);
+    const ac = await driver.call('autocannon', acArgs(t, mode, 64, profileSeconds), profileSeconds * 1000 + 120_000);
     const toUs = Number(process.hrtime.bigint() / 1000n);
     const c1 = cpuSeconds(t.pid);
     await stopChild(child, 20_000);
@@ -664,7 +914,7 @@ async function profileRun() {
       continue;
     }
     // Only the samples of the load window (start-up and warm-up excluded).
-    const summary = summariseProfile(join(dir, file), { root: ROOT, top: 30, window: { fromUs, toUs } });
+    const summary = summariseProfile(join(dir, file), { root: CURRENT, top: 30, window: { fromUs, toUs } });
     summary.file = undefined;
     summary.load = { concurrency: 64, seconds: profileSeconds, requests: ac.total, rps: round(ac.total / ac.duration, 0), cpuUsPerRequest: round(((c1 - c0) * 1e6) / Math.max(1, ac.total), 1) };
     if (process.env.BENCH_KEEP_PROFILES) {
@@ -696,7 +946,7 @@ async function soak(minutes) {
     let lastGc = Date.now();
     while (Date.now() - started < minutes * 60_000) {
       const mode = i++ % 2 === 0 ? 'nonstream' : 'stream';
-      const ac = await driver.call('autocannon', { url: `${t.origin}${t.path}`, headers: t.headers, body: BODY[mode], conc: 16, durationSec: 10 }, 200_000);
+      const ac = await driver.call('autocannon', acArgs(t, mode, 16, 10), 200_000);
       requests += ac.total;
       const gcNow = Date.now() - lastGc >= 60_000;
       if (gcNow) lastGc = Date.now();
@@ -788,9 +1038,9 @@ async function workersScaling() {
     }
     log(`workers scaling: --workers 1 (pid ${inst[1].pid}) and --workers 2 (pid ${inst[2].pid}, workers ${inst[2].tree.slice(1).join(', ')}) on cores ${ALL_CORES}`);
     for (const mode of ['nonstream', 'stream']) {
-      const acOf = (t, durationSec) => driver.call('autocannon', { url: `${t.origin}${t.path}`, headers: t.headers, body: BODY[mode], conc, durationSec }, durationSec * 1000 + 180_000);
+      const acOf = (t, durationSec) => driver.call('autocannon', acArgs(t, mode, conc, durationSec), durationSec * 1000 + 180_000);
       for (const n of counts) await acOf(inst[n].target, quick ? 1 : 2); // warm-up: JIT, pools, both workers
-      const acc = Object.fromEntries(counts.map((n) => [n, { total: 0, duration: 0, cpu: 0, non2xx: 0, errors: 0, timeouts: 0, perRoundRps: [] }]));
+      const acc = Object.fromEntries(counts.map((n) => [n, { total: 0, duration: 0, cpu: 0, non2xx: 0, badBody: 0, errors: 0, timeouts: 0, perRoundRps: [] }]));
       const background = backgroundProbe();
       for (let r = 0; r < scalingRounds; r++) {
         for (const n of r % 2 === 0 ? counts : [...counts].reverse()) {
@@ -803,6 +1053,7 @@ async function workersScaling() {
           a.duration += ac.duration;
           a.cpu += c1 - c0;
           a.non2xx += ac.non2xx;
+          a.badBody += ac.badBody;
           a.errors += ac.errors;
           a.timeouts += ac.timeouts;
           a.perRoundRps.push(round(ac.total / ac.duration, 0));
@@ -817,7 +1068,7 @@ async function workersScaling() {
           cpuUsPerRequest: round((a.cpu * 1e6) / Math.max(1, a.total), 1),
           coresBusy: round(a.cpu / Math.max(0.001, a.duration), 2),
           perRoundRps: a.perRoundRps,
-          failures: { non2xx: a.non2xx, errors: a.errors, timeouts: a.timeouts },
+          failures: { non2xx: a.non2xx, badBody: a.badBody, errors: a.errors, timeouts: a.timeouts },
         };
       }
       res.ratio = round(res.workers2.rps / Math.max(1, res.workers1.rps), 2);
@@ -948,6 +1199,17 @@ function printReport(results) {
     lines.push(table(headers, rows));
   }
   if (hasFloor) lines.push('"floor": a minimal Node reverse proxy (floor-proxy.mjs) on the routers\' core, what any Node proxy adds here; "+floor": the router minus the floor, same cell');
+  const doorTables = ingressSections(results);
+  for (const t of doorTables) {
+    lines.push(`\n${t.title}`);
+    lines.push(table(t.headers, t.rows));
+  }
+  if (doorTables.length) lines.push(ingressNote(results));
+  const before = baselineSection(results);
+  if (before) {
+    lines.push(`\n${before.text}`);
+    lines.push(table(before.headers, before.rows));
+  }
   if (results.memory.length) {
     lines.push('\nMemory per open stream (slow streams: one chunk every ' + results.config.slowIntervalMs + ' ms; RSS and live heap after a full GC)');
     lines.push(
@@ -981,7 +1243,7 @@ function printReport(results) {
 
 function failuresOf(r) {
   const f = r.failures;
-  const n = f.latencyErrors + f.latencyNon2xx + f.latencyBadBody + f.autocannonNon2xx + f.autocannonErrors + f.autocannonTimeouts;
+  const n = f.latencyErrors + f.latencyNon2xx + f.latencyBadBody + f.autocannonNon2xx + (f.autocannonBadBody ?? 0) + f.autocannonErrors + f.autocannonTimeouts;
   return n === 0 ? '0' : `${n}`;
 }
 
@@ -1023,6 +1285,9 @@ async function main() {
       slowIntervalMs,
       streamCounts,
       request: { nonstream: JSON.parse(BODY.nonstream), stream: JSON.parse(BODY.stream) },
+      ingress,
+      // The other front doors' bodies (path: lib/wires.mjs), same model, same mock upstream.
+      ingressRequests: Object.fromEntries(ingress.filter((w) => w !== 'chat').map((w) => [w, { path: WIRES[w].path, nonstream: JSON.parse(BODIES[w].nonstream), stream: JSON.parse(BODIES[w].stream) }])),
       switchyard: 'node bin/switchyard.js serve — embedded defaults, records enabled (SQLite in a temp dir), GROQ_BASE_URL=<mock>/v1',
       floor: doFloor ? 'bench/floor-proxy.mjs — node:http in, undici request (keep-alive Agent) out; non-streaming: JSON.parse, model := upstream id, provider dropped, JSON.stringify; answer JSON.parse + provider "Groq" + JSON.stringify with content-length; streaming: upstream SSE bytes piped through' : null,
       idleMaxS,
@@ -1043,9 +1308,18 @@ async function main() {
       log('warning: npm run build reported errors (src/ may be mid-edit); measuring the emitted dist/ anyway');
     }
   }
+  snapshotCurrent();
+  let baseline = null;
+  if (baselineRef && !doMatrix) log(`--baseline ${baselineRef}: ignored, the matrix is not measured`);
+  else if (baselineRef) {
+    baseline = await prepareBaseline(baselineRef);
+    results.baseline = { ref: baseline.ref, commit: baseline.commit, short: baseline.short, subject: baseline.subject, date: baseline.date, nodeModules: baseline.nodeModules, preparedS: baseline.preparedS, measured: 'chat completions, every cell of the matrix, interleaved with the current tree' };
+    log(`baseline ${baseline.short} built in ${baseline.preparedS} s`);
+  }
   mock = await startMock();
   driver = await startDriver();
   log(`mock upstream ${mock.origin} (pid ${mock.pid}); load driver pid ${driver.pid}`);
+  if ((doMatrix || doMemory) && ingress.length > 1) results.ingress = await probeDoors();
 
   // The routers of the matrix start first and stay idle, with no traffic, until their idle RSS
   // has settled (lib/idle.mjs; up to --idle-s seconds). A bare Node HTTP server on the same core
@@ -1055,27 +1329,30 @@ async function main() {
   let sy = null;
   let pk = null;
   let fl = null;
+  let bl = null;
+  const doors = {}; // front door -> its Switchyard (started once idle RSS is measured)
   let idleDone = null;
   if (doMatrix) {
     let bare = null;
     let deps = null;
-    [sy, pk, bare, deps] = await Promise.all([
+    [sy, pk, bare, deps, bl] = await Promise.all([
       startSwitchyard(),
       peers.includes('portkey') ? startPortkey() : null,
       idleMaxS > 0 ? startBareNode() : null,
       idleMaxS > 0 ? startDepsFloor() : null,
+      baseline ? startSwitchyard({ root: baseline.root, name: 'baseline' }) : null,
     ]);
     const settle = (child, stop, lowest = false) => (child ? settleIdle(child.pid, { readyAt: child.readyAt, maxS: Math.max(1, idleMaxS), stop, lowest }) : null);
     // The bare server usually has nothing to release; its polling ends with the routers'.
     let routersDone = false;
-    const routers = Promise.all([settle(sy), settle(pk)]).finally(() => (routersDone = true));
-    const baseline = settle(bare, () => routersDone);
+    const routers = Promise.all([settle(sy), settle(pk), settle(bl)]).finally(() => (routersDone = true));
+    const bareIdle = settle(bare, () => routersDone);
     // The dependency floor drops ~2 MiB at once and releases its young generation only ~20 s later,
     // which the settle rule would miss: it reports its lowest reading until the routers are done
     // and at least 60 s have passed (or the --idle-s limit).
     const depsIdle = settle(deps, () => routersDone && Date.now() - deps.readyAt >= 60_000, true);
-    log(`switchyard ${sy.origin} (pid ${sy.pid})${pk ? `, portkey ${pk.origin} (pid ${pk.pid})` : ''}${bare ? `, bare node (pid ${bare.pid})` : ''}${deps ? `, dependency floor (pid ${deps.pid})` : ''}: idle, measuring idle RSS for up to ${idleMaxS} s`);
-    idleDone = Promise.all([routers, baseline, depsIdle]).then(async ([[idleSy, idlePk], idleBare, idleDeps]) => {
+    log(`switchyard ${sy.origin} (pid ${sy.pid})${bl ? `, baseline ${baseline.short} ${bl.origin} (pid ${bl.pid})` : ''}${pk ? `, portkey ${pk.origin} (pid ${pk.pid})` : ''}${bare ? `, bare node (pid ${bare.pid})` : ''}${deps ? `, dependency floor (pid ${deps.pid})` : ''}: idle, measuring idle RSS for up to ${idleMaxS} s`);
+    idleDone = Promise.all([routers, bareIdle, depsIdle]).then(async ([[idleSy, idlePk, idleBl], idleBare, idleDeps]) => {
       if (bare) await stopChild(bare, 5000);
       if (deps) await stopChild(deps, 5000);
       const only = (x) => (idleMaxS > 0 ? x : { ...x, settledMiB: null, anonMiB: null, fileMiB: null, shmemMiB: null, reason: 'not measured (--idle-s 0)' });
@@ -1084,6 +1361,7 @@ async function main() {
         maxS: idleMaxS,
         switchyard: only(idleSy),
         ...(idlePk ? { portkey: only(idlePk) } : {}),
+        ...(idleBl ? { baseline: { commit: baseline.short, ...only(idleBl) } } : {}),
         ...(idleBare ? { bareNode: { script: BARE_NODE_SCRIPT, ...idleBare } } : {}),
         ...(idleDeps ? { dependencyFloor: { script: 'bench/idle-deps.mjs', ...idleDeps } } : {}),
       };
@@ -1117,6 +1395,8 @@ async function main() {
     // What any Node proxy holds per open stream (node:http in, undici out, the body piped through):
     // the floor under the router's own figure, at every count.
     if (doFloor) for (const n of streamCounts) results.memory.push(await memoryTest('floor', n));
+    // The other front doors, at every count: the same pipeline behind another wire's encoder.
+    for (const w of extraDoors()) for (const n of streamCounts) results.memory.push(await memoryTest(`switchyard-${w}`, n));
     if (peers.includes('portkey')) results.memory.push(await memoryTest('portkey', Math.min(...streamCounts)));
     // Real prompts are long, and a router that keeps the request (for fallback, or in its HTTP
     // client) holds it once per open stream: the same count with a long prompt shows that.
@@ -1141,11 +1421,24 @@ async function main() {
       fl = await startFloor();
       log(`floor proxy ${fl.origin} (pid ${fl.pid})`);
     }
+    // One Switchyard per other front door, started now so that they do not disturb the idle reading.
+    for (const w of extraDoors()) {
+      doors[w] = await startSwitchyard({ wire: w });
+      log(`switchyard ${WIRES[w].path} ${doors[w].origin} (pid ${doors[w].pid})`);
+    }
     results.sanity = { switchyard: await sanity(sy.target) };
     const targets = [directTarget(), sy.target];
     if (fl) {
       results.sanity.floor = await sanity(fl.target);
       targets.splice(1, 0, fl.target);
+    }
+    if (bl) {
+      results.sanity.baseline = await sanity(bl.target);
+      targets.push(bl.target);
+    }
+    for (const child of Object.values(doors)) {
+      results.sanity[child.target.name] = await sanity(child.target);
+      targets.push(child.target);
     }
     if (pk) {
       results.sanity.portkey = await sanity(pk.target);
@@ -1169,11 +1462,18 @@ async function main() {
         const s = cellResults.switchyard;
         const p = cellResults.portkey;
         const f = cellResults.floor;
+        const b = cellResults.baseline;
         log(
           `${mode} c=${conc}: direct p50 ${fmt(cellResults.direct.latencyMs?.p50)} ms` +
             (f ? `; floor +${fmt(f.added.p50Ms)}/+${fmt(f.added.p99Ms)} ms, ${fmtInt(f.rps)} req/s` : '') +
             `; switchyard +${fmt(s.added.p50Ms)}/+${fmt(s.added.p99Ms)} ms p50/p99, ${fmtInt(s.rps)} req/s` +
             (s.addedOverFloor ? ` (over the floor +${fmt(s.addedOverFloor.p50Ms)}/+${fmt(s.addedOverFloor.p99Ms)} ms)` : '') +
+            (b ? `; baseline ${baseline.short} +${fmt(b.added.p50Ms)}/+${fmt(b.added.p99Ms)} ms, ${fmtInt(b.rps)} req/s` : '') +
+            Object.keys(doors)
+              .map((w) => [w, cellResults[`switchyard-${w}`]])
+              .filter(([, x]) => x)
+              .map(([w, x]) => `; ${w} +${fmt(x.added.p50Ms)}/+${fmt(x.added.p99Ms)} ms, ${fmtInt(x.rps)} req/s`)
+              .join('') +
             (p ? `; portkey +${fmt(p.added.p50Ms)}/+${fmt(p.added.p99Ms)} ms, ${fmtInt(p.rps)} req/s` : ''),
         );
       }
@@ -1181,6 +1481,11 @@ async function main() {
     results.switchyardRssAfterMatrixMiB = round(memory(sy.pid).rssKiB / 1024, 1);
     results.switchyardPeakRssMiB = round(memory(sy.pid).hwmKiB / 1024, 1);
     await stopChild(sy, 10_000);
+    if (bl) {
+      results.baselinePeakRssMiB = round(memory(bl.pid).hwmKiB / 1024, 1);
+      await stopChild(bl, 10_000);
+    }
+    for (const child of Object.values(doors)) await stopChild(child, 10_000);
     if (pk) await stopChild(pk, 10_000);
     if (fl) await stopChild(fl, 5000);
   }
