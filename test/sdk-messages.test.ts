@@ -730,6 +730,28 @@ describe('@anthropic-ai/sdk → Switchyard Messages → OpenAI-compatible upstre
     assert.equal(text, want2.text);
   });
 
+  it('request fields translated: tool_choice any / tool, stop_sequences, temperature, top_p; finish_reason length → stop_reason max_tokens', async () => {
+    const [rec] = upstreamRecording(`${GROQ}/simple`, 1);
+    const cut = { ...responseJson(rec) };
+    cut.choices = [{ ...cut.choices[0], finish_reason: 'length' }];
+    env.groq.enqueue({ json: cut }, replay(rec));
+    const m = await env.client.messages.create(
+      ask(KIMI, 'Say hi in Portuguese', { tools: [WEATHER], tool_choice: { type: 'any' }, stop_sequences: ['\n\n', 'END'], temperature: 0.3, top_p: 0.9 } as any),
+    );
+    const sent = lastChatRequest(env.groq);
+    assert.equal(sent.tool_choice, 'required', 'tool_choice {type:"any"} → "required"');
+    assert.deepEqual(sent.stop, ['\n\n', 'END']);
+    assert.equal(sent.temperature, 0.3);
+    assert.equal(sent.top_p, 0.9);
+    assert.equal(m.stop_reason, 'max_tokens', 'finish_reason "length" → stop_reason "max_tokens"');
+
+    await env.client.messages.create(ask(KIMI, 'Say hi in Portuguese', { tools: [WEATHER], tool_choice: { type: 'tool', name: 'weather', disable_parallel_tool_use: true } }));
+    const sent2 = lastChatRequest(env.groq);
+    assert.deepEqual(sent2.tool_choice, { type: 'function', function: { name: 'weather' } });
+    // (parallel_tool_calls is not sent: the catalog does not list it for this endpoint, and
+    // unsupported parameters are dropped as OpenRouter drops them.)
+  });
+
   it('count_tokens for a model served only by an OpenAI-compatible upstream', async () => {
     const before = counts(env);
     const r = await env.client.messages.countTokens({ model: KIMI, system: SYSTEM, messages: [{ role: 'user', content: "What's the weather in Florence,Italy?" }], tools: [WEATHER] });

@@ -431,6 +431,48 @@ describe('openai SDK responses → Switchyard → OpenAI-compatible chat upstrea
     assert.equal(functionCalls(s.final).length, 1);
   });
 
+  it('max_output_tokens reached (finish_reason length): status incomplete with incomplete_details, streamed (response.incomplete) and not', async () => {
+    const [rec] = upstreamRecording(`${GROQ}/simple`, 1);
+    const cut = { ...responseJson(rec) };
+    cut.choices = [{ ...cut.choices[0], finish_reason: 'length' }];
+    env.mocks.groq.enqueue({ json: cut });
+    const r = await env.client.responses.create({ model: KIMI, input: 'Say hi in Portuguese', max_output_tokens: 16 });
+    assert.equal(r.status, 'incomplete');
+    assert.deepEqual(plain(r.incomplete_details), { reason: 'max_output_tokens' });
+    assert.equal(r.output_text, chatTurnOf(rec).text, 'the text so far');
+
+    const [srec] = upstreamRecording(`${GROQ}/simple_streaming`, 1);
+    env.mocks.groq.enqueue(replay({ ...srec, response: { ...srec.response, body: srec.response.body.replace('"finish_reason":"stop"', '"finish_reason":"length"') } }));
+    const s = await readEvents(await env.client.responses.create({ model: KIMI, input: 'Say hi in Portuguese', max_output_tokens: 16, stream: true }));
+    assert.equal(s.types.at(-1), 'response.incomplete');
+    assert.equal(s.final.status, 'incomplete');
+    assert.deepEqual(s.final.incomplete_details, { reason: 'max_output_tokens' });
+  });
+
+  it('request fields translated: tool_choice for one function, temperature, top_p, text.format json_schema', async () => {
+    const [rec] = upstreamRecording(`${GROQ}/simple`, 1);
+    env.mocks.groq.enqueue(replay(rec));
+    const schema = { type: 'object', properties: { greeting: { type: 'string' } }, required: ['greeting'], additionalProperties: false };
+    await env.client.responses.create({
+      model: KIMI,
+      input: 'Say hi in Portuguese',
+      tools: [WEATHER],
+      tool_choice: { type: 'function', name: 'weather' },
+      parallel_tool_calls: false,
+      temperature: 0.2,
+      top_p: 0.8,
+      text: { format: { type: 'json_schema', name: 'greeting', schema, strict: true } },
+    });
+    const sent = last(env.mocks.groq).json;
+    assert.deepEqual(sent.tool_choice, { type: 'function', function: { name: 'weather' } });
+    // parallel_tool_calls: not in this endpoint's supported_parameters (catalog), so dropped as OpenRouter does.
+    assert.equal(sent.temperature, 0.2);
+    assert.equal(sent.top_p, 0.8);
+    assert.equal(sent.response_format?.type, 'json_schema', `text.format → response_format: ${JSON.stringify(sent.response_format)}`);
+    assert.deepEqual(sent.response_format.json_schema.schema, schema);
+    assert.equal(sent.response_format.json_schema.name, 'greeting');
+  });
+
   it('retrieve / delete: a stored response is returned by GET and removed by DELETE (then 404 in OpenAI\'s shape)', async () => {
     const [rec] = upstreamRecording(`${GROQ}/simple`, 1);
     env.mocks.groq.enqueue(replay(rec));
@@ -547,8 +589,9 @@ describe('openai SDK responses → Switchyard → Anthropic upstream (recorded M
     env.mocks.anthropic.enqueue(replay(turn1), replay(turn2));
     const want1 = anthropicTurnOfBody(responseJson(turn1));
 
-    const first = await env.client.responses.create({ model: SONNET_4, instructions: SYSTEM, input: "What's the weather in Florence,Italy?", tools: [WEATHER], max_output_tokens: 4000 });
+    const first = await env.client.responses.create({ model: SONNET_4, instructions: SYSTEM, input: "What's the weather in Florence,Italy?", tools: [WEATHER], parallel_tool_calls: false, max_output_tokens: 4000 });
     const sent1 = last(env.mocks.anthropic).json;
+    assert.equal(sent1.tool_choice?.disable_parallel_tool_use, true, `parallel_tool_calls: false → disable_parallel_tool_use: ${JSON.stringify(sent1.tool_choice)}`);
     assert.deepEqual(sent1.tools, requestJson(turn1).tools.map((t: any) => ({ name: t.name, description: t.description, input_schema: t.input_schema })), 'the tool as Anthropic recorded it');
     assert.equal(first.output_text, want1.text);
     const [call] = functionCalls(first);
