@@ -18,7 +18,7 @@
  */
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import Anthropic, { APIError, BadRequestError, RateLimitError } from '@anthropic-ai/sdk';
+import Anthropic, { APIError, AuthenticationError, BadRequestError, RateLimitError } from '@anthropic-ai/sdk';
 import { loadCassette } from './support/cassettes.js';
 import { replyFromRecording, startMockUpstream, type MockReply, type MockUpstream } from './support/mock-upstream.js';
 import { startGateway, type Gateway } from './support/gateway.js';
@@ -396,6 +396,22 @@ describe('@anthropic-ai/sdk → Switchyard Messages → Anthropic upstream (nati
     env.anthropic.enqueue(replay(rec));
     await env.client.messages.create({ ...requestJson(rec), model: 'claude-sonnet-4-0' });
     assert.equal(lastAnthropicRequest(env.anthropic).model, SONNET_4);
+  });
+
+  it('client.beta.messages (?beta=true, anthropic-beta header): the betas reach Anthropic with the body unchanged', async () => {
+    const [rec] = upstreamRecording(`${ANTHROPIC}/simple`, 1);
+    env.anthropic.enqueue(replay(rec));
+    const message = await env.client.beta.messages.create({ ...requestJson(rec), betas: ['interleaved-thinking-2025-05-14', 'context-management-2025-06-27'] });
+    const sent = env.anthropic.requests.at(-1)!;
+    assert.deepEqual(sent.json, requestJson(rec), 'body unchanged (betas travel as a header)');
+    assert.deepEqual(
+      String(sent.headers['anthropic-beta'])
+        .split(',')
+        .map((b) => b.trim())
+        .sort(),
+      ['context-management-2025-06-27', 'interleaved-thinking-2025-05-14'],
+    );
+    assert.deepEqual(plain(message), responseJson(rec));
   });
 
   it('count_tokens: {input_tokens} for the same body (system, messages, tools), larger with tools', async () => {
@@ -816,5 +832,54 @@ describe('@anthropic-ai/sdk → Switchyard Messages → OpenAI-compatible upstre
       return true;
     });
     assert.deepEqual(counts(env), before, 'no upstream call');
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+
+describe('@anthropic-ai/sdk → Switchyard with API keys: x-api-key authenticates; errors in Anthropic\'s shape', () => {
+  const KEY = 'sk-sy-messages-000001';
+  let anthropic: MockUpstream;
+  let gw: Gateway;
+  before(async () => {
+    anthropic = await startMockUpstream();
+    gw = await startGateway({ providers: { anthropic: anthropic.baseUrl }, apiKeys: [KEY] });
+  });
+  after(async () => {
+    await gw?.close();
+    await anthropic?.close();
+  });
+
+  const client = (apiKey: string) => new Anthropic({ apiKey, baseURL: `${gw.url}/api`, maxRetries: 0, timeout: 10_000 });
+
+  it('the SDK\'s x-api-key is the gateway key: create, stream and count_tokens work; a wrong key is AuthenticationError (authentication_error)', async () => {
+    const [rec] = upstreamRecording(`${ANTHROPIC}/simple`, 1);
+    const [srec] = upstreamRecording(`${ANTHROPIC}/simple_streaming`, 1);
+    anthropic.enqueue(replay(rec), replay(srec));
+    const ok = client(KEY);
+    const m = await ok.messages.create(requestJson(rec));
+    assert.deepEqual(plain(m), responseJson(rec));
+    assert.equal(anthropic.requests.at(-1)!.headers['x-api-key'], 'test-key-anthropic', "the provider's key upstream, never the client's");
+    const req = requestJson(srec);
+    delete req.stream;
+    const { final } = await readStream(ok.messages.stream(req));
+    assert.equal(final.id, anthropicTurnOfStream(srec.response.body).id);
+    const counted = await ok.messages.countTokens({ model: SONNET_4, messages: [{ role: 'user', content: 'hi' }] });
+    assert.ok(counted.input_tokens > 0);
+
+    const before = anthropic.requests.length;
+    for (const [label, call] of [
+      ['create', () => client('sk-wrong-000000').messages.create(requestJson(rec))],
+      ['count_tokens', () => client('sk-wrong-000000').messages.countTokens({ model: SONNET_4, messages: [{ role: 'user', content: 'hi' }] })],
+    ] as const) {
+      await assert.rejects(call(), (err: unknown) => {
+        assert.ok(err instanceof AuthenticationError, `${label}: expected AuthenticationError (401), got ${String(err)}`);
+        const e = err.error as any;
+        assert.equal(e?.type, 'error', `${label}: Anthropic's envelope; got ${JSON.stringify(e)}`);
+        assert.equal(e.error?.type, 'authentication_error', label);
+        return true;
+      });
+    }
+    assert.equal(anthropic.requests.length, before, 'no upstream call without a valid key');
   });
 });

@@ -17,10 +17,10 @@
  */
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import OpenAI, { APIError, BadRequestError, NotFoundError, RateLimitError } from 'openai';
+import OpenAI, { APIError, AuthenticationError, BadRequestError, NotFoundError, RateLimitError } from 'openai';
 import type { ResponseStreamEvent, ResponseFunctionToolCall, ResponseInputItem, FunctionTool } from 'openai/resources/responses/responses';
 import { loadCassette } from './support/cassettes.js';
-import { replyFromRecording, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
+import { chatCompletion, replyFromRecording, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { startGateway, type Gateway } from './support/gateway.js';
 import {
   anthropicTurnOfBody,
@@ -165,6 +165,13 @@ function chatShape(messages: any[]): any[] {
   });
 }
 
+/** Every tool message answers a tool call of the assistant turn before it, in order. */
+function assertToolIds(messages: any[]): void {
+  const calls = messages.flatMap((m) => (m.tool_calls ?? []).map((t: any) => t.id));
+  const results = messages.filter((m) => m.role === 'tool').map((m) => m.tool_call_id);
+  assert.deepEqual(results, calls, 'tool results answer the calls');
+}
+
 // ------------------------------------------------------------------------------------------------
 
 describe('openai SDK responses → Switchyard → OpenAI-compatible chat upstreams (recorded Groq and Z.AI traffic)', () => {
@@ -293,6 +300,27 @@ describe('openai SDK responses → Switchyard → OpenAI-compatible chat upstrea
     assertResponseShape(second, 'turn 2');
     assert.equal(second.previous_response_id, first.id);
     assert.equal(second.output_text, chatTurnOf(turn2).text);
+  });
+
+  it('a three-response chain: the third turn gets the whole conversation; deleting the first keeps the chain usable (tombstone), not retrievable', async () => {
+    const [turn1, turn2] = upstreamRecording(`${GROQ}/tool`, 2);
+    env.mocks.groq.enqueue(replay(turn1), replay(turn2), { json: chatCompletion('Prego!') });
+    const first = await env.client.responses.create({ model: KIMI, instructions: SYSTEM, input: "What's the weather in Florence,Italy?", tools: [WEATHER] });
+    const [call] = functionCalls(first);
+    const second = await env.client.responses.create({ model: KIMI, instructions: SYSTEM, previous_response_id: first.id, input: [{ type: 'function_call_output', call_id: call.call_id, output: '40 C' }], tools: [WEATHER] });
+    assert.equal((await env.client.responses.retrieve(second.id)).previous_response_id, first.id);
+
+    await env.client.responses.delete(first.id);
+    await assert.rejects(env.client.responses.retrieve(first.id), NotFoundError);
+    const third = await env.client.responses.create({ model: KIMI, instructions: SYSTEM, previous_response_id: second.id, input: 'Thanks!', tools: [WEATHER] });
+    assert.equal(third.output_text, 'Prego!');
+    const sent3 = last(env.mocks.groq).json;
+    assert.deepEqual(
+      chatShape(sent3.messages),
+      chatShape([...requestJson(turn2).messages, { role: 'assistant', content: chatTurnOf(turn2).text }, { role: 'user', content: 'Thanks!' }]),
+      'turn 3 carries turns 1 and 2 (the deleted first response still continues)',
+    );
+    assertToolIds(sent3.messages);
   });
 
   it('function tools with the full input instead (store: false): the client sends back the output items and the result; nothing is stored', async () => {
@@ -772,5 +800,53 @@ describe('openai SDK responses → Switchyard → Gemini upstream (recorded gene
       assert.ok(e && 'message' in e && 'type' in e && 'param' in e && 'code' in e, `OpenAI's error fields; got ${JSON.stringify(e)}`);
       return true;
     });
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+
+describe('openai SDK responses → Switchyard with API keys: stored responses belong to the key that made them', () => {
+  const KEY_A = 'sk-sy-responses-a00001';
+  const KEY_B = 'sk-sy-responses-b00002';
+  let groq: MockUpstream;
+  let gw: Gateway;
+  before(async () => {
+    groq = await startMockUpstream();
+    gw = await startGateway({ providers: { groq: groq.baseUrl }, apiKeys: [KEY_A, KEY_B] });
+  });
+  after(async () => {
+    await gw?.close();
+    await groq?.close();
+  });
+  const client = (apiKey: string) => new OpenAI({ baseURL: gw.baseUrl, apiKey, maxRetries: 0, timeout: 10_000 });
+
+  it("another key can neither retrieve, continue nor delete a response (404); its owner can; a wrong key is AuthenticationError", async () => {
+    const [turn1, turn2] = upstreamRecording(`${GROQ}/tool`, 2);
+    groq.enqueue(replay(turn1), replay(turn2));
+    const a = client(KEY_A);
+    const b = client(KEY_B);
+    const first = await a.responses.create({ model: KIMI, instructions: SYSTEM, input: "What's the weather in Florence,Italy?", tools: [WEATHER] });
+    const [call] = functionCalls(first);
+    const before = groq.requests.length;
+    const notFound = (what: string) => (err: unknown) => {
+      assert.ok(err instanceof APIError, `${what}: ${String(err)}`);
+      assert.ok(err.status === 404 || err.status === 400, `${what}: another key's response does not exist for this key (got ${err.status})`);
+      return true;
+    };
+    await assert.rejects(b.responses.retrieve(first.id), notFound('retrieve'));
+    await assert.rejects(
+      b.responses.create({ model: KIMI, previous_response_id: first.id, input: [{ type: 'function_call_output', call_id: call.call_id, output: '40 C' }], tools: [WEATHER] }),
+      notFound('previous_response_id'),
+    );
+    await assert.rejects(b.responses.delete(first.id), notFound('delete'));
+    assert.equal(groq.requests.length, before, 'nothing reached the upstream for key B');
+    await assert.rejects(client('sk-wrong-000000').responses.retrieve(first.id), (err: unknown) => {
+      assert.ok(err instanceof AuthenticationError, `wrong key: ${String(err)}`);
+      return true;
+    });
+
+    const second = await a.responses.create({ model: KIMI, instructions: SYSTEM, previous_response_id: first.id, input: [{ type: 'function_call_output', call_id: call.call_id, output: '40 C' }], tools: [WEATHER] });
+    assert.equal(second.output_text, chatTurnOf(turn2).text);
+    assert.equal((await a.responses.retrieve(first.id)).id, first.id);
   });
 });
