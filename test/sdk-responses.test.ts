@@ -31,6 +31,7 @@ import {
   replay,
   requestJson,
   responseJson,
+  sseEvents,
   upstreamRecording,
 } from './support/recorded-wire.js';
 
@@ -545,6 +546,20 @@ describe('openai SDK responses → Switchyard → OpenAI-compatible chat upstrea
     }
   });
 
+  it('errors: the upstream drops mid-stream → response.failed with an error {code, message} after the text so far; not stored', async () => {
+    const [rec] = upstreamRecording(`${GROQ}/tool_streaming`, 2);
+    const chunks = sseEvents(rec.response.body).map((e) => e.raw);
+    env.mocks.groq.enqueue({ fault: 'reset-mid-stream', sse: chunks, afterEvents: 4 });
+    const s = await readEvents(await env.client.responses.create({ model: KIMI, instructions: SYSTEM, input: "What's the weather in Florence,Italy?", tools: [WEATHER], stream: true }));
+    assert.equal(s.types.at(-1), 'response.failed');
+    assert.equal(s.final.status, 'failed');
+    assert.equal(typeof s.final.error?.message, 'string');
+    assert.equal(s.final.error.code, 'server_error', `a code OpenAI's clients retry on: ${JSON.stringify(s.final.error)}`);
+    const want = chatTurnOf({ ...rec, response: { ...rec.response, body: chunks.slice(0, 4).join('') } }).text;
+    assert.equal(s.text, want, 'the text streamed before the drop');
+    await assert.rejects(env.client.responses.retrieve(s.final.id), NotFoundError, 'a failed response is not stored');
+  });
+
   it('errors: invalid bodies → BadRequestError (invalid_request_error), no upstream call', async () => {
     const before = counts(env);
     const invalid: [string, any][] = [
@@ -671,6 +686,11 @@ describe('openai SDK responses → Switchyard → Anthropic upstream (recorded M
     const rs = a.output[0] as any;
     assert.equal(rs.type, 'reasoning');
     assert.equal(typeof rs.encrypted_content, 'string', 'encrypted_content included when asked for');
+    // The stored copy (first, by previous_response_id above) gives it on GET with include too.
+    const stored = await env.client.responses.retrieve(first.id, { include: ['reasoning.encrypted_content'] });
+    assert.equal(typeof (stored.output[0] as any).encrypted_content, 'string', 'GET ?include[]=reasoning.encrypted_content');
+    const storedPlain = await env.client.responses.retrieve(first.id);
+    assert.equal((storedPlain.output[0] as any).encrypted_content ?? null, null, 'not without include');
     const [c] = functionCalls(a);
     input.push(...(a.output as ResponseInputItem[]), { type: 'function_call_output', call_id: c.call_id, output: '40 C' });
     await env.client.responses.create({ ...ask, input, store: false, include: ['reasoning.encrypted_content'] });
