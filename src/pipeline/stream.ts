@@ -78,6 +78,8 @@ export class StreamDelivery implements Delivery {
 class StreamPump {
   private upstreamDone = false;
   private streamError: UpstreamFailure | null = null;
+  /** The upstream's own error event, for a client of its wire (passed on instead of one of ours). */
+  private streamErrorNative: string | undefined;
   /** Characters of content, reasoning and tool arguments: the usage estimate if none is reported. */
   private chars = 0;
   private readonly parser: EventSourceParser;
@@ -106,7 +108,7 @@ class StreamPump {
     private readonly decoder: StreamDecoder,
     private readonly encoder: StreamEncoder,
     private readonly sse: SseResponse,
-    nativeWire: boolean,
+    private readonly nativeWire: boolean,
     private readonly beforeEnd?: () => Promise<unknown>,
   ) {
     // A stream passed through in the upstream's own wire is the client's to shape (its thinking
@@ -229,6 +231,7 @@ class StreamPump {
     }
     if (chunk.error) {
       this.streamError = chunk.error;
+      if (this.nativeWire) this.streamErrorNative = chunk.native;
       return;
     }
     const gen = this.gen;
@@ -318,7 +321,10 @@ class StreamPump {
     gen.status = err.status >= 500 || err.status === 408 ? 502 : err.status;
     gen.error = { code: gen.status, message: err.raw };
     settle(gen, ep);
-    sse.end(this.encoder.fail({ status: gen.status, message: 'Provider returned error', metadata: { raw: err.raw, provider_name: ep.provider.name, error_type: errorTypeOf(gen.status) } }));
+    // A client of the upstream's own wire gets the upstream's error event as it was sent (its type,
+    // e.g. overloaded_error, is what such clients act on); others get the door's own.
+    if (err === this.streamError && this.streamErrorNative !== undefined) sse.end(this.streamErrorNative);
+    else sse.end(this.encoder.fail({ status: gen.status, message: 'Provider returned error', metadata: { raw: err.raw, provider_name: ep.provider.name, error_type: errorTypeOf(gen.status) } }));
   }
 }
 
