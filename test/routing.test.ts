@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Catalog } from '../src/catalog/load.js';
 import type { ProviderRuntime } from '../src/config/load.js';
+import { KeyPool } from '../src/upstream/key-pool.js';
 import type { ChatRequest } from '../src/ingress/chat-completions/schema.js';
 import { chatToModel } from '../src/ingress/chat-completions/to-model.js';
 import type { GenerationRequest } from '../src/model/request.js';
@@ -73,6 +74,7 @@ function ctx(opts: { rng?: () => number; health?: HealthTracker; disabled?: stri
       entry,
       enabled: !(opts.disabled ?? []).includes(entry.slug),
       apiKey: 'k',
+      keys: new KeyPool([{ secret: 'k', label: 'key-1', weight: 1 }]),
       baseUrl: entry.base_url,
       headers: {},
       timeouts: { connectMs: 1000, firstByteMs: 1000, idleMs: 1000 },

@@ -60,6 +60,7 @@ export function toOpenRouterGeneration(r: GenerationRecord): Record<string, unkn
       model_permaslug: a.model,
       latency: a.latencyMs,
       is_byok: false,
+      ...(a.key !== undefined ? { key: a.key } : {}),
     })),
     web_search_engine: null,
     service_tier: r.serviceTier,
@@ -82,7 +83,10 @@ export function toOpenRouterGeneration(r: GenerationRecord): Record<string, unkn
       status: a.status,
       reason: a.reason ?? a.error ?? null,
       latency: a.outcome === 'skipped' || a.outcome === 'not tried' ? null : a.latencyMs,
+      ...(a.key !== undefined ? { key: a.key } : {}),
     })),
+    // The label of the provider key that served (key pools; never the secret).
+    provider_key: r.attempts.find((a) => a.outcome === 'served' || (a.outcome === undefined && a.status === 200))?.key ?? null,
     status: r.status,
     error: r.errorCode !== null ? { code: r.errorCode, message: r.errorMessage } : null,
   };

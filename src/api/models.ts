@@ -94,6 +94,8 @@ function endpointJson(app: App, ep: Endpoint): Record<string, unknown> {
     latency_last_30m: s.latency30m, // time to first token, milliseconds
     throughput_last_30m: s.throughput30m, // tokens per second
     supports_tool_choice: ep.supportedParameters.size === 0 || ep.supportedParameters.has('tool_choice'),
+    // Switchyard extension: the provider's keys (by label) and how each fared on this endpoint.
+    keys: rt ? rt.keys.figures(ep.key) : [],
   };
 }
 

@@ -9,6 +9,7 @@ import { Catalog, loadEmbeddedSources, readCatalogFile } from '../catalog/load.j
 import type { ProviderEntry } from '../catalog/types.js';
 import type { ConfigFile } from './schema.js';
 import { ReplayStore, type Pace } from '../upstream/replay/store.js';
+import { KeyPool, parseKeys } from '../upstream/key-pool.js';
 import { parseInterval, type RateLimitSpec } from '../state/rate-limit.js';
 
 /** Cassettes bundled for `--demo`: the seed conversations (see demo/cassettes/NOTICE.md). */
@@ -25,7 +26,10 @@ export interface Timeouts {
 export interface ProviderRuntime {
   entry: ProviderEntry;
   enabled: boolean;
+  /** The first key's secret: what a request built without a pool key uses (upstream/key-pool.ts). */
   apiKey: string | undefined;
+  /** Every credential of the provider; each attempt takes one (pipeline/attempt.ts). */
+  keys: KeyPool;
   baseUrl: string;
   headers: Record<string, string>;
   timeouts: Timeouts;
@@ -187,7 +191,10 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
   for (const entry of catalog.providers.values()) {
     const conf = file.providers?.[entry.slug] ?? {};
     const stem = envStem(entry.slug);
-    const apiKey = env[`${stem}_API_KEY`] || conf.api_key || undefined;
+    const keyList = parseKeys(env[`${stem}_API_KEY`] || undefined, conf.keys, conf.api_key);
+    const labels = new Set(keyList.map((k) => k.label));
+    if (labels.size !== keyList.length) throw new ConfigError(`providers.${entry.slug}.keys: labels must be unique`);
+    const apiKey = keyList[0]?.secret;
     const baseUrlOverride = env[`${stem}_BASE_URL`] || conf.base_url;
     const requiresKey = entry.requires_key !== false;
     // A provider is on when it can authenticate; keyless (local) servers only when pointed at explicitly.
@@ -203,6 +210,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
       entry,
       enabled,
       apiKey,
+      keys: new KeyPool(keyList),
       baseUrl: (baseUrlOverride ?? entry.base_url).replace(/\/+$/, ''),
       headers: conf.headers ?? {},
       timeouts: {

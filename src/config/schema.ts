@@ -17,6 +17,16 @@ const ProviderSettings = Type.Object(
   {
     enabled: Type.Optional(Type.Boolean()),
     api_key: Type.Optional(Type.String({ minLength: 1 })),
+    // A key pool: several credentials, each attempt takes one; a rate-limited or refused key rests alone.
+    keys: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { key: Type.String({ minLength: 1 }), label: Type.Optional(Type.String({ minLength: 1 })), weight: Type.Optional(Type.Number({ exclusiveMinimum: 0 })) },
+          { additionalProperties: false },
+        ),
+        { minItems: 1 },
+      ),
+    ),
     base_url: Type.Optional(Type.String({ pattern: '^https?://' })),
     headers: Type.Optional(Type.Record(Type.String(), Type.String())),
     timeouts: Type.Optional(Timeouts),

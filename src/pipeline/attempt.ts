@@ -95,9 +95,9 @@ export async function startAttempt(app: App, gen: Generation, ep: Endpoint, sign
     // A Retry-After header wins; some providers (Gemini) say it in the body, which the adapter parsed.
     failure.retryAfterSeconds = retryAfterSeconds(response.headers) ?? failure.retryAfterSeconds;
     const restMs = credential ? pool!.outcome(credential.label, ep.key, failure.status, failure.retryAfterSeconds) : 0;
-    if (restMs > 0 && signal.aborted === false) {
+    if (restMs > 0) tried.add(credential!.label);
+    if (restMs > 0 && !signal.aborted && pool!.hasAvailable(tried)) {
       // This key's problem, not the provider's: recorded, then the next key.
-      tried.add(credential!.label);
       noteKeyRested(gen, ep, failure, started, response.statusCode, restMs);
       continue;
     }

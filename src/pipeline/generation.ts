@@ -19,6 +19,8 @@ export class Generation {
   attempts: ProviderAttempt[] = [];
   served: Endpoint | null = null;
   lastTried: Endpoint | null = null;
+  /** Label of the pool key the current (or serving) attempt uses; null for a keyless provider. */
+  keyLabel: string | null = null;
   usage: TokenUsage | null = null;
   estimatedUsage = false;
   cost: Cost = { prompt: 0, completion: 0, total: 0 };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Endpoint } from '../catalog/types.js';
 import type { ProviderRuntime } from '../config/load.js';
 import type { FunctionTool, GenerationRequest, JsonSchema } from '../model/request.js';
+import type { Credential } from '../upstream/key-pool.js';
 
 /** What every provider adapter shares: one place, so no adapter repeats another. */
 
@@ -79,6 +80,11 @@ export function baseHeaders(provider: ProviderRuntime, stream: boolean): Record<
   };
   for (const [k, v] of Object.entries(provider.headers)) headers[k.toLowerCase()] = v;
   return headers;
+}
+
+/** The secret one request carries: the attempt's pool key, else the provider's first key. */
+export function secretFor(provider: ProviderRuntime, credential: Credential | undefined): string | undefined {
+  return credential ? credential.secret : provider.apiKey;
 }
 
 /** Upstream error text for a client, a log or a record: bounded. */

@@ -3,6 +3,7 @@ import type { ProviderRuntime } from '../config/load.js';
 import type { GenerationRequest } from '../model/request.js';
 import type { Completion, UpstreamChunk, UpstreamFailure } from '../model/response.js';
 import type { UpstreamRequest } from '../upstream/types.js';
+import type { Credential } from '../upstream/key-pool.js';
 
 export type { Completion, ReasoningDetail, TokenUsage, ToolCallDelta, UpstreamChunk, UpstreamFailure } from '../model/response.js';
 
@@ -14,6 +15,7 @@ export type { Completion, ReasoningDetail, TokenUsage, ToolCallDelta, UpstreamCh
  */
 
 export type { UpstreamRequest } from '../upstream/types.js';
+export type { Credential } from '../upstream/key-pool.js';
 
 export interface SseEvent {
   event?: string;
@@ -42,8 +44,11 @@ export interface ProviderAdapter {
    * leaves the others out of the request (and records that) unless the client requires one.
    */
   readonly hostedTools?: ReadonlySet<string>;
-  /** Throws UntranslatableRequest for what this protocol cannot express. */
-  buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean): UpstreamRequest;
+  /**
+   * Throws UntranslatableRequest for what this protocol cannot express. `credential` is the key
+   * the pipeline chose for this attempt (key pools); without one, the provider's first key.
+   */
+  buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean, credential?: Credential): UpstreamRequest;
   createStreamDecoder(opts?: DecoderOptions): StreamDecoder;
   parseCompletion(body: unknown): Completion;
   /** Extract the human message of an upstream error body. */

@@ -136,4 +136,6 @@ export interface ProviderAttempt {
   /** Routing explanation: served/failed attempts, plus endpoints skipped by filters or never reached. */
   outcome?: 'served' | 'failed' | 'skipped' | 'not tried';
   reason?: string;
+  /** Label of the provider key the attempt used (key pools; never the secret). */
+  key?: string;
 }

@@ -1,8 +1,8 @@
 import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
 import type { GenerationRequest } from '../../model/request.js';
-import { baseHeaders } from '../shared.js';
-import type { Completion, DecoderOptions, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
+import { baseHeaders, secretFor } from '../shared.js';
+import type { Completion, Credential, DecoderOptions, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
 import { buildMessagesBody, nativeMessagesBody } from './request.js';
 import { AnthropicStreamDecoder, parseAnthropicCompletion, parseAnthropicError } from './response.js';
 
@@ -43,7 +43,7 @@ export class AnthropicAdapter implements ProviderAdapter {
   /** Anthropic runs web search itself (request.ts writes it as its web_search tool). */
   readonly hostedTools: ReadonlySet<string> = new Set(['web_search']);
 
-  buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean): UpstreamRequest {
+  buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean, credential?: Credential): UpstreamRequest {
     const configured = configuredBetas(provider.headers);
     const native = req.native?.protocol === this.protocol ? req.native : undefined;
     const body = native ? nativeMessagesBody(req, native, endpoint, stream) : buildMessagesBody(req, endpoint, stream, { betas: configured });
@@ -55,7 +55,8 @@ export class AnthropicAdapter implements ProviderAdapter {
     // A native request keeps the client's betas (its body may use them), with the operator's added.
     const betas = native ? [...new Set([...betaNames(native.headers['anthropic-beta']), ...betaNames(configured)])].join(',') : configured;
     if (betas) headers['anthropic-beta'] = betas;
-    if (provider.apiKey) headers['x-api-key'] = provider.apiKey;
+    const secret = secretFor(provider, credential);
+    if (secret) headers['x-api-key'] = secret;
     return { url: `${provider.baseUrl}/messages`, headers, body: JSON.stringify(body) };
   }
 

@@ -1,8 +1,8 @@
 import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
 import type { GenerationRequest } from '../../model/request.js';
-import { baseHeaders } from '../shared.js';
-import type { Completion, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
+import { baseHeaders, secretFor } from '../shared.js';
+import type { Completion, Credential, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
 import { toGenerateContentRequest } from './request.js';
 import { GeminiStreamDecoder, parseCompletion, statusOf } from './response.js';
 
@@ -43,11 +43,12 @@ export class GeminiAdapter implements ProviderAdapter {
   /** Web search is Google Search grounding (request.ts `toTools`). */
   readonly hostedTools: ReadonlySet<string> = new Set(['web_search']);
 
-  buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean): UpstreamRequest {
+  buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean, credential?: Credential): UpstreamRequest {
     const body = toGenerateContentRequest(req, endpoint);
     const method = stream ? 'streamGenerateContent?alt=sse' : 'generateContent';
     const headers = baseHeaders(provider, stream);
-    if (provider.apiKey) headers['x-goog-api-key'] = provider.apiKey;
+    const secret = secretFor(provider, credential);
+    if (secret) headers['x-goog-api-key'] = secret;
     return { url: `${provider.baseUrl}/${modelPath(endpoint.upstreamModel)}:${method}`, headers, body: JSON.stringify(body) };
   }
 

@@ -3,8 +3,9 @@ import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
 import { sourceToUrl } from '../../model/media.js';
 import type { ContentPart, GenerationRequest, Message, ResponseFormat, Tool, ToolCallPart, ToolChoice } from '../../model/request.js';
-import { baseHeaders, customArgumentsAsJson, extractErrorMessage, hashUser, maxTokensFor, toolParameters } from '../shared.js';
+import { baseHeaders, secretFor, customArgumentsAsJson, extractErrorMessage, hashUser, maxTokensFor, toolParameters } from '../shared.js';
 import type {
+  Credential,
   Completion,
   ProviderAdapter,
   ReasoningDetail,
@@ -371,7 +372,7 @@ class OpenAIStreamDecoder implements StreamDecoder {
 export class OpenAICompatibleAdapter implements ProviderAdapter {
   readonly protocol = 'openai';
 
-  buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean): UpstreamRequest {
+  buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean, credential?: Credential): UpstreamRequest {
     const isOpenAI = provider.entry.slug === 'openai' || provider.entry.slug === 'azure';
     const supported = endpoint.supportedParameters;
     const body: Json = {
@@ -396,7 +397,8 @@ export class OpenAICompatibleAdapter implements ProviderAdapter {
       body.stream_options = { include_usage: true };
     }
     const headers = baseHeaders(provider, stream);
-    if (provider.apiKey) headers.authorization = `Bearer ${provider.apiKey}`;
+    const secret = secretFor(provider, credential);
+    if (secret) headers.authorization = `Bearer ${secret}`;
     return { url: `${provider.baseUrl}/chat/completions`, headers, body: JSON.stringify(body) };
   }
 
