@@ -25,6 +25,9 @@ import { responseHeaders, routeHeader } from './record.js';
  * by StreamPump through callbacks: between reads it holds only its fields.
  */
 
+/** The longest upstream SSE event held while it arrives (characters). */
+export const MAX_SSE_EVENT_CHARS = 8 * 1024 * 1024;
+
 /** Streamed delivery: SSE to the client in the ingress's wire, fallback invisible until content. */
 export class StreamDelivery implements Delivery {
   private readonly sse: SseResponse;
@@ -78,6 +81,8 @@ export class StreamDelivery implements Delivery {
 class StreamPump {
   private upstreamDone = false;
   private streamError: UpstreamFailure | null = null;
+  /** Characters fed to the SSE parser since it last completed an event. */
+  private sinceEvent = 0;
   /** The upstream's own error event, for a client of its wire (passed on instead of one of ours). */
   private streamErrorNative: string | undefined;
   /** Characters of content, reasoning and tool arguments: the usage estimate if none is reported. */
@@ -183,8 +188,17 @@ class StreamPump {
 
   /** One upstream read. True when the stream is over: its end marker came, or it failed. */
   private feed(piece: Buffer | Uint8Array | string): boolean {
-    this.parser.feed(typeof piece === 'string' ? piece : this.text(piece));
+    const text = typeof piece === 'string' ? piece : this.text(piece);
+    // An event that never ends (no blank line, or one enormous line) would grow the parser's
+    // buffer without bound: past the cap (checked per read; completed events reset the count) the
+    // attempt fails, and falls back if nothing went out yet.
+    this.sinceEvent += text.length;
+    this.parser.feed(text);
     if (this.upstreamDone || this.streamError) return true;
+    if (this.sinceEvent > MAX_SSE_EVENT_CHARS) {
+      this.streamError = { status: 502, raw: `upstream sent an event larger than ${MAX_SSE_EVENT_CHARS} characters` };
+      return true;
+    }
     if (this.batch) {
       this.sse.write(this.batch);
       this.batch = '';
@@ -206,6 +220,7 @@ class StreamPump {
   }
 
   private onEvent(ev: EventSourceMessage): void {
+    this.sinceEvent = 0;
     // Whatever follows the end marker or an error in the same read is ignored.
     if (this.upstreamDone || this.streamError) return;
     const chunks = this.decoder.decode({ event: ev.event, data: ev.data });

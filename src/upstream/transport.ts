@@ -102,6 +102,17 @@ function targetOf(href: string): { origin: string; path: string } {
 }
 
 const HIGH_WATER = 256 * 1024;
+
+/**
+ * The most of one non-streamed upstream body (or one error body) held in memory. Past it the
+ * attempt fails (and falls back) instead of growing the process without bound.
+ */
+export const MAX_UPSTREAM_BODY = 32 * 1024 * 1024;
+
+/** An upstream answer larger than Switchyard holds: a failed attempt (502), never a crash. */
+export class UpstreamTooLarge extends Error {
+  readonly code = 'UPSTREAM_TOO_LARGE';
+}
 const LOW_WATER = 64 * 1024;
 
 type Waiter = { resolve: (r: IteratorResult<Buffer>) => void; reject: (err: unknown) => void };
@@ -294,9 +305,15 @@ class DispatchedResponse implements UpstreamResponse, UpstreamBody, AsyncIterato
 
   async text(): Promise<string> {
     const parts: Buffer[] = [];
+    let size = 0;
     for (;;) {
       const r = await this.next();
       if (r.done) break;
+      size += r.value.length;
+      if (size > MAX_UPSTREAM_BODY) {
+        this.destroy();
+        throw new UpstreamTooLarge(`upstream body exceeded ${MAX_UPSTREAM_BODY} bytes`);
+      }
       parts.push(r.value);
     }
     if (this.failure && !this.ended) throw this.failure;
@@ -334,6 +351,7 @@ export function networkFailure(err: unknown): UpstreamFailure {
   if (err instanceof undiciErrors.HeadersTimeoutError) return { status: 408, raw: 'upstream did not respond in time (first-byte timeout)' };
   if (err instanceof undiciErrors.BodyTimeoutError) return { status: 408, raw: 'upstream stalled between chunks (idle timeout)' };
   if (err instanceof undiciErrors.ConnectTimeoutError) return { status: 408, raw: 'could not connect to upstream in time (connect timeout)' };
+  if (err instanceof UpstreamTooLarge) return { status: 502, raw: err.message };
   // The code only: the errors' messages name the upstream's address, which is not the client's business.
   return { status: 502, raw: `upstream connection failed (${code})` };
 }
