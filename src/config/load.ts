@@ -8,7 +8,7 @@ import { validateConfig } from '../validation/compiled.js';
 import { Catalog, loadEmbeddedSources, readCatalogFile } from '../catalog/load.js';
 import type { ProviderEntry } from '../catalog/types.js';
 import type { ConfigFile } from './schema.js';
-import { ReplayStore, type Pace } from '../upstream/replay/store.js';
+import { demoReplayStores, ReplayStore, type Pace } from '../upstream/replay/store.js';
 import { KeyPool, parseKeys } from '../upstream/key-pool.js';
 import { parseInterval, type RateLimitSpec } from '../state/rate-limit.js';
 
@@ -233,16 +233,27 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
   if (eraEnv && eraEnv !== '2025' && eraEnv !== '2026') throw new ConfigError(`SWITCHYARD_WIRE_ERA must be 2025 or 2026, got "${eraEnv}"`);
 
   // Demo: the seed conversations answer through the replay provider, each from the provider that
-  // served it in the recording, so routing, fallback and accounting behave as in production.
+  // served it in the recording, so routing, fallback and accounting behave as in production. The
+  // match is lenient (upstream/replay/store.ts): the closest recording of the same conversation
+  // answers, whatever the other fields, front door or stream mode of the request.
   const anyEnabled = [...providers.values()].some((p) => p.enabled);
   const demo = opts.demo === true || (opts.demo === 'auto' && !anyEnabled && !configFile);
   if (demo) {
-    const names = new ReplayStore(DEMO_CASSETTES_DIR).providerNames();
-    for (const rt of providers.values()) {
-      if (!names.includes(rt.entry.name)) continue;
+    const upstreamModels = (slug: string) => (model: string) => {
+      const m = catalog.resolve(model);
+      return m ? catalog.endpointsOf(m).filter((ep) => ep.provider.slug === slug).map((ep) => ep.upstreamModel) : [];
+    };
+    const runtimes = [...providers.values()];
+    const stores = demoReplayStores(
+      DEMO_CASSETTES_DIR,
+      runtimes.map((rt) => ({ name: rt.entry.name, upstreamModels: upstreamModels(rt.entry.slug) })),
       // Usage switches are no-ops (docs/COMPATIBILITY.md#usage-switches), so a hand-written demo request need not repeat them.
-      const ignoreFields = [...replay.ignoreFields, 'usage', 'stream_options'];
-      rt.replay = new ReplayStore(DEMO_CASSETTES_DIR, { pace: replay.pace, ignoreFields, providerName: rt.entry.name });
+      { pace: replay.pace, ignoreFields: [...replay.ignoreFields, 'usage', 'stream_options'] },
+    );
+    for (const rt of runtimes) {
+      const store = stores.get(rt.entry.name);
+      if (!store) continue;
+      rt.replay = store;
       rt.enabled = true;
     }
   }

@@ -86,6 +86,8 @@ export async function startAttempt(app: App, gen: Generation, ep: Endpoint, sign
       noteFailure(app, gen, ep, failure, started, null);
       return { failure, endpoint: ep };
     }
+    const recording = response.headers['x-switchyard-recording'];
+    gen.recording = typeof recording === 'string' ? recording : null;
     if (response.statusCode < 300) {
       if (credential) pool!.outcome(credential.label, ep.key, response.statusCode);
       return { adapter, response, started };

@@ -36,6 +36,8 @@ export class Generation {
   streamedChars = 0;
   /** Hosted tools left out because the serving upstream has none (recorded, and named in a header). */
   droppedTools: string[] = [];
+  /** The recording a replayed answer comes from (replay, demo), named in X-Switchyard-Recording. */
+  recording: string | null = null;
   /** Set when the served endpoint got a lower max_tokens than asked. */
   clampedTo: number | null = null;
   readonly requestedModel: string;

@@ -20,9 +20,13 @@ export function routeHeader(gen: Generation, serving?: Endpoint): string {
   return parts.join(', ');
 }
 
-/** Headers that say what the pipeline changed about the request (hosted tools left out). */
+/** Headers that say what the pipeline changed about the request (hosted tools left out) and where a replayed answer comes from. */
 export function responseHeaders(gen: Generation): Record<string, string> | undefined {
-  return gen.droppedTools.length > 0 ? { 'X-Switchyard-Dropped-Tools': gen.droppedTools.join(', ') } : undefined;
+  let out: Record<string, string> | undefined;
+  if (gen.droppedTools.length > 0) (out ??= {})['X-Switchyard-Dropped-Tools'] = gen.droppedTools.join(', ');
+  // A replayed answer (demo, replay) names the recording it comes from.
+  if (gen.recording !== null) (out ??= {})['X-Switchyard-Recording'] = gen.recording;
+  return out;
 }
 
 /** Every endpoint the router looked at, in order: attempts, then the untried rest, then the skipped. */

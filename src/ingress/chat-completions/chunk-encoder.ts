@@ -1,13 +1,33 @@
+import { createHash } from 'node:crypto';
 import type { WireEra } from '../../config/load.js';
 import type { ReasoningDetail, TokenUsage, ToolCallDelta, UpstreamChunk } from '../../model/response.js';
 import { normaliseFinishReason } from '../../model/finish-reason.js';
 import { usageJson } from './usage.js';
 import type { ClientError, CostFigures, StreamEncoder } from '../../pipeline/ingress.js';
 
+/** One tool call of a 2026 stream, by index: what its header said, or what waits for a header. */
+interface OpenCall {
+  /** The call's index on the client's wire (the upstream's, unless it reused one for a new call). */
+  index: number;
+  id: string | undefined;
+  name: string | undefined;
+  /** The header fragment (id, type, name) went out. */
+  open: boolean;
+  /** Argument text that arrived before the call's name (sent right after the header). */
+  held: string;
+}
+
 /**
  * Turns normalised upstream chunks into OpenRouter `chat.completion.chunk` SSE events, byte for
  * byte in the chosen era's key order (docs/COMPATIBILITY.md#chunk-fields, #wire-eras). The envelope prefix is serialised once per
  * stream; per chunk only the delta is serialised. This is the per-token hot path.
+ *
+ * In the 2026 era every upstream's quirks are normalised to one shape (docs/COMPATIBILITY.md#tool-call-deltas, #finish-chunk): one header
+ * fragment per tool call, then argument fragments with only `index` and `function.arguments`
+ * (BaseTen repeats `id`, `type` and `name: ""` on every fragment, Chutes and Fireworks send
+ * `id: null`, some hosts omit `arguments` on the first fragment), and exactly one finish chunk,
+ * after the last tool call (DeepInfra and Z.AI repeat `finish_reason` on every tool-call chunk).
+ * The 2025 era reproduces OpenRouter's 2025 bytes, which passed the upstream's fragments through.
  */
 export class ChunkEncoder implements StreamEncoder {
   /** The envelope before `choices`, in the era's key order; serialised once per stream, kept flat. */
@@ -20,10 +40,14 @@ export class ChunkEncoder implements StreamEncoder {
   nativeFinish: string | null = null;
   finishReason: string | null = null;
   finished = false;
+  /** 2026: the tool calls of this stream by index (created at the first tool-call fragment). */
+  private calls: Map<number, OpenCall> | null = null;
+  /** 2026: a finish that came with a tool-call fragment, sent once the calls are over. */
+  private heldFinish: string | null = null;
 
   constructor(
     readonly era: WireEra,
-    id: string,
+    private readonly id: string,
     created: number,
     model: string,
     provider: string,
@@ -43,7 +67,7 @@ export class ChunkEncoder implements StreamEncoder {
   }
 
   end(usage: TokenUsage, cost: CostFigures): string {
-    return `${this.usageEvent(usageJson(usage, cost, this.era))}data: [DONE]\n\n`;
+    return `${this.flushHeld()}${this.usageEvent(usageJson(usage, cost, this.era))}data: [DONE]\n\n`;
   }
 
   fail(error: ClientError): string {
@@ -54,8 +78,14 @@ export class ChunkEncoder implements StreamEncoder {
   encode(chunk: UpstreamChunk): string {
     if (chunk.systemFingerprint !== undefined) this.systemFingerprint = chunk.systemFingerprint;
     if (chunk.serviceTier) this.serviceTier = chunk.serviceTier;
-    const c = chunk.choice;
+    let c = chunk.choice;
     if (!c) return '';
+    if (this.era === '2026' && c.finishReason !== null && this.finished) {
+      // A repeated finish reason (DeepInfra, Z.AI): the stream has its finish already; keep only
+      // what else the chunk carries.
+      c = { ...c, finishReason: null };
+      if (c.content === '' || c.content === null) c.content = undefined;
+    }
     // Upstreams (xAI, OpenAI) send empty `delta:{}` keep-alives; they carry nothing for the client.
     if (c.content === undefined && c.reasoning === undefined && !c.reasoningDetails && !c.toolCalls && c.finishReason === null && c.refusal == null) {
       return '';
@@ -68,6 +98,9 @@ export class ChunkEncoder implements StreamEncoder {
       this.sawToolCalls = true;
       if (this.era === '2026') return this.encodeToolCalls2026(c.toolCalls, c.finishReason);
     }
+    // Whatever follows the tool calls ends them: the finish they carried goes first, and calls
+    // still waiting for their name go out as they are.
+    const before = this.era === '2026' ? this.flushHeld() : '';
     if (c.reasoning !== undefined || c.reasoningDetails) this.sawReasoning = true;
     if (typeof c.content === 'string' && c.content.length > 0) this.sawContent = true;
     const finish = c.finishReason === null ? null : normaliseFinishReason(c.finishReason, this.sawToolCalls);
@@ -77,19 +110,25 @@ export class ChunkEncoder implements StreamEncoder {
       this.era === '2026'
         ? this.delta2026(content, c.reasoning, c.reasoningDetails, c.finishReason !== null)
         : this.delta2025(content, c.reasoning, c.reasoningDetails, c.toolCalls);
-    return this.event(delta, finish, c.finishReason, c.logprobs, c.finishReason !== null);
+    return before + this.event(delta, finish, c.finishReason, c.logprobs, c.finishReason !== null);
   }
 
-  /** The final usage chunk (docs/COMPATIBILITY.md#usage-chunk): once, after the finish chunk, before [DONE]. */
+  /**
+   * The final usage chunk (docs/COMPATIBILITY.md#usage-chunk): once, after the finish chunk, before [DONE]. Its choice says
+   * `finish_reason: null` and `native_finish_reason: null` in every era, a deliberate difference
+   * from OpenRouter's 2026 streams, which repeat the finish chunk's reasons here: LangChain
+   * concatenates finish reasons across chunks ("stopstop", langchainjs#11054) and `ChatOpenAI`
+   * then also doubles the usage; a null finish fixes both and loses usage for no client (an
+   * empty `choices`, the other option, loses it in `ChatOpenRouter`).
+   * docs/COMPATIBILITY.md#deliberate-differences-from-openrouter
+   */
   usageEvent(usageJson: Record<string, unknown>): string {
     const usage = JSON.stringify(usageJson);
     if (this.era === '2025') {
       return `data: ${this.head},"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null,"native_finish_reason":null,"logprobs":null}],"usage":${usage}}\n\n`;
     }
-    const fr = JSON.stringify(this.finishReason);
-    const nfr = JSON.stringify(this.nativeFinish);
     const fp = typeof this.systemFingerprint === 'string' ? `,"system_fingerprint":${JSON.stringify(this.systemFingerprint)}` : '';
-    return `data: ${this.head}${fp}${this.tierPart()},"choices":[{"index":0,"delta":{"content":"","role":"assistant"},"finish_reason":${fr},"native_finish_reason":${nfr}}],"usage":${usage}}\n\n`;
+    return `data: ${this.head}${fp}${this.tierPart()},"choices":[{"index":0,"delta":{"content":"","role":"assistant"},"finish_reason":null,"native_finish_reason":null}],"usage":${usage}}\n\n`;
   }
 
   /** Mid-stream failure after content reached the client (docs/COMPATIBILITY.md#mid-stream-errors). */
@@ -157,22 +196,86 @@ export class ChunkEncoder implements StreamEncoder {
     return `${d}}`;
   }
 
-  /** 2026 contract (docs/COMPATIBILITY.md#tool-call-deltas): a header fragment with id/type/name and empty arguments, then argument fragments. */
-  private encodeToolCalls2026(calls: ToolCallDelta[], native: string | null): string {
+  /**
+   * 2026 contract (docs/COMPATIBILITY.md#tool-call-deltas): per call, one header fragment with id, type and name and empty
+   * arguments, then fragments with only `index` and `function.arguments` (passed on even when
+   * empty). A call is known by its index: `id` and `name` on later fragments (BaseTen repeats them,
+   * with `name: ""`), or null there (Chutes, Fireworks), add nothing. A call whose first fragments
+   * have no name yet waits for it, its arguments held. A finish reason that arrives with tool calls
+   * is held until they are over (DeepInfra sends one with every call).
+   */
+  private encodeToolCalls2026(deltas: ToolCallDelta[], native: string | null): string {
     let out = '';
-    for (const t of calls) {
-      if (t.id !== undefined || t.name !== undefined) {
-        const header = { index: t.index, id: t.id ?? '', type: 'function', function: { name: t.name ?? '', arguments: '' } };
-        out += this.event(`{"content":null,"role":"assistant","tool_calls":[${JSON.stringify(header)}]}`, null, null, undefined, false);
+    const calls = (this.calls ??= new Map());
+    for (const t of deltas) {
+      const id = t.id || undefined;
+      const name = t.name || undefined;
+      let call = calls.get(t.index);
+      // A known index with another id and a name is a new call (hosts that number every call 0).
+      const another = call !== undefined && id !== undefined && name !== undefined && call.id !== undefined && id !== call.id;
+      if (!call || another) {
+        // A new call: the ones still waiting for a name will not get one.
+        out += this.openWaiting();
+        let index = t.index;
+        if (another) for (const c of calls.values()) index = Math.max(index, c.index + 1);
+        call = { index, id, name, open: false, held: '' };
+        calls.set(t.index, call);
+      } else {
+        call.id ??= id;
+        call.name ??= name;
       }
-      // A header fragment's empty arguments are already in the header; a bare fragment is passed on even when empty.
-      const isHeader = t.id !== undefined || t.name !== undefined;
-      if (t.arguments !== undefined && (!isHeader || t.arguments !== '')) {
-        const frag = `{"index":${t.index},"function":{"arguments":${JSON.stringify(t.arguments)}}}`;
-        out += this.event(`{"content":null,"role":"assistant","tool_calls":[${frag}]}`, null, null, undefined, false);
+      if (!call.open) {
+        if (call.name === undefined) {
+          call.held += t.arguments ?? '';
+          continue;
+        }
+        out += this.openCall(call);
+        // The header carries empty arguments; the fragment that opened it adds its own, if any.
+        if (t.arguments) out += this.argumentsEvent(call.index, t.arguments);
+        continue;
       }
+      if (t.arguments !== undefined) out += this.argumentsEvent(call.index, t.arguments);
     }
+    if (native !== null && this.heldFinish === null) {
+      this.heldFinish = native;
+      this.finishReason = normaliseFinishReason(native, true);
+    }
+    return out;
+  }
+
+  /** The header fragment of a call, then the arguments that waited for it. */
+  private openCall(call: OpenCall): string {
+    const index = call.index;
+    call.open = true;
+    call.id ??= toolCallId(this.id, index);
+    const header = { index, id: call.id, type: 'function', function: { name: call.name ?? '', arguments: '' } };
+    let out = this.event(`{"content":null,"role":"assistant","tool_calls":[${JSON.stringify(header)}]}`, null, null, undefined, false);
+    if (call.held !== '') {
+      out += this.argumentsEvent(index, call.held);
+      call.held = '';
+    }
+    return out;
+  }
+
+  private argumentsEvent(index: number, args: string): string {
+    const frag = `{"index":${index},"function":{"arguments":${JSON.stringify(args)}}}`;
+    return this.event(`{"content":null,"role":"assistant","tool_calls":[${frag}]}`, null, null, undefined, false);
+  }
+
+  /** Calls that never got a name go out with an empty one rather than not at all. */
+  private openWaiting(): string {
+    let out = '';
+    if (this.calls) for (const call of this.calls.values()) if (!call.open) out += this.openCall(call);
+    return out;
+  }
+
+  /** 2026: the tool calls are over: calls still waiting, then the finish they carried. */
+  private flushHeld(): string {
+    if (this.calls === null && this.heldFinish === null) return '';
+    let out = this.openWaiting();
+    const native = this.heldFinish;
     if (native !== null) {
+      this.heldFinish = null;
       // Gemini-style upstreams finish on the tool-call chunk; OpenRouter still sends a finish chunk.
       const finish = normaliseFinishReason(native, true);
       this.finishReason = finish;
@@ -180,6 +283,11 @@ export class ChunkEncoder implements StreamEncoder {
     }
     return out;
   }
+}
+
+/** A tool call the upstream gave no id: a stable one from the generation and the call's index (a call needs an id to be answered). */
+export function toolCallId(generationId: string, index: number): string {
+  return `call_${createHash('sha256').update(`${generationId}:${index}`).digest('hex').slice(0, 24)}`;
 }
 
 function rawToolCall(t: ToolCallDelta): Record<string, unknown> {

@@ -1,6 +1,7 @@
 import type { WireEra } from '../../config/load.js';
 import type { Completion } from '../../model/response.js';
 import { normaliseFinishReason } from '../../model/finish-reason.js';
+import { toolCallId } from './chunk-encoder.js';
 
 export interface BodyIdentity {
   id: string;
@@ -27,7 +28,7 @@ export function completionBody(
       message.tool_calls = c.toolCalls.map((t, index) => ({
         type: 'function',
         index,
-        id: t.id,
+        id: t.id || toolCallId(who.id, index),
         function: { name: t.name, arguments: t.arguments },
       }));
     }

@@ -2,6 +2,8 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ScriptedBody } from './body.js';
 import { deriveUpstream, isStreamBody, loadCassetteFile, splitSseEvents, type RecordedResponse } from './cassette.js';
+import { canonical, conversationOf, optionsOf, type ConversationKey } from './conversation.js';
+import { completionToStream, streamToCompletion } from './convert.js';
 import type { UpstreamRequest } from '../types.js';
 import type { UpstreamResponse } from '../types.js';
 import type { CancelSignal } from '../../core/cancel.js';
@@ -13,21 +15,49 @@ export type Pace = 'recorded' | 'fast';
  * provider-level cassettes (matched on the request Switchyard would send upstream) and
  * OpenRouter-level cassettes (matched on the client's request; the provider-side answer is derived
  * from OpenRouter's response, and each interaction belongs to the provider that served it).
+ *
+ * Strict replay (`providers.<slug>.replay`) answers only a request equal to a recorded one (key
+ * order and `replay.ignore_fields` aside) and explains a miss. The demo matches leniently: see
+ * `ReplayOptions.lenient`.
  */
-interface Entry {
-  source: string; // file:interaction
+interface Recorded {
+  source: string; // file#interaction, as diagnostics name it
+  /** The cassette's name (its path without .yaml) and the interaction: `seeds/tool_streaming_add#2`. */
+  name: string;
   kind: 'upstream' | 'openrouter';
   method: string;
   path: string;
-  body: unknown; // parsed JSON, or the raw string
+  parsed: unknown; // the request body: parsed JSON, or the raw string
   response: RecordedResponse;
   providerName: string | null; // OpenRouter-level: who served it
+  /** Chat-completions on both sides (OpenRouter-level, or a provider's /chat/completions). */
+  chat: boolean;
+  /** Lenient matching: the request's conversation and options, worked out once. */
+  conversation?: ConversationKey | null;
+  options?: Record<string, unknown>;
+}
+
+interface Entry extends Recorded {
+  body: unknown; // `parsed` without the ignored fields
 }
 
 export interface ReplayOptions {
   pace?: Pace;
   ignoreFields?: string[]; // top-level JSON fields left out of matching
   providerName?: string; // OpenRouter-level entries: keep only this provider's
+  /**
+   * Demo mode: answer the closest recording of the same conversation (model, messages and tool
+   * names, compared as the upstream chat-completions request expresses them, so a conversation
+   * sent through the Messages or Responses door matches too), whatever the other fields say; a
+   * streamed recording answers a non-streamed request as one completion and the other way round.
+   * Among several recordings of the conversation the closest (fewest differing options: stream,
+   * max_tokens, sampling, tools, provider preferences) answers, and only from the provider that
+   * served it (another provider with a closer one declines, so routing moves on to it).
+   */
+  lenient?: {
+    /** The provider's model ids for a recorded (OpenRouter) model id; the upstream request names one of them. */
+    upstreamModels?: (model: string) => readonly string[];
+  };
 }
 
 function parseBody(text: string): unknown {
@@ -62,14 +92,52 @@ function yamlFiles(dir: string): string[] {
   return out;
 }
 
-/** JSON with object keys sorted, so key order never matters when matching. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const keys = Object.keys(value as object).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+/** Every interaction of the cassettes under `dir`, in file and recorded order. */
+function loadRecorded(dir: string): Recorded[] {
+  const out: Recorded[] = [];
+  for (const file of yamlFiles(dir)) {
+    const rel = relative(dir, file) || file;
+    loadCassetteFile(file).forEach((it, i) => {
+      let path: string;
+      try {
+        const url = new URL(it.request.url);
+        path = url.pathname + url.search;
+      } catch {
+        path = it.request.url;
+      }
+      const kind = /\/api\/v1\/chat\/completions$/.test(path) ? 'openrouter' : 'upstream';
+      out.push({
+        source: `${rel}#${i}`,
+        name: `${rel.replace(/\.ya?ml$/, '')}#${i}`,
+        kind,
+        method: it.request.method.toUpperCase(),
+        path,
+        parsed: parseBody(it.request.body),
+        response: it.response,
+        providerName: kind === 'openrouter' ? servedBy(it.response) : null,
+        chat: kind === 'openrouter' || /\/chat\/completions(\?|$)/.test(path),
+      });
+    });
   }
-  return JSON.stringify(value) ?? 'null';
+  return out;
+}
+
+/** The header that names the recording a replayed answer comes from. */
+export const RECORDING_HEADER = 'x-switchyard-recording';
+
+/** One demo store per provider that served a recording, sharing the loaded cassettes. */
+export function demoReplayStores(
+  dir: string,
+  providers: { name: string; upstreamModels: (model: string) => readonly string[] }[],
+  opts: Omit<ReplayOptions, 'providerName' | 'lenient'> = {},
+): Map<string, ReplayStore> {
+  const recorded = loadRecorded(dir);
+  const stores = new Map<string, ReplayStore>();
+  for (const p of providers) {
+    if (!recorded.some((r) => r.providerName === p.name)) continue;
+    stores.set(p.name, new ReplayStore(dir, { ...opts, providerName: p.name, lenient: { upstreamModels: p.upstreamModels } }, recorded));
+  }
+  return stores;
 }
 
 /** The path and values of the first difference between two JSON values (depth-first, sorted keys). */
@@ -122,32 +190,20 @@ export class ReplayStore {
   private readonly plays = new Map<string, number>();
   readonly pace: Pace;
   private readonly ignore: Set<string>;
+  private readonly lenient: ReplayOptions['lenient'];
+  /** Lenient matching: every recording of the folder, other providers' too (the closest one answers). */
+  private readonly peers: readonly Recorded[];
+  private readonly providerName: string | undefined;
 
-  constructor(dir: string, opts: ReplayOptions = {}) {
+  constructor(dir: string, opts: ReplayOptions = {}, recorded: readonly Recorded[] = loadRecorded(dir)) {
     this.pace = opts.pace ?? 'recorded';
     this.ignore = new Set(opts.ignoreFields ?? []);
-    for (const file of yamlFiles(dir)) {
-      loadCassetteFile(file).forEach((it, i) => {
-        let path: string;
-        try {
-          const url = new URL(it.request.url);
-          path = url.pathname + url.search;
-        } catch {
-          path = it.request.url;
-        }
-        const kind = /\/api\/v1\/chat\/completions$/.test(path) ? 'openrouter' : 'upstream';
-        const providerName = kind === 'openrouter' ? servedBy(it.response) : null;
-        if (kind === 'openrouter' && opts.providerName && providerName !== opts.providerName) return;
-        this.entries.push({
-          source: `${relative(dir, file) || file}#${i}`,
-          kind,
-          method: it.request.method.toUpperCase(),
-          path,
-          body: this.strip(parseBody(it.request.body)),
-          response: it.response,
-          providerName,
-        });
-      });
+    this.lenient = opts.lenient;
+    this.providerName = opts.providerName;
+    this.peers = recorded;
+    for (const r of recorded) {
+      if (r.kind === 'openrouter' && opts.providerName && r.providerName !== opts.providerName) continue;
+      this.entries.push({ ...r, body: this.strip(r.parsed) });
     }
   }
 
@@ -176,6 +232,10 @@ export class ReplayStore {
     } catch {
       path = req.url;
     }
+    if (this.lenient) {
+      const lenient = this.answerLeniently(path, parseBody(req.body), clientBody, signal);
+      if (lenient) return lenient;
+    }
     const upstreamBody = this.strip(parseBody(req.body));
     const client = this.strip(clientBody);
     const wanted = (e: Entry) => (e.kind === 'upstream' ? upstreamBody : client);
@@ -189,6 +249,77 @@ export class ReplayStore {
     this.plays.set(key, n + 1);
     const entry = matches[n % matches.length];
     return this.play(entry, signal);
+  }
+
+  /**
+   * Demo matching (ReplayOptions.lenient): the closest recording of this conversation, or a 404
+   * saying why none answers here; null when the request is no chat-completions body (then the
+   * strict rules apply).
+   */
+  private answerLeniently(path: string, upstream: unknown, client: unknown, signal?: CancelSignal): UpstreamResponse | null {
+    const want = conversationOf(upstream);
+    if (!want) return null;
+    const options = optionsOf(upstream, client);
+    const distance = (r: Recorded) => countDifferences(optionsOfRecorded(r), options);
+    const own = this.entries.filter((e) => e.chat && (e.kind === 'openrouter' || samePath(e.path, path)) && this.sameConversation(e, want));
+    if (own.length === 0) return this.lenientMiss(path, want);
+    let best = Infinity;
+    for (const e of own) best = Math.min(best, distance(e));
+    const group = own.filter((e) => distance(e) === best);
+    // Another provider's recording of the conversation that is closer to this request answers
+    // instead: this one declines, and routing moves on (as it does past a provider with none).
+    const models = new Set(own.map((e) => conversationOfRecorded(e)!.model));
+    const closer = this.peers.find(
+      (r) =>
+        r.kind === 'openrouter' &&
+        r.providerName !== this.providerName &&
+        models.has(conversationOfRecorded(r)?.model ?? '') &&
+        conversationOfRecorded(r)?.key === want.key &&
+        distance(r) < best,
+    );
+    if (closer) {
+      return notFound(
+        `replay (demo): ${this.providerName ?? 'this provider'} recorded this conversation (${group[0].name}), but ${closer.name}, served by ${closer.providerName}, is closer to this request`,
+      );
+    }
+    // Equally close recordings (a 429, then its retry) answer in recorded order, then start over.
+    const key = group.map((e) => e.source).join('|');
+    const n = this.plays.get(key) ?? 0;
+    this.plays.set(key, n + 1);
+    return this.play(group[n % group.length], signal, options.stream === true);
+  }
+
+  /** Lenient: the recording names the same model (the provider's id for it, upstream) and conversation. */
+  private sameConversation(r: Recorded, want: ConversationKey): boolean {
+    const rec = conversationOfRecorded(r);
+    return rec !== null && rec.key === want.key && this.sameModel(r, rec.model, want.model);
+  }
+
+  private sameModel(r: Recorded, recorded: string, requested: string): boolean {
+    if (recorded === requested) return true;
+    return r.kind === 'openrouter' && (this.lenient?.upstreamModels?.(recorded).includes(requested) ?? false);
+  }
+
+  /** Lenient miss: the closest recording's conversation and where it first differs. */
+  private lenientMiss(path: string, want: ConversationKey): UpstreamResponse {
+    let message = `replay (demo): no recording of this conversation (the model, messages and tool names must match a recording's; other fields may differ) for POST ${path}`;
+    let best: { entry: Entry; score: number; recorded: unknown } | null = null;
+    for (const e of this.entries) {
+      const rec = e.chat ? conversationOfRecorded(e) : null;
+      if (!rec) continue;
+      const model = this.sameModel(e, rec.model, want.model) ? want.model : rec.model;
+      const recorded = { model, ...rec.value };
+      const score = countDifferences(recorded, { model: want.model, ...want.value });
+      if (!best || score < best.score) best = { entry: e, score, recorded };
+    }
+    if (best) {
+      const d = firstDifference(best.recorded, { model: want.model, ...want.value });
+      message += `; closest is ${best.entry.name}`;
+      if (d) message += `, first difference at ${d.path}: recorded ${short(d.want)}, got ${short(d.got)}`;
+    } else {
+      message += ' (no chat-completions recordings loaded)';
+    }
+    return notFound(message);
   }
 
   private miss(path: string, upstreamBody: unknown, client: unknown): UpstreamResponse {
@@ -208,11 +339,15 @@ export class ReplayStore {
     } else {
       message += ' (no cassettes loaded)';
     }
-    const body = JSON.stringify({ error: { message, type: 'replay_miss' } });
-    return { statusCode: 404, headers: { 'content-type': 'application/json' }, body: new ScriptedBody([body], [0]) };
+    return notFound(message);
   }
 
-  private play(entry: Entry, signal?: CancelSignal): UpstreamResponse {
+  /**
+   * A recording's answer, named in the RECORDING_HEADER. With `stream` (lenient matching), a
+   * chat-completions success is given in the mode asked for: a stream folded into one completion,
+   * or a completion unfolded into a stream.
+   */
+  private play(entry: Entry, signal?: CancelSignal, stream?: boolean): UpstreamResponse {
     const fast = this.pace === 'fast';
     let status = entry.response.code;
     let contentType = entry.response.headers['Content-Type']?.[0] ?? entry.response.headers['content-type']?.[0];
@@ -227,13 +362,42 @@ export class ReplayStore {
     } else {
       pieces = status < 400 && isStreamBody(entry.response.body) ? splitSseEvents(entry.response.body) : [entry.response.body];
     }
+    if (stream !== undefined && entry.chat && status < 300) {
+      const streamed = isStreamBody(pieces[0] ?? '');
+      if (streamed && !stream) {
+        pieces = [streamToCompletion(pieces.join(''))];
+        contentType = 'application/json';
+        offsets = undefined;
+      } else if (!streamed && stream) {
+        pieces = completionToStream(pieces.join(''));
+        contentType = 'text/event-stream';
+        offsets = undefined;
+      }
+    }
     const delays = fast ? [] : pacing(pieces.length, entry.response.durationMs, offsets);
     return {
       statusCode: status,
-      headers: { 'content-type': contentType ?? 'application/json' },
+      headers: { 'content-type': contentType ?? 'application/json', [RECORDING_HEADER]: entry.name },
       body: new ScriptedBody(pieces, delays, signal),
     };
   }
+}
+
+function notFound(message: string): UpstreamResponse {
+  const body = JSON.stringify({ error: { message, type: 'replay_miss' } });
+  return { statusCode: 404, headers: { 'content-type': 'application/json' }, body: new ScriptedBody([body], [0]) };
+}
+
+/** A recording's conversation (null: its request is no chat-completions body), worked out once. */
+function conversationOfRecorded(r: Recorded): ConversationKey | null {
+  if (r.conversation === undefined) r.conversation = r.chat ? conversationOf(r.parsed) : null;
+  return r.conversation;
+}
+
+/** A recording's options; an OpenRouter-level request is also the client's (provider preferences). */
+function optionsOfRecorded(r: Recorded): Record<string, unknown> {
+  r.options ??= optionsOf(r.parsed, r.kind === 'openrouter' ? r.parsed : undefined);
+  return r.options;
 }
 
 /** Per-piece delays: recorded offsets when present, else the recorded duration spread evenly. */
