@@ -163,6 +163,33 @@ export class Catalog {
     return this.models.get(id) ?? this.aliases.get(id) ?? this.keys.get(modelKey(id)) ?? undefined;
   }
 
+  /**
+   * Deployments of a provider whose upstream ids are the operator's own names (Azure deployments):
+   * `deployments` maps each name to a model id (or alias). Each model named gets one endpoint of
+   * the provider per deployment (the first tagged with the provider's slug, the others
+   * `<slug>/<deployment>`), replacing the catalog's endpoints of that provider for the model; an
+   * endpoint the catalog lacks copies prices and limits from the model's other endpoints. Called
+   * once at load, before any endpoint is resolved.
+   */
+  bindDeployments(slug: string, deployments: Readonly<Record<string, string>>): void {
+    const byModel = new Map<ModelEntry, string[]>();
+    for (const [deployment, id] of Object.entries(deployments)) {
+      const model = this.resolve(id);
+      if (!model) throw new Error(`providers.${slug}.deployments.${deployment}: unknown model ${id}`);
+      byModel.set(model, [...(byModel.get(model) ?? []), deployment]);
+    }
+    for (const [model, names] of byModel) {
+      const own = model.endpoints.filter((ep) => ep.provider === slug);
+      const template = own[0] ?? model.endpoints.find((ep) => ep.provider === 'openai') ?? model.endpoints[0];
+      if (!template) throw new Error(`providers.${slug}.deployments: model ${model.id} has no endpoint to take prices from`);
+      const bound = names.map((name, i): EndpointEntry => {
+        const { tag: _tag, ...rest } = template;
+        return { ...rest, provider: slug, upstream_model: name, ...(i === 0 ? {} : { tag: `${slug}/${name}` }) };
+      });
+      model.endpoints = [...model.endpoints.filter((ep) => ep.provider !== slug), ...bound];
+    }
+  }
+
   private readonly resolved = new WeakMap<ModelEntry, readonly Endpoint[]>();
 
   /** Every endpoint of a model, resolved against its provider once (the catalog never changes after load). */

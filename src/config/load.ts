@@ -30,6 +30,8 @@ export interface ProviderRuntime {
   apiKey: string | undefined;
   /** Every credential of the provider; each attempt takes one (pipeline/attempt.ts). */
   keys: KeyPool;
+  /** Azure's deployments API version (`providers.azure.api_version`). */
+  apiVersion?: string;
   baseUrl: string;
   headers: Record<string, string>;
   timeouts: Timeouts;
@@ -174,9 +176,14 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     idleMs: file.routing?.timeouts?.idle_ms ?? DEFAULT_TIMEOUTS.idleMs,
   };
 
-  for (const slug of Object.keys(file.providers ?? {})) {
+  for (const [slug, conf] of Object.entries(file.providers ?? {})) {
     if (!catalog.providers.has(slug)) {
       throw new ConfigError(`providers.${slug}: unknown provider (known: ${[...catalog.providers.keys()].join(', ')})`);
+    }
+    try {
+      if (conf.deployments) catalog.bindDeployments(slug, conf.deployments);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
     }
   }
 
@@ -211,6 +218,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
       enabled,
       apiKey,
       keys: new KeyPool(keyList),
+      apiVersion: conf.api_version,
       baseUrl: (baseUrlOverride ?? entry.base_url).replace(/\/+$/, ''),
       headers: conf.headers ?? {},
       timeouts: {

@@ -30,6 +30,10 @@ const ProviderSettings = Type.Object(
     base_url: Type.Optional(Type.String({ pattern: '^https?://' })),
     headers: Type.Optional(Type.Record(Type.String(), Type.String())),
     timeouts: Type.Optional(Timeouts),
+    // Azure OpenAI: the deployments API's api-version (with a base URL at the resource root), and
+    // which catalog model (id or alias) each deployment serves.
+    api_version: Type.Optional(Type.String({ minLength: 1 })),
+    deployments: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }))),
     // Answer this provider's requests from a folder of cassettes instead of the network.
     replay: Type.Optional(Type.String({ minLength: 1 })),
   },

@@ -2,12 +2,14 @@ import type { ProviderAdapter } from './types.js';
 import { OpenAICompatibleAdapter } from './openai/adapter.js';
 import { AnthropicAdapter } from './anthropic/adapter.js';
 import { GeminiAdapter } from './gemini/adapter.js';
+import { AzureOpenAIAdapter } from './azure/adapter.js';
 
 /** protocol id (catalog `protocol`) -> adapter. A new protocol is one folder plus one line here. */
 const adapters = new Map<string, ProviderAdapter>([
   ['openai', new OpenAICompatibleAdapter()],
   ['anthropic', new AnthropicAdapter()],
   ['gemini', new GeminiAdapter()],
+  ['azure', new AzureOpenAIAdapter()],
 ]);
 
 export function adapterFor(protocol: string): ProviderAdapter | undefined {

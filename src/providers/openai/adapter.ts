@@ -369,33 +369,48 @@ class OpenAIStreamDecoder implements StreamDecoder {
   }
 }
 
+/** How one host's chat-completions dialect differs from the common one. */
+export interface ChatDialect {
+  /** OpenAI's own API (and Azure's): parameters only other hosts accept are left out. */
+  openai: boolean;
+  /** The name of the output limit: OpenAI's reasoning-era `max_completion_tokens` or `max_tokens`. */
+  maxTokensField: 'max_tokens' | 'max_completion_tokens';
+  /** The `model` field; null leaves it out (the URL names the model, as with Azure deployments). */
+  model: string | null;
+}
+
+/** The chat-completions body for one endpoint, from the wire-neutral request. */
+export function chatCompletionsBody(req: GenerationRequest, endpoint: Endpoint, stream: boolean, dialect: ChatDialect): Json {
+  const supported = endpoint.supportedParameters;
+  const body: Json = {};
+  if (dialect.model !== null) body.model = dialect.model;
+  body.messages = toOpenAIMessages(req.messages);
+  const maxTokens = maxTokensFor(req, endpoint);
+  if (maxTokens !== undefined) body[dialect.maxTokensField] = maxTokens;
+  for (const param of FORWARDED_PARAMS) {
+    if (dialect.openai && OPENAI_UNSUPPORTED.has(param)) continue;
+    // With require_parameters off, parameters an endpoint does not list are dropped (docs/COMPATIBILITY.md#sampling-parameters).
+    if (supported.size > 0 && !supported.has(param) && param !== 'user' && param !== 'stop') continue;
+    const value = paramValue(req, param);
+    if (value !== undefined && value !== null) body[param] = value;
+  }
+  const effort = reasoningEffort(req);
+  if (effort && (supported.size === 0 || supported.has('reasoning') || supported.has('reasoning_effort'))) {
+    body.reasoning_effort = effort;
+  }
+  if (stream) {
+    body.stream = true;
+    body.stream_options = { include_usage: true };
+  }
+  return body;
+}
+
 export class OpenAICompatibleAdapter implements ProviderAdapter {
   readonly protocol = 'openai';
 
   buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean, credential?: Credential): UpstreamRequest {
-    const isOpenAI = provider.entry.slug === 'openai' || provider.entry.slug === 'azure';
-    const supported = endpoint.supportedParameters;
-    const body: Json = {
-      model: endpoint.upstreamModel,
-      messages: toOpenAIMessages(req.messages),
-    };
-    const maxTokens = maxTokensFor(req, endpoint);
-    if (maxTokens !== undefined) body[isOpenAI ? 'max_completion_tokens' : 'max_tokens'] = maxTokens;
-    for (const param of FORWARDED_PARAMS) {
-      if (isOpenAI && OPENAI_UNSUPPORTED.has(param)) continue;
-      // With require_parameters off, parameters an endpoint does not list are dropped (docs/COMPATIBILITY.md#sampling-parameters).
-      if (supported.size > 0 && !supported.has(param) && param !== 'user' && param !== 'stop') continue;
-      const value = paramValue(req, param);
-      if (value !== undefined && value !== null) body[param] = value;
-    }
-    const effort = reasoningEffort(req);
-    if (effort && (supported.size === 0 || supported.has('reasoning') || supported.has('reasoning_effort'))) {
-      body.reasoning_effort = effort;
-    }
-    if (stream) {
-      body.stream = true;
-      body.stream_options = { include_usage: true };
-    }
+    const isOpenAI = provider.entry.slug === 'openai';
+    const body = chatCompletionsBody(req, endpoint, stream, { openai: isOpenAI, maxTokensField: isOpenAI ? 'max_completion_tokens' : 'max_tokens', model: endpoint.upstreamModel });
     const headers = baseHeaders(provider, stream);
     const secret = secretFor(provider, credential);
     if (secret) headers.authorization = `Bearer ${secret}`;
