@@ -1,4 +1,4 @@
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
 import type { Settings } from './config/load.js';
@@ -18,6 +18,9 @@ import { migrate } from './storage/migrations.js';
 import { LocalBus, PostgresBus, RedisBus, type Bus } from './state/bus.js';
 import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './state/rate-limit.js';
 import { ResponseStore } from './ingress/responses/store.js';
+import { Observability } from './observability/observer.js';
+import type { ClusterMetricsLink } from './observability/cluster-metrics.js';
+import { createLogger } from './observability/logger.js';
 
 /** Everything a request handler needs, built once at start-up. */
 export interface App {
@@ -37,6 +40,8 @@ export interface App {
   redis: Redis | null;
   /** Stored answers of the Responses API (previous_response_id, item_reference, GET /responses/{id}). */
   responses: ResponseStore;
+  /** Metrics, traces and the access log (src/observability/); started with the HTTP server. */
+  observer: Observability;
   /** Connects, migrates the schema, starts the reservation heartbeat; idempotent. */
   init(): Promise<void>;
   /** Final flush of records and settlements, then disconnects. */
@@ -55,6 +60,8 @@ export interface AppOptions {
   hostLimiter?: () => RateLimiter;
   /** Told the storage connection once it is open (a cluster worker holds its writes for the primary's checkpoints). */
   onSql?: (sql: Sql) => void;
+  /** A cluster worker's link to the other workers' metrics: one scrape sums them all (observability/cluster-metrics.ts). */
+  clusterMetrics?: ClusterMetricsLink;
 }
 
 // ioredis is loaded only when REDIS_URL is set: a single process does not pay its memory.
@@ -65,7 +72,7 @@ const loadRedis = (): typeof Redis => (require('ioredis') as typeof import('iore
 export class StartupError extends Error {}
 
 export function createApp(settings: Settings, opts: AppOptions = {}): App {
-  const log = opts.logger ?? pino({ level: settings.logLevel, base: undefined });
+  const log = opts.logger ?? createLogger(settings.logLevel);
   // A single process is the file's only steady writer: it checkpoints with the fsyncs off its event
   // loop. The workers of `serve --workers N` leave that to their primary (cluster/checkpoints.ts).
   const sql = openSql({
@@ -115,6 +122,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     bus,
     redis,
     responses,
+    observer: new Observability(settings, log, health, opts.clusterMetrics ?? null),
     init() {
       ready ??= (async () => {
         try {
@@ -144,6 +152,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     close() {
       closing ??= (async () => {
         ledger.stop();
+        await app.observer.close();
         responses.stop();
         await healthSync.stop();
         try {

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadSettings, type Settings } from '../config/load.js';
 import pino, { type Logger } from 'pino';
+import { createLogger } from '../observability/logger.js';
 import { createApp, StartupError, type App, type AppOptions } from '../app.js';
 import { nanoToUsd, usdToNano } from '../keys/money.js';
 import { startServer, type RunningServer } from '../http/server.js';
@@ -134,7 +135,7 @@ function drainer(app: App, running: RunningServer): (signal: string) => void {
  * migrations run here once before any worker exists; then the workers (src/cluster/primary.ts).
  */
 async function servePrimary(settings: Settings): Promise<void> {
-  const log = pino({ level: settings.logLevel, base: undefined });
+  const log = createLogger(settings.logLevel);
   const { app, authOn } = await openGateway(settings, { logger: log });
   const database = app.sql.description;
   await app.close();
@@ -158,7 +159,7 @@ async function serveWorker(settings: Settings): Promise<void> {
   process.on('SIGTERM', () => request('SIGTERM'));
   process.on('SIGINT', () => request('SIGINT'));
   member.onShutdown(() => request('shutdown'));
-  const log = pino({ level: settings.logLevel, base: { worker: member.id, pid: process.pid } });
+  const log = createLogger(settings.logLevel, { worker: member.id, pid: process.pid });
   const { app } = await openGateway(settings, { logger: log, ...member.appOptions });
   const running = await startServer(app);
   stop = drainer(app, running);
@@ -170,7 +171,7 @@ async function serveWorker(settings: Settings): Promise<void> {
 /** An app on the configured storage for a one-shot admin command. */
 async function adminApp(configFile: string | undefined): Promise<App> {
   const settings = loadSettings({ configFile, demo: false });
-  const app = createApp(settings, { logger: pino({ level: 'warn' }, pino.destination(2)) });
+  const app = createApp(settings, { logger: createLogger('warn', undefined, pino.destination(2)) });
   await app.init();
   return app;
 }

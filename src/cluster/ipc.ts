@@ -14,6 +14,9 @@ import type { RateLimitSpec } from '../state/rate-limit.js';
  *   every worker has (or a delivery timeout passed).
  * - Checkpoints (cluster/checkpoints.ts): the primary sends `ckpt.hold` for a round; a worker
  *   answers `ckpt.held` once its queued writes are done and holds later ones until `ckpt.release`.
+ * - Metrics (observability/cluster-metrics.ts): a worker asks for the sum over every worker
+ *   (`metrics.get`, a request); the primary sends `metrics.collect` for a round to each ready
+ *   worker, which answers `metrics.report` with its own series.
  */
 
 /** Worker → primary. */
@@ -24,7 +27,9 @@ export type ToPrimary =
   | { sy: 1; t: 'rl.tokens'; id: number; key: string; tokens: number }
   | { sy: 1; t: 'bus.publish'; id: number; channel: string; message: string }
   | { sy: 1; t: 'bus.delivered'; id: number }
-  | { sy: 1; t: 'ckpt.held'; round: number };
+  | { sy: 1; t: 'ckpt.held'; round: number }
+  | { sy: 1; t: 'metrics.get'; id: number }
+  | { sy: 1; t: 'metrics.report'; round: number; metrics: unknown[] };
 
 /** Primary → worker. */
 export type ToWorker =
@@ -33,10 +38,11 @@ export type ToWorker =
   | { sy: 1; t: 'bus.deliver'; id: number; channel: string; message: string }
   | { sy: 1; t: 'ckpt.hold'; round: number }
   | { sy: 1; t: 'ckpt.release'; round: number }
+  | { sy: 1; t: 'metrics.collect'; round: number }
   | { sy: 1; t: 'shutdown' };
 
 /** The requests a worker makes (each answered by one `reply`), without their correlation id. */
-export type Request = Extract<ToPrimary, { t: 'rl.hit' | 'rl.tokens' | 'bus.publish' }>;
+export type Request = Extract<ToPrimary, { t: 'rl.hit' | 'rl.tokens' | 'bus.publish' | 'metrics.get' }>;
 export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id' | 'sy'> : never) : never;
 
 export function isClusterMessage(m: unknown): m is { sy: 1; t: string } {

@@ -5,6 +5,7 @@ import { SharedStateHost } from '../state/cluster-ipc.js';
 import { isClusterMessage, type ToPrimary, type ToWorker } from './ipc.js';
 import { ClusterCheckpoints, type ClusterCheckpointOptions } from './checkpoints.js';
 import { sqliteFileOf } from '../storage/sql.js';
+import { ClusterMetrics } from '../observability/cluster-metrics.js';
 
 /**
  * The primary process of `switchyard serve --workers N`. It serves no request itself: it forks N
@@ -67,6 +68,8 @@ export function runPrimary(opts: PrimaryOptions): void {
     // With a callback a failed send (the worker is exiting) is not an 'error' event; its exit is handled below.
     worker.send(msg, () => undefined);
   };
+  // One /metrics scrape sums the series of every worker that serves.
+  const metrics = new ClusterMetrics(() => slots.filter((s) => s.worker && s.ready).map((s) => ({ id: s.worker!.id, send: (m: ToWorker) => send(s.worker!, m) })));
 
   // Checkpoint rounds: the workers that listen hold their writes while the primary checkpoints.
   let holding: { round: number; waiting: Set<number>; done: () => void } | null = null;
@@ -123,6 +126,7 @@ export function runPrimary(opts: PrimaryOptions): void {
       const m = msg as ToPrimary;
       if (m.t === 'ready') onReady(slot, worker, m);
       else if (m.t === 'ckpt.held') held(worker.id, m.round);
+      else if (m.t === 'metrics.get' || m.t === 'metrics.report') metrics.handle(worker.id, m, (reply) => send(worker, reply));
       else host.handle(worker.id, msg);
     });
     worker.on('exit', (code: number | null, signal: string | null) => onExit(slot, worker, code, signal));
@@ -156,6 +160,7 @@ export function runPrimary(opts: PrimaryOptions): void {
 
   const onExit = (slot: Slot, worker: Worker, code: number | null, signal: string | null) => {
     host.remove(worker.id);
+    metrics.gone(worker.id);
     held(worker.id, holding?.round ?? -1); // a round does not wait for a worker that is gone
     const listened = slot.listened;
     if (slot.worker === worker) {

@@ -3,6 +3,7 @@ import type { AppOptions } from '../app.js';
 import { ClusterBus, ClusterRateLimiter, PrimaryChannel } from '../state/cluster-ipc.js';
 import { processTransport, type ToWorker } from './ipc.js';
 import { SqliteSql } from '../storage/sql.js';
+import { workerMetricsLink } from '../observability/cluster-metrics.js';
 
 /** How long a worker holds its writes for the primary's checkpoint before it lets them go anyway. */
 const MAX_HOLD_MS = 2000;
@@ -12,7 +13,7 @@ export interface ClusterMember {
   /** node:cluster's worker id (1, 2, … in start order; a replacement gets a new one). */
   readonly id: number;
   /** The bus and rate limiter shared through the primary, for createApp (used when there is no Redis). */
-  readonly appOptions: Pick<AppOptions, 'hostBus' | 'hostLimiter' | 'onSql'>;
+  readonly appOptions: Pick<AppOptions, 'hostBus' | 'hostLimiter' | 'onSql' | 'clusterMetrics'>;
   /** Tells the primary this worker listens. */
   ready(url: string, port: number): void;
   /** Called when the primary asks this worker to drain and exit. */
@@ -64,6 +65,7 @@ export function joinCluster(): ClusterMember {
       onSql: (sql) => {
         if (sql instanceof SqliteSql) sqlite = sql;
       },
+      clusterMetrics: workerMetricsLink(channel),
     },
     ready: (url, port) => channel.send({ sy: 1, t: 'ready', url, port }),
     onShutdown: (fn) => void shutdown.add(fn),

@@ -11,6 +11,7 @@ import type { ConfigFile } from './schema.js';
 import { demoReplayStores, ReplayStore, type Pace } from '../upstream/replay/store.js';
 import { KeyPool, parseKeys } from '../upstream/key-pool.js';
 import { parseInterval, type RateLimitSpec } from '../state/rate-limit.js';
+import { tracingSettings, type TracingSettings } from '../observability/tracing-config.js';
 
 /** Cassettes bundled for `--demo`: the seed conversations (see demo/cassettes/NOTICE.md). */
 export const DEMO_CASSETTES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'demo', 'cassettes');
@@ -75,6 +76,12 @@ export interface Settings {
   failureWindowMs: number;
   maxModels: number;
   logLevel: string;
+  /** One info line per finished request (log.access). */
+  accessLog: boolean;
+  /** GET /metrics (metrics.enabled); `public`: readable without a management key (metrics.public, SWITCHYARD_METRICS_PUBLIC). */
+  metrics: { enabled: boolean; public: boolean };
+  /** OpenTelemetry trace export from the standard OTEL_* variables; null: off (an empty url: off, its warnings say why). */
+  tracing: TracingSettings | null;
   catalog: Catalog;
   providers: Map<string, ProviderRuntime>;
   configFile: string | null;
@@ -319,6 +326,12 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     failureWindowMs: file.routing?.failure_window_ms ?? 30_000,
     maxModels: file.routing?.max_models ?? 10,
     logLevel: env.LOG_LEVEL ?? file.log?.level ?? 'info',
+    accessLog: file.log?.access ?? true,
+    metrics: {
+      enabled: file.metrics?.enabled ?? true,
+      public: env.SWITCHYARD_METRICS_PUBLIC ? /^(1|true|yes|on)$/i.test(env.SWITCHYARD_METRICS_PUBLIC.trim()) : (file.metrics?.public ?? false),
+    },
+    tracing: tracingSettings(env),
     catalog,
     providers,
     configFile,

@@ -166,9 +166,24 @@ export const ConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    metrics: Type.Optional(
+      Type.Object(
+        {
+          // Prometheus metrics at GET /metrics (default: on).
+          enabled: Type.Optional(Type.Boolean()),
+          // Readable without a management key once keys exist (SWITCHYARD_METRICS_PUBLIC=1 too).
+          public: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     log: Type.Optional(
       Type.Object(
-        { level: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))) },
+        {
+          level: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
+          // One info line per finished request (default: on).
+          access: Type.Optional(Type.Boolean()),
+        },
         { additionalProperties: false },
       ),
     ),

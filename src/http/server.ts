@@ -14,6 +14,8 @@ import { generationResponse } from '../api/generation.js';
 import { endpointsResponse, modelResponse, modelsResponse, providersResponse } from '../api/models.js';
 import * as keysApi from '../keys/api.js';
 import { usageAnalytics } from '../accounting/analytics.js';
+import { listGenerations } from '../observability/generations-api.js';
+import { serveMetrics } from '../observability/metrics-endpoint.js';
 
 type Handler = (app: App, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
 
@@ -144,13 +146,22 @@ function generationRoute(codecOf: (app: App) => IngressCodec, door: DoorHooks = 
 }
 
 async function serveGeneration(app: App, codec: IngressCodec, door: DoorHooks, id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const caller = await app.keys.authenticateInference(req);
-  const body = await readJson(app, req);
-  if (door.prepare) await door.prepare(app, body, caller);
-  const model = codec.parse(body, req.headers, { maxModels: app.settings.maxModels });
+  let caller: Caller | null = null;
+  let body: unknown;
+  let model: GenerationRequest;
+  try {
+    caller = await app.keys.authenticateInference(req);
+    body = await readJson(app, req);
+    if (door.prepare) await door.prepare(app, body, caller);
+    model = codec.parse(body, req.headers, { maxModels: app.settings.maxModels });
+  } catch (err) {
+    // Refused before the pipeline (auth, body, validation): still one request to count and log.
+    app.observer.requestRefused(codec.api, id, req, err, caller, null);
+    throw err;
+  }
   const hooks: GenerationHooks = {};
   const beforeEnd = door.beforeEnd;
-  if (beforeEnd) hooks.beforeEnd = () => beforeEnd(app, model, caller);
+  if (beforeEnd) hooks.beforeEnd = () => beforeEnd(app, model, caller!);
   // Returned, not awaited: this frame ends instead of waiting as long as the stream is open.
   return runGeneration(app, codec, id, model, body, req, res, caller, hooks);
 }
@@ -245,6 +256,7 @@ const deleteKey: Handler = async (app, req, res, url) => {
   reply(res, await keysApi.deleteKey(app, caller, hashOf(url)));
 };
 const analytics: Handler = async (app, req, res, url) => reply(res, await usageAnalytics(app, await app.keys.authenticate(req), url));
+const generations: Handler = async (app, req, res, url) => reply(res, await listGenerations(app, await app.keys.authenticate(req), url));
 
 /** Route table: `METHOD path-below-prefix`; `:hash` matches one path segment. Small enough that a map beats a router library. */
 const ROUTES = new Map<string, Handler>([
@@ -267,6 +279,7 @@ const ROUTES = new Map<string, Handler>([
   ['PATCH /keys/:hash', patchKey],
   ['DELETE /keys/:hash', deleteKey],
   ['GET /analytics/usage', analytics],
+  ['GET /generations', generations],
 ]);
 
 /** Routes with a model id inside the path (ids contain a slash: author/slug). */
@@ -325,8 +338,9 @@ export function createHttpServer(app: App): { server: Server; open: OpenRequests
         sendJson(res, 200, { status: 'ok' });
         return;
       }
-      let handler: Handler | undefined;
-      for (const prefix of prefixes) {
+      // GET /metrics: on the main port, outside the API prefixes (where Prometheus looks by default).
+      let handler: Handler | undefined = url.pathname === '/metrics' && (req.method === 'GET' || req.method === 'HEAD') ? serveMetrics : undefined;
+      for (const prefix of handler ? [] : prefixes) {
         if (url.pathname.startsWith(`${prefix}/`)) {
           const rest = routePath(url.pathname.slice(prefix.length).replace(/\/+$/, ''));
           handler = ROUTES.get(`${req.method} ${rest}`) ?? patternRoute(req.method ?? '', rest);
@@ -368,6 +382,7 @@ export function createHttpServer(app: App): { server: Server; open: OpenRequests
 
 export async function startServer(app: App): Promise<RunningServer> {
   await app.init();
+  app.observer.start();
   const { server, open } = createHttpServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

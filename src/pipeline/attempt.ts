@@ -13,6 +13,7 @@ import { exchange } from '../upstream/exchange.js';
 import type { KeyPool } from '../upstream/key-pool.js';
 import { networkFailure, retryAfterSeconds, type UpstreamResponse } from '../upstream/transport.js';
 import type { AttemptFailure, Generation } from './generation.js';
+import { attemptOutcome } from './observer.js';
 
 /** Rough token estimate, used only when an upstream reports no usage (e.g. the client hung up first). */
 export const estimateTokens = (chars: number) => Math.ceil(chars / 4);
@@ -80,7 +81,7 @@ export async function startAttempt(app: App, gen: Generation, ep: Endpoint, sign
     started = Date.now();
     let response: UpstreamResponse;
     try {
-      response = await exchange(app, provider, upstreamRequest, gen.clientBody, gen.cassette, signal, started);
+      response = await exchange(app, provider, upstreamRequest, gen.clientBody, gen.cassette, signal, started, app.observer.attemptStarted(gen, ep));
     } catch (err) {
       const failure = signal.aborted ? { status: 499, raw: 'client closed the request' } : networkFailure(err);
       noteFailure(app, gen, ep, failure, started, null);
@@ -101,6 +102,7 @@ export async function startAttempt(app: App, gen: Generation, ep: Endpoint, sign
     if (restMs > 0 && !signal.aborted && pool!.hasAvailable(tried)) {
       // This key's problem, not the provider's: recorded, then the next key.
       noteKeyRested(gen, ep, failure, started, response.statusCode, restMs);
+      app.observer.attemptFinished(gen, ep, attemptOutcome(failure), response.statusCode);
       continue;
     }
     noteFailure(app, gen, ep, failure, started, response.statusCode);
@@ -181,6 +183,7 @@ export function noteFailure(app: App, gen: Generation, ep: Endpoint, failure: Up
     reason: status === null ? failure.raw.slice(0, 200) : `HTTP ${status}`,
     ...keyOf(gen),
   });
+  app.observer.attemptFinished(gen, ep, attemptOutcome(failure), status);
   if (failure.status !== 499) {
     app.health.recordFailure(healthKey(ep), {
       rateLimited: failure.status === 429,
@@ -196,6 +199,7 @@ export function recordSuccess(app: App, gen: Generation, ep: Endpoint, started: 
   const genSeconds = gen.firstTokenAt !== null ? (now - gen.firstTokenAt) / 1000 : 0;
   const tps = gen.usage && genSeconds > 0 ? gen.usage.completionTokens / genSeconds : null;
   app.health.recordSuccess(healthKey(ep), ttft, tps);
+  app.observer.attemptFinished(gen, ep, 'ok', 200);
   const attempt: (typeof gen.attempts)[number] = { provider: ep.provider.name, endpoint: ep.key, model: ep.model.id, status: 200, latencyMs: now - started, outcome: 'served', ...keyOf(gen) };
   const requested = gen.req.maxTokens;
   if (requested !== undefined && gen.req.maxTokensPolicy === 'clamp' && ep.maxCompletionTokens !== null && requested > ep.maxCompletionTokens) {

@@ -84,6 +84,7 @@ export class JsonDelivery implements Delivery {
       return false;
     }
     const completion = attempt.adapter.parseCompletion(parsed);
+    app.observer.completion(gen, completion);
     gen.served = ep;
     gen.firstTokenAt = Date.now();
     gen.usage = completion.usage;

@@ -40,6 +40,8 @@ export class Generation {
   recording: string | null = null;
   /** Set when the served endpoint got a lower max_tokens than asked. */
   clampedTo: number | null = null;
+  /** The observer's state for this request (pipeline/observer.ts: spans, the open attempt); opaque here. */
+  watch: unknown = null;
   readonly requestedModel: string;
   readonly user: string | null;
   readonly sessionId: string | null;

@@ -4,7 +4,8 @@ import type { Caller } from '../auth/keys.js';
 import { ClientGone, type CancelSignal } from '../core/cancel.js';
 import { ApiError } from '../core/errors.js';
 import type { GenerationRequest } from '../model/request.js';
-import { planRoute } from '../routing/select.js';
+import { planRoute, type RoutePlan } from '../routing/select.js';
+import type { Admission } from '../accounting/gate.js';
 import { admissionRequest, recordNoAnswer, startAttempt, worthTrying } from './attempt.js';
 import { JsonDelivery, type Delivery } from './delivery.js';
 import { Generation, type AttemptFailure } from './generation.js';
@@ -29,7 +30,13 @@ export async function runGeneration(
   caller: Caller,
   hooks: GenerationHooks = {},
 ): Promise<void> {
-  const plan = planRoute({ catalog: app.settings.catalog, providers: app.settings.providers, health: app.health, rng: app.rng }, model);
+  let plan: RoutePlan;
+  try {
+    plan = planRoute({ catalog: app.settings.catalog, providers: app.settings.providers, health: app.health, rng: app.rng }, model);
+  } catch (err) {
+    app.observer.requestRefused(model.api, id, req, err, caller, null, model.model ?? model.models[0]);
+    throw err;
+  }
   const gen = new Generation(id, model, clientBody, header(req, 'x-switchyard-cassette'), plan);
   const gone = new ClientGone();
   res.on('close', () => {
@@ -38,13 +45,22 @@ export async function runGeneration(
       gone.abort();
     }
   });
-  const admission = await app.gate.admit(caller, admissionRequest(gen, plan));
+  let admission: Admission;
+  try {
+    admission = await app.gate.admit(caller, admissionRequest(gen, plan));
+  } catch (err) {
+    app.observer.requestRefused(model.api, id, req, err, caller, gen);
+    throw err;
+  }
+  app.observer.requestStarted(gen, req);
   const delivery = model.stream ? new StreamDelivery(app, gen, codec, res, gone, hooks.beforeEnd) : new JsonDelivery(app, gen, codec, res, gone, hooks.beforeEnd);
   const run = attemptLoop(app, gen, delivery, gone);
   // Chained rather than awaited in a try/finally: a suspended frame of this function, held for
   // as long as a stream is open, costs more memory than the closure (bench/README.md).
   const end = () => {
-    app.store.save(toRecord(gen, req, caller));
+    const record = toRecord(gen, req, caller);
+    app.store.save(record);
+    app.observer.requestFinished(gen, record);
     return admission.settle(gen.cost.total, gen.usage);
   };
   return run.then(end, async (err: unknown) => {

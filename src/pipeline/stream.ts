@@ -53,7 +53,7 @@ export class StreamDelivery implements Delivery {
     this.sse.open(gen.id, routeHeader(gen, ep), responseHeaders(gen));
     const who = identityFor(gen, ep, candidate.requestedId);
     const native = gen.req.native?.protocol === ep.provider.protocol;
-    const pump = new StreamPump(app, gen, ep, attempt.adapter.createStreamDecoder(native ? { keepNative: true } : undefined), codec.streamEncoder(who), this.sse, native, this.beforeEnd);
+    const pump = new StreamPump(app, gen, ep, attempt.adapter.createStreamDecoder(native ? { keepNative: true } : undefined), app.observer.streamEncoder(gen, codec.streamEncoder(who)), this.sse, native, this.beforeEnd);
     return pump.run(attempt, this.signal, failures);
   }
 
@@ -295,6 +295,7 @@ class StreamPump {
       gen.status = 499;
       gen.error = { code: 499, message: 'client closed the request' };
       gen.finishReason = encoder.finishReason;
+      app.observer.attemptFinished(gen, ep, 'cancelled', 200);
       return { failure: { status: 499, raw: 'client closed the request' }, endpoint: ep };
     }
     if (this.streamError) {
