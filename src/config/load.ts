@@ -9,7 +9,8 @@ import { Catalog, loadEmbeddedSources, readCatalogFile } from '../catalog/load.j
 import type { ProviderEntry } from '../catalog/types.js';
 import type { ConfigFile } from './schema.js';
 import { demoReplayStores, ReplayStore, type Pace } from '../upstream/replay/store.js';
-import { KeyPool, parseKeys } from '../upstream/key-pool.js';
+import { KeyPool, parseKeys, type Credential, type ProviderKey } from '../upstream/key-pool.js';
+import { GoogleTokenSource, parseServiceAccount } from '../upstream/google-auth.js';
 import { parseInterval, type RateLimitSpec } from '../state/rate-limit.js';
 import { tracingSettings, type TracingSettings } from '../observability/tracing-config.js';
 
@@ -33,6 +34,13 @@ export interface ProviderRuntime {
   keys: KeyPool;
   /** Azure's deployments API version (`providers.azure.api_version`). */
   apiVersion?: string;
+  /** Whether `<SLUG>_BASE_URL` / `base_url` replaced the catalog's (Vertex derives its host from the location otherwise). */
+  baseUrlOverridden?: boolean;
+  /** Google Cloud project and location (Vertex AI). */
+  project?: string;
+  location?: string;
+  /** Turns a pool key into what a request carries (Vertex: a service account's access token), before the adapter builds the request. */
+  resolveCredential?: (credential: Credential) => Promise<Credential>;
   baseUrl: string;
   headers: Record<string, string>;
   timeouts: Timeouts;
@@ -105,6 +113,41 @@ const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, firstByteMs: 60_000, idl
 /** `moonshotai` -> `MOONSHOTAI`, `z-ai` -> `Z_AI`: the env-var stem for a provider slug. */
 export function envStem(slug: string): string {
   return slug.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
+/**
+ * Vertex AI's keys: service-account key files (GOOGLE_APPLICATION_CREDENTIALS or
+ * `providers.<slug>.credentials`; comma-separated for several accounts), each file's JSON the
+ * pool key's secret, exchanged for an access token per request (upstream/google-auth.ts).
+ */
+function serviceAccountKeys(paths: string | undefined, cwd: string): ProviderKey[] {
+  if (!paths) return [];
+  return paths
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
+    .map((p, i) => {
+      const file = resolve(cwd, p);
+      if (!existsSync(file)) throw new ConfigError(`GOOGLE_APPLICATION_CREDENTIALS: file not found: ${file}`);
+      const text = readFileSync(file, 'utf8');
+      try {
+        parseServiceAccount(text, file);
+      } catch (err) {
+        throw new ConfigError((err as Error).message);
+      }
+      return { secret: text, label: `key-${i + 1}`, weight: 1 };
+    });
+}
+
+/** Project (GOOGLE_CLOUD_PROJECT, config, else the first key file's), location (GOOGLE_CLOUD_LOCATION, config, else global) and the token source. */
+function vertexSettings(env: NodeJS.ProcessEnv, conf: { project?: string; location?: string }, keys: ProviderKey[]): Partial<ProviderRuntime> {
+  const fromFile = keys[0] ? (JSON.parse(keys[0].secret) as { project_id?: string }).project_id : undefined;
+  const tokens = new GoogleTokenSource();
+  return {
+    project: env.GOOGLE_CLOUD_PROJECT || conf.project || fromFile,
+    location: env.GOOGLE_CLOUD_LOCATION || conf.location || 'global',
+    resolveCredential: (c) => tokens.resolve(c),
+  };
 }
 
 export interface LoadOptions {
@@ -205,7 +248,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
   for (const entry of catalog.providers.values()) {
     const conf = file.providers?.[entry.slug] ?? {};
     const stem = envStem(entry.slug);
-    const keyList = parseKeys(env[`${stem}_API_KEY`] || undefined, conf.keys, conf.api_key);
+    const keyList = entry.protocol === 'vertex' ? serviceAccountKeys(env.GOOGLE_APPLICATION_CREDENTIALS || conf.credentials, cwd) : parseKeys(env[`${stem}_API_KEY`] || undefined, conf.keys, conf.api_key);
     const labels = new Set(keyList.map((k) => k.label));
     if (labels.size !== keyList.length) throw new ConfigError(`providers.${entry.slug}.keys: labels must be unique`);
     const apiKey = keyList[0]?.secret;
@@ -226,6 +269,8 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
       apiKey,
       keys: new KeyPool(keyList),
       apiVersion: conf.api_version,
+      baseUrlOverridden: Boolean(baseUrlOverride),
+      ...(entry.protocol === 'vertex' ? vertexSettings(env, conf, keyList) : {}),
       baseUrl: (baseUrlOverride ?? entry.base_url).replace(/\/+$/, ''),
       headers: conf.headers ?? {},
       timeouts: {

@@ -34,6 +34,10 @@ const ProviderSettings = Type.Object(
     // which catalog model (id or alias) each deployment serves.
     api_version: Type.Optional(Type.String({ minLength: 1 })),
     deployments: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }))),
+    // Google Vertex AI: service-account key file(s) (prefer GOOGLE_APPLICATION_CREDENTIALS), project and location.
+    credentials: Type.Optional(Type.String({ minLength: 1 })),
+    project: Type.Optional(Type.String({ minLength: 1 })),
+    location: Type.Optional(Type.String({ pattern: '^[a-z0-9-]+$' })),
     // Answer this provider's requests from a folder of cassettes instead of the network.
     replay: Type.Optional(Type.String({ minLength: 1 })),
   },

@@ -64,8 +64,22 @@ export async function startAttempt(app: App, gen: Generation, ep: Endpoint, sign
   const tried = new Set<string>();
   let started = Date.now();
   for (;;) {
-    const credential = pool && pool.size > 0 ? pool.pick(tried) : undefined;
-    if (credential === null) return keysExhausted(app, gen, ep, pool!, started);
+    const picked = pool && pool.size > 0 ? pool.pick(tried) : undefined;
+    if (picked === null) return keysExhausted(app, gen, ep, pool!, started);
+    let credential = picked;
+    if (picked && provider.resolveCredential) {
+      // E.g. a service account's access token (cached): obtained before the adapter builds the request.
+      try {
+        credential = await provider.resolveCredential(picked);
+      } catch (err) {
+        gen.lastTried = ep;
+        gen.keyLabel = picked.label;
+        const status = typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 502;
+        const failure: UpstreamFailure = { status, raw: (err as Error).message };
+        noteFailure(app, gen, ep, failure, started, null);
+        return { failure, endpoint: ep };
+      }
+    }
     let upstreamRequest;
     try {
       gen.droppedTools = unservedHostedTools(gen, adapter);

@@ -3,6 +3,7 @@ import { OpenAICompatibleAdapter } from './openai/adapter.js';
 import { AnthropicAdapter } from './anthropic/adapter.js';
 import { GeminiAdapter } from './gemini/adapter.js';
 import { AzureOpenAIAdapter } from './azure/adapter.js';
+import { VertexAdapter } from './vertex/adapter.js';
 
 /** protocol id (catalog `protocol`) -> adapter. A new protocol is one folder plus one line here. */
 const adapters = new Map<string, ProviderAdapter>([
@@ -10,6 +11,7 @@ const adapters = new Map<string, ProviderAdapter>([
   ['anthropic', new AnthropicAdapter()],
   ['gemini', new GeminiAdapter()],
   ['azure', new AzureOpenAIAdapter()],
+  ['vertex', new VertexAdapter()],
 ]);
 
 export function adapterFor(protocol: string): ProviderAdapter | undefined {
