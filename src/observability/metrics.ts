@@ -114,8 +114,8 @@ export class Metrics {
   private readonly requests = new Map<string, Map<string, Map<string, RequestCell>>>();
   /** model → provider → cell. */
   private readonly usage = new Map<string, Map<string, UsageCell>>();
-  /** `provider outcome` → count. */
-  private readonly attempts = new Map<string, { provider: string; outcome: string; n: number }>();
+  /** provider → outcome → count. */
+  private readonly attempts = new Map<string, Map<string, number>>();
   private readonly fallbacks = new Map<string, number>();
   private readonly refusals = { credits: 0, rate_limit: 0 };
 
@@ -172,7 +172,11 @@ export class Metrics {
       'switchyard_upstream_attempts_total',
       'Upstream requests by provider and outcome (ok, rate_limited, server_error, client_error, timeout, connection_error, cancelled).',
       'counter',
-      () => [...this.attempts.values()].map((a) => ({ labels: { provider: a.provider, outcome: a.outcome }, value: a.n })),
+      () => {
+        const out: Value[] = [];
+        for (const [provider, byOutcome] of this.attempts) for (const [outcome, n] of byOutcome) out.push({ labels: { provider, outcome }, value: n });
+        return out;
+      },
     );
     add('switchyard_fallbacks_total', 'Requests served by another endpoint than the first of their route, by the model of that first endpoint.', 'counter', () =>
       [...this.fallbacks].map(([model, n]) => ({ labels: { model }, value: n })),
@@ -276,10 +280,9 @@ export class Metrics {
   }
 
   attempt(provider: string, outcome: AttemptOutcome): void {
-    const key = `${provider} ${outcome}`;
-    const a = this.attempts.get(key);
-    if (a) a.n++;
-    else this.attempts.set(key, { provider, outcome, n: 1 });
+    let byOutcome = this.attempts.get(provider);
+    if (!byOutcome) this.attempts.set(provider, (byOutcome = new Map()));
+    byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
   }
 
   /** This process's series as text. */
