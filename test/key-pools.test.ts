@@ -132,3 +132,22 @@ describe('key pools over real upstreams', () => {
     assert.equal(groq.requests.length - before, 2);
   });
 });
+
+describe('key pools and the redactor', () => {
+  it('an upstream error that echoes any key of the pool reaches the client masked', async () => {
+    const groq = await startMockUpstream();
+    const gw = await startGateway({ providers: {}, env: { GROQ_API_KEY: 'pool-secret-aaaa1111,pool-secret-bbbb2222', GROQ_BASE_URL: groq.baseUrl } });
+    try {
+      groq.onRequest((r) => ({ status: 401, json: { error: { message: `Invalid API key: ${bearer(r)}` } } }));
+      const res = await postChat(gw, { model: KIMI, messages: [{ role: 'user', content: 'hi' }], provider: { only: ['groq'] } });
+      const text = await res.text();
+      assert.equal(groq.requests.length, 2, 'both keys were tried');
+      assert.ok(!text.includes('pool-secret-'), text);
+      const rec = await fetchGeneration(gw, res.headers.get('x-generation-id')!);
+      assert.ok(!JSON.stringify(rec).includes('pool-secret-'), JSON.stringify(rec));
+    } finally {
+      await gw.close();
+      await groq.close();
+    }
+  });
+});

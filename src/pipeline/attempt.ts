@@ -115,7 +115,7 @@ export async function startAttempt(app: App, gen: Generation, ep: Endpoint, sign
     if (restMs > 0) tried.add(credential!.label);
     if (restMs > 0 && !signal.aborted && pool!.hasAvailable(tried)) {
       // This key's problem, not the provider's: recorded, then the next key.
-      noteKeyRested(gen, ep, failure, started, response.statusCode, restMs);
+      noteKeyRested(app, gen, ep, failure, started, response.statusCode, restMs);
       app.observer.attemptFinished(gen, ep, attemptOutcome(failure), response.statusCode);
       continue;
     }
@@ -130,7 +130,8 @@ function keyOf(gen: Generation): { key?: string } {
 }
 
 /** A key of a pool failed and rests; the attempt goes on with another key (no health outcome). */
-function noteKeyRested(gen: Generation, ep: Endpoint, failure: UpstreamFailure, started: number, status: number, restMs: number): void {
+function noteKeyRested(app: App, gen: Generation, ep: Endpoint, failure: UpstreamFailure, started: number, status: number, restMs: number): void {
+  failure.raw = redactorFor(app).redact(failure.raw);
   gen.attempts.push({
     provider: ep.provider.name,
     endpoint: ep.key,
@@ -175,7 +176,7 @@ const redactors = new WeakMap<object, Redactor>();
 function redactorFor(app: App): Redactor {
   const providers = app.settings.providers;
   let r = redactors.get(providers);
-  if (!r) redactors.set(providers, (r = new Redactor([...providers.values()].map((p) => p.apiKey))));
+  if (!r) redactors.set(providers, (r = new Redactor([...providers.values()].flatMap((p) => p.keys.secrets()))));
   return r;
 }
 

@@ -75,6 +75,11 @@ export class KeyPool {
     return k ? { label: k.label, secret: k.secret } : undefined;
   }
 
+  /** Every secret, for the Redactor that scrubs upstream error text (core/redact.ts); nothing else may read them. */
+  secrets(): string[] {
+    return this.states.map((s) => s.key.secret);
+  }
+
   labels(): string[] {
     return this.states.map((s) => s.key.label);
   }
