@@ -12,11 +12,12 @@ import type { Gate } from './accounting/gate.js';
 import { AccountingGate } from './accounting/accounting-gate.js';
 import { Ledger } from './accounting/ledger.js';
 import { KeyStore } from './keys/store.js';
-import { openSql, type Sql } from './storage/sql.js';
+import { DatabaseUnavailable, openSql, type Sql } from './storage/sql.js';
 import { isClusterWorker } from './cluster/worker.js';
 import { migrate } from './storage/migrations.js';
 import { LocalBus, PostgresBus, RedisBus, type Bus } from './state/bus.js';
 import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './state/rate-limit.js';
+import { within } from './core/within.js';
 
 /** Everything a request handler needs, built once at start-up. */
 export interface App {
@@ -68,6 +69,14 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const sql = openSql({
     databaseUrl: settings.databaseUrl,
     dataDir: settings.dataDir,
+    postgres: {
+      connectTimeoutMs: settings.pgConnectTimeoutMs,
+      queryTimeoutMs: settings.pgQueryTimeoutMs,
+      onListener: (event, err) =>
+        event === 'lost'
+          ? log.warn({ err: err?.message }, 'PostgreSQL LISTEN connection lost; reconnecting')
+          : log.warn('PostgreSQL LISTEN connection restored; cached keys dropped'),
+    },
     checkpoints:
       isClusterWorker() || settings.checkpointPages === 0
         ? false
@@ -112,9 +121,13 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     init() {
       ready ??= (async () => {
         try {
+          // A first answer within a bound (a server that accepts connections but never answers
+          // must not hang start-up); the migrations themselves may take as long as they need.
+          if (sql.dialect === 'postgres') await within(sql.query('SELECT 1'), settings.pgConnectTimeoutMs + 5000);
           await migrate(sql);
         } catch (err) {
-          throw new StartupError(`cannot open the database (${sql.description}): ${(err as Error).message}`);
+          const reason = ((err instanceof DatabaseUnavailable && err.cause instanceof Error ? err.cause : err) as Error).message;
+          throw new StartupError(sql.dialect === 'postgres' ? `cannot reach PostgreSQL at ${sql.description}: ${reason}` : `cannot open the database (${sql.description}): ${reason}`);
         }
         if (redis) {
           try {
@@ -124,11 +137,23 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
             throw new StartupError(`cannot reach Redis at ${settings.redisUrl!.replace(/\/\/[^@]*@/, '//…@')}: ${(err as Error).message}`);
           }
         }
-        await bus.subscribe('keys', (hash) => {
-          keys.invalidate(hash || undefined);
-          if (!hash) ledger.invalidateAccount();
-        });
-        await healthSync.start();
+        const dropCached = () => {
+          keys.invalidate();
+          ledger.invalidateAccount();
+        };
+        try {
+          await within(
+            (async () => {
+              await bus.subscribe('keys', (hash) => (hash ? keys.invalidate(hash) : dropCached()));
+              await healthSync.start();
+            })(),
+            (redis ? 5000 : settings.pgConnectTimeoutMs) + 5000,
+          );
+        } catch (err) {
+          throw new StartupError(`cannot subscribe to ${redis ? 'Redis' : `PostgreSQL at ${sql.description}`}: ${(err as Error).message}`);
+        }
+        // A replica that was cut off from the bus missed invalidations: it forgets what it cached.
+        bus.onReconnect?.(dropCached);
         await ledger.reconcile().catch((err) => log.warn({ err: (err as Error).message }, 'reservation reconcile failed'));
         ledger.start();
       })();

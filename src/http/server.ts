@@ -6,6 +6,7 @@ import { generationResponse } from '../api/generation.js';
 import { endpointsResponse, modelResponse, modelsResponse, providersResponse } from '../api/models.js';
 import * as keysApi from '../keys/api.js';
 import { usageAnalytics } from '../accounting/analytics.js';
+import { DatabaseUnavailable } from '../storage/sql.js';
 
 type Handler = (app: App, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
 
@@ -173,8 +174,12 @@ export interface OpenRequests {
 /** After the drain deadline cut the connections: how long the cut requests get to record themselves. */
 const CUT_GRACE_MS = 5000;
 
+/** A request that needed the database while it is unreachable (the reason is logged, at most every 10 s). */
+const DATABASE_UNAVAILABLE = () => new ApiError(503, 'The database is unavailable; try again later', undefined, { 'Retry-After': '1' });
+
 export function createHttpServer(app: App): { server: Server; open: OpenRequests } {
   const open: OpenRequests = { count: 0 };
+  let databaseWarnedAt = -Infinity;
   const prefixes = app.settings.apiPrefixes;
   // Request lines seen before, without a query string: their handler and parsed URL, so a
   // repeated `POST /api/v1/chat/completions` skips URL parsing and prefix matching (~1 µs). The
@@ -218,6 +223,15 @@ export function createHttpServer(app: App): { server: Server; open: OpenRequests
       .catch((err: unknown) => {
         if (err instanceof ApiError) {
           sendError(res, err);
+          return;
+        }
+        if (err instanceof DatabaseUnavailable) {
+          const now = Date.now();
+          if (now - databaseWarnedAt >= 10_000) {
+            databaseWarnedAt = now;
+            app.log.warn({ err: err.message }, 'database unavailable; requests that need it are answered 503');
+          }
+          sendError(res, DATABASE_UNAVAILABLE());
           return;
         }
         app.log.error({ err }, 'unhandled error');

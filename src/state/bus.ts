@@ -12,6 +12,11 @@ export interface Bus {
   readonly kind: 'redis' | 'postgres' | 'local' | 'cluster';
   publish(channel: string, message: string): Promise<void>;
   subscribe(channel: string, handler: (message: string) => void): Promise<void>;
+  /**
+   * Called each time the bus is delivering again after its connection was lost: messages sent
+   * meanwhile were missed, so whatever they would have invalidated is to be invalidated now.
+   */
+  onReconnect?(fn: () => void): void;
   close(): Promise<void>;
 }
 
@@ -43,6 +48,10 @@ export class PostgresBus implements Bus {
   }
   async subscribe(channel: string, handler: (message: string) => void): Promise<void> {
     await this.sql.listen!(this.name(channel), handler);
+  }
+  /** The LISTEN connection reconnects and re-subscribes by itself (storage/sql.ts). */
+  onReconnect(fn: () => void): void {
+    this.sql.onListenRestored?.(fn);
   }
   async close(): Promise<void> {}
 }
