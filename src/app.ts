@@ -91,8 +91,12 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     : null;
   redis?.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const bus: Bus = redis ? new RedisBus(redis, settings.redisPrefix) : sql.dialect === 'postgres' ? new PostgresBus(sql, settings.redisPrefix) : (opts.hostBus?.() ?? new LocalBus());
-  const store = new GenerationStore(sql, settings.flushIntervalMs);
-  store.onError = (err) => log.error({ err: (err as Error).message }, 'writing generation records failed; retrying');
+  const store = new GenerationStore(sql, settings.flushIntervalMs, settings.maxQueuedRecords);
+  // Once when an outage starts, then about once a minute (retries are at most a second apart).
+  store.onError = (err, failures) => {
+    if (failures === 1 || failures % 60 === 0) log.error({ err: (err as Error).message, queued: store.queued, failures }, 'writing generation records failed; kept in memory and retried');
+  };
+  store.onRecovered = (written) => log.warn({ written }, 'generation records are written again');
   const keyStore = new KeyStore(sql, bus);
   const keys = new KeyRing(settings.apiKeys, { store: keyStore, cacheTtlMs: settings.keyCacheTtlMs, defaultRateLimit: settings.defaultRateLimit });
   const limiter: RateLimiter = redis ? new RedisRateLimiter(redis) : (opts.hostLimiter?.() ?? new MemoryRateLimiter());
