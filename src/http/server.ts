@@ -7,6 +7,7 @@ import { endpointsResponse, modelResponse, modelsResponse, providersResponse } f
 import * as keysApi from '../keys/api.js';
 import { usageAnalytics } from '../accounting/analytics.js';
 import { DatabaseUnavailable } from '../storage/sql.js';
+import { Readiness } from './readiness.js';
 
 type Handler = (app: App, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
 
@@ -177,8 +178,9 @@ const CUT_GRACE_MS = 5000;
 /** A request that needed the database while it is unreachable (the reason is logged, at most every 10 s). */
 const DATABASE_UNAVAILABLE = () => new ApiError(503, 'The database is unavailable; try again later', undefined, { 'Retry-After': '1' });
 
-export function createHttpServer(app: App): { server: Server; open: OpenRequests } {
+export function createHttpServer(app: App): { server: Server; open: OpenRequests; readiness: Readiness } {
   const open: OpenRequests = { count: 0 };
+  const readiness = new Readiness(app);
   let databaseWarnedAt = -Infinity;
   const prefixes = app.settings.apiPrefixes;
   // Request lines seen before, without a query string: their handler and parsed URL, so a
@@ -190,9 +192,18 @@ export function createHttpServer(app: App): { server: Server; open: OpenRequests
     let hit = resolved.get(line);
     if (!hit) {
       const url = new URL(req.url ?? '/', 'http://switchyard.local');
-      if (url.pathname === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
-        sendJson(res, 200, { status: 'ok' });
-        return;
+      if (url.pathname.startsWith('/health') && (req.method === 'GET' || req.method === 'HEAD')) {
+        if (url.pathname === '/health' || url.pathname === '/health/live') {
+          sendJson(res, 200, { status: 'ok' });
+          return;
+        }
+        if (url.pathname === '/health/ready') {
+          void readiness.check().then(
+            ({ ready, body }) => sendJson(res, ready ? 200 : 503, body),
+            (err: unknown) => sendJson(res, 503, { status: 'unavailable', checks: { server: `down: ${(err as Error).message}` } }),
+          );
+          return;
+        }
       }
       let handler: Handler | undefined;
       for (const prefix of prefixes) {
@@ -226,6 +237,7 @@ export function createHttpServer(app: App): { server: Server; open: OpenRequests
           return;
         }
         if (err instanceof DatabaseUnavailable) {
+          readiness.databaseFailed(err.message);
           const now = Date.now();
           if (now - databaseWarnedAt >= 10_000) {
             databaseWarnedAt = now;
@@ -241,12 +253,12 @@ export function createHttpServer(app: App): { server: Server; open: OpenRequests
         open.count--;
       });
   });
-  return { server, open };
+  return { server, open, readiness };
 }
 
 export async function startServer(app: App): Promise<RunningServer> {
   await app.init();
-  const { server, open } = createHttpServer(app);
+  const { server, open, readiness } = createHttpServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(app.settings.port, app.settings.host, () => {
@@ -260,6 +272,7 @@ export async function startServer(app: App): Promise<RunningServer> {
   let closing: Promise<void> | null = null;
   const shutdown = () => {
     closing ??= (async () => {
+      readiness.draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const settled = async (ms: number) => {
