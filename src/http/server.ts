@@ -6,6 +6,7 @@ import { generationResponse } from '../api/generation.js';
 import { endpointsResponse, modelResponse, modelsResponse, providersResponse } from '../api/models.js';
 import * as keysApi from '../keys/api.js';
 import { usageAnalytics } from '../accounting/analytics.js';
+import { tickerFor, type Tickable } from '../core/ticker.js';
 import { DatabaseUnavailable } from '../storage/sql.js';
 import { Readiness } from './readiness.js';
 
@@ -27,32 +28,62 @@ export function sendError(res: ServerResponse, err: ApiError): void {
   sendJson(res, err.status, err.toBody(), err.headers);
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads a request body of at most `limit` bytes, received within `timeoutMs` (the body only: the
+ * response, a stream perhaps, has no such bound).
+ *
+ * - Too slow: 408, and the connection is closed after the answer.
+ * - Too large: 413. The rest of the body is read and thrown away, up to `limit` more bytes within
+ *   the same time, so that a client still sending (chunked, no Content-Length) reads the answer
+ *   instead of a reset; past that the connection is cut.
+ */
+function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      reject(new ApiError(413, `Request body is larger than ${limit} bytes`));
-      req.resume();
-      return;
-    }
     // The listeners stay on the request as long as it lives (for a stream, until it ends). Once
     // the body is read they must reach neither the chunks nor this promise, which holds the body
     // as its result: otherwise every open stream keeps its prompt's bytes.
     let settle: { resolve: (b: Buffer) => void; reject: (e: unknown) => void } | null = { resolve, reject };
     let parts: Buffer[] = [];
     let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        settle?.reject(new ApiError(413, `Request body is larger than ${limit} bytes`));
+    /** Bytes thrown away since the body was refused as too large; -1 while it is being read. */
+    let discarded = -1;
+    const ticker = tickerFor(timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    const timer: Tickable = {
+      tickSlot: -1,
+      tick(now) {
+        if (now < deadline) return;
+        ticker.delete(timer);
+        if (!settle) {
+          req.socket.destroy();
+          return;
+        }
+        req.off('data', onData);
+        parts = [];
+        settle.reject(new ApiError(408, `Request body not received within ${timeoutMs} ms`, undefined, { Connection: 'close' }));
         settle = null;
-        req.destroy();
+      },
+    };
+    const refuse = (connection?: string) => {
+      parts = [];
+      discarded = 0;
+      settle?.reject(new ApiError(413, `Request body is larger than ${limit} bytes`, undefined, connection ? { Connection: connection } : undefined));
+      settle = null;
+    };
+    const onData = (chunk: Buffer) => {
+      if (discarded >= 0) {
+        discarded += chunk.length;
+        if (discarded > limit) req.socket.destroy();
         return;
       }
-      parts.push(chunk);
+      size += chunk.length;
+      if (size > limit) refuse();
+      else parts.push(chunk);
     };
+    ticker.add(timer);
     req.on('data', onData);
     req.on('end', () => {
+      ticker.delete(timer);
       req.off('data', onData);
       const body = parts.length === 1 ? parts[0] : Buffer.concat(parts);
       parts = [];
@@ -60,14 +91,18 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       settle = null;
     });
     req.on('error', (err) => {
+      ticker.delete(timer);
       settle?.reject(err);
       settle = null;
     });
+    const declared = Number(req.headers['content-length'] ?? 0);
+    // Announced too large: refused at once; a body of more than twice the limit is not waited for.
+    if (declared > limit) refuse(declared > 2 * limit ? 'close' : undefined);
   });
 }
 
 async function readJson(app: App, req: IncomingMessage): Promise<unknown> {
-  const raw = await readBody(req, app.settings.bodyLimitBytes);
+  const raw = await readBody(req, app.settings.bodyLimitBytes, app.settings.bodyTimeoutMs);
   if (raw.length === 0) throw new ApiError(400, 'Request body is empty; send a JSON object');
   try {
     return JSON.parse(raw.toString('utf8'));
@@ -182,12 +217,23 @@ export function createHttpServer(app: App): { server: Server; open: OpenRequests
   const open: OpenRequests = { count: 0 };
   const readiness = new Readiness(app);
   let databaseWarnedAt = -Infinity;
+  const s = app.settings;
   const prefixes = app.settings.apiPrefixes;
   // Request lines seen before, without a query string: their handler and parsed URL, so a
   // repeated `POST /api/v1/chat/completions` skips URL parsing and prefix matching (~1 µs). The
   // URL object is shared between requests: handlers only read it.
   const resolved = new Map<string, { handler: Handler; url: URL }>();
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+  const options = {
+    keepAliveTimeout: s.idleTimeoutMs,
+    headersTimeout: s.headersTimeoutMs,
+    // No bound on a whole request: a response (a stream) takes as long as it takes; the request
+    // body has its own timeout (readBody).
+    requestTimeout: 0,
+    // How often Node looks for connections past the headers timeout (its default, 30 s, would let
+    // a slow client keep a connection for up to twice the timeout).
+    connectionsCheckingInterval: Math.max(25, Math.min(5000, Math.floor(s.headersTimeoutMs / 4))),
+  };
+  const server = createServer(options, (req, res) => {
     const line = `${req.method} ${req.url}`;
     let hit = resolved.get(line);
     if (!hit) {
@@ -253,6 +299,8 @@ export function createHttpServer(app: App): { server: Server; open: OpenRequests
         open.count--;
       });
   });
+  // Past the cap Node closes new connections as they arrive.
+  server.maxConnections = s.maxConnections;
   return { server, open, readiness };
 }
 
