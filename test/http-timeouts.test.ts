@@ -116,23 +116,42 @@ describe('HTTP server bounds', () => {
     assert.deepEqual(body, { error: { message: `Request body not received within ${BODY_MS} ms`, code: 408 } });
   });
 
-  it('a chunked body over the limit gets a 413 answer, not a reset', async () => {
-    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+  /** POSTs `bytes` in 64 KiB pieces, with a Content-Length or chunked, and returns the answer (a reset rejects). */
+  const postLarge = (bytes: number, declared: boolean) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
       const { hostname, port } = new URL(gw.url);
-      const req = request({ host: hostname, port, method: 'POST', path: '/api/v1/chat/completions', headers: { 'content-type': 'application/json' } }, (r) => {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (declared) headers['content-length'] = String(bytes);
+      const req = request({ host: hostname, port, method: 'POST', path: '/api/v1/chat/completions', headers }, (r) => {
         let body = '';
         r.on('data', (d) => (body += d));
         r.on('end', () => resolve({ status: r.statusCode!, body }));
       });
       req.on('error', reject);
       const piece = Buffer.alloc(64 * 1024, 'x');
-      for (let sent = 0; sent < LIMIT * 1.5; sent += piece.length) req.write(piece);
-      req.end();
+      let sent = 0;
+      const write = () => {
+        while (sent < bytes) {
+          sent += piece.length;
+          if (!req.write(piece)) return void req.once('drain', write);
+        }
+        req.end();
+      };
+      write();
     });
+
+  it('a chunked body over the limit gets a 413 answer, not a reset', async () => {
+    const res = await postLarge(LIMIT * 1.5, false);
     assert.equal(res.status, 413);
     assert.deepEqual(JSON.parse(res.body), { error: { message: `Request body is larger than ${LIMIT} bytes`, code: 413 } });
     // The connection went on: the gateway still answers on a fresh one.
     assert.equal((await fetch(`${gw.url}/health`)).status, 200);
+  });
+
+  it('so does one announced larger than the limit, however much larger', async () => {
+    const res = await postLarge(LIMIT * 4, true);
+    assert.equal(res.status, 413);
+    assert.equal(JSON.parse(res.body).error.code, 413);
   });
 
   it('a stream lasting longer than every client timeout is not cut', async () => {

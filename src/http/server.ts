@@ -33,9 +33,9 @@ export function sendError(res: ServerResponse, err: ApiError): void {
  * response, a stream perhaps, has no such bound).
  *
  * - Too slow: 408, and the connection is closed after the answer.
- * - Too large: 413. The rest of the body is read and thrown away, up to `limit` more bytes within
- *   the same time, so that a client still sending (chunked, no Content-Length) reads the answer
- *   instead of a reset; past that the connection is cut.
+ * - Too large: 413. The rest of the body is read and thrown away within the same time (all of an
+ *   announced length; up to `limit` more bytes of a chunked one), so that a client still sending
+ *   reads the answer instead of a reset; past that the connection is cut.
  */
 function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -47,6 +47,10 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promi
     let size = 0;
     /** Bytes thrown away since the body was refused as too large; -1 while it is being read. */
     let discarded = -1;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    // How much of a refused body is read and dropped: an announced length in full (within the
+    // timeout), a chunked body up to as much again as the limit.
+    const discardable = Math.max(declared, limit);
     const ticker = tickerFor(timeoutMs);
     const deadline = Date.now() + timeoutMs;
     const timer: Tickable = {
@@ -64,16 +68,16 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promi
         settle = null;
       },
     };
-    const refuse = (connection?: string) => {
+    const refuse = () => {
       parts = [];
       discarded = 0;
-      settle?.reject(new ApiError(413, `Request body is larger than ${limit} bytes`, undefined, connection ? { Connection: connection } : undefined));
+      settle?.reject(new ApiError(413, `Request body is larger than ${limit} bytes`));
       settle = null;
     };
     const onData = (chunk: Buffer) => {
       if (discarded >= 0) {
         discarded += chunk.length;
-        if (discarded > limit) req.socket.destroy();
+        if (discarded > discardable) req.socket.destroy();
         return;
       }
       size += chunk.length;
@@ -95,9 +99,9 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promi
       settle?.reject(err);
       settle = null;
     });
-    const declared = Number(req.headers['content-length'] ?? 0);
-    // Announced too large: refused at once; a body of more than twice the limit is not waited for.
-    if (declared > limit) refuse(declared > 2 * limit ? 'close' : undefined);
+    // Announced too large: refused at once, and read and dropped (with `Connection: close` Node
+    // would close as soon as the answer is out, and a client still sending would see a reset).
+    if (declared > limit) refuse();
   });
 }
 
