@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
 import type { Settings } from './config/load.js';
 import { HealthTracker } from './routing/health.js';
@@ -12,11 +11,13 @@ import type { Gate } from './accounting/gate.js';
 import { AccountingGate } from './accounting/accounting-gate.js';
 import { Ledger } from './accounting/ledger.js';
 import { KeyStore } from './keys/store.js';
-import { openSql, type Sql } from './storage/sql.js';
+import { DatabaseUnavailable, openSql, type Sql } from './storage/sql.js';
 import cluster from 'node:cluster';
 import { migrate } from './storage/migrations.js';
 import { LocalBus, PostgresBus, RedisBus, type Bus } from './state/bus.js';
-import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './state/rate-limit.js';
+import { FallbackRateLimiter, MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './state/rate-limit.js';
+import { openRedis, reachRedis, redisName } from './state/redis.js';
+import { within } from './core/within.js';
 import { ResponseStore } from './ingress/responses/store.js';
 import { Observability } from './observability/observer.js';
 import type { ClusterMetricsLink } from './observability/cluster-metrics.js';
@@ -64,10 +65,6 @@ export interface AppOptions {
   clusterMetrics?: ClusterMetricsLink;
 }
 
-// ioredis is loaded only when REDIS_URL is set: a single process does not pay its memory.
-const require = createRequire(import.meta.url);
-const loadRedis = (): typeof Redis => (require('ioredis') as typeof import('ioredis')).Redis;
-
 /** An error that start-up reports as one line (bad database or Redis URL, server down, …). */
 export class StartupError extends Error {}
 
@@ -78,6 +75,14 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const sql = openSql({
     databaseUrl: settings.databaseUrl,
     dataDir: settings.dataDir,
+    postgres: {
+      connectTimeoutMs: settings.pgConnectTimeoutMs,
+      queryTimeoutMs: settings.pgQueryTimeoutMs,
+      onListener: (event, err) =>
+        event === 'lost'
+          ? log.warn({ err: err?.message }, 'PostgreSQL LISTEN connection lost; reconnecting')
+          : log.warn('PostgreSQL LISTEN connection restored; cached keys dropped'),
+    },
     checkpoints:
       cluster.isWorker || settings.checkpointPages === 0
         ? false
@@ -87,22 +92,34 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
           },
   });
   opts.onSql?.(sql);
-  const redis = settings.redisUrl
-    ? new (loadRedis())(settings.redisUrl, { keyPrefix: settings.redisPrefix, lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 5000 })
-    : null;
-  redis?.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  const redis = settings.redisUrl ? openRedis(settings) : null;
   const bus: Bus = redis ? new RedisBus(redis, settings.redisPrefix) : sql.dialect === 'postgres' ? new PostgresBus(sql, settings.redisPrefix) : (opts.hostBus?.() ?? new LocalBus());
-  const store = new GenerationStore(sql, settings.flushIntervalMs);
+  const store = new GenerationStore(sql, settings.flushIntervalMs, settings.maxQueuedRecords);
   const responses = new ResponseStore(sql, { ttlMs: settings.responsesTtlMs });
   responses.onError = (err) => log.warn({ err: (err as Error).message }, 'expiring stored responses failed');
-  store.onError = (err) => log.error({ err: (err as Error).message }, 'writing generation records failed; retrying');
+  // Once when an outage starts, then about once a minute (retries are at most a second apart).
+  store.onError = (err, failures) => {
+    if (failures === 1 || failures % 60 === 0) log.error({ err: (err as Error).message, queued: store.queued, failures }, 'writing generation records failed; kept in memory and retried');
+  };
+  store.onRecovered = (written) => log.warn({ written }, 'generation records are written again');
   const keyStore = new KeyStore(sql, bus);
   const keys = new KeyRing(settings.apiKeys, { store: keyStore, cacheTtlMs: settings.keyCacheTtlMs, defaultRateLimit: settings.defaultRateLimit });
-  const limiter: RateLimiter = redis ? new RedisRateLimiter(redis) : (opts.hostLimiter?.() ?? new MemoryRateLimiter());
+  const fallback = redis
+    ? new FallbackRateLimiter(redis, new RedisRateLimiter(redis), new MemoryRateLimiter(), {
+        onDown: (reason) => log.warn({ err: reason }, 'Redis unavailable: rate limits are counted in this process until it is back'),
+        onUp: () => log.warn('Redis is back: rate limits are shared again'),
+      })
+    : null;
+  const limiter: RateLimiter = fallback ?? opts.hostLimiter?.() ?? new MemoryRateLimiter();
   const ledger = new Ledger(sql, store, { reservationTtlMs: settings.reservationTtlMs, log });
   const health = new HealthTracker(settings.failureWindowMs);
   // Every replica's outcomes in every replica's tracker (nothing at all with the in-process bus).
-  const healthSync = new HealthSync(health, bus, { onError: (err) => log.warn({ err: (err as Error).message }, 'publishing endpoint health failed') });
+  const healthSync = new HealthSync(health, bus, {
+    // A Redis outage is reported once, by the rate limiter.
+    onError: (err) => {
+      if (!fallback?.unavailable) log.warn({ err: (err as Error).message }, 'publishing endpoint health failed');
+    },
+  });
   let ready: Promise<void> | null = null;
   let closing: Promise<void> | null = null;
 
@@ -126,23 +143,41 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     init() {
       ready ??= (async () => {
         try {
+          // A first answer within a bound (a server that accepts connections but never answers
+          // must not hang start-up); the migrations themselves may take as long as they need.
+          if (sql.dialect === 'postgres') await within(sql.query('SELECT 1'), settings.pgConnectTimeoutMs + 5000);
           await migrate(sql);
         } catch (err) {
-          throw new StartupError(`cannot open the database (${sql.description}): ${(err as Error).message}`);
+          const reason = ((err instanceof DatabaseUnavailable && err.cause instanceof Error ? err.cause : err) as Error).message;
+          throw new StartupError(sql.dialect === 'postgres' ? `cannot reach PostgreSQL at ${sql.description}: ${reason}` : `cannot open the database (${sql.description}): ${reason}`);
         }
         if (redis) {
           try {
-            await redis.connect();
-            await redis.ping();
+            await reachRedis(redis, settings.redisConnectTimeoutMs + 1000);
           } catch (err) {
-            throw new StartupError(`cannot reach Redis at ${settings.redisUrl!.replace(/\/\/[^@]*@/, '//…@')}: ${(err as Error).message}`);
+            redis.disconnect();
+            throw new StartupError(`cannot reach ${redisName(settings.redisUrl!)}: ${(err as Error).message}`);
           }
         }
-        await bus.subscribe('keys', (hash) => {
-          keys.invalidate(hash || undefined);
-          if (!hash) ledger.invalidateAccount();
-        });
-        await healthSync.start();
+        const dropCached = () => {
+          keys.invalidate();
+          ledger.invalidateAccount();
+        };
+        try {
+          await within(
+            (async () => {
+              await bus.subscribe('keys', (hash) => (hash ? keys.invalidate(hash) : dropCached()));
+              await healthSync.start();
+            })(),
+            (redis ? settings.redisConnectTimeoutMs : settings.pgConnectTimeoutMs) + 5000,
+          );
+        } catch (err) {
+          redis?.disconnect();
+          throw new StartupError(`cannot subscribe to ${redis ? redisName(settings.redisUrl!) : `PostgreSQL at ${sql.description}`}: ${(err as Error).message}`);
+        }
+        // A replica that was cut off from the bus missed invalidations: it forgets what it cached.
+        bus.onReconnect?.(dropCached);
+        fallback?.start();
         await ledger.reconcile().catch((err) => log.warn({ err: (err as Error).message }, 'reservation reconcile failed'));
         ledger.start();
         responses.startCleanup();
@@ -161,8 +196,8 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
           log.error({ err: (err as Error).message, queued: store.queued }, 'final flush of generation records failed');
         }
         await bus.close().catch(() => undefined);
-        if (redis) redis.disconnect();
         await limiter.close();
+        if (redis) redis.disconnect();
         await sql.close();
       })();
       return closing;

@@ -13,6 +13,8 @@ import type { Ledger } from './ledger.js';
  * the admission settles the actual cost when the generation ends, whatever way it ends.
  */
 export class AccountingGate implements Gate {
+  private limiterWarnedAt = -Infinity;
+
   constructor(
     private readonly ledger: Ledger,
     private readonly limiter: RateLimiter,
@@ -28,8 +30,13 @@ export class AccountingGate implements Gate {
       try {
         decision = await this.limiter.hit(rateId, spec);
       } catch (err) {
-        // Rate-limit state unreachable (Redis down): fail open, budgets still hold (they live in the database).
-        this.log.warn({ err: (err as Error).message }, 'rate limiter unavailable; request let through');
+        // Rate-limit state unreachable (the cluster primary did not answer): fail open, budgets
+        // still hold (they live in the database). Said once a minute, not once a request.
+        const now = Date.now();
+        if (now - this.limiterWarnedAt >= 60_000) {
+          this.limiterWarnedAt = now;
+          this.log.warn({ err: (err as Error).message }, 'rate limiter unavailable; requests let through');
+        }
       }
       if (decision && !decision.allowed) {
         const retryAfter = Math.max(1, Math.ceil((decision.resetAt - Date.now()) / 1000));

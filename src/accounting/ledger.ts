@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ApiError } from '../core/errors.js';
-import { insertRows, type Queryable, type Sql } from '../storage/sql.js';
+import { DatabaseUnavailable, insertRows, type Queryable, type Sql } from '../storage/sql.js';
 import { COLUMNS_FOR_PLACEHOLDER, type BatchParticipant, type GenerationStore } from '../storage/generations.js';
 import { isUsable, periodUsage, type KeyRow } from '../keys/store.js';
 import { periodStart, periodStartSql, periodStarts } from '../keys/money.js';
@@ -35,6 +35,11 @@ export interface Settlement {
   reserved: boolean;
   actualNano: number;
   at: number;
+  /**
+   * Its flush failed before: that transaction may have committed all the same (the connection was
+   * lost during COMMIT), so the next write charges it only if its ledger row is absent.
+   */
+  retried?: boolean;
 }
 
 export interface ReserveRequest {
@@ -121,6 +126,11 @@ export class Ledger implements BatchParticipant<Settlement> {
    * requests back to back is not refused for spend that is already released in memory.
    */
   async reserve(r: ReserveRequest): Promise<boolean> {
+    // Every generation ends in a record; while the database cannot take them, at most the store's
+    // bound are held in memory and new generations are refused.
+    if (this.store.saturated) {
+      throw new ApiError(503, 'The database is unavailable and too many generation records are waiting to be written; try again later', undefined, { 'Retry-After': '1' });
+    }
     // Nothing can refuse a caller without a key limit while the account is unlimited: no
     // reservation (and no write transaction) on the request path. The settlement still charges
     // the actual cost, capped at whatever limit exists by then, so spend never exceeds a limit
@@ -145,7 +155,17 @@ export class Ledger implements BatchParticipant<Settlement> {
     const c = this.accountCache;
     if (c && now - c.at <= ACCOUNT_CACHE_MS && c.version === this.sql.externalVersion()) return c.unlimited;
     const version = this.sql.externalVersion();
-    const rows = await this.sql.query<{ credits_nano: number | null }>('SELECT credits_nano FROM account WHERE id = 1');
+    let rows: { credits_nano: number | null }[];
+    try {
+      rows = await this.sql.query<{ credits_nano: number | null }>('SELECT credits_nano FROM account WHERE id = 1');
+    } catch (err) {
+      // Database unreachable: the last answer stands for another cache period, so callers nothing
+      // can refuse keep being served (their records wait in memory). Safe for the limits: a
+      // settlement is capped at whatever balance exists when it is written.
+      if (!(err instanceof DatabaseUnavailable) || !c) throw err;
+      this.accountCache = { ...c, at: now };
+      return c.unlimited;
+    }
     this.accountCache = { unlimited: rows[0]?.credits_nano == null, at: now, version };
     return this.accountCache.unlimited;
   }
@@ -217,11 +237,15 @@ export class Ledger implements BatchParticipant<Settlement> {
 
   done(items: Settlement[], committed: boolean): void {
     this.inflight -= items.length;
-    if (!committed) this.pending.unshift(...items);
+    if (committed) return;
+    for (const s of items) s.retried = true;
+    this.pending.unshift(...items);
   }
 
-  async write(q: Queryable, items: Settlement[]): Promise<void> {
+  async write(q: Queryable, all: Settlement[]): Promise<void> {
     const now = Date.now();
+    // 0. Settlements retried after a failed flush: skip those whose earlier transaction did commit.
+    const items = all.some((s) => s.retried) ? await unsettled(q, all) : all;
     // 1. Take the reservations out (absent: already reconciled, or never made).
     const released = new Map<string, ReservationRow>();
     const reservedIds = items.filter((s) => s.reserved).map((s) => s.id);
@@ -347,6 +371,17 @@ export class Ledger implements BatchParticipant<Settlement> {
 
 function insertLedger(q: Queryable, rows: unknown[][], onConflict: string): Promise<void> {
   return insertRows(q, 'INSERT INTO ledger (id, key_hash, charged_nano, actual_nano, reserved_nano, kind, created_at)', rows, `ON CONFLICT (id) ${onConflict}`, 500);
+}
+
+/** The settlements not yet settled (the retried ones are looked up), so that a charge is never applied twice. */
+async function unsettled(q: Queryable, items: Settlement[]): Promise<Settlement[]> {
+  const ids = items.filter((s) => s.retried).map((s) => s.id);
+  const rows =
+    q.dialect === 'postgres'
+      ? await q.query<{ id: string }>(`SELECT id FROM ledger WHERE id = ANY($1::text[]) AND kind = 'settled'`, [ids])
+      : (await Promise.all(ids.map((id) => q.query<{ id: string }>(`SELECT id FROM ledger WHERE id = $1 AND kind = 'settled'`, [id])))).flat();
+  const done = new Set(rows.map((r) => r.id));
+  return items.filter((s) => !done.has(s.id));
 }
 
 /** Deletes the reservations with these ids and returns them; one fixed statement per engine. */

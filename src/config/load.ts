@@ -61,6 +61,12 @@ export interface Settings {
   keepaliveMs: number;
   drainTimeoutMs: number;
   apiPrefixes: string[];
+  /** Bounds on a client: its request headers, its request body (not the response), an idle keep-alive connection. */
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** Open connections per process. */
+  maxConnections: number;
   dataDir: string;
   flushIntervalMs: number;
   /**
@@ -71,9 +77,17 @@ export interface Settings {
   checkpointPages: number;
   /** postgres://… (DATABASE_URL / storage.database_url); null: SQLite under dataDir. */
   databaseUrl: string | null;
+  /** PostgreSQL: opening a connection, and one statement (statement_timeout and the client's own wait). */
+  pgConnectTimeoutMs: number;
+  pgQueryTimeoutMs: number;
+  /** Generation records held in memory while the database cannot take them; past it, inference is refused (503). */
+  maxQueuedRecords: number;
   /** redis://… (REDIS_URL / redis.url); null: rate limits and invalidations stay in this process. */
   redisUrl: string | null;
   redisPrefix: string;
+  redisConnectTimeoutMs: number;
+  /** One Redis command; past it the request goes on without Redis (rate limits counted in this process). */
+  redisCommandTimeoutMs: number;
   reservationTtlMs: number;
   /** How long stored Responses API answers are kept (SWITCHYARD_RESPONSES_RETENTION / responses.retention). */
   responsesTtlMs: number;
@@ -172,6 +186,15 @@ export function readConfigFile(path: string): ConfigFile {
   }
   if (!validateConfig(doc)) throw new ConfigError(`${path}: ${firstError(validateConfig)}`);
   return doc as ConfigFile;
+}
+
+/** A duration (or count) from the environment: a whole number >= min, or undefined when unset. */
+function countEnv(env: NodeJS.ProcessEnv, name: string, min = 1): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${name} must be an integer >= ${min}, got "${raw}"`);
+  return n;
 }
 
 function intEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
@@ -356,12 +379,21 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     keepaliveMs: file.server?.keepalive_ms ?? 1000,
     drainTimeoutMs: file.server?.drain_timeout_ms ?? 30_000,
     apiPrefixes: file.server?.api_prefixes ?? ['/api/v1', '/v1'],
+    headersTimeoutMs: file.server?.headers_timeout_ms ?? 30_000,
+    bodyTimeoutMs: file.server?.body_timeout_ms ?? 60_000,
+    idleTimeoutMs: file.server?.idle_timeout_ms ?? 65_000,
+    maxConnections: file.server?.max_connections ?? 10_000,
     dataDir: resolve(cwd, env.SWITCHYARD_DATA_DIR ?? file.storage?.data_dir ?? 'data'),
     flushIntervalMs: file.storage?.flush_interval_ms ?? 10,
     checkpointPages: file.storage?.checkpoint_pages ?? 256,
     databaseUrl,
+    pgConnectTimeoutMs: countEnv(env, 'SWITCHYARD_PG_CONNECT_TIMEOUT_MS') ?? file.storage?.connect_timeout_ms ?? 5000,
+    pgQueryTimeoutMs: countEnv(env, 'SWITCHYARD_PG_QUERY_TIMEOUT_MS') ?? file.storage?.query_timeout_ms ?? 10_000,
+    maxQueuedRecords: countEnv(env, 'SWITCHYARD_MAX_QUEUED_RECORDS') ?? file.storage?.max_queued_records ?? 50_000,
     redisUrl,
     redisPrefix: env.SWITCHYARD_REDIS_PREFIX ?? file.redis?.prefix ?? 'switchyard:',
+    redisConnectTimeoutMs: countEnv(env, 'SWITCHYARD_REDIS_CONNECT_TIMEOUT_MS') ?? file.redis?.connect_timeout_ms ?? 2000,
+    redisCommandTimeoutMs: countEnv(env, 'SWITCHYARD_REDIS_COMMAND_TIMEOUT_MS') ?? file.redis?.command_timeout_ms ?? 250,
     reservationTtlMs: ttlEnv ? Number(ttlEnv) : (file.limits?.reservation_ttl_ms ?? 60_000),
     responsesTtlMs: responsesRetention(env.SWITCHYARD_RESPONSES_RETENTION ?? file.responses?.retention),
     keyCacheTtlMs: file.auth?.key_cache_ttl_ms ?? 2000,

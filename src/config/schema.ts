@@ -72,6 +72,13 @@ export const ConfigSchema = Type.Object(
           keepalive_ms: Type.Optional(Type.Integer({ minimum: 50 })),
           drain_timeout_ms: Type.Optional(Type.Integer({ minimum: 0 })),
           api_prefixes: Type.Optional(Type.Array(Type.String())),
+          // A client must send its request headers within this long, and its body within body_timeout_ms.
+          headers_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+          body_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+          // How long an idle keep-alive connection stays open.
+          idle_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+          // Open connections per process; more are closed as they arrive.
+          max_connections: Type.Optional(Type.Integer({ minimum: 1 })),
         },
         { additionalProperties: false },
       ),
@@ -85,6 +92,11 @@ export const ConfigSchema = Type.Object(
           checkpoint_pages: Type.Optional(Type.Integer({ minimum: 0 })),
           // postgres://… for PostgreSQL (prefer DATABASE_URL); absent: SQLite under data_dir.
           database_url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+          // PostgreSQL: bound on opening a connection, and on one statement (server and client side).
+          connect_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+          query_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+          // Generation records kept in memory while the database cannot take them; past it, 503.
+          max_queued_records: Type.Optional(Type.Integer({ minimum: 1 })),
         },
         { additionalProperties: false },
       ),
@@ -104,6 +116,9 @@ export const ConfigSchema = Type.Object(
         {
           url: Type.Optional(Type.String({ pattern: '^rediss?://' })),
           prefix: Type.Optional(Type.String()),
+          connect_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+          // Bound on one command (on the request path: the rate limit), after which the request goes on without it.
+          command_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
         },
         { additionalProperties: false },
       ),

@@ -16,6 +16,9 @@ import * as keysApi from '../keys/api.js';
 import { usageAnalytics } from '../accounting/analytics.js';
 import { listGenerations } from '../observability/generations-api.js';
 import { serveMetrics } from '../observability/metrics-endpoint.js';
+import { tickerFor, type Tickable } from '../core/ticker.js';
+import { DatabaseUnavailable } from '../storage/sql.js';
+import { Readiness } from './readiness.js';
 
 type Handler = (app: App, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
 
@@ -35,32 +38,66 @@ export function sendError(res: ServerResponse, err: ApiError): void {
   sendJson(res, err.status, err.toBody(), err.headers);
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads a request body of at most `limit` bytes, received within `timeoutMs` (the body only: the
+ * response, a stream perhaps, has no such bound).
+ *
+ * - Too slow: 408, and the connection is closed after the answer.
+ * - Too large: 413. The rest of the body is read and thrown away within the same time (all of an
+ *   announced length; up to `limit` more bytes of a chunked one), so that a client still sending
+ *   reads the answer instead of a reset; past that the connection is cut.
+ */
+function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      reject(new ApiError(413, `Request body is larger than ${limit} bytes`));
-      req.resume();
-      return;
-    }
     // The listeners stay on the request as long as it lives (for a stream, until it ends). Once
     // the body is read they must reach neither the chunks nor this promise, which holds the body
     // as its result: otherwise every open stream keeps its prompt's bytes.
     let settle: { resolve: (b: Buffer) => void; reject: (e: unknown) => void } | null = { resolve, reject };
     let parts: Buffer[] = [];
     let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        settle?.reject(new ApiError(413, `Request body is larger than ${limit} bytes`));
+    /** Bytes thrown away since the body was refused as too large; -1 while it is being read. */
+    let discarded = -1;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    // How much of a refused body is read and dropped: an announced length in full (within the
+    // timeout), a chunked body up to as much again as the limit.
+    const discardable = Math.max(declared, limit);
+    const ticker = tickerFor(timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    const timer: Tickable = {
+      tickSlot: -1,
+      tick(now) {
+        if (now < deadline) return;
+        ticker.delete(timer);
+        if (!settle) {
+          req.socket.destroy();
+          return;
+        }
+        req.off('data', onData);
+        parts = [];
+        settle.reject(new ApiError(408, `Request body not received within ${timeoutMs} ms`, undefined, { Connection: 'close' }));
         settle = null;
-        req.destroy();
+      },
+    };
+    const refuse = () => {
+      parts = [];
+      discarded = 0;
+      settle?.reject(new ApiError(413, `Request body is larger than ${limit} bytes`));
+      settle = null;
+    };
+    const onData = (chunk: Buffer) => {
+      if (discarded >= 0) {
+        discarded += chunk.length;
+        if (discarded > discardable) req.socket.destroy();
         return;
       }
-      parts.push(chunk);
+      size += chunk.length;
+      if (size > limit) refuse();
+      else parts.push(chunk);
     };
+    ticker.add(timer);
     req.on('data', onData);
     req.on('end', () => {
+      ticker.delete(timer);
       req.off('data', onData);
       const body = parts.length === 1 ? parts[0] : Buffer.concat(parts);
       parts = [];
@@ -68,9 +105,13 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       settle = null;
     });
     req.on('error', (err) => {
+      ticker.delete(timer);
       settle?.reject(err);
       settle = null;
     });
+    // Announced too large: refused at once, and read and dropped (with `Connection: close` Node
+    // would close as soon as the answer is out, and a client still sending would see a reset).
+    if (declared > limit) refuse();
   });
 }
 
@@ -107,7 +148,7 @@ function decodeSegment(segment: string): string {
 }
 
 async function readJson(app: App, req: IncomingMessage): Promise<unknown> {
-  const raw = await readBody(req, app.settings.bodyLimitBytes);
+  const raw = await readBody(req, app.settings.bodyLimitBytes, app.settings.bodyTimeoutMs);
   if (raw.length === 0) throw new ApiError(400, 'Request body is empty; send a JSON object');
   let parsed: unknown;
   try {
@@ -134,9 +175,13 @@ interface DoorHooks {
   beforeEnd?(app: App, model: GenerationRequest, caller: Caller): Promise<unknown>;
 }
 
+/** The front door answering a response, for errors raised outside its handler's own catch. */
+const doorOf = new WeakMap<ServerResponse, IngressCodec>();
+
 function generationRoute(codecOf: (app: App) => IngressCodec, door: DoorHooks = {}): Handler {
   return (app, req, res) => {
     const codec = codecOf(app);
+    doorOf.set(res, codec);
     const id = generationId();
     return serveGeneration(app, codec, door, id, req, res).catch((err: unknown) => {
       if (!(err instanceof ApiError)) throw err;
@@ -322,21 +367,46 @@ export interface OpenRequests {
 /** After the drain deadline cut the connections: how long the cut requests get to record themselves. */
 const CUT_GRACE_MS = 5000;
 
-export function createHttpServer(app: App): { server: Server; open: OpenRequests } {
+/** A request that needed the database while it is unreachable (the reason is logged, at most every 10 s). */
+const DATABASE_UNAVAILABLE = () => new ApiError(503, 'The database is unavailable; try again later', undefined, { 'Retry-After': '1' });
+
+export function createHttpServer(app: App): { server: Server; open: OpenRequests; readiness: Readiness } {
   const open: OpenRequests = { count: 0 };
+  const readiness = new Readiness(app);
+  let databaseWarnedAt = -Infinity;
+  const s = app.settings;
   const prefixes = app.settings.apiPrefixes;
   // Request lines seen before, without a query string: their handler and parsed URL, so a
   // repeated `POST /api/v1/chat/completions` skips URL parsing and prefix matching (~1 µs). The
   // URL object is shared between requests: handlers only read it.
   const resolved = new Map<string, { handler: Handler; url: URL }>();
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+  const options = {
+    keepAliveTimeout: s.idleTimeoutMs,
+    headersTimeout: s.headersTimeoutMs,
+    // No bound on a whole request: a response (a stream) takes as long as it takes; the request
+    // body has its own timeout (readBody).
+    requestTimeout: 0,
+    // How often Node looks for connections past the headers timeout (its default, 30 s, would let
+    // a slow client keep a connection for up to twice the timeout).
+    connectionsCheckingInterval: Math.max(25, Math.min(5000, Math.floor(s.headersTimeoutMs / 4))),
+  };
+  const server = createServer(options, (req, res) => {
     const line = `${req.method} ${req.url}`;
     let hit = resolved.get(line);
     if (!hit) {
       const url = new URL(req.url ?? '/', 'http://switchyard.local');
-      if (url.pathname === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
-        sendJson(res, 200, { status: 'ok' });
-        return;
+      if (url.pathname.startsWith('/health') && (req.method === 'GET' || req.method === 'HEAD')) {
+        if (url.pathname === '/health' || url.pathname === '/health/live') {
+          sendJson(res, 200, { status: 'ok' });
+          return;
+        }
+        if (url.pathname === '/health/ready') {
+          void readiness.check().then(
+            ({ ready, body }) => sendJson(res, ready ? 200 : 503, body),
+            (err: unknown) => sendJson(res, 503, { status: 'unavailable', checks: { server: `down: ${(err as Error).message}` } }),
+          );
+          return;
+        }
       }
       // GET /metrics: on the main port, outside the API prefixes (where Prometheus looks by default).
       let handler: Handler | undefined = url.pathname === '/metrics' && (req.method === 'GET' || req.method === 'HEAD') ? serveMetrics : undefined;
@@ -370,6 +440,18 @@ export function createHttpServer(app: App): { server: Server; open: OpenRequests
           sendError(res, err);
           return;
         }
+        if (err instanceof DatabaseUnavailable) {
+          readiness.databaseFailed(err.message);
+          const now = Date.now();
+          if (now - databaseWarnedAt >= 10_000) {
+            databaseWarnedAt = now;
+            app.log.warn({ err: err.message }, 'database unavailable; requests that need it are answered 503');
+          }
+          const door = doorOf.get(res);
+          if (door) sendIngressError(res, door, DATABASE_UNAVAILABLE());
+          else sendError(res, DATABASE_UNAVAILABLE());
+          return;
+        }
         app.log.error({ err }, 'unhandled error');
         sendError(res, new ApiError(500, 'Internal server error'));
       })
@@ -377,13 +459,15 @@ export function createHttpServer(app: App): { server: Server; open: OpenRequests
         open.count--;
       });
   });
-  return { server, open };
+  // Past the cap Node closes new connections as they arrive.
+  server.maxConnections = s.maxConnections;
+  return { server, open, readiness };
 }
 
 export async function startServer(app: App): Promise<RunningServer> {
   await app.init();
   app.observer.start();
-  const { server, open } = createHttpServer(app);
+  const { server, open, readiness } = createHttpServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(app.settings.port, app.settings.host, () => {
@@ -397,6 +481,7 @@ export async function startServer(app: App): Promise<RunningServer> {
   let closing: Promise<void> | null = null;
   const shutdown = () => {
     closing ??= (async () => {
+      readiness.draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const settled = async (ms: number) => {

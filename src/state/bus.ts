@@ -12,6 +12,11 @@ export interface Bus {
   readonly kind: 'redis' | 'postgres' | 'local' | 'cluster';
   publish(channel: string, message: string): Promise<void>;
   subscribe(channel: string, handler: (message: string) => void): Promise<void>;
+  /**
+   * Called each time the bus is delivering again after its connection was lost: messages sent
+   * meanwhile were missed, so whatever they would have invalidated is to be invalidated now.
+   */
+  onReconnect?(fn: () => void): void;
   close(): Promise<void>;
 }
 
@@ -44,6 +49,10 @@ export class PostgresBus implements Bus {
   async subscribe(channel: string, handler: (message: string) => void): Promise<void> {
     await this.sql.listen!(this.name(channel), handler);
   }
+  /** The LISTEN connection reconnects and re-subscribes by itself (storage/sql.ts). */
+  onReconnect(fn: () => void): void {
+    this.sql.onListenRestored?.(fn);
+  }
   async close(): Promise<void> {}
 }
 
@@ -51,6 +60,7 @@ export class RedisBus implements Bus {
   readonly kind = 'redis' as const;
   private sub: Redis | null = null;
   private readonly handlers = new Map<string, Set<(message: string) => void>>();
+  private readonly reconnected = new Set<() => void>();
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
@@ -60,9 +70,16 @@ export class RedisBus implements Bus {
   }
   async subscribe(channel: string, handler: (message: string) => void): Promise<void> {
     if (!this.sub) {
-      // A subscribed connection can do nothing else: a dedicated one. keyPrefix does not apply to channels.
-      this.sub = this.redis.duplicate();
+      // A subscribed connection can do nothing else: a dedicated one. keyPrefix does not apply to
+      // channels. Its SUBSCRIBE may wait for the connection (the main one fails fast instead);
+      // ioredis re-subscribes after a reconnect.
+      this.sub = this.redis.duplicate({ enableOfflineQueue: true });
       this.sub.on('error', () => undefined);
+      let connected = false;
+      this.sub.on('ready', () => {
+        if (connected) for (const fn of this.reconnected) fn();
+        connected = true;
+      });
       this.sub.on('message', (ch: string, msg: string) => {
         for (const h of this.handlers.get(ch) ?? []) h(msg);
       });
@@ -75,6 +92,9 @@ export class RedisBus implements Bus {
       await this.sub.subscribe(full);
     }
     set.add(handler);
+  }
+  onReconnect(fn: () => void): void {
+    this.reconnected.add(fn);
   }
   async close(): Promise<void> {
     if (this.sub) this.sub.disconnect();

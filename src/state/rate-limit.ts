@@ -144,6 +144,112 @@ export class RedisRateLimiter implements RateLimiter {
   async close(): Promise<void> {}
 }
 
+export interface FallbackOptions {
+  /** How often Redis is asked (PING) whether it answers again, while it does not. */
+  probeIntervalMs?: number;
+  /** Told once when Redis stops answering (counting moves into this process) and once when it is back. */
+  onDown(reason: string): void;
+  onUp(): void;
+}
+
+/**
+ * Redis's shared counters while Redis answers; this process's own counters (`local`) while it
+ * does not. The README's promise: with Redis unreachable requests go through, each waiting at most
+ * one command timeout (the first that fails); later ones skip Redis altogether until a probe finds
+ * it back. Connection events (lost, ready again) switch at once; a Redis that stops answering
+ * without closing is found by the command timeout.
+ */
+export class FallbackRateLimiter implements RateLimiter {
+  readonly kind = 'redis' as const;
+  private down: string | null = null;
+  private watching = false;
+  private probe: NodeJS.Timeout | null = null;
+  private readonly probeIntervalMs: number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly shared: RateLimiter,
+    private readonly local: RateLimiter,
+    private readonly opts: FallbackOptions,
+  ) {
+    this.probeIntervalMs = opts.probeIntervalMs ?? 500;
+    redis.on('error', (err: Error) => this.markDown(err.message));
+    redis.on('close', () => this.markDown('connection closed'));
+    redis.on('ready', () => this.markUp());
+  }
+
+  /** Starts reacting to connection events (before: start-up, which reports failures itself). */
+  start(): void {
+    this.watching = true;
+  }
+
+  /** Why Redis is not used, while it is not; null while it is. */
+  get unavailable(): string | null {
+    return this.down;
+  }
+
+  async hit(id: string, spec: RateLimitSpec): Promise<RateDecision> {
+    if (this.down === null) {
+      try {
+        return await this.shared.hit(id, spec);
+      } catch (err) {
+        this.failed(err);
+      }
+    }
+    return this.local.hit(id, spec);
+  }
+
+  async addTokens(id: string, tokens: number): Promise<void> {
+    if (this.down === null) {
+      try {
+        return await this.shared.addTokens(id, tokens);
+      } catch (err) {
+        this.failed(err);
+      }
+    }
+    return this.local.addTokens(id, tokens);
+  }
+
+  private failed(err: unknown): void {
+    this.markDown(this.redis.status === 'ready' ? (err as Error).message : `not connected (${this.redis.status})`);
+  }
+
+  private markDown(reason: string): void {
+    if (!this.watching || this.down !== null) return;
+    this.down = reason;
+    this.opts.onDown(reason);
+    this.scheduleProbe();
+  }
+
+  private markUp(): void {
+    if (this.down === null) return;
+    this.down = null;
+    if (this.probe) clearTimeout(this.probe);
+    this.probe = null;
+    this.opts.onUp();
+  }
+
+  private scheduleProbe(): void {
+    this.probe = setTimeout(() => {
+      this.probe = null;
+      this.redis.ping().then(
+        () => this.markUp(),
+        () => {
+          if (this.down !== null && this.watching) this.scheduleProbe();
+        },
+      );
+    }, this.probeIntervalMs);
+    this.probe.unref();
+  }
+
+  async close(): Promise<void> {
+    this.watching = false;
+    if (this.probe) clearTimeout(this.probe);
+    this.probe = null;
+    await this.local.close();
+  }
+}
+
 /** "30s", "1m", "1h", "1d", or a number of milliseconds. */
 export function parseInterval(v: string | number): number | null {
   if (typeof v === 'number') return Number.isInteger(v) && v > 0 ? v : null;

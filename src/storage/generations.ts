@@ -204,12 +204,32 @@ export class GenerationStore {
   private readonly participants: BatchParticipant[] = [];
   private closed = false;
   private failures = 0;
-  onError: (err: unknown) => void = () => undefined;
+  /** Why the last flush failed, while flushes fail (the database is down: readiness says so). */
+  private lastError: string | null = null;
+  /** Told of each failed flush (with the number of failures in a row), and of the first commit after failures. */
+  onError: (err: unknown, failures: number) => void = () => undefined;
+  onRecovered: (written: number) => void = () => undefined;
 
   constructor(
     readonly sql: Sql,
     private readonly flushIntervalMs = 50,
+    /**
+     * Records held in memory while flushes fail. Past it `saturated` is true and new generations
+     * are refused (Ledger.reserve): records of generations already admitted are still queued,
+     * never dropped.
+     */
+    readonly maxQueued = 50_000,
   ) {}
+
+  /** As many records are waiting as the bound allows: no new generation should start. */
+  get saturated(): boolean {
+    return this.queued >= this.maxQueued;
+  }
+
+  /** Why writing records fails, while it does; null when the last flush committed. */
+  get failing(): string | null {
+    return this.lastError;
+  }
 
   addParticipant(p: BatchParticipant): void {
     this.participants.push(p);
@@ -264,10 +284,13 @@ export class GenerationStore {
         });
         this.routingLists.stored(tails.keys());
         committed = true;
+        if (this.failures > 0) this.onRecovered(batch.length);
         this.failures = 0;
+        this.lastError = null;
       } catch (err) {
         this.failures++;
-        this.onError(err);
+        this.lastError = (err as Error).message;
+        this.onError(err, this.failures);
         throw err;
       } finally {
         for (const [i, p] of this.participants.entries()) if (taken[i].length > 0) p.done(taken[i], committed);
@@ -276,8 +299,9 @@ export class GenerationStore {
         if (!committed) this.pending = new Map([...writing, ...this.pending]);
         this.writing = null;
         this.flushing = null;
-        // Anything queued meanwhile (or a failed batch) goes out with the next flush; failures back off.
-        if (this.pending.size > 0 || !committed) this.schedule(committed ? this.flushIntervalMs : Math.min(5000, this.flushIntervalMs * 2 ** this.failures));
+        // Anything queued meanwhile (or a failed batch) goes out with the next flush; failures back
+        // off, up to a second: the records are written soon after the database is back.
+        if (this.pending.size > 0 || !committed) this.schedule(committed ? this.flushIntervalMs : Math.min(1000, this.flushIntervalMs * 2 ** this.failures));
       }
     })();
     return this.flushing;
@@ -298,10 +322,22 @@ export class GenerationStore {
     return this.pending.size + (this.writing?.size ?? 0);
   }
 
-  /** Final flush; the SQL connection itself belongs to the app. */
-  async close(): Promise<void> {
+  /**
+   * Final flush; the SQL connection itself belongs to the app. While the database fails it is
+   * retried for up to `retryMs`, so records held through an outage get their chance to be written.
+   */
+  async close(retryMs = 5000): Promise<void> {
+    const deadline = Date.now() + retryMs;
     try {
-      await this.flush();
+      for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
+        try {
+          await this.flush();
+          break;
+        } catch (err) {
+          if (Date.now() + wait > deadline) throw err;
+          await new Promise((r) => setTimeout(r, wait));
+        }
+      }
     } finally {
       this.closed = true;
       if (this.timer) clearTimeout(this.timer);

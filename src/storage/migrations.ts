@@ -171,6 +171,6 @@ export async function migrate(sql: Sql): Promise<number[]> {
       await q.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
       done.push(m.version);
     }
-  });
+  }, { unbounded: true });
   return done;
 }

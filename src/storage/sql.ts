@@ -29,13 +29,15 @@ export interface Queryable {
 
 export interface Sql extends Queryable {
   /** Runs fn in one transaction (committed when it resolves, rolled back when it throws). */
-  tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  tx<T>(fn: (q: Queryable) => Promise<T>, opts?: TxOptions): Promise<T>;
   /** `FOR UPDATE` on PostgreSQL; SQLite transactions are already exclusive (BEGIN IMMEDIATE). */
   readonly forUpdate: string;
   close(): Promise<void>;
   /** PostgreSQL LISTEN; absent on SQLite (its processes share a bus through the cluster primary, or none). */
   listen?(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
   notify?(channel: string, payload: string): Promise<void>;
+  /** After the LISTEN connection was lost and is back (PostgreSQL). */
+  onListenRestored?(fn: () => void): void;
   /**
    * The configuration version (`account.config_version`): bumped in the same statement as every
    * change to keys or credits, by whatever process makes it (the CLI, another worker). Caches of
@@ -260,73 +262,240 @@ export class SqliteSql implements Sql {
 const BIGINT_OID = 20;
 const NUMERIC_OID = 1700;
 
+/**
+ * The database could not be used (unreachable, connection cut, no answer in time), as opposed to
+ * a statement that failed on its own: the operation is worth retrying later, and a request that
+ * needed it gets a 503 (http/server.ts).
+ */
+export class DatabaseUnavailable extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DatabaseUnavailable';
+  }
+}
+
+/** SQLSTATE classes of a server that cannot serve: connection exception, insufficient resources, operator intervention (shutdown, statement_timeout), system error. */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57|58)/;
+
+/** Whether a node-postgres error is about the connection (or its bound) rather than the statement. */
+function isConnectionFailure(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err instanceof loadPg().DatabaseError) return UNAVAILABLE_SQLSTATE.test(err.code ?? '');
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT, …
+  return /connection|terminated|timeout|not queryable|end on the pool/i.test(err.message);
+}
+
+export interface TxOptions {
+  /** No statement timeout (migrations, which may rebuild large tables). */
+  unbounded?: boolean;
+}
+
+export interface PostgresOptions {
+  max?: number;
+  /** Opening a connection, TLS and authentication included (pg's connectionTimeoutMillis). */
+  connectTimeoutMs?: number;
+  /** One statement: the server's statement_timeout, and how long the client waits for its answer (query_timeout). */
+  queryTimeoutMs?: number;
+  /** Told when the LISTEN connection is lost (with why) and when it is back, re-subscribed. */
+  onListener?: (event: 'lost' | 'restored', err?: Error) => void;
+}
+
+/** How often the LISTEN connection proves it is alive: a connection the network silently dropped is otherwise noticed only by TCP, after many minutes. */
+const LISTENER_HEARTBEAT_MS = 15_000;
+const LISTENER_RETRY_MAX_MS = 5000;
+
 export class PostgresSql implements Sql {
   readonly dialect = 'postgres' as const;
   readonly forUpdate = 'FOR UPDATE';
   readonly description: string;
   readonly pool: pgTypes.Pool;
-  private listener: pgTypes.PoolClient | null = null;
+  readonly queryTimeoutMs: number;
+  private readonly clientConfig: pgTypes.ClientConfig;
   private readonly handlers = new Map<string, Set<(payload: string) => void>>();
+  private readonly restored = new Set<() => void>();
+  private readonly onListener: PostgresOptions['onListener'];
+  /** The dedicated LISTEN connection (not a pooled one: it lives for the whole process, and is replaced when lost). */
+  private listener: pgTypes.Client | null = null;
+  private listenerRetry: NodeJS.Timeout | null = null;
+  private listenerRetryMs = 100;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private closed = false;
 
-  constructor(url: string, max = 10) {
+  constructor(url: string, opts: PostgresOptions = {}) {
     const u = new URL(url);
     this.description = `postgres://${u.host}${u.pathname}`;
+    this.queryTimeoutMs = opts.queryTimeoutMs ?? 10_000;
+    this.onListener = opts.onListener;
     const pg = loadPg();
-    this.pool = new pg.Pool({
+    this.clientConfig = {
       connectionString: url,
-      max,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
+      statement_timeout: this.queryTimeoutMs,
+      keepAlive: true,
       // BIGINT (nano-dollars, ms timestamps) and NUMERIC (SUMs) arrive as strings by default.
       types: {
         getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
           oid === BIGINT_OID || oid === NUMERIC_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pgTypes.types.getTypeParser,
       },
-    });
+    };
+    this.pool = new pg.Pool({ ...this.clientConfig, max: opts.max ?? 10 });
     // An idle client losing its server connection must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
   }
 
-  async query<T = Row>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const r = await this.pool.query(sql, params);
-    return r.rows as T[];
+  /** The error to throw for a failed call: connection failures become DatabaseUnavailable, statement errors stay as they are. */
+  private failure(err: unknown): unknown {
+    if (err instanceof DatabaseUnavailable || !isConnectionFailure(err)) return err;
+    return new DatabaseUnavailable(`PostgreSQL (${this.description}): ${(err as Error).message}`, { cause: err });
   }
 
-  async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+  private statement(text: string, values: unknown[], timeoutMs = this.queryTimeoutMs): pgTypes.QueryConfig {
+    // query_timeout: the client's own bound, for a server that does not answer at all (statement_timeout cannot fire there).
+    return timeoutMs > 0 ? ({ text, values, query_timeout: timeoutMs } as pgTypes.QueryConfig) : { text, values };
+  }
+
+  async query<T = Row>(sql: string, params: unknown[] = []): Promise<T[]> {
+    try {
+      const r = await this.pool.query(this.statement(sql, params));
+      return r.rows as T[];
+    } catch (err) {
+      throw this.failure(err);
+    }
+  }
+
+  async tx<T>(fn: (q: Queryable) => Promise<T>, opts: TxOptions = {}): Promise<T> {
+    let client: pgTypes.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw this.failure(err);
+    }
+    // A checked-out client has no listener of the pool's: without one, losing the connection
+    // mid-transaction would be an unhandled 'error' event, which ends the process.
+    let broken: Error | null = null;
+    const onError = (err: Error) => (broken ??= err);
+    client.on('error', onError);
+    const timeoutMs = opts.unbounded ? 0 : this.queryTimeoutMs;
     const q: Queryable = {
       dialect: 'postgres',
-      query: async <R = Row>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as R[],
+      query: async <R = Row>(sql: string, params: unknown[] = []) => {
+        try {
+          return (await client.query(this.statement(sql, params, timeoutMs))).rows as R[];
+        } catch (err) {
+          throw this.failure(err);
+        }
+      },
     };
     try {
-      await client.query('BEGIN');
+      await q.query('BEGIN');
+      if (opts.unbounded) await q.query('SET LOCAL statement_timeout = 0');
       const out = await fn(q);
-      await client.query('COMMIT');
+      await q.query('COMMIT');
       return out;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      // After a connection failure or a timeout the connection's state is unknown: it is closed
+      // (the server rolls back), never handed to the next caller.
+      if (err instanceof DatabaseUnavailable) broken ??= err;
+      if (!broken) await client.query(this.statement('ROLLBACK', [])).catch((e: Error) => (broken ??= e));
       throw err;
     } finally {
-      client.release();
+      client.off('error', onError);
+      client.release(broken ?? undefined);
     }
   }
 
   async listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>> {
-    if (!this.listener) {
-      this.listener = await this.pool.connect();
-      this.listener.on('notification', (n) => {
-        for (const h of this.handlers.get(n.channel) ?? []) h(n.payload ?? '');
-      });
-      this.listener.on('error', () => undefined);
-    }
     let set = this.handlers.get(channel);
+    const added = !set;
     if (!set) {
       set = new Set();
       this.handlers.set(channel, set);
-      await this.listener.query(`LISTEN ${loadPg().escapeIdentifier(channel)}`);
     }
     set.add(onMessage);
+    if (!this.listener && !this.listenerRetry) await this.openListener();
+    else if (added && this.listener) await this.listenOn(this.listener, channel);
     return async () => {
       set.delete(onMessage);
     };
+  }
+
+  /** Called each time the LISTEN connection is back after a loss (notifications sent meanwhile were missed). */
+  onListenRestored(fn: () => void): void {
+    this.restored.add(fn);
+  }
+
+  private async listenOn(client: pgTypes.Client, channel: string): Promise<void> {
+    try {
+      await client.query(this.statement(`LISTEN ${loadPg().escapeIdentifier(channel)}`, []));
+    } catch (err) {
+      throw this.failure(err);
+    }
+  }
+
+  /** Connects the LISTEN connection and subscribes it to every channel; throws when that fails. */
+  private async openListener(): Promise<void> {
+    const client = new (loadPg().Client)(this.clientConfig);
+    client.on('error', (err) => this.listenerLost(client, err));
+    client.on('end', () => this.listenerLost(client, new Error('connection ended')));
+    client.on('notification', (n) => {
+      for (const h of this.handlers.get(n.channel) ?? []) {
+        try {
+          h(n.payload ?? '');
+        } catch {
+          // A subscriber's failure is its own; the connection goes on.
+        }
+      }
+    });
+    try {
+      await client.connect();
+      for (const channel of this.handlers.keys()) await this.listenOn(client, channel);
+    } catch (err) {
+      client.removeAllListeners('end');
+      client.end().catch(() => undefined);
+      throw this.failure(err);
+    }
+    if (this.closed) {
+      client.end().catch(() => undefined);
+      return;
+    }
+    this.listener = client;
+    this.heartbeat = setInterval(() => {
+      client.query(this.statement('SELECT 1', [])).catch((err: Error) => this.listenerLost(client, err));
+    }, LISTENER_HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  private listenerLost(client: pgTypes.Client, err: Error): void {
+    if (client !== this.listener) return; // still opening (openListener throws) or already replaced
+    this.listener = null;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    client.removeAllListeners('notification');
+    client.end().catch(() => undefined);
+    if (this.closed) return;
+    this.onListener?.('lost', err);
+    this.listenerRetryMs = 100;
+    this.retryListener();
+  }
+
+  private retryListener(): void {
+    this.listenerRetry = setTimeout(() => {
+      void this.openListener().then(
+        () => {
+          this.listenerRetry = null;
+          if (this.closed) return;
+          this.onListener?.('restored');
+          for (const fn of this.restored) fn();
+        },
+        () => {
+          if (this.closed) return;
+          this.listenerRetryMs = Math.min(this.listenerRetryMs * 2, LISTENER_RETRY_MAX_MS);
+          this.retryListener();
+        },
+      );
+    }, this.listenerRetryMs);
+    this.listenerRetry.unref();
   }
 
   externalVersion(): number {
@@ -334,14 +503,16 @@ export class PostgresSql implements Sql {
   }
 
   async notify(channel: string, payload: string): Promise<void> {
-    await this.pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    await this.query('SELECT pg_notify($1, $2)', [channel, payload]);
   }
 
   async close(): Promise<void> {
-    if (this.listener) {
-      this.listener.release();
-      this.listener = null;
-    }
+    this.closed = true;
+    if (this.listenerRetry) clearTimeout(this.listenerRetry);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const listener = this.listener;
+    this.listener = null;
+    if (listener) await listener.end().catch(() => undefined);
     await this.pool.end();
   }
 }
@@ -349,6 +520,8 @@ export class PostgresSql implements Sql {
 export interface OpenSqlOptions {
   databaseUrl: string | null;
   dataDir: string;
+  /** PostgreSQL: bounds and the LISTEN connection's events. */
+  postgres?: PostgresOptions;
   /** SQLite: checkpoint with the fsyncs off the event loop (a serving process that is the file's main writer). */
   checkpoints?: WalCheckpointOptions | false;
 }
@@ -364,6 +537,6 @@ export function sqliteFileOf(opts: Pick<OpenSqlOptions, 'databaseUrl' | 'dataDir
 }
 
 export function openSql(opts: OpenSqlOptions): Sql {
-  if (isPostgresUrl(opts.databaseUrl)) return new PostgresSql(opts.databaseUrl);
+  if (isPostgresUrl(opts.databaseUrl)) return new PostgresSql(opts.databaseUrl, opts.postgres);
   return new SqliteSql(opts.dataDir, { checkpoints: opts.checkpoints });
 }
