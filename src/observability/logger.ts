@@ -4,8 +4,8 @@ import pino, { type DestinationStream, type Logger } from 'pino';
  * The process's JSON log: pino with readable timestamps (`"time":"2026-12-03T10:00:00.000Z"`) and
  * level names (`"level":"info"`) instead of epoch milliseconds and numbers. `base`: fields on every
  * line (a cluster worker names itself); none by default. Without a destination it writes to stdout
- * synchronously, as pino does by default: one write(2) per line is cheaper in CPU than handing
- * lines to libuv's thread pool (measured with the access log on, a line per request).
+ * synchronously: pino's own default hands each line to libuv's thread pool, which with the access
+ * log (a line per request) cost more CPU per request than one write(2) (README, "What it costs").
  */
 export function createLogger(level: string, base?: Record<string, unknown>, destination?: DestinationStream): Logger {
   const options = {
@@ -14,5 +14,5 @@ export function createLogger(level: string, base?: Record<string, unknown>, dest
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
 }
