@@ -1,7 +1,8 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { yaml } from '../../core/yaml.js';
-import { cassetteDocument, type Interaction } from './cassette.js';
+import { cassetteDocument, loadCassetteFile, type Interaction } from './cassette.js';
+import type { Redactor } from '../../core/redact.js';
 import type { UpstreamRequest } from '../types.js';
 import type { UpstreamBody, UpstreamResponse } from '../types.js';
 
@@ -37,12 +38,16 @@ function scrubUrl(url: string): string {
  */
 export class Recorder {
   private readonly cassettes = new Map<string, Interaction[]>();
+  /** Cassette name → file name, where a name's file could not be appended to. */
+  private readonly files = new Map<string, string>();
   private readonly secrets: Set<string>;
 
   constructor(
     private readonly dir: string,
     private readonly sessionName = `session-${new Date().toISOString().replace(/[:.]/g, '-')}`,
     extraSecretHeaders: string[] = [],
+    /** Masks credentials an upstream echoes in a body (the provider keys, token shapes). */
+    private readonly redactor?: Redactor,
   ) {
     mkdirSync(dir, { recursive: true });
     this.secrets = new Set([...SECRET_HEADERS, ...extraSecretHeaders.map((h) => h.toLowerCase())]);
@@ -50,23 +55,40 @@ export class Recorder {
 
   wrap(cassette: string | null, req: UpstreamRequest, res: UpstreamResponse, startedAt: number): UpstreamResponse {
     const name = (cassette ?? this.sessionName).replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 120) || this.sessionName;
+    const scrub = (text: string) => (this.redactor ? this.redactor.redact(text) : text);
     const finish = (body: string, offsets: number[]) => {
       const interaction: Interaction = {
-        request: { method: 'POST', url: scrubUrl(req.url), headers: headerMap(req.headers, this.secrets), body: req.body },
+        request: { method: 'POST', url: scrubUrl(req.url), headers: headerMap(req.headers, this.secrets), body: scrub(req.body) },
         response: {
           code: res.statusCode,
           headers: headerMap(res.headers, this.secrets),
-          body,
+          body: scrub(body),
           durationMs: Date.now() - startedAt,
           eventOffsetsMs: offsets.length > 1 ? offsets : undefined,
         },
       };
-      const list = this.cassettes.get(name) ?? [];
+      const list = this.cassettes.get(name) ?? this.earlier(name);
       list.push(interaction);
       this.cassettes.set(name, list);
-      writeFileSync(join(this.dir, `${name}.yaml`), `---\n${yaml().stringify(cassetteDocument(list), { lineWidth: 0 })}`);
+      writeFileSync(join(this.dir, `${this.files.get(name) ?? name}.yaml`), `---\n${yaml().stringify(cassetteDocument(list), { lineWidth: 0 })}`);
     };
     return { ...res, body: new TeeBody(res.body, startedAt, finish) };
+  }
+
+  /**
+   * A cassette of that name written before (another session, or another client naming the same
+   * one): recording appends to it rather than silently replacing what it holds.
+   */
+  private earlier(name: string): Interaction[] {
+    const file = join(this.dir, `${name}.yaml`);
+    if (!existsSync(file)) return [];
+    try {
+      return loadCassetteFile(file);
+    } catch {
+      // Not a cassette we can read: it is kept as it is, and this name records into a fresh file.
+      this.files.set(name, `${name}-${Date.now()}`);
+      return [];
+    }
   }
 }
 
