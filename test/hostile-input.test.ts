@@ -47,3 +47,13 @@ describe('hostile input', () => {
     assert.ok(keys.status < 500, `/keys/%ZZ: ${keys.status}`);
   });
 });
+
+describe('readiness names no addresses', () => {
+  it('driver messages keep their reason and lose host and port', async () => {
+    const { withoutAddresses } = await import('../src/http/readiness.js');
+    assert.equal(withoutAddresses('connect ECONNREFUSED 127.0.0.1:5432'), 'connect ECONNREFUSED <address>');
+    assert.equal(withoutAddresses('getaddrinfo ENOTFOUND db.internal.example:6379 failed'), 'getaddrinfo ENOTFOUND <address> failed');
+    assert.equal(withoutAddresses('connect ECONNREFUSED [::1]:6379'), 'connect ECONNREFUSED <address>');
+    assert.equal(withoutAddresses('Connection terminated due to connection timeout'), 'Connection terminated due to connection timeout');
+  });
+});

@@ -26,11 +26,11 @@ export class Readiness {
   constructor(private readonly app: App) {}
 
   async check(): Promise<{ ready: boolean; body: ReadinessBody }> {
-    const checks: Record<string, string> = { database: await this.database() };
+    const checks: Record<string, string> = { database: withoutAddresses(await this.database()) };
     const limiter = this.app.limiter;
     if (limiter instanceof FallbackRateLimiter) {
       const down = limiter.unavailable;
-      checks.redis = down === null ? 'ok' : `down: ${down} (rate limits counted in this process)`;
+      checks.redis = down === null ? 'ok' : `down: ${withoutAddresses(down)} (rate limits counted in this process)`;
     }
     if (this.draining) checks.server = 'draining';
     const ready = checks.database === 'ok' && !this.draining;
@@ -60,4 +60,16 @@ export class Readiness {
     this.probe = null;
     return result;
   }
+}
+
+/**
+ * Readiness answers anyone: driver messages such as `connect ECONNREFUSED 10.0.0.5:5432` keep
+ * their reason and lose the address (the log keeps it for the operator).
+ */
+export function withoutAddresses(text: string): string {
+  return text
+    .replace(/\[[0-9a-fA-F:.]+\](?::\d+)?/g, '<address>')
+    .replace(/\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b/g, '<address>')
+    .replace(/\b[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+:\d{2,5}\b/g, '<address>')
+    .replace(/\b(localhost):\d{2,5}\b/g, '<address>');
 }
