@@ -19,7 +19,7 @@ import { FallbackRateLimiter, MemoryRateLimiter, RedisRateLimiter, type RateLimi
 import { openRedis, reachRedis, redisName } from './state/redis.js';
 import { within } from './core/within.js';
 import { ResponseStore } from './ingress/responses/store.js';
-import { Redactor } from './core/redact.js';
+import { providerRedactor } from './core/redact.js';
 import { Observability } from './observability/observer.js';
 import type { ClusterMetricsLink } from './observability/cluster-metrics.js';
 import { createLogger } from './observability/logger.js';
@@ -64,11 +64,6 @@ export interface AppOptions {
   onSql?: (sql: Sql) => void;
   /** A cluster worker's link to the other workers' metrics: one scrape sums them all (observability/cluster-metrics.ts). */
   clusterMetrics?: ClusterMetricsLink;
-}
-
-/** Every configured provider credential, for masking in what is written to disk. */
-function providerKeyRedactor(settings: Settings): Redactor {
-  return new Redactor([...settings.providers.values()].flatMap((p) => [p.apiKey, ...p.keys.secrets()]));
 }
 
 /** An error that start-up reports as one line (bad database or Redis URL, server down, …). */
@@ -137,7 +132,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     log,
     rng: opts.rng ?? Math.random,
     gate: opts.gate ?? new AccountingGate(ledger, limiter, log, settings.defaultRateLimit),
-    recorder: settings.recordDir ? new Recorder(settings.recordDir, undefined, settings.replay.secretHeaders, providerKeyRedactor(settings)) : null,
+    recorder: settings.recordDir ? new Recorder(settings.recordDir, undefined, settings.replay.secretHeaders, providerRedactor(settings.providers.values())) : null,
     sql,
     keyStore,
     ledger,

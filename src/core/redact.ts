@@ -41,3 +41,8 @@ export class Redactor {
     return out;
   }
 }
+
+/** A Redactor that knows every configured provider credential (every key of every pool). */
+export function providerRedactor(providers: Iterable<{ apiKey?: string; keys: { secrets(): string[] } }>): Redactor {
+  return new Redactor([...providers].flatMap((p) => [p.apiKey, ...p.keys.secrets()]));
+}

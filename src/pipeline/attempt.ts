@@ -4,7 +4,7 @@ import { computeCost, ZERO_USAGE } from '../accounting/cost.js';
 import type { AdmissionRequest } from '../accounting/gate.js';
 import type { CancelSignal } from '../core/cancel.js';
 import { ApiError } from '../core/errors.js';
-import { Redactor } from '../core/redact.js';
+import { providerRedactor, type Redactor } from '../core/redact.js';
 import { isRetryable, type UpstreamFailure } from '../model/response.js';
 import { adapterFor } from '../providers/registry.js';
 import { UntranslatableRequest, type ProviderAdapter } from '../providers/types.js';
@@ -131,6 +131,14 @@ function keyOf(gen: Generation): { key?: string } {
 
 /** A key of a pool failed and rests; the attempt goes on with another key (no health outcome). */
 function noteKeyRested(app: App, gen: Generation, ep: Endpoint, failure: UpstreamFailure, started: number, status: number, restMs: number): void {
+  pushFailed(app, gen, ep, failure, started, status, `HTTP ${status}: key ${gen.keyLabel} rests ${Math.ceil(restMs / 1000)} s`);
+}
+
+/**
+ * A failed attempt's entry in the routing explanation, its text scrubbed of credentials in place
+ * first. `reason` null: the failure's own text.
+ */
+function pushFailed(app: App, gen: Generation, ep: Endpoint, failure: UpstreamFailure, started: number, status: number | null, reason: string | null): void {
   failure.raw = redactorFor(app).redact(failure.raw);
   gen.attempts.push({
     provider: ep.provider.name,
@@ -140,8 +148,8 @@ function noteKeyRested(app: App, gen: Generation, ep: Endpoint, failure: Upstrea
     latencyMs: Date.now() - started,
     error: failure.raw.slice(0, 500),
     outcome: 'failed',
-    reason: `HTTP ${status}: key ${gen.keyLabel} rests ${Math.ceil(restMs / 1000)} s`,
-    key: gen.keyLabel!,
+    reason: reason ?? failure.raw.slice(0, 200),
+    ...keyOf(gen),
   });
 }
 
@@ -176,7 +184,7 @@ const redactors = new WeakMap<object, Redactor>();
 function redactorFor(app: App): Redactor {
   const providers = app.settings.providers;
   let r = redactors.get(providers);
-  if (!r) redactors.set(providers, (r = new Redactor([...providers.values()].flatMap((p) => p.keys.secrets()))));
+  if (!r) redactors.set(providers, (r = providerRedactor(providers.values())));
   return r;
 }
 
@@ -186,18 +194,7 @@ function redactorFor(app: App): Redactor {
  * the log and the record all get the scrubbed text.
  */
 export function noteFailure(app: App, gen: Generation, ep: Endpoint, failure: UpstreamFailure, started: number, status: number | null): void {
-  failure.raw = redactorFor(app).redact(failure.raw);
-  gen.attempts.push({
-    provider: ep.provider.name,
-    endpoint: ep.key,
-    model: ep.model.id,
-    status,
-    latencyMs: Date.now() - started,
-    error: failure.raw.slice(0, 500),
-    outcome: 'failed',
-    reason: status === null ? failure.raw.slice(0, 200) : `HTTP ${status}`,
-    ...keyOf(gen),
-  });
+  pushFailed(app, gen, ep, failure, started, status, status === null ? null : `HTTP ${status}`);
   app.observer.attemptFinished(gen, ep, attemptOutcome(failure), status);
   if (failure.status !== 499) {
     app.health.recordFailure(healthKey(ep), {
