@@ -414,19 +414,30 @@ describe('@anthropic-ai/sdk → Switchyard Messages → Anthropic upstream (nati
     assert.deepEqual(plain(message), responseJson(rec));
   });
 
-  it('count_tokens: {input_tokens} for the same body (system, messages, tools), larger with tools', async () => {
+  it('count_tokens: forwarded to the Anthropic upstream that would serve the model; the estimate when it cannot answer', async () => {
     const [rec] = upstreamRecording(`${ANTHROPIC}/tool`, 2);
     const req = requestJson(rec);
     const before = counts(env);
+    env.anthropic.enqueue({ json: { input_tokens: 1234 } });
     const withTools = await env.client.messages.countTokens({ model: req.model, system: req.system, messages: req.messages, tools: req.tools });
+    assert.deepEqual(plain(withTools), { input_tokens: 1234 }, "the upstream's own count, as it gave it");
+    const sent = env.anthropic.requests.at(-1)!;
+    assert.equal(sent.path, '/v1/messages/count_tokens');
+    assert.equal(sent.headers['x-api-key'], 'test-key-anthropic', "the gateway's provider key");
+    assert.ok(sent.headers['anthropic-version']);
+    assert.deepEqual(Object.keys(sent.json).sort(), ['messages', 'model', 'system', 'tools'], 'only what count_tokens accepts (no max_tokens, no stream)');
+    assert.deepEqual(sent.json.tools, req.tools);
+    assert.deepEqual(sent.json.messages, req.messages);
+
+    // An upstream that fails to count: the gateway's estimate (~4 characters per token), larger with tools.
+    env.anthropic.enqueue({ status: 500, json: { type: 'error', error: { type: 'api_error', message: 'boom' } } }, { status: 529, json: { type: 'error', error: { type: 'overloaded_error', message: 'busy' } } });
+    const estimated = await env.client.messages.countTokens({ model: req.model, system: req.system, messages: req.messages, tools: req.tools });
     const without = await env.rootClient.messages.countTokens({ model: 'claude-sonnet-4-5', system: req.system, messages: req.messages });
-    assert.equal(typeof withTools.input_tokens, 'number');
-    assert.ok(Number.isInteger(withTools.input_tokens) && withTools.input_tokens > 0, `input_tokens ${withTools.input_tokens}`);
+    assert.ok(Number.isInteger(estimated.input_tokens) && estimated.input_tokens > 0, `input_tokens ${estimated.input_tokens}`);
     assert.ok(Number.isInteger(without.input_tokens) && without.input_tokens > 0);
-    assert.ok(withTools.input_tokens > without.input_tokens, `tools count: ${withTools.input_tokens} > ${without.input_tokens}`);
-    assert.deepEqual(Object.keys(plain(withTools)), ['input_tokens']);
-    // Documented (docs/ARCHITECTURE.md): an estimate made by the gateway, no upstream call.
-    assert.deepEqual(counts(env), before, 'count_tokens is answered without calling an upstream');
+    assert.ok(estimated.input_tokens > without.input_tokens, `tools count: ${estimated.input_tokens} > ${without.input_tokens}`);
+    assert.deepEqual(Object.keys(plain(estimated)), ['input_tokens']);
+    assert.deepEqual(counts(env), { ...before, anthropic: before.anthropic + 3 }, 'one count request per call, to the Anthropic upstream only');
   });
 
   it('errors: upstream 429 → RateLimitError with Anthropic\'s error body (non-streamed and streamed)', async () => {

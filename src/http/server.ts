@@ -4,7 +4,8 @@ import { ApiError } from '../core/errors.js';
 import { generationId } from '../core/ids.js';
 import { chatCompletionsCodec } from '../ingress/chat-completions/codec.js';
 import { messagesCodec } from '../ingress/messages/codec.js';
-import { countTokens } from '../ingress/messages/count-tokens.js';
+import { parseCountTokensRequest } from '../ingress/messages/count-tokens.js';
+import { countInputTokens } from '../pipeline/count-tokens.js';
 import { responsesCodec } from '../ingress/responses/codec.js';
 import type { IngressCodec } from '../pipeline/ingress.js';
 import { runGeneration, sendIngressError, type GenerationHooks } from '../pipeline/run.js';
@@ -250,12 +251,18 @@ const deleteResponse = storedResponse((app, id, owner) => app.responses.deleteBo
 const responseInputItems = storedResponse((app, id, owner, url) => app.responses.inputItemsBody(id, owner, url.searchParams.get('order') === 'asc' ? 'asc' : 'desc'));
 const messages = generationRoute(messagesCodecOf);
 
-/** `POST /messages/count_tokens`: an estimate from the prompt's size, in the Messages wire (errors too). */
+/**
+ * `POST /messages/count_tokens`, in the Messages wire (errors too): the count of the Anthropic
+ * upstream that would serve the model, else an estimate from the prompt's size.
+ */
 const messagesCountTokens: Handler = (app, req, res) => {
   const codec = messagesCodecOf(app);
   return (async () => {
     await app.keys.authenticateInference(req);
-    sendJson(res, 200, countTokens(await readJson(app, req)));
+    const parsed = parseCountTokensRequest(await readJson(app, req), req.headers);
+    const counted = await countInputTokens(app, parsed.generation);
+    res.setHeader('X-Switchyard-Token-Count', counted ? `upstream; provider=${counted.provider}` : 'estimate');
+    sendJson(res, 200, { input_tokens: counted?.inputTokens ?? parsed.inputTokens });
   })().catch((err: unknown) => {
     if (!(err instanceof ApiError)) throw err;
     sendIngressError(res, codec, err);

@@ -53,4 +53,14 @@ export interface ProviderAdapter {
   parseCompletion(body: unknown): Completion;
   /** Extract the human message of an upstream error body. */
   parseError(status: number, body: string): UpstreamFailure;
+  /** Present when the protocol can count a prompt's input tokens without generating (free upstream call). */
+  readonly tokenCounter?: TokenCounter;
+}
+
+/** An upstream's own prompt-token count (Anthropic's `/messages/count_tokens`). */
+export interface TokenCounter {
+  /** Null when this request cannot be counted upstream as it is (the caller estimates instead). */
+  buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, credential?: Credential): UpstreamRequest | null;
+  /** The count from a 2xx body; null when the body does not carry one. */
+  parseCount(body: unknown): number | null;
 }

@@ -2,8 +2,8 @@ import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
 import type { GenerationRequest } from '../../model/request.js';
 import { baseHeaders, secretFor } from '../shared.js';
-import type { Completion, Credential, DecoderOptions, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
-import { buildMessagesBody, nativeMessagesBody } from './request.js';
+import type { Completion, Credential, DecoderOptions, ProviderAdapter, StreamDecoder, TokenCounter, UpstreamFailure, UpstreamRequest } from '../types.js';
+import { buildMessagesBody, countTokensBody, nativeMessagesBody } from './request.js';
 import { AnthropicStreamDecoder, parseAnthropicCompletion, parseAnthropicError } from './response.js';
 
 /**
@@ -44,10 +44,29 @@ export class AnthropicAdapter implements ProviderAdapter {
   readonly hostedTools: ReadonlySet<string> = new Set(['web_search']);
 
   buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean, credential?: Credential): UpstreamRequest {
+    const headers = this.headers(req, provider, stream, credential);
+    const native = req.native?.protocol === this.protocol ? req.native : undefined;
+    const body = native ? nativeMessagesBody(req, native, endpoint, stream) : buildMessagesBody(req, endpoint, stream, { betas: configuredBetas(provider.headers) });
+    return { url: `${provider.baseUrl}/messages`, headers, body: JSON.stringify(body) };
+  }
+
+  /** `POST {base_url}/messages/count_tokens`, for requests that came in on Anthropic's wire. */
+  readonly tokenCounter: TokenCounter = {
+    buildRequest: (req, endpoint, provider, credential) => {
+      const native = req.native?.protocol === this.protocol ? req.native : undefined;
+      if (!native) return null;
+      const body = countTokensBody(native, endpoint);
+      return { url: `${provider.baseUrl}/messages/count_tokens`, headers: this.headers(req, provider, false, credential), body: JSON.stringify(body) };
+    },
+    parseCount: (body) => {
+      const n = (body as { input_tokens?: unknown } | null)?.input_tokens;
+      return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : null;
+    },
+  };
+
+  private headers(req: GenerationRequest, provider: ProviderRuntime, stream: boolean, credential?: Credential): Record<string, string> {
     const configured = configuredBetas(provider.headers);
     const native = req.native?.protocol === this.protocol ? req.native : undefined;
-    const body = native ? nativeMessagesBody(req, native, endpoint, stream) : buildMessagesBody(req, endpoint, stream, { betas: configured });
-
     const headers = baseHeaders(provider, stream);
     for (const k of BETA_HEADERS) delete headers[k];
     // The client's version on its own wire, else the operator's, else the one this adapter speaks.
@@ -57,7 +76,7 @@ export class AnthropicAdapter implements ProviderAdapter {
     if (betas) headers['anthropic-beta'] = betas;
     const secret = secretFor(provider, credential);
     if (secret) headers['x-api-key'] = secret;
-    return { url: `${provider.baseUrl}/messages`, headers, body: JSON.stringify(body) };
+    return headers;
   }
 
   createStreamDecoder(opts: DecoderOptions = {}): StreamDecoder {

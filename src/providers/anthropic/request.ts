@@ -437,3 +437,13 @@ export function nativeMessagesBody(req: GenerationRequest, native: { body: Json;
   if (stream && out.stream === undefined) out.stream = true;
   return out;
 }
+
+/** What Anthropic's count_tokens accepts of a Messages body; it refuses the rest (max_tokens, stream, …). */
+const COUNTED_FIELDS = new Set(['messages', 'system', 'tools', 'tool_choice', 'thinking', 'mcp_servers', 'context_management', 'output_config']);
+
+/** A native body for `/messages/count_tokens`: the counted fields as the client wrote them, the endpoint's model. */
+export function countTokensBody(native: { body: Json }, endpoint: Endpoint): Json {
+  const out: Json = { model: endpoint.upstreamModel };
+  for (const [k, v] of Object.entries(native.body)) if (COUNTED_FIELDS.has(k)) out[k] = v;
+  return out;
+}
