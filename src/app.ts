@@ -7,6 +7,7 @@ import { GenerationStore } from './storage/generations.js';
 import { KeyRing } from './auth/keys.js';
 import type { Rng } from './routing/select.js';
 import { Recorder } from './upstream/replay/recorder.js';
+import { replayStoreFor } from './upstream/replay/store.js';
 import type { Gate } from './accounting/gate.js';
 import { AccountingGate } from './accounting/accounting-gate.js';
 import { Ledger } from './accounting/ledger.js';
@@ -71,6 +72,8 @@ export class StartupError extends Error {}
 
 export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const log = opts.logger ?? createLogger(settings.logLevel);
+  // Replaying providers' cassettes are read now, so a broken one stops the start, not a request.
+  for (const p of settings.providers.values()) if (p.replay) replayStoreFor(p.replay);
   // A single process is the file's only steady writer: it checkpoints with the fsyncs off its event
   // loop. The workers of `serve --workers N` leave that to their primary (cluster/checkpoints.ts).
   const sql = openSql({

@@ -8,7 +8,7 @@ import { validateConfig } from '../validation/compiled.js';
 import { Catalog, loadEmbeddedSources, readCatalogFile } from '../catalog/load.js';
 import type { ProviderEntry } from '../catalog/types.js';
 import type { ConfigFile } from './schema.js';
-import { demoReplayStores, ReplayStore, type Pace } from '../upstream/replay/store.js';
+import { demoReplaySources, type Pace, type ReplaySource } from '../upstream/replay/store.js';
 import { KeyPool, parseKeys, type Credential, type ProviderKey } from '../upstream/key-pool.js';
 import { GoogleTokenSource, parseServiceAccount } from '../upstream/google-auth.js';
 import { parseInterval, type RateLimitSpec } from '../state/rate-limit.js';
@@ -44,7 +44,7 @@ export interface ProviderRuntime {
   baseUrl: string;
   headers: Record<string, string>;
   timeouts: Timeouts;
-  replay?: ReplayStore;
+  replay?: ReplaySource;
 }
 
 export interface ApiKey {
@@ -278,15 +278,15 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     const baseUrlOverride = env[`${stem}_BASE_URL`] || conf.base_url;
     const requiresKey = entry.requires_key !== false;
     // A provider is on when it can authenticate; keyless (local) servers only when pointed at explicitly.
-    let replayStore: ReplayStore | undefined;
+    let replaySource: ReplaySource | undefined;
     if (conf.replay) {
       const dir = resolve(baseDir, conf.replay);
       if (!existsSync(dir)) throw new ConfigError(`providers.${entry.slug}.replay: folder not found: ${dir}`);
-      replayStore = new ReplayStore(dir, { pace: replay.pace, ignoreFields: replay.ignoreFields });
+      replaySource = { dir, options: { pace: replay.pace, ignoreFields: replay.ignoreFields } };
     }
-    const enabled = conf.enabled ?? (replayStore ? true : requiresKey ? Boolean(apiKey) : Boolean(baseUrlOverride));
+    const enabled = conf.enabled ?? (replaySource ? true : requiresKey ? Boolean(apiKey) : Boolean(baseUrlOverride));
     providers.set(entry.slug, {
-      replay: replayStore,
+      replay: replaySource,
       entry,
       enabled,
       apiKey,
@@ -327,16 +327,16 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
       return m ? catalog.endpointsOf(m).filter((ep) => ep.provider.slug === slug).map((ep) => ep.upstreamModel) : [];
     };
     const runtimes = [...providers.values()];
-    const stores = demoReplayStores(
+    const sources = demoReplaySources(
       DEMO_CASSETTES_DIR,
       runtimes.map((rt) => ({ name: rt.entry.name, upstreamModels: upstreamModels(rt.entry.slug) })),
       // Usage switches are no-ops (docs/COMPATIBILITY.md#usage-switches), so a hand-written demo request need not repeat them.
       { pace: replay.pace, ignoreFields: [...replay.ignoreFields, 'usage', 'stream_options'] },
     );
     for (const rt of runtimes) {
-      const store = stores.get(rt.entry.name);
-      if (!store) continue;
-      rt.replay = store;
+      const source = sources.get(rt.entry.name);
+      if (!source) continue;
+      rt.replay = source;
       rt.enabled = true;
     }
   }

@@ -1,6 +1,7 @@
 import type { App } from '../app.js';
 import type { ProviderRuntime } from '../config/load.js';
 import type { CancelSignal } from '../core/cancel.js';
+import { replayStoreFor } from './replay/store.js';
 import { sendUpstream } from './transport.js';
 import type { UpstreamRequest, UpstreamResponse } from './types.js';
 
@@ -21,7 +22,7 @@ export async function exchange(
   trace?: Record<string, string>,
 ): Promise<UpstreamResponse> {
   if (trace && !provider.replay) request = { ...request, headers: { ...request.headers, ...trace } };
-  let response = provider.replay ? provider.replay.answer(request, clientBody, signal) : await sendUpstream(provider, request, signal);
+  let response = provider.replay ? replayStoreFor(provider.replay).answer(request, clientBody, signal) : await sendUpstream(provider, request, signal);
   if (app.recorder) response = app.recorder.wrap(cassette, request, response, started);
   return response;
 }

@@ -20,7 +20,7 @@ export type Pace = 'recorded' | 'fast';
  * order and `replay.ignore_fields` aside) and explains a miss. The demo matches leniently: see
  * `ReplayOptions.lenient`.
  */
-interface Recorded {
+export interface Recorded {
   source: string; // file#interaction, as diagnostics name it
   /** The cassette's name (its path without .yaml) and the interaction: `seeds/tool_streaming_add#2`. */
   name: string;
@@ -125,19 +125,46 @@ function loadRecorded(dir: string): Recorded[] {
 /** The header that names the recording a replayed answer comes from. */
 export const RECORDING_HEADER = 'x-switchyard-recording';
 
-/** One demo store per provider that served a recording, sharing the loaded cassettes. */
-export function demoReplayStores(
+/**
+ * Where a provider's answers come from instead of the network. Configuration only describes it;
+ * the upstream layer loads the cassettes (replayStoreFor) when the app starts.
+ */
+export interface ReplaySource {
+  readonly dir: string;
+  readonly options: ReplayOptions;
+  /** The folder's interactions, when they were read already (the demo reads them to pick its providers). */
+  readonly preloaded?: readonly Recorded[];
+}
+
+const stores = new WeakMap<ReplaySource, ReplayStore>();
+
+/** The store of a replay source, loaded on first use and kept for as long as the source is (one per settings). */
+export function replayStoreFor(source: ReplaySource): ReplayStore {
+  let store = stores.get(source);
+  if (!store) {
+    store = new ReplayStore(source.dir, source.options, source.preloaded);
+    stores.set(source, store);
+  }
+  return store;
+}
+
+/**
+ * The demo's sources: one per provider that served a recording under `dir`, matching leniently
+ * and sharing the interactions read once here (which providers served them decides which
+ * providers the demo turns on).
+ */
+export function demoReplaySources(
   dir: string,
   providers: { name: string; upstreamModels: (model: string) => readonly string[] }[],
   opts: Omit<ReplayOptions, 'providerName' | 'lenient'> = {},
-): Map<string, ReplayStore> {
+): Map<string, ReplaySource> {
   const recorded = loadRecorded(dir);
-  const stores = new Map<string, ReplayStore>();
+  const sources = new Map<string, ReplaySource>();
   for (const p of providers) {
     if (!recorded.some((r) => r.providerName === p.name)) continue;
-    stores.set(p.name, new ReplayStore(dir, { ...opts, providerName: p.name, lenient: { upstreamModels: p.upstreamModels } }, recorded));
+    sources.set(p.name, { dir, options: { ...opts, providerName: p.name, lenient: { upstreamModels: p.upstreamModels } }, preloaded: recorded });
   }
-  return stores;
+  return sources;
 }
 
 /** The path and values of the first difference between two JSON values (depth-first, sorted keys). */
