@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Redactor } from '../src/core/redact.js';
+import { providerRedactor, Redactor } from '../src/core/redact.js';
 
 describe('Redactor', () => {
   const r = new Redactor(['configured-secret-value-123', undefined, 'short']);
@@ -25,6 +25,12 @@ describe('Redactor', () => {
     }
     assert.match(out, /\?key=\[redacted\]&alt=sse/);
     assert.match(out, /Incorrect API key provided: \[redacted\]\./);
+  });
+
+  it('masks the secrets inside a credential that is a JSON document (service account, Entra ID application)', () => {
+    const app = JSON.stringify({ tenant_id: 't', client_id: 'client-visible', client_secret: 'entra-secret-value-123', authority_host: 'https://login.example' });
+    const r = providerRedactor([{ keys: { secrets: () => [app] } }]);
+    assert.equal(r.redact('AADSTS7000215: Invalid client secret entra-secret-value-123 for client-visible'), 'AADSTS7000215: Invalid client secret [redacted] for client-visible');
   });
 
   it('leaves ordinary error text alone (short values are not scanned for)', () => {

@@ -8,6 +8,7 @@ import { validateConfig } from '../validation/compiled.js';
 import { Catalog, loadEmbeddedSources, readCatalogFile } from '../catalog/load.js';
 import type { ProviderEntry } from '../catalog/types.js';
 import type { ConfigFile } from './schema.js';
+import { EntraTokenSource, entraKeys } from '../upstream/entra-auth.js';
 import { demoReplaySources, type Pace, type ReplaySource } from '../upstream/replay/store.js';
 import { KeyPool, parseKeys, type Credential, type ProviderKey } from '../upstream/key-pool.js';
 import { GoogleTokenSource, parseServiceAccount } from '../upstream/google-auth.js';
@@ -164,6 +165,12 @@ function vertexSettings(env: NodeJS.ProcessEnv, conf: { project?: string; locati
   };
 }
 
+/** Entra ID tokens for Azure (upstream/entra-auth.ts): one cache per settings. */
+function entraResolver(): (c: Credential) => Promise<Credential> {
+  const tokens = new EntraTokenSource();
+  return (c) => tokens.resolve(c);
+}
+
 export interface LoadOptions {
   configFile?: string;
   env?: NodeJS.ProcessEnv;
@@ -271,7 +278,10 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
   for (const entry of catalog.providers.values()) {
     const conf = file.providers?.[entry.slug] ?? {};
     const stem = envStem(entry.slug);
-    const keyList = entry.protocol === 'vertex' ? serviceAccountKeys(env.GOOGLE_APPLICATION_CREDENTIALS || conf.credentials, cwd) : parseKeys(env[`${stem}_API_KEY`] || undefined, conf.keys, conf.api_key);
+    let keyList = entry.protocol === 'vertex' ? serviceAccountKeys(env.GOOGLE_APPLICATION_CREDENTIALS || conf.credentials, cwd) : parseKeys(env[`${stem}_API_KEY`] || undefined, conf.keys, conf.api_key);
+    // Azure without a resource key: an Entra ID application, when the environment names one.
+    const entra = entry.protocol === 'azure' && keyList.length === 0 ? entraKeys(env) : [];
+    if (entra.length > 0) keyList = entra;
     const labels = new Set(keyList.map((k) => k.label));
     if (labels.size !== keyList.length) throw new ConfigError(`providers.${entry.slug}.keys: labels must be unique`);
     const apiKey = keyList[0]?.secret;
@@ -294,6 +304,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
       apiVersion: conf.api_version,
       baseUrlOverridden: Boolean(baseUrlOverride),
       ...(entry.protocol === 'vertex' ? vertexSettings(env, conf, keyList) : {}),
+      ...(entra.length > 0 ? { resolveCredential: entraResolver() } : {}),
       baseUrl: (baseUrlOverride ?? entry.base_url).replace(/\/+$/, ''),
       headers: conf.headers ?? {},
       timeouts: {

@@ -44,5 +44,22 @@ export class Redactor {
 
 /** A Redactor that knows every configured provider credential (every key of every pool). */
 export function providerRedactor(providers: Iterable<{ apiKey?: string; keys: { secrets(): string[] } }>): Redactor {
-  return new Redactor([...providers].flatMap((p) => [p.apiKey, ...p.keys.secrets()]));
+  return new Redactor([...providers].flatMap((p) => [p.apiKey, ...p.keys.secrets()].flatMap(withSecretFields)));
+}
+
+const SECRET_FIELD = /secret|private_key|token|password/i;
+
+/**
+ * A credential that is a JSON document (a service-account key file, an Entra ID application)
+ * and the secrets inside it: an upstream or a library quotes the private key or client secret
+ * alone, never the whole document.
+ */
+function withSecretFields(secret: string | undefined): (string | undefined)[] {
+  if (!secret || !secret.startsWith('{')) return [secret];
+  try {
+    const doc = JSON.parse(secret) as Record<string, unknown>;
+    return [secret, ...Object.entries(doc).flatMap(([k, v]) => (SECRET_FIELD.test(k) && typeof v === 'string' ? [v] : []))];
+  } catch {
+    return [secret];
+  }
 }

@@ -21,6 +21,8 @@ export interface ProviderKey {
 export interface Credential {
   label: string;
   secret: string;
+  /** The secret is an OAuth access token (an `Authorization: Bearer` header), not the provider's API key. */
+  bearer?: boolean;
 }
 
 /** A key's figures, as the endpoint health figures show them (no secret). */

@@ -17,7 +17,8 @@ import type { Completion, Credential, ProviderAdapter, StreamDecoder, UpstreamFa
  *   `?api-version=`, as the v1 preview routes take it).
  *
  * The endpoint's upstream model is the deployment name (`providers.azure.deployments` maps each
- * deployment to a catalog model, see Catalog.bindDeployments). The key goes in `api-key`.
+ * deployment to a catalog model, see Catalog.bindDeployments). The key goes in `api-key`; an Entra ID
+ * token (AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET) in `Authorization: Bearer`.
  */
 
 type Json = Record<string, unknown>;
@@ -82,7 +83,9 @@ export class AzureOpenAIAdapter implements ProviderAdapter {
     });
     const headers = baseHeaders(provider, stream);
     const secret = secretFor(provider, credential);
-    if (secret) headers['api-key'] = secret;
+    // An Entra ID token (upstream/entra-auth.ts) goes as a bearer token, a resource key in api-key.
+    if (secret && credential?.bearer) headers.authorization = `Bearer ${secret}`;
+    else if (secret) headers['api-key'] = secret;
     return { url: azureChatUrl(provider.baseUrl, endpoint.upstreamModel, apiVersion), headers, body: JSON.stringify(body) };
   }
 
