@@ -100,8 +100,11 @@ function loadNodeSqlite(): NodeSqliteModule | string {
   // `PRAGMA wal_checkpoint(NOOP)` (wal-checkpoints.ts) is SQLite 3.51+; older versions take it for a PASSIVE checkpoint.
   const version = process.versions.sqlite ?? '0';
   if (compareVersions(version, '3.51.0') < 0) return `Node ${process.version} bundles SQLite ${version}; Switchyard needs 3.51+`;
-  const proto = mod.DatabaseSync.prototype as object;
-  if (!('isTransaction' in proto) || !('isOpen' in proto)) return `Node ${process.version}'s node:sqlite lacks isTransaction/isOpen`;
+  // Both are accessors of the instance (Node 22.15+/22.16+), not of the prototype.
+  const probe = new mod.DatabaseSync(':memory:');
+  const complete = typeof probe.isTransaction === 'boolean' && typeof probe.isOpen === 'boolean';
+  probe.close();
+  if (!complete) return `Node ${process.version}'s node:sqlite lacks isTransaction/isOpen`;
   return mod as NodeSqliteModule;
 }
 
