@@ -31,7 +31,7 @@ describe('SQLite lock waits', () => {
     });
     await sleep(10);
     const started = performance.now();
-    assert.deepEqual(order, [], 'the first still holds the lock when the second starts');
+    assert.equal(order.length, 0, 'the first still holds the lock when the second starts');
     const waitingTx = second.tx(async (q) => {
       await q.query("INSERT INTO t (who) VALUES ('second tx')");
       order.push('second tx');

@@ -49,6 +49,9 @@ export interface OpenOptions {
   mustExist?: boolean;
 }
 
+/** No driver can be loaded (or the forced one cannot): start-up reports it as one line. */
+export class SqliteDriverUnavailable extends Error {}
+
 /** SQLite's page cache per connection (KiB, as `PRAGMA cache_size` takes a negative size): better-sqlite3's build default. */
 const CACHE_KIB = 16_000;
 
@@ -204,15 +207,15 @@ let chosen: Opener | null = null;
 function choose(): Opener {
   const forced = process.env.SWITCHYARD_SQLITE_DRIVER?.trim() || '';
   if (forced !== '' && forced !== 'node' && forced !== 'better-sqlite3') {
-    throw new Error(`SWITCHYARD_SQLITE_DRIVER must be "node" or "better-sqlite3", not "${forced}"`);
+    throw new SqliteDriverUnavailable(`SWITCHYARD_SQLITE_DRIVER must be "node" or "better-sqlite3", not "${forced}"`);
   }
   if (forced !== 'better-sqlite3') {
     const mod = loadNodeSqlite();
     if (typeof mod !== 'string') return { name: 'node', open: (file) => new NodeSqliteConnection(mod, file) };
-    if (forced === 'node') throw new Error(`SWITCHYARD_SQLITE_DRIVER=node: ${mod}`);
+    if (forced === 'node') throw new SqliteDriverUnavailable(`SWITCHYARD_SQLITE_DRIVER=node: ${mod}`);
   }
   const mod = loadBetterSqlite();
-  if (typeof mod === 'string') throw new Error(forced === '' ? `no SQLite driver: ${loadNodeSqlite() as string}, and ${mod}` : `SWITCHYARD_SQLITE_DRIVER=better-sqlite3: ${mod}`);
+  if (typeof mod === 'string') throw new SqliteDriverUnavailable(forced === '' ? `no SQLite driver: ${loadNodeSqlite() as string}, and ${mod}` : `SWITCHYARD_SQLITE_DRIVER=better-sqlite3: ${mod}`);
   return { name: 'better-sqlite3', open: (file) => new BetterSqliteConnection(mod, file) };
 }
 
