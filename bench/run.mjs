@@ -437,15 +437,19 @@ const spreadOf = (xs) => {
 };
 const STORE_METRICS = [
   ['records/s, off-loop checkpoints (serve)', 'offLoopCheckpoints.recordsPerS', 0],
+  ['CPU µs per record, off-loop checkpoints', 'offLoopCheckpoints.cpuUsPerRecord', 1],
   ['flush p50 ms, off-loop checkpoints', 'offLoopCheckpoints.flushP50Ms', 2],
   ['flush p99 ms, off-loop checkpoints', 'offLoopCheckpoints.flushP99Ms', 2],
   ['event-loop delay max ms, off-loop checkpoints', 'offLoopCheckpoints.loopDelayMaxMs', 1],
   ['checkpoint cycles', 'offLoopCheckpoints.checkpointCycles', 0],
   ["records/s, SQLite's own checkpoint", 'autoCheckpoint.recordsPerS', 0],
+  ["CPU µs per record, SQLite's own checkpoint", 'autoCheckpoint.cpuUsPerRecord', 1],
   ["flush p99 ms, SQLite's own checkpoint", 'autoCheckpoint.flushP99Ms', 2],
   ["event-loop delay max ms, SQLite's own checkpoint", 'autoCheckpoint.loopDelayMaxMs', 1],
   ['key/credit updates/s (autocommit)', 'keys.writesPerS', 0],
+  ['CPU µs per key/credit update', 'keys.cpuUsPerWrite', 1],
   ['key-row reads/s', 'keys.readsPerS', 0],
+  ['CPU µs per key-row read', 'keys.cpuUsPerRead', 1],
   ['event-loop delay max ms, key updates', 'keys.loopDelayMaxMs', 1],
 ];
 const at = (o, path) => path.split('.').reduce((x, k) => x?.[k], o);

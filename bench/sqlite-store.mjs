@@ -26,6 +26,12 @@ const { GenerationStore } = await load('storage/generations.js');
 const { KeyStore } = await load('keys/store.js');
 const { LocalBus } = await load('state/bus.js');
 
+// CPU time of this process (all its threads: the thread pool's fsyncs too) per operation: less
+// disturbed than wall-clock rates when other processes compete for the cores.
+const cpuUsPer = (since, n) => {
+  const d = process.cpuUsage(since);
+  return Math.round(((d.user + d.system) / n) * 10) / 10;
+};
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const ms = (ns) => Math.round(ns / 1e4) / 100;
@@ -79,7 +85,7 @@ async function withLoopDelay(fn) {
 }
 
 /** Batches of records through GenerationStore.flush (one transaction each); per-flush times. */
-async function records(dir, checkpoints) {
+async function records(dir, checkpoints, count = RECORDS) {
   mkdirSync(dir, { recursive: true });
   const sql = new SqliteSql(dir, { checkpoints: checkpoints ? {} : false });
   await migrate(sql);
@@ -87,8 +93,9 @@ async function records(dir, checkpoints) {
   const flushes = [];
   const out = await withLoopDelay(async () => {
     const t0 = performance.now();
-    for (let i = 0; i < RECORDS; i += BATCH) {
-      for (let j = i; j < Math.min(RECORDS, i + BATCH); j++) store.save(record(j));
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < count; i += BATCH) {
+      for (let j = i; j < Math.min(count, i + BATCH); j++) store.save(record(j));
       const f0 = performance.now();
       await store.flush();
       flushes.push(performance.now() - f0);
@@ -96,7 +103,7 @@ async function records(dir, checkpoints) {
       await turn();
     }
     const seconds = (performance.now() - t0) / 1000;
-    return { recordsPerS: Math.round(RECORDS / seconds) };
+    return { recordsPerS: Math.round(count / seconds), cpuUsPerRecord: cpuUsPer(c0, count) };
   });
   flushes.sort((a, b) => a - b);
   const cp = sql.checkpoints;
@@ -108,7 +115,7 @@ async function records(dir, checkpoints) {
     flushMaxMs: Math.round(flushes.at(-1) * 100) / 100,
     ...(cp ? { checkpointCycles: cp.cycles, checkpointSkipped: cp.skipped, checkpointFailure: cp.failure?.message ?? null } : {}),
   };
-  if ((await store.count()) !== RECORDS) throw new Error(`expected ${RECORDS} records`);
+  if ((await store.count()) !== count) throw new Error(`expected ${count} records`);
   await store.close();
   await sql.close();
   return result;
@@ -124,20 +131,25 @@ async function keys(dir) {
   for (let i = 0; i < 50; i++) hashes.push((await store.create({ name: `k${i}`, limitNano: 10e9 })).row.hash);
   const out = await withLoopDelay(async () => {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     for (let i = 0; i < KEY_OPS; i++) {
       if (i % 2 === 0) await store.update(hashes[i % hashes.length], { limitNano: (10 + (i % 7)) * 1e9 });
       else await store.addCredits(1000);
       if (i % 10 === 9) await turn();
     }
     const t1 = performance.now();
+    const cpuUsPerWrite = cpuUsPer(c0, KEY_OPS);
+    const c1 = process.cpuUsage();
     for (let i = 0; i < KEY_OPS; i++) await store.get(hashes[i % hashes.length]);
     const t2 = performance.now();
-    return { writesPerS: Math.round(KEY_OPS / ((t1 - t0) / 1000)), readsPerS: Math.round(KEY_OPS / ((t2 - t1) / 1000)) };
+    return { writesPerS: Math.round(KEY_OPS / ((t1 - t0) / 1000)), cpuUsPerWrite, readsPerS: Math.round(KEY_OPS / ((t2 - t1) / 1000)), cpuUsPerRead: cpuUsPer(c1, KEY_OPS) };
   });
   await sql.close();
   return out;
 }
 
+// Warm-up (JIT, the driver's first statements), not reported.
+await records(join(dataDir, 'warm-up'), true, 2000);
 const t0 = performance.now();
 const result = {
   driver: sqliteDriver(),
