@@ -21,7 +21,7 @@ function probe(driver) {
     env: { ...process.env, SWITCHYARD_SQLITE_DRIVER: driver },
     encoding: 'utf8',
   });
-  return r.status === 0 ? null : (r.stderr.split('\n').find((l) => /^\w*Error:/.test(l)) ?? `exit ${r.status}`).trim();
+  return r.status === 0 ? null : (r.stderr.split('\n').find((l) => /^\w*(Error|Unavailable)( \[Error\])?:/.test(l)) ?? `exit ${r.status}`).trim();
 }
 
 let ran = 0;
