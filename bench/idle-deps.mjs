@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // The idle-RSS "dependency floor" (bench/README.md): a process that loads and initialises only
 // the pieces Switchyard's request path stands on, then does nothing. An HTTP server listening,
-// undici's agent (with its WebAssembly HTTP parser, compiled on first use), SQLite through
-// better-sqlite3 with a database file in WAL mode, and node:crypto's random source and SHA-256.
+// undici's agent (with its WebAssembly HTTP parser, compiled on first use), SQLite through the
+// driver Switchyard picks (node:sqlite where Node has it, else better-sqlite3; the same
+// SWITCHYARD_SQLITE_DRIVER forces one) with a database file in WAL mode, and node:crypto's random
+// source and SHA-256.
 // No routing, schemas, catalog, logging or Switchyard code. Usage: node idle-deps.mjs <port> <dir>
 import { createServer } from 'node:http';
 import { createHash, randomFillSync } from 'node:crypto';
@@ -11,13 +13,14 @@ import { join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 const Agent = require('undici/lib/dispatcher/agent.js');
-const Database = require('better-sqlite3');
+const nodeSqlite = process.env.SWITCHYARD_SQLITE_DRIVER === 'better-sqlite3' ? undefined : process.getBuiltinModule?.('node:sqlite');
 
 const [port, dir] = process.argv.slice(2);
 randomFillSync(Buffer.alloc(4096));
 createHash('sha256').update('floor').digest('hex');
-const db = new Database(join(dir, 'floor.sqlite'));
-db.pragma('journal_mode = WAL');
+const file = join(dir, 'floor.sqlite');
+const db = nodeSqlite ? new nodeSqlite.DatabaseSync(file) : new (require('better-sqlite3'))(file);
+db.exec('PRAGMA journal_mode = WAL');
 db.exec('CREATE TABLE IF NOT EXISTS t (id TEXT PRIMARY KEY, v TEXT)');
 db.prepare('INSERT OR REPLACE INTO t VALUES (?, ?)').run('a', 'b');
 const agent = new Agent({ keepAliveTimeout: 60_000 });

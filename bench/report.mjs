@@ -145,6 +145,44 @@ export function ingressNote(r) {
  * Before vs after (`--baseline <ref>`; also printed by run.mjs): chat completions of the baseline
  * build and of the current tree, same cells, same rounds. Δ is (now − before) / |before|.
  */
+/** The store figures per driver (bench/sqlite-store.mjs) and the matrix cells of both Switchyards (--sqlite-drivers). */
+export function sqliteDriversSections(r) {
+  const d = r.sqliteDrivers;
+  if (!d) return [];
+  const out = [];
+  const spread = (x, digits = 0) => (x ? `${fmt(x.median, digits)} (${fmt(x.min, digits)}–${fmt(x.max, digits)})` : '–');
+  if (d.store) {
+    const rows = d.store.metrics.map((m) => [m.label, spread(m.node, m.digits), spread(m['better-sqlite3'], m.digits), m.ratio ? `${fmt(m.ratio.median, 2)} (${fmt(m.ratio.min, 2)}–${fmt(m.ratio.max, 2)})` : '–']);
+    out.push({
+      title: `SQLite store, node:sqlite vs better-sqlite3 (${d.store.rounds} rounds, both drivers in every round, order alternating; median (min–max); ratio: node ÷ better-sqlite3 per round; other load on the machine per round: ${d.store.backgroundCpuPct.map((x) => `${fmt(x, 0)}%`).join(', ')})`,
+      headers: ['', 'node:sqlite', 'better-sqlite3', 'ratio'],
+      rows,
+    });
+  }
+  const cells = (r.matrix ?? []).filter((c) => c.results.switchyard && c.results['better-sqlite3']);
+  if (cells.length) {
+    const rows = cells.map((c) => {
+      const n = c.results.switchyard;
+      const b = c.results['better-sqlite3'];
+      return [
+        `${c.mode === 'stream' ? 'streaming' : 'non-streaming'} c=${c.concurrency}`,
+        `${fmt(n.added?.p50Ms)} / ${fmt(b.added?.p50Ms)}`,
+        `${fmt(n.added?.p99Ms)} / ${fmt(b.added?.p99Ms)}`,
+        `${fmtInt(n.rps)} / ${fmtInt(b.rps)}`,
+        `${fmt(n.cpuUsPerRequest, 0)} / ${fmt(b.cpuUsPerRequest, 0)}`,
+        `${fmt(n.peakRssMiB, 1)} / ${fmt(b.peakRssMiB, 1)}`,
+        `${fmt(c.backgroundCpuPct, 0)}%`,
+      ];
+    });
+    out.push({
+      title: 'Request path, node:sqlite / better-sqlite3 (two Switchyards of the same build, same cells and rounds, records on)',
+      headers: ['cell', 'added p50 ms', 'added p99 ms', 'req/s', 'CPU µs/req', 'peak RSS MiB', 'other load'],
+      rows,
+    });
+  }
+  return out;
+}
+
 export function baselineSection(r) {
   const bl = r.baseline;
   if (!bl || !r.matrix?.some((c) => c.results.baseline)) return null;
@@ -237,6 +275,10 @@ export function renderMarkdown(r) {
   if (before) {
     out.push(`\n**Before vs after**\n\n${before.text}\n`);
     out.push(mdTable(before.headers, before.rows));
+  }
+  for (const t of sqliteDriversSections(r)) {
+    out.push(`\n**${t.title}**\n`);
+    out.push(mdTable(t.headers, t.rows));
   }
   if (r.peers?.includes('portkey')) {
     const rows = [];

@@ -5,10 +5,10 @@
 // (Switchyard, and Portkey with --peer portkey) pinned to core 1. Direct-to-mock, Switchyard and
 // the peers are measured in alternation, round after round, within every cell of the matrix.
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { summariseProfile } from './lib/cpuprofile.mjs';
@@ -17,7 +17,7 @@ import { heapOwners } from './lib/heap-owners.mjs';
 import { ensurePortkey, portkeyHeaders, PORTKEY_VERSION } from './lib/portkey.mjs';
 import { settleIdle, IDLE_RULE } from './lib/idle.mjs';
 import { backgroundProbe, CLK_TCK, cpuSeconds, freePort, hasTaskset, killAllSync, memory, nofile, openFds, processTree, resetPeak, sleep, spawnNode, stopAll, stopChild, treeCpuSeconds } from './lib/proc.mjs';
-import { baselineSection, idleSummary, ingressNote, ingressSections, workersSection } from './report.mjs';
+import { baselineSection, idleSummary, ingressNote, ingressSections, sqliteDriversSections, workersSection } from './report.mjs';
 import { fmt, fmtInt, round, summarise, summariseSoak, table } from './lib/stats.mjs';
 import { answerOk, WIRE_NAMES, WIRES } from './lib/wires.mjs';
 
@@ -58,6 +58,10 @@ const { values: opt } = parseArgs({
     'idle-s': { type: 'string' },
     ingress: { type: 'string' },
     baseline: { type: 'string' },
+    'sqlite-drivers': { type: 'boolean', default: false },
+    'sqlite-rounds': { type: 'string' },
+    'sqlite-records': { type: 'string' },
+    'better-sqlite3-build': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -72,6 +76,13 @@ if (opt.help) {
   --baseline <git-ref>    also build and run Switchyard at <git-ref> (git worktree in the temp folder, node_modules
                           linked when its lockfile is covered by this tree's, else npm ci) and measure its chat
                           completions in every cell, interleaved with the current tree: before vs after
+  --sqlite-drivers        node:sqlite against better-sqlite3 (needs a Node with node:sqlite, 22.13+): the store
+                          measurement (bench/sqlite-store.mjs, --sqlite-rounds N rounds, default 7; quick 5;
+                          --sqlite-records N records per run, default 20000), both drivers in every round, and a
+                          second Switchyard of the current tree on better-sqlite3 in every cell of the matrix
+  --better-sqlite3-build DIR
+                          a better-sqlite3 package built for the running Node (its addon in build/Release): the
+                          current tree's copy uses it instead of this tree's, which is built for another Node
   --peer portkey          also measure the Portkey gateway ${PORTKEY_VERSION} (installed into a temp folder)
   --profile               also record a CPU profile of Switchyard under load (non-streaming and streaming)
   --profile-only          only the CPU profiles
@@ -108,6 +119,9 @@ const extraDoors = () => ingress.filter((w) => w !== 'chat' && doorAvailable[w] 
 /** Front doors found missing from the build (404 to the probe): left out, with the reason. */
 const doorAvailable = {};
 const baselineRef = opt.baseline ?? null;
+const sqliteDrivers = opt['sqlite-drivers'];
+const sqliteRounds = Number(opt['sqlite-rounds'] ?? (quick ? 5 : 7));
+const sqliteRecords = Number(opt['sqlite-records'] ?? 20_000);
 const peers = opt.peer.flatMap((p) => p.split(',')).filter(Boolean);
 for (const p of peers) if (p !== 'portkey') throw new Error(`unknown peer "${p}" (known: portkey)`);
 const concs = (opt.conc ?? '1,16,64,256').split(',').map(Number);
@@ -122,7 +136,7 @@ const soakMinutes = opt.soak ? Number(opt.soak) : 0;
 const doProfile = opt.profile || opt['profile-only'];
 const doMatrix = !opt['profile-only'] && !opt['no-matrix'];
 const doMemory = !opt['no-memory'] && !opt['profile-only'];
-const maxMinutes = Number(opt['max-minutes'] ?? (quick ? 8 : 30)) + soakMinutes + (baselineRef ? 5 : 0);
+const maxMinutes = Number(opt['max-minutes'] ?? (quick ? 8 : 30)) + soakMinutes + (baselineRef ? 5 : 0) + (sqliteDrivers ? 5 : 0);
 const waitQuietS = Number(opt['wait-quiet'] ?? (quick ? 20 : 60));
 const cellAttempts = Number(opt['cell-attempts'] ?? (quick ? 1 : 2));
 const doFloor = !opt['no-floor'];
@@ -364,12 +378,12 @@ const memProbeArgs = (file) => (file ? ['--expose-gc', '--import', MEM_PROBE] : 
  * A Switchyard on the routers' core. `wire` picks the front door its target drives (one process
  * per door in the matrix, so CPU and RSS are each door's own); `root` another build (the baseline).
  */
-async function startSwitchyard({ cpuProfDir, memProbe, workers, cores = PROXY_CORE, wire = 'chat', root = CURRENT, name } = {}) {
+async function startSwitchyard({ cpuProfDir, memProbe, workers, cores = PROXY_CORE, wire = 'chat', root = CURRENT, name, sqliteDriver } = {}) {
   const port = await freePort();
   const dir = join(work, `switchyard-${++instance}`);
   mkdirSync(dir, { recursive: true });
   const probeFile = memProbe ? join(dir, 'mem.json') : null;
-  const env = childEnv({ PORT: String(port), HOST: '127.0.0.1', SWITCHYARD_DATA_DIR: join(dir, 'data'), GROQ_API_KEY: 'bench', GROQ_BASE_URL: `${mock.origin}/v1`, ...(probeFile ? { BENCH_MEM_PROBE: probeFile } : {}), ...snapshotEnv(probeFile) });
+  const env = childEnv({ PORT: String(port), HOST: '127.0.0.1', SWITCHYARD_DATA_DIR: join(dir, 'data'), GROQ_API_KEY: 'bench', GROQ_BASE_URL: `${mock.origin}/v1`, ...(probeFile ? { BENCH_MEM_PROBE: probeFile } : {}), ...snapshotEnv(probeFile), ...sqliteDriverEnv(sqliteDriver) });
   const nodeArgs = [...(opt['node-args'] ? opt['node-args'].split(/\s+/).filter(Boolean) : []), ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), ...memProbeArgs(probeFile)];
   const logFile = join(dir, 'switchyard.log');
   const serveArgs = workers !== undefined ? ['serve', '--workers', String(workers)] : ['serve'];
@@ -396,6 +410,87 @@ async function startSwitchyard({ cpuProfDir, memProbe, workers, cores = PROXY_CO
   return child;
 }
 
+// ---------------------------------------------------------------- SQLite drivers (--sqlite-drivers)
+const SQLITE_DRIVERS = ['node', 'better-sqlite3'];
+/** The environment that makes a Switchyard use one SQLite driver (none: its own choice). */
+const sqliteDriverEnv = (driver) => (driver ? { SWITCHYARD_SQLITE_DRIVER: driver } : {});
+
+/** Both drivers open a database under this Node from the current tree's copy; throws with the reason otherwise. */
+function checkSqliteDrivers() {
+  const module = pathToFileURL(join(CURRENT, 'dist', 'storage', 'sqlite-driver.js')).href;
+  const versions = {};
+  for (const d of SQLITE_DRIVERS) {
+    const script = `const m = await import(${JSON.stringify(module)}); const c = m.openSqlite(':memory:'); process.stdout.write(String(c.prepare('SELECT sqlite_version() AS v').get().v));`;
+    try {
+      versions[d] = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: CURRENT, env: childEnv(sqliteDriverEnv(d)), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    } catch (err) {
+      throw new Error(`--sqlite-drivers: the ${d} driver does not work under Node ${process.version}: ${String(err.stderr ?? err.message).trim().split('\n').find((l) => /Error/.test(l)) ?? err.message}`);
+    }
+  }
+  return versions;
+}
+
+/** Per metric: median, min and max over the rounds. */
+const spreadOf = (xs) => {
+  const s = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  return s.length ? { median: s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2, min: s[0], max: s.at(-1), n: s.length } : null;
+};
+const STORE_METRICS = [
+  ['records/s, off-loop checkpoints (serve)', 'offLoopCheckpoints.recordsPerS', 0],
+  ['CPU µs per record, off-loop checkpoints', 'offLoopCheckpoints.cpuUsPerRecord', 1],
+  ['flush p50 ms, off-loop checkpoints', 'offLoopCheckpoints.flushP50Ms', 2],
+  ['flush p99 ms, off-loop checkpoints', 'offLoopCheckpoints.flushP99Ms', 2],
+  ['event-loop delay max ms, off-loop checkpoints', 'offLoopCheckpoints.loopDelayMaxMs', 1],
+  ['checkpoint cycles', 'offLoopCheckpoints.checkpointCycles', 0],
+  ["records/s, SQLite's own checkpoint", 'autoCheckpoint.recordsPerS', 0],
+  ["CPU µs per record, SQLite's own checkpoint", 'autoCheckpoint.cpuUsPerRecord', 1],
+  ["flush p99 ms, SQLite's own checkpoint", 'autoCheckpoint.flushP99Ms', 2],
+  ["event-loop delay max ms, SQLite's own checkpoint", 'autoCheckpoint.loopDelayMaxMs', 1],
+  ['key/credit updates/s (autocommit)', 'keys.writesPerS', 0],
+  ['CPU µs per key/credit update', 'keys.cpuUsPerWrite', 1],
+  ['key-row reads/s', 'keys.readsPerS', 0],
+  ['CPU µs per key-row read', 'keys.cpuUsPerRead', 1],
+  ['event-loop delay max ms, key updates', 'keys.loopDelayMaxMs', 1],
+];
+const at = (o, path) => path.split('.').reduce((x, k) => x?.[k], o);
+
+/**
+ * The store measurement: bench/sqlite-store.mjs once per driver per round, on the routers' core,
+ * the order alternating, so both drivers meet the same machine state; the other load on the
+ * machine is read per round.
+ */
+async function sqliteStore() {
+  const runs = Object.fromEntries(SQLITE_DRIVERS.map((d) => [d, []]));
+  const backgroundCpuPct = [];
+  const logFile = join(work, 'sqlite-store.log');
+  for (let r = 0; r < sqliteRounds; r++) {
+    const order = r % 2 === 0 ? SQLITE_DRIVERS : [...SQLITE_DRIVERS].reverse();
+    const background = backgroundProbe();
+    for (const d of order) {
+      const dir = join(work, `sqlite-store-${r}-${d}`);
+      const child = spawnNode(`sqlite-store ${d}`, PROXY_CORE, [join(BENCH, 'sqlite-store.mjs'), join(CURRENT, 'dist'), dir, String(sqliteRecords)], { cwd: work, env: childEnv(sqliteDriverEnv(d)), logFile, pipeStdout: true });
+      let out = '';
+      child.proc.stdout.on('data', (b) => (out += b));
+      const code = await child.exitPromise;
+      rmSync(dir, { recursive: true, force: true });
+      if (code !== 0) throw new Error(`sqlite-store (${d}) exited with ${code}: ${lastLogLines(logFile, 5)}`);
+      const result = JSON.parse(out.trim().split('\n').at(-1));
+      if (result.driver !== d) throw new Error(`sqlite-store asked for ${d} ran ${result.driver}`);
+      runs[d].push(result);
+    }
+    backgroundCpuPct.push(round(background() * 100, 1));
+    log(`sqlite store round ${r + 1}/${sqliteRounds}: ${order.map((d) => `${d} ${fmtInt(runs[d].at(-1).offLoopCheckpoints.recordsPerS)} records/s, ${fmtInt(runs[d].at(-1).keys.writesPerS)} key updates/s`).join('; ')}; other load ${fmt(backgroundCpuPct.at(-1), 0)}%`);
+  }
+  const metrics = STORE_METRICS.map(([label, path, digits]) => {
+    const m = { label, path, digits };
+    for (const d of SQLITE_DRIVERS) m[d] = spreadOf(runs[d].map((x) => at(x, path)));
+    // Paired per round: the same machine state for both.
+    m.ratio = spreadOf(runs.node.map((x, i) => at(x, path) / at(runs['better-sqlite3'][i], path)));
+    return m;
+  });
+  return { rounds: sqliteRounds, records: sqliteRecords, batch: runs.node[0]?.batch, keyOps: runs.node[0]?.keyOps, backgroundCpuPct, metrics, runs };
+}
+
 // ---------------------------------------------------------------- the current tree, as built
 /**
  * Where this tree's Switchyard runs from: a copy of what `npm run build` produced, taken right
@@ -408,15 +503,34 @@ function snapshotCurrent() {
   mkdirSync(dir, { recursive: true });
   // src/ only for the CPU profile's source maps (dist/*.js.map point at ../src).
   for (const p of ['bin', 'dist', 'catalog', 'demo', 'src', 'package.json']) if (existsSync(join(ROOT, p))) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  if (opt['better-sqlite3-build']) overlayNodeModules(dir, resolve(opt['better-sqlite3-build']));
+  else symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   CURRENT = dir;
+}
+/**
+ * --better-sqlite3-build: the copy's node_modules links every package of this tree's except
+ * better-sqlite3, which is a copy of the given build (a native addon is built for one Node ABI;
+ * the package's own lookup finds the addon next to its code, and its dependencies through the links).
+ */
+function overlayNodeModules(dir, build) {
+  if (!existsSync(join(build, 'build', 'Release', 'better_sqlite3.node'))) throw new Error(`--better-sqlite3-build ${build}: no build/Release/better_sqlite3.node`);
+  const nm = join(dir, 'node_modules');
+  mkdirSync(nm);
+  for (const entry of readdirSync(join(ROOT, 'node_modules'))) {
+    if (entry === 'better-sqlite3') continue;
+    symlinkSync(join(ROOT, 'node_modules', entry), join(nm, entry));
+  }
+  cpSync(build, join(nm, 'better-sqlite3'), { recursive: true });
 }
 /** The links into this tree's node_modules go first: nothing may delete through them. */
 function unlinkNodeModules() {
   for (const dir of [CURRENT !== ROOT ? CURRENT : null, baselineWorktree]) {
     if (!dir) continue;
     try {
-      rmSync(join(dir, 'node_modules'), { force: true });
+      const nm = join(dir, 'node_modules');
+      // An overlay (--better-sqlite3-build): its links, then its own copy of better-sqlite3.
+      if (existsSync(nm) && !lstatSync(nm).isSymbolicLink()) for (const entry of readdirSync(nm)) rmSync(join(nm, entry), { force: true, recursive: !lstatSync(join(nm, entry)).isSymbolicLink() });
+      rmSync(nm, { force: true });
     } catch {
       /* a real directory (npm ci): removed with its folder */
     }
@@ -1210,6 +1324,10 @@ function printReport(results) {
     lines.push(`\n${before.text}`);
     lines.push(table(before.headers, before.rows));
   }
+  for (const t of sqliteDriversSections(results)) {
+    lines.push(`\n${t.title}`);
+    lines.push(table(t.headers, t.rows));
+  }
   if (results.memory.length) {
     lines.push('\nMemory per open stream (slow streams: one chunk every ' + results.config.slowIntervalMs + ' ms; RSS and live heap after a full GC)');
     lines.push(
@@ -1309,6 +1427,10 @@ async function main() {
     }
   }
   snapshotCurrent();
+  if (sqliteDrivers) {
+    results.sqliteDrivers = { node: process.version, sqliteVersions: checkSqliteDrivers(), measured: 'store: bench/sqlite-store.mjs per driver, interleaved rounds; matrix: "switchyard" forced to node:sqlite, "better-sqlite3" the same build forced to better-sqlite3' };
+    log(`sqlite drivers: ${JSON.stringify(results.sqliteDrivers.sqliteVersions)} under Node ${process.version}`);
+  }
   let baseline = null;
   if (baselineRef && !doMatrix) log(`--baseline ${baselineRef}: ignored, the matrix is not measured`);
   else if (baselineRef) {
@@ -1330,29 +1452,31 @@ async function main() {
   let pk = null;
   let fl = null;
   let bl = null;
+  let bs = null; // --sqlite-drivers: the current tree on better-sqlite3
   const doors = {}; // front door -> its Switchyard (started once idle RSS is measured)
   let idleDone = null;
   if (doMatrix) {
     let bare = null;
     let deps = null;
-    [sy, pk, bare, deps, bl] = await Promise.all([
-      startSwitchyard(),
+    [sy, pk, bare, deps, bl, bs] = await Promise.all([
+      startSwitchyard(sqliteDrivers ? { sqliteDriver: 'node' } : {}),
       peers.includes('portkey') ? startPortkey() : null,
       idleMaxS > 0 ? startBareNode() : null,
       idleMaxS > 0 ? startDepsFloor() : null,
       baseline ? startSwitchyard({ root: baseline.root, name: 'baseline' }) : null,
+      sqliteDrivers ? startSwitchyard({ name: 'better-sqlite3', sqliteDriver: 'better-sqlite3' }) : null,
     ]);
     const settle = (child, stop, lowest = false) => (child ? settleIdle(child.pid, { readyAt: child.readyAt, maxS: Math.max(1, idleMaxS), stop, lowest }) : null);
     // The bare server usually has nothing to release; its polling ends with the routers'.
     let routersDone = false;
-    const routers = Promise.all([settle(sy), settle(pk), settle(bl)]).finally(() => (routersDone = true));
+    const routers = Promise.all([settle(sy), settle(pk), settle(bl), settle(bs)]).finally(() => (routersDone = true));
     const bareIdle = settle(bare, () => routersDone);
     // The dependency floor drops ~2 MiB at once and releases its young generation only ~20 s later,
     // which the settle rule would miss: it reports its lowest reading until the routers are done
     // and at least 60 s have passed (or the --idle-s limit).
     const depsIdle = settle(deps, () => routersDone && Date.now() - deps.readyAt >= 60_000, true);
     log(`switchyard ${sy.origin} (pid ${sy.pid})${bl ? `, baseline ${baseline.short} ${bl.origin} (pid ${bl.pid})` : ''}${pk ? `, portkey ${pk.origin} (pid ${pk.pid})` : ''}${bare ? `, bare node (pid ${bare.pid})` : ''}${deps ? `, dependency floor (pid ${deps.pid})` : ''}: idle, measuring idle RSS for up to ${idleMaxS} s`);
-    idleDone = Promise.all([routers, bareIdle, depsIdle]).then(async ([[idleSy, idlePk, idleBl], idleBare, idleDeps]) => {
+    idleDone = Promise.all([routers, bareIdle, depsIdle]).then(async ([[idleSy, idlePk, idleBl, idleBs], idleBare, idleDeps]) => {
       if (bare) await stopChild(bare, 5000);
       if (deps) await stopChild(deps, 5000);
       const only = (x) => (idleMaxS > 0 ? x : { ...x, settledMiB: null, anonMiB: null, fileMiB: null, shmemMiB: null, reason: 'not measured (--idle-s 0)' });
@@ -1362,6 +1486,7 @@ async function main() {
         switchyard: only(idleSy),
         ...(idlePk ? { portkey: only(idlePk) } : {}),
         ...(idleBl ? { baseline: { commit: baseline.short, ...only(idleBl) } } : {}),
+        ...(idleBs ? { betterSqlite3: only(idleBs) } : {}),
         ...(idleBare ? { bareNode: { script: BARE_NODE_SCRIPT, ...idleBare } } : {}),
         ...(idleDeps ? { dependencyFloor: { script: 'bench/idle-deps.mjs', ...idleDeps } } : {}),
       };
@@ -1407,6 +1532,8 @@ async function main() {
     }
   }
 
+  if (sqliteDrivers) results.sqliteDrivers.store = await sqliteStore();
+
   if (doWorkers) {
     results.workersScaling = await workersScaling().catch((err) => {
       log(`workers scaling: not available: ${err?.message ?? err}`);
@@ -1435,6 +1562,10 @@ async function main() {
     if (bl) {
       results.sanity.baseline = await sanity(bl.target);
       targets.push(bl.target);
+    }
+    if (bs) {
+      results.sanity['better-sqlite3'] = await sanity(bs.target);
+      targets.push(bs.target);
     }
     for (const child of Object.values(doors)) {
       results.sanity[child.target.name] = await sanity(child.target);
@@ -1485,6 +1616,7 @@ async function main() {
       results.baselinePeakRssMiB = round(memory(bl.pid).hwmKiB / 1024, 1);
       await stopChild(bl, 10_000);
     }
+    if (bs) await stopChild(bs, 10_000);
     for (const child of Object.values(doors)) await stopChild(child, 10_000);
     if (pk) await stopChild(pk, 10_000);
     if (fl) await stopChild(fl, 5000);

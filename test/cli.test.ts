@@ -84,6 +84,13 @@ describe('switchyard serve', () => {
     assert.match(p.output(), /refusing to bind 0\.0\.0\.0 without API keys/);
   });
 
+  it('refuses an unknown SQLite driver in one line (SWITCHYARD_SQLITE_DRIVER)', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+    const p = run(['serve', '--port', '0'], { SWITCHYARD_SQLITE_DRIVER: 'sqlite4' }, cwd);
+    assert.equal(await p.exited, 2);
+    assert.match(p.output(), /^switchyard: SWITCHYARD_SQLITE_DRIVER must be "node" or "better-sqlite3", not "sqlite4"\n$/);
+  });
+
   it('rejects an invalid config file naming the bad field', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
     writeFileSync(join(cwd, 'switchyard.yaml'), 'server:\n  port: "eighty"\n');

@@ -31,6 +31,7 @@ describe('SQLite lock waits', () => {
     });
     await sleep(10);
     const started = performance.now();
+    assert.equal(order.length, 0, 'the first still holds the lock when the second starts');
     const waitingTx = second.tx(async (q) => {
       await q.query("INSERT INTO t (who) VALUES ('second tx')");
       order.push('second tx');
@@ -43,8 +44,10 @@ describe('SQLite lock waits', () => {
     const waited = performance.now() - started;
 
     assert.deepEqual(order, ['first commits', 'second tx', 'second autocommit']);
-    assert.ok(waited >= 100, `the second connection waited for the lock (${waited.toFixed(0)} ms)`);
-    assert.ok(ticks >= 15, `timers kept firing while it waited (${ticks} ticks of 5 ms in ${waited.toFixed(0)} ms)`);
+    // The order shows the waiting; its length in ms depends on the machine's load, so it is not asserted.
+    // A busy handler sleeping in the thread would let no timer fire (and the first could not commit
+    // before it gave up). How many fire depends on the machine's load, so only "some" is asserted.
+    assert.ok(ticks >= 1, `timers kept firing while it waited (${ticks} ticks of 5 ms in ${waited.toFixed(0)} ms)`);
     const rows = await first.query<{ who: string }>('SELECT who FROM t ORDER BY id');
     assert.deepEqual(rows.map((r) => r.who), ['first', 'second tx', 'second autocommit']);
     await first.close();

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { Catalog, EMBEDDED_CATALOG_DIR, EMBEDDED_SNAPSHOT_FILE, embeddedSnapshot, loadEmbeddedSources } from '../src/catalog/load.js';
+import { sqliteDriver } from '../src/storage/sqlite-driver.js';
 
 const PROBE = fileURLToPath(new URL('./fixtures/startup/probe.ts', import.meta.url));
 
@@ -27,7 +28,7 @@ describe('start-up', () => {
     try {
       const run = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), PROBE], {
         cwd: dir,
-        env: { PATH: process.env.PATH ?? '', SWITCHYARD_DATA_DIR: dir, GROQ_API_KEY: 'test-key' },
+        env: { PATH: process.env.PATH ?? '', SWITCHYARD_DATA_DIR: dir, GROQ_API_KEY: 'test-key', SWITCHYARD_SQLITE_DRIVER: sqliteDriver() },
         encoding: 'utf8',
         timeout: 60_000,
       });
@@ -37,7 +38,9 @@ describe('start-up', () => {
       // The probe saw the gateway's own modules and its runtime libraries: the list is real.
       assert.ok(modules.some((m) => m.includes('/src/validation/compiled.js')), 'compiled validators loaded');
       assert.ok(modules.some((m) => m.includes('/node_modules/undici/')), 'undici loaded');
-      assert.ok(modules.some((m) => m.includes('/node_modules/better-sqlite3/')), 'better-sqlite3 loaded');
+      // The native addon is loaded only where it is the driver (Node 20, or forced): on node:sqlite it stays on disk.
+      const native = modules.some((m) => m.includes('/node_modules/better-sqlite3/'));
+      assert.equal(native, sqliteDriver() === 'better-sqlite3', `better-sqlite3 loaded: ${native}, driver ${sqliteDriver()}`);
       for (const pkg of ['/node_modules/yaml/', '/node_modules/@sinclair/typebox/', '/node_modules/ajv/dist/compile/', '/node_modules/ajv/dist/ajv.js']) {
         assert.deepEqual(modules.filter((m) => m.includes(pkg)), [], `${pkg} loaded at start-up`);
       }

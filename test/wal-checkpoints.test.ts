@@ -3,7 +3,8 @@
  * files: cycles copy the log and let it restart long before SQLite's own checkpoint would run inside
  * a commit, nothing committed is lost (also with another writer on the file, and when the process
  * is killed mid-write), a failing cycle leaves checkpoints to SQLite, and the cluster primary's
- * rounds hold the workers' writes around a cycle.
+ * rounds hold the workers' writes around a cycle. Connections come from the driver this process
+ * chose (SWITCHYARD_SQLITE_DRIVER forces one).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,8 +12,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { SqliteSql } from '../src/storage/sql.js';
+import { openSqlite, pragmaValue } from '../src/storage/sqlite-driver.js';
 import { WalCheckpoints } from '../src/storage/wal-checkpoints.js';
 import { ClusterCheckpoints } from '../src/cluster/checkpoints.js';
 
@@ -20,9 +21,9 @@ const PAGE_FRAME = 4096 + 24; // a WAL frame: header + one 4 KiB page
 const dataDir = () => mkdtempSync(join(tmpdir(), 'switchyard-wal-'));
 
 function reopened(dir: string): { rows: number; integrity: string } {
-  const db = new Database(join(dir, 'switchyard.sqlite'));
-  const rows = Number(db.prepare('SELECT count(*) FROM t').pluck().get());
-  const integrity = String(db.prepare('PRAGMA integrity_check').pluck().get());
+  const db = openSqlite(join(dir, 'switchyard.sqlite'));
+  const rows = Number(db.prepare('SELECT count(*) AS n FROM t').get()!.n);
+  const integrity = String(pragmaValue(db, 'integrity_check'));
   db.close();
   return { rows, integrity };
 }
@@ -55,15 +56,15 @@ describe('WAL checkpoints off the event loop', () => {
 
   it('a cycle waits for its fsyncs with the event loop free, holding its read transaction', async () => {
     const file = join(dataDir(), 'db.sqlite');
-    const db = new Database(file);
-    db.pragma('journal_mode = WAL');
+    const db = openSqlite(file);
+    db.exec('PRAGMA journal_mode = WAL');
     db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
     const cp = new WalCheckpoints(file, db, { thresholdFrames: 1 });
     const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
-    insert.run('a'.repeat(5000));
+    insert.all(['a'.repeat(5000)]);
     assert.equal(cp.due(), true);
     await cp.run(); // the first cycle also opens the files and the second connection
-    insert.run('b'.repeat(5000));
+    insert.all(['b'.repeat(5000)]);
     const cycle = cp.run();
     // The loop turns while the cycle waits for fdatasync on the thread pool; meanwhile the main
     // connection's read lock keeps any writer from restarting the log over the copied frames.
@@ -74,8 +75,8 @@ describe('WAL checkpoints off the event loop', () => {
     assert.equal(cp.cycles, 2);
     assert.equal(cp.lastResult!.checkpointed, cp.lastResult!.log, JSON.stringify(cp.lastResult));
     assert.equal(cp.due(), false);
-    insert.run('c'); // the first write after a complete cycle restarts the log
-    assert.ok((db.pragma('wal_checkpoint(NOOP)') as { log: number }[])[0].log < cp.lastResult!.log);
+    insert.all(['c']); // the first write after a complete cycle restarts the log
+    assert.ok(db.prepare('PRAGMA wal_checkpoint(NOOP)').get<{ log: number }>()!.log < cp.lastResult!.log);
     await cp.close(() => db.close());
   });
 
@@ -83,8 +84,8 @@ describe('WAL checkpoints off the event loop', () => {
     const dir = dataDir();
     const sql = new SqliteSql(dir, { checkpoints: { thresholdFrames: 8 } });
     await sql.query('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
-    const other = new Database(join(dir, 'switchyard.sqlite'));
-    other.pragma('busy_timeout = 5000');
+    const other = openSqlite(join(dir, 'switchyard.sqlite'));
+    other.exec('PRAGMA busy_timeout = 5000');
     const insertOther = other.prepare('INSERT INTO t (body) VALUES (?)');
     const body = 'z'.repeat(1800);
     let ours = 0;
@@ -95,7 +96,7 @@ describe('WAL checkpoints off the event loop', () => {
       });
       // The other connection commits while our writes and cycles are queued or in flight.
       await new Promise((r) => setImmediate(r));
-      insertOther.run(body);
+      insertOther.all([body]);
       theirs++;
       await write;
       ours += 3;
@@ -136,14 +137,14 @@ describe('WAL checkpoints off the event loop', () => {
 
   it('a cycle that cannot run stops the cycles and leaves checkpoints to SQLite', async () => {
     const file = join(dataDir(), 'rollback-journal.sqlite');
-    const db = new Database(file); // journal_mode DELETE: there is no log file to sync
+    const db = openSqlite(file); // journal_mode DELETE: there is no log file to sync
     db.exec('CREATE TABLE t (x)');
     const failures: Error[] = [];
     const cp = new WalCheckpoints(file, db, { thresholdFrames: 1, onFallback: (e) => failures.push(e) });
     await cp.run();
     assert.equal(failures.length, 1);
     assert.ok(cp.failure);
-    assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 1000, "SQLite's own checkpoint is on, as by default");
+    assert.equal(pragmaValue(db, 'wal_autocheckpoint'), 1000, "SQLite's own checkpoint is on, as by default");
     assert.equal(db.inTransaction, false);
     assert.equal(cp.due(), false);
     await cp.run();
@@ -175,8 +176,8 @@ describe('WAL checkpoints off the event loop', () => {
 
   it('the cluster primary: a due log makes a round (hold the workers, cycle, release) and the log restarts', async () => {
     const file = join(dataDir(), 'db.sqlite');
-    const worker = new Database(file); // a worker's connection
-    worker.pragma('journal_mode = WAL');
+    const worker = openSqlite(file); // a worker's connection
+    worker.exec('PRAGMA journal_mode = WAL');
     worker.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
     const insert = worker.prepare('INSERT INTO t (body) VALUES (?)');
     const events: string[] = [];
@@ -197,7 +198,7 @@ describe('WAL checkpoints off the event loop', () => {
     );
     await primary.poll();
     assert.deepEqual(events, [], 'nothing to do while the log is short');
-    for (let i = 0; i < 20; i++) insert.run('w'.repeat(3000));
+    for (let i = 0; i < 20; i++) insert.all(['w'.repeat(3000)]);
     const round = primary.poll();
     assert.equal(holding, true);
     await round;
@@ -205,11 +206,11 @@ describe('WAL checkpoints off the event loop', () => {
     assert.equal(primary.cycles.cycles, 1);
     const { log, checkpointed } = primary.cycles.lastResult!;
     assert.ok(log >= 20 && checkpointed === log, JSON.stringify(primary.cycles.lastResult));
-    insert.run('after the round'); // the first write after a whole-log cycle restarts the log
-    assert.ok((worker.pragma('wal_checkpoint(NOOP)') as { log: number }[])[0].log < log);
+    insert.all(['after the round']); // the first write after a whole-log cycle restarts the log
+    assert.ok(worker.prepare('PRAGMA wal_checkpoint(NOOP)').get<{ log: number }>()!.log < log);
     await primary.close();
-    assert.equal(Number(worker.prepare('SELECT count(*) FROM t').pluck().get()), 21);
-    assert.equal(worker.pragma('integrity_check', { simple: true }), 'ok');
+    assert.equal(Number(worker.prepare('SELECT count(*) AS n FROM t').get()!.n), 21);
+    assert.equal(pragmaValue(worker, 'integrity_check'), 'ok');
     worker.close();
   });
 });

@@ -3,6 +3,7 @@ import { ConfigError, loadSettings, type Settings } from '../config/load.js';
 import pino, { type Logger } from 'pino';
 import { createLogger } from '../observability/logger.js';
 import { createApp, StartupError, type App, type AppOptions } from '../app.js';
+import { SqliteDriverUnavailable } from '../storage/sqlite-driver.js';
 import { nanoToUsd, usdToNano } from '../keys/money.js';
 import { startServer, type RunningServer } from '../http/server.js';
 import { closeAgents } from '../upstream/transport.js';
@@ -285,7 +286,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
         process.exitCode = 2;
     }
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof StartupError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (err instanceof ConfigError || err instanceof StartupError || err instanceof SqliteDriverUnavailable || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`switchyard: ${(err as Error).message}\n`);
       process.exit(2);
     }

@@ -1,5 +1,5 @@
-import Database from 'better-sqlite3';
 import { WalCheckpoints } from '../storage/wal-checkpoints.js';
+import { openSqlite, type SqliteConnection } from '../storage/sqlite-driver.js';
 
 /**
  * Checkpoints of the embedded database for `serve --workers N`, run by the primary (which serves
@@ -31,7 +31,7 @@ export interface ClusterCheckpointOptions {
 
 export class ClusterCheckpoints {
   readonly cycles: WalCheckpoints;
-  private readonly db: Database.Database;
+  private readonly db: SqliteConnection;
   private readonly timer: NodeJS.Timeout;
   private round = 0;
   private running: Promise<void> | null = null;
@@ -42,8 +42,8 @@ export class ClusterCheckpoints {
     private readonly workers: WriteHolders,
     private readonly opts: ClusterCheckpointOptions = {},
   ) {
-    this.db = new Database(file, { fileMustExist: true });
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openSqlite(file, { mustExist: true });
+    this.db.exec('PRAGMA busy_timeout = 5000');
     this.cycles = new WalCheckpoints(file, this.db, { thresholdFrames: opts.thresholdFrames, onFallback: opts.onFallback });
     this.timer = setInterval(() => void this.poll(), opts.pollMs ?? 50);
     this.timer.unref();

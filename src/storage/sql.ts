@@ -1,10 +1,9 @@
-import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type pgTypes from 'pg';
 import { WalCheckpoints, type WalCheckpointOptions } from './wal-checkpoints.js';
-import { isBusy } from './sqlite-busy.js';
+import { isBusy, openSqlite, type SqliteConnection, type SqliteStatement } from './sqlite-driver.js';
 
 // node-postgres is loaded only when a PostgreSQL URL is configured: an embedded-default process
 // does not pay its memory (a few MiB) for a driver it never uses.
@@ -13,7 +12,8 @@ let pgModule: typeof pgTypes | null = null;
 const loadPg = (): typeof pgTypes => (pgModule ??= require('pg') as typeof pgTypes);
 
 /**
- * The one SQL seam under every store: the embedded SQLite file (better-sqlite3) or a PostgreSQL
+ * The one SQL seam under every store: the embedded SQLite file (node:sqlite or better-sqlite3,
+ * sqlite-driver.ts) or a PostgreSQL
  * server (node-postgres). Statements are written once, with PostgreSQL's `$1…$n` placeholders and
  * the portable subset of SQL both engines share (`INSERT … ON CONFLICT`, `RETURNING`, `CASE`);
  * `dialect` lets the few engine-specific spots (row locks, date formatting) pick their variant.
@@ -85,8 +85,8 @@ export class SqliteSql implements Sql {
   readonly dialect = 'sqlite' as const;
   readonly forUpdate = '';
   readonly description: string;
-  private readonly db: Database.Database;
-  private readonly statements = new Map<string, { st: Database.Statement; order: number[] }>();
+  private readonly db: SqliteConnection;
+  private readonly statements = new Map<string, { st: SqliteStatement; order: number[] }>();
   private chain: Promise<unknown> = Promise.resolve();
   /** Checkpoints with their fsyncs off the event loop (wal-checkpoints.ts); null: SQLite's own. */
   readonly checkpoints: WalCheckpoints | null = null;
@@ -96,15 +96,15 @@ export class SqliteSql implements Sql {
     mkdirSync(dataDir, { recursive: true });
     const file = sqliteFile(dataDir);
     this.description = `sqlite:${file}`;
-    this.db = new Database(file);
+    this.db = openSqlite(file);
     // Opening may wait for another connection (the switch to WAL, a recovery) under SQLite's busy
     // timeout; afterwards the connection has none, and withLock waits instead.
-    this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('journal_mode = WAL');
+    this.db.exec('PRAGMA busy_timeout = 5000');
+    this.db.exec('PRAGMA journal_mode = WAL');
     // WAL + NORMAL: a committed transaction survives the process being killed (kill -9); only an
     // operating-system crash or power loss can drop the last few commits.
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 0');
+    this.db.exec('PRAGMA synchronous = NORMAL');
+    this.db.exec('PRAGMA busy_timeout = 0');
     if (opts.checkpoints) this.checkpoints = new WalCheckpoints(file, this.db, opts.checkpoints);
   }
 
@@ -118,7 +118,12 @@ export class SqliteSql implements Sql {
     });
   }
 
-  private versionStatement: Database.Statement | null = null;
+  /** The driver under this connection (sqlite-driver.ts). */
+  get driver(): string {
+    return this.db.driver;
+  }
+
+  private versionStatement: SqliteStatement | null = null;
   private versionRead = { value: 0, at: -Infinity };
 
   externalVersion(): number {
@@ -126,8 +131,8 @@ export class SqliteSql implements Sql {
     if (now - this.versionRead.at < 5) return this.versionRead.value;
     let value = 0;
     try {
-      this.versionStatement ??= this.db.prepare('SELECT config_version FROM account WHERE id = 1').pluck();
-      value = Number(this.versionStatement.get() ?? 0);
+      this.versionStatement ??= this.db.prepare('SELECT config_version FROM account WHERE id = 1');
+      value = Number(this.versionStatement.get()?.config_version ?? 0);
     } catch (err) {
       // Busy (rare in WAL mode): the last value stands until the next read.
       if (isBusy(err)) return this.versionRead.value;
@@ -139,7 +144,7 @@ export class SqliteSql implements Sql {
   }
 
   /** The prepared statement for a `$n` statement text, converted and prepared once. */
-  private prepare(sql: string): { st: Database.Statement; order: number[] } {
+  private prepare(sql: string): { st: SqliteStatement; order: number[] } {
     let hit = this.statements.get(sql);
     if (!hit) {
       const order: number[] = [];
@@ -174,9 +179,7 @@ export class SqliteSql implements Sql {
       const v = params[order[i]];
       values[i] = typeof v === 'boolean' ? (v ? 1 : 0) : v === undefined ? null : v;
     }
-    if (st.reader) return st.all(...values) as T[];
-    st.run(...values);
-    return [];
+    return st.all(values) as T[];
   }
 
   /**

@@ -1,6 +1,5 @@
-import Database from 'better-sqlite3';
 import { open, type FileHandle } from 'node:fs/promises';
-import { isBusy } from './sqlite-busy.js';
+import { isBusy, openSqlite, type SqliteConnection, type SqliteStatement } from './sqlite-driver.js';
 
 /**
  * SQLite's own automatic checkpoint copies the write-ahead log back into the database file from
@@ -56,10 +55,10 @@ export class WalCheckpoints {
   /** Why cycles stopped (SQLite's automatic checkpoints remain), or null. */
   failure: Error | null = null;
   private readonly threshold: number;
-  private readonly frames: Database.Statement;
-  private readonly readCookie: Database.Statement;
-  private copier: Database.Database | null = null;
-  private copy: Database.Statement | null = null;
+  private readonly frames: SqliteStatement;
+  private readonly readCookie: SqliteStatement;
+  private copier: SqliteConnection | null = null;
+  private copy: SqliteStatement | null = null;
   private logFile: FileHandle | null = null;
   private dbFile: FileHandle | null = null;
   /** Frames already backfilled when the last cycle ended (0 once the log restarted). */
@@ -67,19 +66,19 @@ export class WalCheckpoints {
 
   constructor(
     private readonly file: string,
-    private readonly db: Database.Database,
+    private readonly db: SqliteConnection,
     private readonly opts: WalCheckpointOptions = {},
   ) {
     this.threshold = opts.thresholdFrames ?? 256;
     // NOOP (SQLite 3.51+) only reports the log's size: ~2 µs, so it is asked after every commit.
     this.frames = db.prepare('PRAGMA wal_checkpoint(NOOP)');
-    this.readCookie = db.prepare('PRAGMA schema_version').pluck();
+    this.readCookie = db.prepare('PRAGMA schema_version');
   }
 
   /** After a commit on the main connection: whether a cycle is due. */
   due(): boolean {
     if (this.failure) return false;
-    const log = (this.frames.get() as CheckpointResult).log;
+    const log = this.frames.get<CheckpointResult>()!.log;
     if (log < this.backfilled) this.backfilled = 0; // the log restarted
     return log - this.backfilled >= this.threshold;
   }
@@ -96,7 +95,7 @@ export class WalCheckpoints {
       try {
         this.readCookie.get();
         await this.logFile!.datasync();
-        const result = this.copy!.get() as CheckpointResult;
+        const result = this.copy!.get<CheckpointResult>()!;
         if (result.checkpointed > 0) await this.dbFile!.datasync();
         this.lastResult = result;
         this.backfilled = result.checkpointed;
@@ -114,9 +113,9 @@ export class WalCheckpoints {
     if (this.copier) return;
     this.logFile = await open(`${this.file}-wal`, 'r');
     this.dbFile = await open(this.file, 'r');
-    const copier = new Database(this.file, { fileMustExist: true });
-    copier.pragma('synchronous = OFF');
-    copier.pragma('busy_timeout = 5000');
+    const copier = openSqlite(this.file, { mustExist: true });
+    copier.exec('PRAGMA synchronous = OFF');
+    copier.exec('PRAGMA busy_timeout = 5000');
     this.copy = copier.prepare('PRAGMA wal_checkpoint(PASSIVE)');
     this.copier = copier;
   }
