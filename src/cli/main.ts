@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadSettings, type Settings } from '../config/load.js';
 import pino, { type Logger } from 'pino';
 import { createLogger } from '../observability/logger.js';
-import { createApp, StartupError, type App, type AppOptions } from '../app.js';
+import { createApp, isLoopback, StartupError, type App, type AppOptions } from '../app.js';
 import { nanoToUsd, usdToNano } from '../keys/money.js';
 import { startServer, type RunningServer } from '../http/server.js';
 import { closeAgents } from '../upstream/transport.js';
@@ -33,10 +33,6 @@ Commands:
   help             Show this help
 `;
 
-function isLoopback(host: string): boolean {
-  return host === '127.0.0.1' || host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
-
 export async function serve(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -64,6 +60,8 @@ export async function serve(argv: string[]): Promise<void> {
   const stop = drainer(app, running);
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Reload without restart; the outcome (or the reason it was refused) is logged by the app.
+  process.on('SIGHUP', () => void app.reload().catch(() => undefined));
 }
 
 /** Builds the app: storage opened and migrated, Redis reached; refuses a non-loopback bind without keys. */
@@ -159,8 +157,12 @@ async function serveWorker(settings: Settings): Promise<void> {
   process.on('SIGTERM', () => request('SIGTERM'));
   process.on('SIGINT', () => request('SIGINT'));
   member.onShutdown(() => request('shutdown'));
+  // The primary coordinates reloads (a SIGHUP sent to it reaches every worker); one sent to the
+  // whole process group reaches the primary too. Without a handler SIGHUP would end the worker.
+  process.on('SIGHUP', () => undefined);
   const log = createLogger(settings.logLevel, { worker: member.id, pid: process.pid });
   const { app } = await openGateway(settings, { logger: log, ...member.appOptions });
+  member.onReload(() => app.reloadHere());
   const running = await startServer(app);
   stop = drainer(app, running);
   if (asked) return stop(asked);

@@ -36,11 +36,19 @@ export class Observability implements PipelineObserver {
   private started = false;
 
   constructor(
-    private readonly settings: Settings,
+    private settings: Settings,
     private readonly log: Logger,
     private readonly health: HealthTracker,
     private readonly cluster: ClusterMetricsLink | null = null,
   ) {}
+
+  /**
+   * A reload's settings, for model names and upstream addresses from now on. Metrics, traces and
+   * the access log are set up once at start (restart-only settings, config/reload.ts).
+   */
+  useSettings(next: Settings): void {
+    this.settings = next;
+  }
 
   start(): void {
     if (this.started) return;
