@@ -56,7 +56,8 @@ export class Readiness {
       const down = limiter.unavailable;
       checks.redis = down === null ? 'ok' : `down: ${withoutAddresses(down)} (rate limits counted in this process)`;
     }
-    const failing = ['database', 'migrations', 'catalog'].filter((name) => checks[name] !== 'ok');
+    // The migrations are unknown while the database is down: that one failing check is named.
+    const failing = ['database', 'migrations', 'catalog'].filter((name) => checks[name] !== 'ok' && checks[name] !== 'unknown');
     if (this.draining) failing.push('draining');
     const ready = failing.length === 0;
     return { ready, body: ready ? { status: 'ok', checks } : { status: 'unavailable', failing, checks } };
