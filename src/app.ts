@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { ConfigError, type Settings } from './config/load.js';
 import { prepareReload, type ReloadReport } from './config/reload.js';
 import { HealthTracker } from './routing/health.js';
+import { healthKey } from './routing/select.js';
 import { HealthSync } from './routing/health-sync.js';
 import { GenerationStore } from './storage/generations.js';
 import { KeyRing } from './auth/keys.js';
@@ -173,7 +174,11 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         throw err;
       }
       adopt(prepared.next);
-      const { report } = prepared;
+      const { report, moved } = prepared;
+      // A breaker opened against the old address must not keep the new one out.
+      for (const model of moved.length > 0 ? prepared.next.catalog.models.values() : []) {
+        for (const ep of prepared.next.catalog.endpointsOf(model)) if (moved.includes(ep.provider.slug)) health.forget(healthKey(ep));
+      }
       log.info({ models: report.models, providers: report.providers }, 'configuration reloaded');
       if (report.needs_restart.length > 0) log.warn({ needs_restart: report.needs_restart }, 'changed settings that take effect only after a restart; the running values stay');
       return report;

@@ -57,9 +57,10 @@ export interface ReloadReport {
  * Throws the loader's ConfigError, naming the offending field, when anything is invalid; nothing
  * is changed then. Restart-only settings keep their running values (RESTART_ONLY); a provider
  * whose keys are unchanged keeps its key pool, so resting keys stay resting and the per-key
- * figures go on.
+ * figures go on. `moved` names the providers whose base URL changed: what was learnt of their
+ * endpoints' health was about another server.
  */
-export function prepareReload(current: Settings): { next: Settings; report: ReloadReport } {
+export function prepareReload(current: Settings): { next: Settings; report: ReloadReport; moved: string[] } {
   const next = loadSettings(current.source);
   const needsRestart: string[] = [];
   for (const [key, name] of RESTART_ONLY) {
@@ -67,8 +68,10 @@ export function prepareReload(current: Settings): { next: Settings; report: Relo
     needsRestart.push(name);
     keepRunning(next, current, key);
   }
+  const moved: string[] = [];
   for (const [slug, runtime] of next.providers) {
     const old = current.providers.get(slug);
+    if (old && old.baseUrl !== runtime.baseUrl) moved.push(slug);
     if (!old || !old.keys.sameKeys(runtime.keys)) continue;
     runtime.keys = old.keys;
     // Vertex: the same service accounts, so their cached access tokens stay good.
@@ -80,7 +83,7 @@ export function prepareReload(current: Settings): { next: Settings; report: Relo
     models: next.catalog.models.size,
     providers: [...next.providers.values()].filter((p) => p.enabled).map((p) => p.entry.slug),
   };
-  return { next, report };
+  return { next, report, moved };
 }
 
 function keepRunning<K extends keyof Settings>(next: Settings, current: Settings, key: K): void {

@@ -43,11 +43,13 @@ export class Observability implements PipelineObserver {
   ) {}
 
   /**
-   * A reload's settings, for model names and upstream addresses from now on. Metrics, traces and
-   * the access log are set up once at start (restart-only settings, config/reload.ts).
+   * A reload's settings, for model names, upstream addresses and the breaker gauge's providers from
+   * now on. Whether metrics, traces and the access log are on is decided once, at start (restart-only
+   * settings, config/reload.ts).
    */
   useSettings(next: Settings): void {
     this.settings = next;
+    this.metrics?.useCatalog(next.catalog, next.providers);
   }
 
   start(): void {
