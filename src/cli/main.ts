@@ -22,6 +22,7 @@ Commands:
     --record DIR   Write every upstream exchange to go-vcr cassettes in DIR
     --demo         Serve the bundled demo conversations through the replay provider
                    (also the default when no provider key is set and no config file exists)
+                   SIGHUP reloads the configuration; SIGTERM/SIGINT drain and stop
   keys create      Create an API key and print it once (the first management key bootstraps the key API)
     --management   A management key (for /api/v1/keys and /api/v1/credits) instead of an inference key
     --label NAME   Its name (default: "cli")
