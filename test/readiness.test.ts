@@ -82,8 +82,8 @@ describe('liveness and readiness', () => {
   });
 });
 
-/** A stream of `words` words, one every 100 ms, and the whole body once it ended. */
-async function slowStream(url: string, ready: () => void): Promise<string> {
+/** A slow stream (the upstream's answer to "slow"): the whole body once it ended. */
+async function slowStream(url: string): Promise<string> {
   const res = await fetch(`${url}/api/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
@@ -93,15 +93,10 @@ async function slowStream(url: string, ready: () => void): Promise<string> {
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
   let text = '';
-  let told = false;
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return text + decoder.decode();
     text += decoder.decode(value, { stream: true });
-    if (!told && text.includes('w0 ')) {
-      told = true;
-      ready();
-    }
   }
 }
 
@@ -122,8 +117,8 @@ for (const workers of [1, 2]) {
     });
 
     it('ready turns 503 (draining) while the listener stays open; open streams finish; then the process exits 0', async () => {
-      // 30 words, one every 100 ms: the stream is open for about 3 s after the signal.
-      upstream.onRequest((req) => (req.json?.messages?.[0]?.content === 'slow' ? streamWithUsage({ promptTokens: 5, completionTokens: 30, words: 30, chunkDelayMs: 100 }) : jsonWithUsage({ promptTokens: 5, completionTokens: 2 })));
+      // 60 words, one every 100 ms: the stream stays open for seconds after the signal.
+      upstream.onRequest((req) => (req.json?.messages?.[0]?.content === 'slow' ? streamWithUsage({ promptTokens: 5, completionTokens: 60, words: 60, chunkDelayMs: 100 }) : jsonWithUsage({ promptTokens: 5, completionTokens: 2 })));
       const env = { SWITCHYARD_DATA_DIR: join(dir, 'data'), GROQ_API_KEY: 'k', GROQ_BASE_URL: upstream.baseUrl, SWITCHYARD_API_KEYS: KEY };
       gw = await startServe(env, dir, 60_000, workers > 1 ? ['--workers', String(workers)] : []);
       const url = gw.url;
@@ -131,7 +126,7 @@ for (const workers of [1, 2]) {
 
       // One open stream per worker (fresh connections go to each worker in turn).
       const started: Promise<void>[] = [];
-      const streams = Array.from({ length: workers }, () => slowStream(url, () => undefined));
+      const streams = Array.from({ length: workers }, () => slowStream(url));
       for (let i = 0; i < workers; i++) started.push(until('the upstream to be asked', () => upstream.requests.length > i));
       await Promise.all(started);
       await new Promise((r) => setTimeout(r, 200));
@@ -162,7 +157,7 @@ for (const workers of [1, 2]) {
       await late.text();
 
       for (const text of await Promise.all(streams)) {
-        assert.match(text, /w29 /);
+        assert.match(text, /w59 /);
         assert.match(text, /data: \[DONE\]/, 'the open stream finished');
       }
       assert.equal(await gw.exited, 0);
