@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
-import type { Settings } from './config/load.js';
+import { ConfigError, type Settings } from './config/load.js';
+import { prepareReload, type ReloadReport } from './config/reload.js';
 import { HealthTracker } from './routing/health.js';
+import { healthKey } from './routing/select.js';
 import { HealthSync } from './routing/health-sync.js';
 import { GenerationStore } from './storage/generations.js';
 import { KeyRing } from './auth/keys.js';
@@ -25,7 +27,11 @@ import { Observability } from './observability/observer.js';
 import type { ClusterMetricsLink } from './observability/cluster-metrics.js';
 import { createLogger } from './observability/logger.js';
 
-/** Everything a request handler needs, built once at start-up. */
+/**
+ * Everything a request handler needs, built once at start-up. `settings` is a snapshot: a reload
+ * makes a new App object with the new snapshot and the same long-lived parts (storage, keys,
+ * health, …), and `latest()` returns it from then on.
+ */
 export interface App {
   settings: Settings;
   health: HealthTracker;
@@ -45,6 +51,19 @@ export interface App {
   responses: ResponseStore;
   /** Metrics, traces and the access log (src/observability/); started with the HTTP server. */
   observer: Observability;
+  /**
+   * The app with the newest settings. A request takes it once, at its start (http/server.ts), and
+   * uses it to its end, so a request in flight finishes on the settings it started with.
+   */
+  latest(): App;
+  /**
+   * Re-reads the configuration and swaps it in at once (config/reload.ts); under `serve --workers
+   * N`, in every worker. Refused with a ConfigError naming the offending field when anything is
+   * invalid, and the settings in use stay.
+   */
+  reload(): Promise<ReloadReport>;
+  /** The same, in this process only (what a cluster worker runs when its primary asks). */
+  reloadHere(): Promise<ReloadReport>;
   /** Connects, migrates the schema, starts the reservation heartbeat; idempotent. */
   init(): Promise<void>;
   /** Final flush of records and settlements, then disconnects. */
@@ -65,10 +84,16 @@ export interface AppOptions {
   onSql?: (sql: Sql) => void;
   /** A cluster worker's link to the other workers' metrics: one scrape sums them all (observability/cluster-metrics.ts). */
   clusterMetrics?: ClusterMetricsLink;
+  /** A cluster worker: `reload()` asks the primary, which has every worker reload (cluster/primary.ts). */
+  reload?: () => Promise<ReloadReport>;
 }
 
 /** An error that start-up reports as one line (bad database or Redis URL, server down, …). */
 export class StartupError extends Error {}
+
+export function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
 
 export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const log = opts.logger ?? createLogger(settings.logLevel);
@@ -126,6 +151,44 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   });
   let ready: Promise<void> | null = null;
   let closing: Promise<void> | null = null;
+  let latest: App;
+  // Reloads one after the other: each one compares against the settings the previous one left.
+  let reloading: Promise<unknown> = Promise.resolve();
+  /** The one moment new settings take over: the long-lived parts that keep a setting, then the new app object. */
+  const adopt = (next: Settings) => {
+    keys.configure(next.apiKeys, next.defaultRateLimit);
+    if (app.gate instanceof AccountingGate) app.gate.useDefaultRateLimit(next.defaultRateLimit);
+    if (app.recorder) app.recorder.redactor = providerRedactor(next.providers.values());
+    app.observer.useSettings(next);
+    latest = { ...app, settings: next };
+  };
+  const reloadHere = (): Promise<ReloadReport> => {
+    const run = reloading.then(async () => {
+      const current = latest.settings;
+      let prepared: ReturnType<typeof prepareReload>;
+      try {
+        prepared = prepareReload(current);
+        // Removing the last configured key must not turn auth off on an address others reach.
+        if (current.apiKeys.length > 0 && prepared.next.apiKeys.length === 0 && !isLoopback(current.host) && !(await keyStore.anyActive(Date.now()))) {
+          throw new ConfigError(`auth.keys: no API key would be left (none in the configuration or the environment, none in the database) while serving on ${current.host}`);
+        }
+      } catch (err) {
+        log.error({ reason: (err as Error).message }, 'configuration reload refused; the settings in use stay');
+        throw err;
+      }
+      adopt(prepared.next);
+      const { report, moved } = prepared;
+      // A breaker opened against the old address must not keep the new one out.
+      for (const model of moved.length > 0 ? prepared.next.catalog.models.values() : []) {
+        for (const ep of prepared.next.catalog.endpointsOf(model)) if (moved.includes(ep.provider.slug)) health.forget(healthKey(ep));
+      }
+      log.info({ models: report.models, providers: report.providers }, 'configuration reloaded');
+      if (report.needs_restart.length > 0) log.warn({ needs_restart: report.needs_restart }, 'changed settings that take effect only after a restart; the running values stay');
+      return report;
+    });
+    reloading = run.catch(() => undefined);
+    return run;
+  };
 
   const app: App = {
     settings,
@@ -144,6 +207,9 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     redis,
     responses,
     observer: new Observability(settings, log, health, opts.clusterMetrics ?? null),
+    latest: () => latest,
+    reload: opts.reload ?? reloadHere,
+    reloadHere,
     init() {
       ready ??= (async () => {
         try {
@@ -207,5 +273,6 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
       return closing;
     },
   };
+  latest = app;
   return app;
 }

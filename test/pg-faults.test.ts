@@ -164,7 +164,7 @@ describe('PostgreSQL faults', () => {
     const { key } = await gw.app.keyStore.create({ name: 'db key' });
     const dbKey = { authorization: `Bearer ${key}` };
     assert.equal((await chat(dbKey)).status, 200);
-    assert.deepEqual(await ready(), { status: 200, body: { status: 'ok', checks: { database: 'ok' } } });
+    assert.deepEqual(await ready(), { status: 200, body: { status: 'ok', checks: { database: 'ok', migrations: 'ok', catalog: 'ok', draining: 'no' } } });
     proxy.blackhole();
     try {
       const refused = await chat(dbKey);
@@ -175,6 +175,7 @@ describe('PostgreSQL faults', () => {
       const r = await ready();
       assert.equal(r.status, 503);
       assert.equal(r.body.status, 'unavailable');
+      assert.deepEqual(r.body.failing, ['database']);
       assert.match(r.body.checks.database, /^down: /);
       assert.ok(Date.now() - started < 900 + LATE_MS, 'readiness answers within a second');
       assert.equal((await fetch(`${gw.url}/health/live`)).status, 200);

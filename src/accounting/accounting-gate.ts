@@ -19,8 +19,13 @@ export class AccountingGate implements Gate {
     private readonly ledger: Ledger,
     private readonly limiter: RateLimiter,
     private readonly log: Logger,
-    private readonly defaultRateLimit: RateLimitSpec | null = null,
+    private defaultRateLimit: RateLimitSpec | null = null,
   ) {}
+
+  /** A reload's `limits.rate_limit`, for requests admitted from now on. */
+  useDefaultRateLimit(spec: RateLimitSpec | null): void {
+    this.defaultRateLimit = spec;
+  }
 
   async admit(caller: Caller, request: AdmissionRequest): Promise<Admission> {
     const spec = caller.rateLimit ?? this.defaultRateLimit;

@@ -51,10 +51,10 @@ interface Cached<T> {
  * Auth is off while no key exists anywhere (configuration, environment, database).
  */
 export class KeyRing {
-  private readonly keys: { digest: Buffer; label: string }[];
+  private keys: { digest: Buffer; label: string }[];
   private readonly store: KeyStore | null;
   private readonly ttl: number;
-  private readonly defaultRateLimit: RateLimitSpec | null;
+  private defaultRateLimit: RateLimitSpec | null;
   private readonly cache = new Map<string, Cached<KeyRow | null>>();
   private anyDbKey: Cached<boolean> | null = null;
 
@@ -64,6 +64,12 @@ export class KeyRing {
     this.ttl = opts.cacheTtlMs ?? 2000;
     this.defaultRateLimit = opts.defaultRateLimit ?? null;
     if (opts.bus) void opts.bus.subscribe(KEYS_CHANNEL, (hash) => this.invalidate(hash)).catch(() => undefined);
+  }
+
+  /** A reload's keys and default rate limit (config/reload.ts); requests authenticated before keep what they got. */
+  configure(keys: ApiKey[], defaultRateLimit: RateLimitSpec | null): void {
+    this.keys = keys.map((k) => ({ digest: sha256(k.key), label: k.label }));
+    this.defaultRateLimit = defaultRateLimit;
   }
 
   /** Configured keys exist (database keys are checked by isEnabled). */

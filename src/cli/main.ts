@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadSettings, type Settings } from '../config/load.js';
 import pino, { type Logger } from 'pino';
 import { createLogger } from '../observability/logger.js';
-import { createApp, StartupError, type App, type AppOptions } from '../app.js';
+import { createApp, isLoopback, StartupError, type App, type AppOptions } from '../app.js';
 import { SqliteDriverUnavailable } from '../storage/sqlite-driver.js';
 import { nanoToUsd, usdToNano } from '../keys/money.js';
 import { startServer, type RunningServer } from '../http/server.js';
@@ -23,6 +23,7 @@ Commands:
     --record DIR   Write every upstream exchange to go-vcr cassettes in DIR
     --demo         Serve the bundled demo conversations through the replay provider
                    (also the default when no provider key is set and no config file exists)
+                   SIGHUP reloads the configuration; SIGTERM/SIGINT drain and stop
   keys create      Create an API key and print it once (the first management key bootstraps the key API)
     --management   A management key (for /api/v1/keys and /api/v1/credits) instead of an inference key
     --label NAME   Its name (default: "cli")
@@ -33,10 +34,6 @@ Commands:
                    (all take --config FILE; storage is DATABASE_URL, else SQLite under the data dir)
   help             Show this help
 `;
-
-function isLoopback(host: string): boolean {
-  return host === '127.0.0.1' || host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
 
 export async function serve(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -65,6 +62,8 @@ export async function serve(argv: string[]): Promise<void> {
   const stop = drainer(app, running);
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Reload without restart; the outcome (or the reason it was refused) is logged by the app.
+  process.on('SIGHUP', () => void app.reload().catch(() => undefined));
 }
 
 /** Builds the app: storage opened and migrated, Redis reached; refuses a non-loopback bind without keys. */
@@ -160,8 +159,12 @@ async function serveWorker(settings: Settings): Promise<void> {
   process.on('SIGTERM', () => request('SIGTERM'));
   process.on('SIGINT', () => request('SIGINT'));
   member.onShutdown(() => request('shutdown'));
+  // The primary coordinates reloads (a SIGHUP sent to it reaches every worker); one sent to the
+  // whole process group reaches the primary too. Without a handler SIGHUP would end the worker.
+  process.on('SIGHUP', () => undefined);
   const log = createLogger(settings.logLevel, { worker: member.id, pid: process.pid });
   const { app } = await openGateway(settings, { logger: log, ...member.appOptions });
+  member.onReload(() => app.reloadHere());
   const running = await startServer(app);
   stop = drainer(app, running);
   if (asked) return stop(asked);

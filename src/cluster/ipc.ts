@@ -1,4 +1,5 @@
 import type { RateLimitSpec } from '../state/rate-limit.js';
+import type { ReloadReport } from '../config/reload.js';
 
 /**
  * Messages between the cluster primary and its workers, sent over node:cluster's IPC channel
@@ -17,7 +18,12 @@ import type { RateLimitSpec } from '../state/rate-limit.js';
  * - Metrics (observability/cluster-metrics.ts): a worker asks for the sum over every worker
  *   (`metrics.get`, a request); the primary sends `metrics.collect` for a round to each ready
  *   worker, which answers `metrics.report` with its own series.
+ * - Reload (cluster/reload.ts): a worker asks for every worker's reload (`reload.all`, a request);
+ *   the primary sends `reload` for a round to each listening worker, which answers `reload.done`.
  */
+
+/** One worker's reload outcome (`reload.done`), or every worker's combined (the reply to `reload.all`). */
+export type ReloadResult = { ok: true; report: ReloadReport } | { ok: false; reason: string };
 
 /** Worker → primary. */
 export type ToPrimary =
@@ -29,7 +35,9 @@ export type ToPrimary =
   | { sy: 1; t: 'bus.delivered'; id: number }
   | { sy: 1; t: 'ckpt.held'; round: number }
   | { sy: 1; t: 'metrics.get'; id: number }
-  | { sy: 1; t: 'metrics.report'; round: number; metrics: unknown[] };
+  | { sy: 1; t: 'metrics.report'; round: number; metrics: unknown[] }
+  | { sy: 1; t: 'reload.all'; id: number }
+  | { sy: 1; t: 'reload.done'; round: number; result: ReloadResult };
 
 /** Primary → worker. */
 export type ToWorker =
@@ -39,10 +47,11 @@ export type ToWorker =
   | { sy: 1; t: 'ckpt.hold'; round: number }
   | { sy: 1; t: 'ckpt.release'; round: number }
   | { sy: 1; t: 'metrics.collect'; round: number }
+  | { sy: 1; t: 'reload'; round: number }
   | { sy: 1; t: 'shutdown' };
 
 /** The requests a worker makes (each answered by one `reply`), without their correlation id. */
-export type Request = Extract<ToPrimary, { t: 'rl.hit' | 'rl.tokens' | 'bus.publish' | 'metrics.get' }>;
+export type Request = Extract<ToPrimary, { t: 'rl.hit' | 'rl.tokens' | 'bus.publish' | 'metrics.get' | 'reload.all' }>;
 export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id' | 'sy'> : never) : never;
 
 export function isClusterMessage(m: unknown): m is { sy: 1; t: string } {

@@ -6,6 +6,7 @@ import { isClusterMessage, type ToPrimary, type ToWorker } from './ipc.js';
 import { ClusterCheckpoints, type ClusterCheckpointOptions } from './checkpoints.js';
 import { sqliteFileOf } from '../storage/sql.js';
 import { ClusterMetrics } from '../observability/cluster-metrics.js';
+import { ClusterReload } from './reload.js';
 
 /**
  * The primary process of `switchyard serve --workers N`. It serves no request itself: it forks N
@@ -71,6 +72,16 @@ export function runPrimary(opts: PrimaryOptions): void {
   // One /metrics scrape sums the series of every worker that serves.
   const metrics = new ClusterMetrics(() => slots.filter((s) => s.worker && s.ready).map((s) => ({ id: s.worker!.id, send: (m: ToWorker) => send(s.worker!, m) })));
 
+  // A reload (SIGHUP here, or the admin endpoint on any worker) reaches every worker that listens.
+  const reloads = new ClusterReload(() => slots.filter((s) => s.worker && s.ready).map((s) => ({ id: s.worker!.id, send: (m: ToWorker) => send(s.worker!, m) })));
+  const reloadAll = async (trigger: string) => {
+    const { missing, ...result } = await reloads.reloadAll();
+    if (missing.length > 0) log.warn({ workers: missing }, 'workers did not answer the reload in time');
+    if (result.ok) log.info({ trigger, workers: result.report.workers, needs_restart: result.report.needs_restart }, 'configuration reloaded in every worker');
+    else log.error({ trigger, reason: result.reason }, 'configuration reload refused; the settings in use stay');
+    return result;
+  };
+
   // Checkpoint rounds: the workers that listen hold their writes while the primary checkpoints.
   let holding: { round: number; waiting: Set<number>; done: () => void } | null = null;
   const file = opts.checkpoints === false || settings.checkpointPages === 0 ? null : sqliteFileOf(settings);
@@ -127,6 +138,8 @@ export function runPrimary(opts: PrimaryOptions): void {
       if (m.t === 'ready') onReady(slot, worker, m);
       else if (m.t === 'ckpt.held') held(worker.id, m.round);
       else if (m.t === 'metrics.get' || m.t === 'metrics.report') metrics.handle(worker.id, m, (reply) => send(worker, reply));
+      else if (m.t === 'reload.done') reloads.done(worker.id, m.round, m.result);
+      else if (m.t === 'reload.all') void reloadAll('admin endpoint').then((value) => send(worker, { sy: 1, t: 'reply', id: m.id, ok: true, value }));
       else host.handle(worker.id, msg);
     });
     worker.on('exit', (code: number | null, signal: string | null) => onExit(slot, worker, code, signal));
@@ -161,6 +174,7 @@ export function runPrimary(opts: PrimaryOptions): void {
   const onExit = (slot: Slot, worker: Worker, code: number | null, signal: string | null) => {
     host.remove(worker.id);
     metrics.gone(worker.id);
+    reloads.gone(worker.id);
     held(worker.id, holding?.round ?? -1); // a round does not wait for a worker that is gone
     const listened = slot.listened;
     if (slot.worker === worker) {
@@ -226,6 +240,7 @@ export function runPrimary(opts: PrimaryOptions): void {
 
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => void reloadAll('SIGHUP'));
   log.info({ workers: slots.length }, 'starting workers');
   for (const slot of slots) fork(slot);
 }

@@ -111,6 +111,8 @@ export interface Settings {
   recordDir: string | null;
   replay: { pace: Pace; ignoreFields: string[]; secretHeaders: string[] };
   demo: boolean;
+  /** What these settings were loaded with: a reload loads again from the same (config/reload.ts). */
+  source: LoadOptions;
 }
 
 export class ConfigError extends Error {}
@@ -423,5 +425,6 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     catalog,
     providers,
     configFile,
+    source: opts,
   };
 }

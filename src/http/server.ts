@@ -20,6 +20,7 @@ import { serveMetrics } from '../observability/metrics-endpoint.js';
 import { tickerFor, type Tickable } from '../core/ticker.js';
 import { DatabaseUnavailable } from '../storage/sql.js';
 import { Readiness } from './readiness.js';
+import { ConfigError } from '../config/load.js';
 
 type Handler = (app: App, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
 
@@ -307,6 +308,18 @@ const deleteKey: Handler = async (app, req, res, url) => {
   const caller = await app.keys.authenticateManagement(req);
   reply(res, await keysApi.deleteKey(app, caller, hashOf(url)));
 };
+/** `POST /admin/reload`: the configuration read again and swapped in (config/reload.ts); management keys only. */
+const reload: Handler = async (app, req, res) => {
+  await app.keys.authenticateManagement(req);
+  let report;
+  try {
+    report = await app.reload();
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ApiError(422, `Configuration refused; the settings in use stay: ${err.message}`);
+    throw err;
+  }
+  sendJson(res, 200, report);
+};
 const analytics: Handler = async (app, req, res, url) => reply(res, await usageAnalytics(app, await app.keys.authenticate(req), url));
 const generations: Handler = async (app, req, res, url) => reply(res, await listGenerations(app, await app.keys.authenticate(req), url));
 
@@ -332,6 +345,7 @@ const ROUTES = new Map<string, Handler>([
   ['DELETE /keys/:hash', deleteKey],
   ['GET /analytics/usage', analytics],
   ['GET /generations', generations],
+  ['POST /admin/reload', reload],
 ]);
 
 /** Routes with a model id inside the path (ids contain a slash: author/slug). */
@@ -369,6 +383,8 @@ export interface RunningServer {
  */
 export interface OpenRequests {
   count: number;
+  /** Those of them that arrived while the server drains. */
+  sinceDrain: number;
 }
 
 /** After the drain deadline cut the connections: how long the cut requests get to record themselves. */
@@ -378,8 +394,8 @@ const CUT_GRACE_MS = 5000;
 const DATABASE_UNAVAILABLE = () => new ApiError(503, 'The database is unavailable; try again later', undefined, { 'Retry-After': '1' });
 
 export function createHttpServer(app: App): { server: Server; open: OpenRequests; readiness: Readiness } {
-  const open: OpenRequests = { count: 0 };
-  const readiness = new Readiness(app);
+  const open: OpenRequests = { count: 0, sinceDrain: 0 };
+  const readiness = new Readiness(app, open);
   let databaseWarnedAt = -Infinity;
   const s = app.settings;
   const prefixes = app.settings.apiPrefixes;
@@ -398,6 +414,9 @@ export function createHttpServer(app: App): { server: Server; open: OpenRequests
     connectionsCheckingInterval: Math.max(25, Math.min(5000, Math.floor(s.headersTimeoutMs / 4))),
   };
   const server = createServer(options, (req, res) => {
+    // Draining: the listener stays open (readiness answers 503 until the balancer stops sending),
+    // but no connection is kept for another request.
+    if (readiness.draining) res.setHeader('Connection', 'close');
     const line = `${req.method} ${req.url}`;
     let hit = resolved.get(line);
     if (!hit) {
@@ -440,8 +459,12 @@ export function createHttpServer(app: App): { server: Server; open: OpenRequests
     }
     const { handler, url } = hit;
     open.count++;
+    const late = readiness.draining;
+    if (late) open.sinceDrain++;
+    // The settings snapshot this request uses to its end, whatever reload happens meanwhile.
+    const current = app.latest();
     Promise.resolve()
-      .then(() => handler(app, req, res, url))
+      .then(() => handler(current, req, res, url))
       .catch((err: unknown) => {
         if (err instanceof ApiError) {
           sendError(res, err);
@@ -464,6 +487,7 @@ export function createHttpServer(app: App): { server: Server; open: OpenRequests
       })
       .finally(() => {
         open.count--;
+        if (late) open.sinceDrain--;
       });
   });
   // Past the cap Node closes new connections as they arrive.
@@ -488,14 +512,21 @@ export async function startServer(app: App): Promise<RunningServer> {
   let closing: Promise<void> | null = null;
   const shutdown = () => {
     closing ??= (async () => {
+      // Readiness turns 503 first; the listener stays open while requests are being served (a
+      // probe sees "draining", not a refused connection), then closes.
       readiness.draining = true;
+      const settled = async (ms: number, counted = () => open.count) => {
+        const deadline = Date.now() + ms;
+        while (counted() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      };
+      const drainDeadline = Date.now() + app.settings.drainTimeoutMs;
+      // Open as long as the requests open at the start of the drain are served: requests that
+      // arrive meanwhile are served too, but a steady client does not hold the listener open.
+      await settled(app.settings.drainTimeoutMs, () => open.count - open.sinceDrain);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const settled = async (ms: number) => {
-        const deadline = Date.now() + ms;
-        while (open.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-      };
-      await settled(app.settings.drainTimeoutMs);
+      // Requests that arrived just before the listener closed, within the same deadline.
+      await settled(drainDeadline - Date.now());
       // Whatever is still open at the deadline is cut with its connection. A cut request aborts
       // its upstream call and queues its record (marked cancelled): wait for that before the
       // store's last flush.

@@ -194,7 +194,25 @@ export class Metrics {
         this.set(openStreams());
       },
     });
-    // Health keys of every endpoint of each enabled provider, worked out once.
+    this.useCatalog(catalog, providers);
+    const circuit = () => this.circuitEndpoints;
+    new prom.Gauge({
+      name: 'switchyard_provider_circuit_open',
+      help: "1 while the circuit breaker of one of the provider's endpoints is open (or half-open, probing), else 0.",
+      labelNames: ['provider'],
+      // Every worker tracks every worker's outcomes (routing/health-sync.ts): the same state, not a sum.
+      aggregator: 'max',
+      registers: [registry],
+      collect() {
+        for (const [provider, keys] of circuit()) this.set({ provider }, keys.some((k) => health.state(k) !== 'closed') ? 1 : 0);
+      },
+    });
+  }
+
+  /** Health keys of every endpoint of each enabled provider, worked out at start and at each reload. */
+  private circuitEndpoints = new Map<string, string[]>();
+
+  useCatalog(catalog: Catalog, providers: Map<string, ProviderRuntime>): void {
     const endpoints = new Map<string, string[]>();
     for (const model of catalog.models.values()) {
       for (const ep of catalog.endpointsOf(model)) {
@@ -204,17 +222,7 @@ export class Metrics {
         keys.push(healthKey(ep));
       }
     }
-    new prom.Gauge({
-      name: 'switchyard_provider_circuit_open',
-      help: "1 while the circuit breaker of one of the provider's endpoints is open (or half-open, probing), else 0.",
-      labelNames: ['provider'],
-      // Every worker tracks every worker's outcomes (routing/health-sync.ts): the same state, not a sum.
-      aggregator: 'max',
-      registers: [registry],
-      collect() {
-        for (const [provider, keys] of endpoints) this.set({ provider }, keys.some((k) => health.state(k) !== 'closed') ? 1 : 0);
-      },
-    });
+    this.circuitEndpoints = endpoints;
   }
 
   private eachRequestCell(fn: (c: RequestCell, out: Value[]) => void): Value[] {

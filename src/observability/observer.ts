@@ -36,11 +36,21 @@ export class Observability implements PipelineObserver {
   private started = false;
 
   constructor(
-    private readonly settings: Settings,
+    private settings: Settings,
     private readonly log: Logger,
     private readonly health: HealthTracker,
     private readonly cluster: ClusterMetricsLink | null = null,
   ) {}
+
+  /**
+   * A reload's settings, for model names, upstream addresses and the breaker gauge's providers from
+   * now on. Whether metrics, traces and the access log are on is decided once, at start (restart-only
+   * settings, config/reload.ts).
+   */
+  useSettings(next: Settings): void {
+    this.settings = next;
+    this.metrics?.useCatalog(next.catalog, next.providers);
+  }
 
   start(): void {
     if (this.started) return;

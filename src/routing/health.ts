@@ -178,6 +178,11 @@ export class HealthTracker {
     this.now = o.now ?? Date.now;
   }
 
+  /** Drops what is known of an endpoint: a reload pointed its provider at another address. */
+  forget(key: string): void {
+    this.byEndpoint.delete(key);
+  }
+
   /** Reports every outcome observed by this replica (not remote ones) to `fn`; null stops it. */
   observe(fn: ((event: HealthEvent) => void) | null): void {
     this.observer = fn;

@@ -86,6 +86,17 @@ export class KeyPool {
     return this.states.map((s) => s.key.label);
   }
 
+  /** The same keys (secret, label, weight, in order) as `other`: a reload keeps this pool, with its resting keys and figures. */
+  sameKeys(other: KeyPool): boolean {
+    return (
+      this.states.length === other.states.length &&
+      this.states.every((s, i) => {
+        const o = other.states[i].key;
+        return s.key.secret === o.secret && s.key.label === o.label && s.key.weight === o.weight;
+      })
+    );
+  }
+
   /**
    * The next key to use, skipping resting ones and those in `exclude` (already tried in this
    * attempt); null when none is left. Smooth weighted round robin: over any run of picks each key

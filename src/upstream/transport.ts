@@ -21,9 +21,16 @@ type Agent = UndiciAgent;
 const undiciErrors = require('undici/lib/core/errors.js') as typeof UndiciErrors;
 
 const agents = new Map<string, Agent>();
+/** The connect timeout each provider's agent was made with. */
+const agentConnectMs = new Map<string, number>();
 
 function agentFor(p: ProviderRuntime): Agent {
   let agent = agents.get(p.entry.slug);
+  if (agent && agentConnectMs.get(p.entry.slug) !== p.timeouts.connectMs) {
+    // A reload changed the connect timeout: a new agent; the old one closes once its requests are done.
+    void agent.close().catch(() => undefined);
+    agent = undefined;
+  }
   if (!agent) {
     agent = new Agent({
       keepAliveTimeout: 30_000,
@@ -34,6 +41,7 @@ function agentFor(p: ProviderRuntime): Agent {
       connect: { timeout: p.timeouts.connectMs },
     });
     agents.set(p.entry.slug, agent);
+    agentConnectMs.set(p.entry.slug, p.timeouts.connectMs);
   }
   return agent;
 }

@@ -47,7 +47,8 @@ export class Recorder {
     private readonly sessionName = `session-${new Date().toISOString().replace(/[:.]/g, '-')}`,
     extraSecretHeaders: string[] = [],
     /** Masks credentials an upstream echoes in a body (the provider keys, token shapes). */
-    private readonly redactor?: Redactor,
+    /** Replaced by a reload, whose provider keys it must mask from then on. */
+    public redactor?: Redactor,
   ) {
     mkdirSync(dir, { recursive: true });
     this.secrets = new Set([...SECRET_HEADERS, ...extraSecretHeaders.map((h) => h.toLowerCase())]);
