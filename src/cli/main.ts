@@ -293,6 +293,25 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       process.stderr.write(`switchyard: ${(err as Error).message}\n`);
       process.exit(1);
     }
-    throw err;
+    // Anything else is still one line for the operator; the stack trace only when asked for.
+    process.stderr.write(`switchyard: ${describeFailure(err)}\n`);
+    if (/^(debug|trace)$/i.test(process.env.LOG_LEVEL ?? '')) process.stderr.write(`${(err as Error).stack ?? ''}\n`);
+    process.exit(1);
   }
+}
+
+/** The first line of an unexpected error, with what to do when it is a known installation problem. */
+export function describeFailure(err: unknown): string {
+  const message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.trim();
+  // better-sqlite3 ships no binary in its npm package: its install script downloads or compiles one,
+  // and an install that skipped scripts (or a Node.js upgrade since) leaves it unusable.
+  if (/bindings file|better_sqlite3\.node|NODE_MODULE_VERSION/.test(message)) {
+    return (
+      `the SQLite driver (better-sqlite3) has no native build for Node.js ${process.versions.node} (${message}). ` +
+      'Run `npm rebuild better-sqlite3` where Switchyard is installed (npm must be allowed to run its install script, ' +
+      'e.g. `npm install -g --allow-scripts=better-sqlite3 …`; without a prebuilt download it needs a C++ toolchain), ' +
+      'or set DATABASE_URL to use PostgreSQL'
+    );
+  }
+  return message || String(err);
 }
