@@ -104,7 +104,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   };
   store.onRecovered = (written) => log.warn({ written }, 'generation records are written again');
   const keyStore = new KeyStore(sql, bus);
-  const keys = new KeyRing(settings.apiKeys, { store: keyStore, cacheTtlMs: settings.keyCacheTtlMs, defaultRateLimit: settings.defaultRateLimit });
+  const keys = new KeyRing(settings.apiKeys, { store: keyStore, cacheTtlMs: settings.keyCacheTtlMs, defaultRateLimit: settings.defaultRateLimit, adminKeyDigest: settings.adminKeyDigest });
   const fallback = redis
     ? new FallbackRateLimiter(redis, new RedisRateLimiter(redis), new MemoryRateLimiter(), {
         onDown: (reason) => log.warn({ err: reason }, 'Redis unavailable: rate limits are counted in this process until it is back'),
