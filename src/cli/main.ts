@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadSettings, type Settings } from '../config/load.js';
+import { ConfigError, loadSettings, type LoadOptions, type Settings } from '../config/load.js';
 import pino, { type Logger } from 'pino';
 import { createLogger } from '../observability/logger.js';
 import { createApp, StartupError, type App, type AppOptions } from '../app.js';
@@ -8,6 +8,7 @@ import { startServer, type RunningServer } from '../http/server.js';
 import { closeAgents } from '../upstream/transport.js';
 import { runPrimary } from '../cluster/primary.js';
 import { isClusterWorker, joinCluster } from '../cluster/worker.js';
+import { formatChecks, runChecks } from './doctor.js';
 
 const USAGE = `Usage: switchyard <command> [options]
 
@@ -22,6 +23,9 @@ Commands:
     --record DIR   Write every upstream exchange to go-vcr cassettes in DIR
     --demo         Serve the bundled demo conversations through the replay provider
                    (also the default when no provider key is set and no config file exists)
+  doctor           Check what serve would start with: the configuration, storage, Redis and each
+                   enabled provider (its model list, asked with its key); one line per check, exit 1
+                   when something is broken. Takes serve's options, and --timeout MS (default 5000)
   keys create      Create an API key and print it once (the first management key bootstraps the key API)
     --management   A management key (for /api/v1/keys and /api/v1/credits) instead of an inference key
     --label NAME   Its name (default: "cli")
@@ -37,25 +41,28 @@ function isLoopback(host: string): boolean {
   return host === '127.0.0.1' || host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
-export async function serve(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      record: { type: 'string' },
-      demo: { type: 'boolean' },
-      workers: { type: 'string' },
-    },
-    strict: true,
-  });
+const SERVE_OPTIONS = {
+  config: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  record: { type: 'string' },
+  demo: { type: 'boolean' },
+  workers: { type: 'string' },
+} as const;
+
+/** serve's flags as loadSettings options (doctor reads the same). */
+function serveLoadOptions(values: { config?: string; port?: string; host?: string; record?: string; demo?: boolean; workers?: string }): LoadOptions {
   let port: number | undefined;
   if (values.port !== undefined) {
     port = Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port must be a port number, got "${values.port}"`);
   }
-  const settings = loadSettings({ configFile: values.config, port, host: values.host, record: values.record, demo: values.demo ? true : 'auto', workers: values.workers });
+  return { configFile: values.config, port, host: values.host, record: values.record, demo: values.demo ? true : 'auto', workers: values.workers };
+}
+
+export async function serve(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: SERVE_OPTIONS, strict: true });
+  const settings = loadSettings(serveLoadOptions(values));
   if (isClusterWorker()) return serveWorker(settings);
   if (settings.workers > 1) return servePrimary(settings);
   const { app, authOn } = await openGateway(settings);
@@ -261,6 +268,18 @@ export async function creditsCommand(argv: string[]): Promise<void> {
   }
 }
 
+/** `switchyard doctor [serve's options] [--timeout MS]`: exit 1 when a check fails. */
+export async function doctorCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { ...SERVE_OPTIONS, timeout: { type: 'string' } }, strict: true });
+  const timeoutMs = values.timeout === undefined ? 5000 : Number(values.timeout);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new ConfigError(`--timeout must be a number of milliseconds, got "${values.timeout}"`);
+  const results = await runChecks(serveLoadOptions(values), { timeoutMs });
+  out(formatChecks(results).trimEnd());
+  const broken = results.filter((r) => r.status === 'fail').length;
+  err(broken === 0 ? 'switchyard doctor: no problem found' : `switchyard doctor: ${broken} check(s) failed`);
+  process.exitCode = broken === 0 ? 0 : 1;
+}
+
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   const [command, ...rest] = argv;
   try {
@@ -273,6 +292,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
         return;
       case 'credits':
         await creditsCommand(rest);
+        return;
+      case 'doctor':
+        await doctorCommand(rest);
         return;
       case undefined:
       case 'help':
