@@ -86,13 +86,31 @@ describe('switchyard doctor', () => {
     for (const secret of Object.values(env).filter((v) => v.includes('secret'))) assert.ok(!out.includes(secret), `${secret} not printed`);
   });
 
-  it('exits 0 when everything answers (SQLite, no Redis)', async () => {
-    const { code, out } = await doctor([], { GROQ_API_KEY: 'gsk_ok', GROQ_BASE_URL: groq.baseUrl }, tempDir());
-    assert.equal(code, 0, out);
-    assert.match(out, /^OK\s+storage\s+sqlite:.*switchyard\.sqlite/m);
-    assert.match(out, /^OK\s+redis\s+not configured/m);
-    assert.match(out, /^OK\s+groq\s+GET/m);
-    assert.match(out, /no problem found/);
+  it('exits 0 when everything answers (SQLite, no Redis); each protocol asks its own way', async () => {
+    const ok = await startMockUpstream();
+    ok.onRequest(() => ({ json: { data: [] } }));
+    try {
+      const env = {
+        GROQ_API_KEY: 'gsk_ok',
+        GROQ_BASE_URL: ok.baseUrl,
+        GEMINI_API_KEY: 'gemini-ok-key',
+        GOOGLE_AI_STUDIO_BASE_URL: `${ok.url}/v1beta`,
+        AZURE_API_KEY: 'azure-ok-key',
+        AZURE_BASE_URL: `${ok.url}/openai/v1`,
+      };
+      const { code, out } = await doctor([], env, tempDir());
+      assert.equal(code, 0, out);
+      assert.match(out, /^OK\s+storage\s+sqlite:.*switchyard\.sqlite/m);
+      assert.match(out, /^OK\s+redis\s+not configured/m);
+      for (const slug of ['groq', 'google-ai-studio', 'azure']) assert.match(out, new RegExp(`^OK\\s+${slug}\\s+GET http://127\\.0\\.0\\.1:\\d+/\\S+ answered 200`, 'm'));
+      assert.match(out, /no problem found/);
+      const byPath = new Map(ok.requests.map((r) => [r.path, r.headers]));
+      assert.equal(byPath.get('/v1/models')?.authorization, 'Bearer gsk_ok');
+      assert.equal(byPath.get('/v1beta/models?pageSize=1')?.['x-goog-api-key'], 'gemini-ok-key');
+      assert.equal(byPath.get('/openai/v1/models')?.['api-key'], 'azure-ok-key');
+    } finally {
+      await ok.close();
+    }
   });
 
   it('an unreachable Redis fails its check', async () => {
