@@ -132,7 +132,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   };
   store.onRecovered = (written) => log.warn({ written }, 'generation records are written again');
   const keyStore = new KeyStore(sql, bus);
-  const keys = new KeyRing(settings.apiKeys, { store: keyStore, cacheTtlMs: settings.keyCacheTtlMs, defaultRateLimit: settings.defaultRateLimit });
+  const keys = new KeyRing(settings.apiKeys, { store: keyStore, cacheTtlMs: settings.keyCacheTtlMs, defaultRateLimit: settings.defaultRateLimit, adminKeyDigest: settings.adminKeyDigest });
   const fallback = redis
     ? new FallbackRateLimiter(redis, new RedisRateLimiter(redis), new MemoryRateLimiter(), {
         onDown: (reason) => log.warn({ err: reason }, 'Redis unavailable: rate limits are counted in this process until it is back'),
@@ -156,7 +156,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   let reloading: Promise<unknown> = Promise.resolve();
   /** The one moment new settings take over: the long-lived parts that keep a setting, then the new app object. */
   const adopt = (next: Settings) => {
-    keys.configure(next.apiKeys, next.defaultRateLimit);
+    keys.configure(next.apiKeys, next.defaultRateLimit, next.adminKeyDigest);
     if (app.gate instanceof AccountingGate) app.gate.useDefaultRateLimit(next.defaultRateLimit);
     if (app.recorder) app.recorder.redactor = providerRedactor(next.providers.values());
     app.observer.useSettings(next);

@@ -11,7 +11,7 @@ export interface Caller {
   /** SHA-256 hex of the bearer key (the key API's `hash`); null when auth is off. */
   hash: string | null;
   kind: 'inference' | 'management' | 'anonymous';
-  /** config: `auth.keys` / SWITCHYARD_API_KEYS; db: created with the CLI or the key API. */
+  /** config: `auth.keys` / SWITCHYARD_API_KEYS / SWITCHYARD_ADMIN_KEY; db: created with the CLI or the key API. */
   source: 'config' | 'db' | 'none';
   rateLimit: RateLimitSpec | null;
   /** The key's database row as read for this request (db keys only). */
@@ -29,9 +29,20 @@ export interface KeyRingOptions {
   cacheTtlMs?: number;
   /** Applied to keys without a rate limit of their own. */
   defaultRateLimit?: RateLimitSpec | null;
+  /** SHA-256 of a management key given by the environment (SWITCHYARD_ADMIN_KEY). */
+  adminKeyDigest?: Buffer | null;
 }
 
+const ADMIN_KEY_LABEL = 'SWITCHYARD_ADMIN_KEY';
+
 const MAX_CACHED = 10_000;
+
+/** Inference keys of the configuration, and the environment's management key (SWITCHYARD_ADMIN_KEY) when given. */
+function configuredKeys(keys: ApiKey[], adminKeyDigest: Buffer | null): { digest: Buffer; label: string; kind: 'inference' | 'management' }[] {
+  const out = keys.map((k) => ({ digest: sha256(k.key), label: k.label, kind: 'inference' as const }) as { digest: Buffer; label: string; kind: 'inference' | 'management' });
+  if (adminKeyDigest) out.push({ digest: adminKeyDigest, label: ADMIN_KEY_LABEL, kind: 'management' });
+  return out;
+}
 
 interface Cached<T> {
   value: T;
@@ -51,7 +62,7 @@ interface Cached<T> {
  * Auth is off while no key exists anywhere (configuration, environment, database).
  */
 export class KeyRing {
-  private keys: { digest: Buffer; label: string }[];
+  private keys: { digest: Buffer; label: string; kind: 'inference' | 'management' }[];
   private readonly store: KeyStore | null;
   private readonly ttl: number;
   private defaultRateLimit: RateLimitSpec | null;
@@ -59,7 +70,7 @@ export class KeyRing {
   private anyDbKey: Cached<boolean> | null = null;
 
   constructor(keys: ApiKey[], opts: KeyRingOptions = {}) {
-    this.keys = keys.map((k) => ({ digest: sha256(k.key), label: k.label }));
+    this.keys = configuredKeys(keys, opts.adminKeyDigest ?? null);
     this.store = opts.store ?? null;
     this.ttl = opts.cacheTtlMs ?? 2000;
     this.defaultRateLimit = opts.defaultRateLimit ?? null;
@@ -67,8 +78,8 @@ export class KeyRing {
   }
 
   /** A reload's keys and default rate limit (config/reload.ts); requests authenticated before keep what they got. */
-  configure(keys: ApiKey[], defaultRateLimit: RateLimitSpec | null): void {
-    this.keys = keys.map((k) => ({ digest: sha256(k.key), label: k.label }));
+  configure(keys: ApiKey[], defaultRateLimit: RateLimitSpec | null, adminKeyDigest: Buffer | null = null): void {
+    this.keys = configuredKeys(keys, adminKeyDigest);
     this.defaultRateLimit = defaultRateLimit;
   }
 
@@ -127,10 +138,10 @@ export class KeyRing {
     if (!(await this.isEnabled())) return ANONYMOUS;
     if (!token) throw new ApiError(401, 'No auth credentials found');
     const digest = sha256(token);
-    let found: string | null = null;
-    for (const k of this.keys) if (timingSafeEqual(k.digest, digest)) found = k.label;
+    let found: (typeof this.keys)[number] | null = null;
+    for (const k of this.keys) if (timingSafeEqual(k.digest, digest)) found = k;
     const hash = digest.toString('hex');
-    if (found !== null) return { label: found, hash, kind: 'inference', source: 'config', rateLimit: this.defaultRateLimit };
+    if (found !== null) return { label: found.label, hash, kind: found.kind, source: 'config', rateLimit: found.kind === 'management' ? null : this.defaultRateLimit };
     if (this.store) {
       const row = await this.row(hash);
       if (row && timingSafeEqual(Buffer.from(row.hash, 'hex'), digest) && isUsable(row)) {

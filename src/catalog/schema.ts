@@ -9,6 +9,8 @@ export const CatalogProviderSchema = Type.Object({
   protocol: Type.String({ minLength: 1 }),
   base_url: Type.String({ pattern: '^https?://' }),
   requires_key: Type.Optional(Type.Boolean()),
+  // The provider's own documented variable names for its key, read when <SLUG>_API_KEY is unset (first set wins).
+  key_env: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Z_][A-Z0-9_]*$' }))),
   data_collection: Type.Optional(Type.Union([Type.Literal('allow'), Type.Literal('deny')])),
   zdr: Type.Optional(Type.Boolean()),
   privacy_policy_url: Type.Optional(Type.String()),

@@ -6,6 +6,8 @@ export interface ProviderEntry {
   protocol: string; // adapter id, one folder under src/providers/
   base_url: string;
   requires_key?: boolean;
+  /** The provider's own variable names for its key, after `<SLUG>_API_KEY` (config/load.ts). */
+  key_env?: string[];
   data_collection?: 'allow' | 'deny';
   zdr?: boolean; // zero data retention
   privacy_policy_url?: string;

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadSettings, type Settings } from '../config/load.js';
+import { ConfigError, loadSettings, type LoadOptions, type Settings } from '../config/load.js';
 import pino, { type Logger } from 'pino';
 import { createLogger } from '../observability/logger.js';
 import { createApp, isLoopback, StartupError, type App, type AppOptions } from '../app.js';
@@ -9,6 +9,7 @@ import { startServer, type RunningServer } from '../http/server.js';
 import { closeAgents } from '../upstream/transport.js';
 import { runPrimary } from '../cluster/primary.js';
 import { isClusterWorker, joinCluster } from '../cluster/worker.js';
+import { formatChecks, runChecks } from './doctor.js';
 
 const USAGE = `Usage: switchyard <command> [options]
 
@@ -24,6 +25,9 @@ Commands:
     --demo         Serve the bundled demo conversations through the replay provider
                    (also the default when no provider key is set and no config file exists)
                    SIGHUP reloads the configuration; SIGTERM/SIGINT drain and stop
+  doctor           Check what serve would start with: the configuration, storage, Redis and each
+                   enabled provider (its model list, asked with its key); one line per check, exit 1
+                   when something is broken. Takes serve's options, and --timeout MS (default 5000)
   keys create      Create an API key and print it once (the first management key bootstraps the key API)
     --management   A management key (for /api/v1/keys and /api/v1/credits) instead of an inference key
     --label NAME   Its name (default: "cli")
@@ -35,25 +39,28 @@ Commands:
   help             Show this help
 `;
 
-export async function serve(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      record: { type: 'string' },
-      demo: { type: 'boolean' },
-      workers: { type: 'string' },
-    },
-    strict: true,
-  });
+const SERVE_OPTIONS = {
+  config: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  record: { type: 'string' },
+  demo: { type: 'boolean' },
+  workers: { type: 'string' },
+} as const;
+
+/** serve's flags as loadSettings options (doctor reads the same). */
+function serveLoadOptions(values: { config?: string; port?: string; host?: string; record?: string; demo?: boolean; workers?: string }): LoadOptions {
   let port: number | undefined;
   if (values.port !== undefined) {
     port = Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port must be a port number, got "${values.port}"`);
   }
-  const settings = loadSettings({ configFile: values.config, port, host: values.host, record: values.record, demo: values.demo ? true : 'auto', workers: values.workers });
+  return { configFile: values.config, port, host: values.host, record: values.record, demo: values.demo ? true : 'auto', workers: values.workers };
+}
+
+export async function serve(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: SERVE_OPTIONS, strict: true });
+  const settings = loadSettings(serveLoadOptions(values));
   if (isClusterWorker()) return serveWorker(settings);
   if (settings.workers > 1) return servePrimary(settings);
   const { app, authOn } = await openGateway(settings);
@@ -265,6 +272,18 @@ export async function creditsCommand(argv: string[]): Promise<void> {
   }
 }
 
+/** `switchyard doctor [serve's options] [--timeout MS]`: exit 1 when a check fails. */
+export async function doctorCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { ...SERVE_OPTIONS, timeout: { type: 'string' } }, strict: true });
+  const timeoutMs = values.timeout === undefined ? 5000 : Number(values.timeout);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new ConfigError(`--timeout must be a number of milliseconds, got "${values.timeout}"`);
+  const results = await runChecks(serveLoadOptions(values), { timeoutMs });
+  out(formatChecks(results).trimEnd());
+  const broken = results.filter((r) => r.status === 'fail').length;
+  err(broken === 0 ? 'switchyard doctor: no problem found' : `switchyard doctor: ${broken} check(s) failed`);
+  process.exitCode = broken === 0 ? 0 : 1;
+}
+
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   const [command, ...rest] = argv;
   try {
@@ -277,6 +296,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
         return;
       case 'credits':
         await creditsCommand(rest);
+        return;
+      case 'doctor':
+        await doctorCommand(rest);
         return;
       case undefined:
       case 'help':
@@ -297,6 +319,25 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       process.stderr.write(`switchyard: ${(err as Error).message}\n`);
       process.exit(1);
     }
-    throw err;
+    // Anything else is still one line for the operator; the stack trace only when asked for.
+    process.stderr.write(`switchyard: ${describeFailure(err)}\n`);
+    if (/^(debug|trace)$/i.test(process.env.LOG_LEVEL ?? '')) process.stderr.write(`${(err as Error).stack ?? ''}\n`);
+    process.exit(1);
   }
+}
+
+/** The first line of an unexpected error, with what to do when it is a known installation problem. */
+export function describeFailure(err: unknown): string {
+  const message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.trim();
+  // better-sqlite3 ships no binary in its npm package: its install script downloads or compiles one,
+  // and an install that skipped scripts (or a Node.js upgrade since) leaves it unusable.
+  if (/bindings file|better_sqlite3\.node|NODE_MODULE_VERSION/.test(message)) {
+    return (
+      `the SQLite driver (better-sqlite3) has no native build for Node.js ${process.versions.node} (${message}). ` +
+      'Run `npm rebuild better-sqlite3` where Switchyard is installed (npm must be allowed to run its install script, ' +
+      'e.g. `npm install -g --allow-scripts=better-sqlite3 …`; without a prebuilt download it needs a C++ toolchain), ' +
+      'or set DATABASE_URL to use PostgreSQL'
+    );
+  }
+  return message || String(err);
 }

@@ -14,6 +14,8 @@ import { KeyPool, parseKeys, type Credential, type ProviderKey } from '../upstre
 import { GoogleTokenSource, parseServiceAccount } from '../upstream/google-auth.js';
 import { parseInterval, type RateLimitSpec } from '../state/rate-limit.js';
 import { tracingSettings, type TracingSettings } from '../observability/tracing-config.js';
+import { interpolateDocument, maskExpansions, type Expansion } from './interpolate.js';
+import { createHash } from 'node:crypto';
 
 /** Cassettes bundled for `--demo`: the seed conversations (see demo/cassettes/NOTICE.md). */
 export const DEMO_CASSETTES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'demo', 'cassettes');
@@ -95,6 +97,8 @@ export interface Settings {
   keyCacheTtlMs: number;
   defaultRateLimit: RateLimitSpec | null;
   apiKeys: ApiKey[];
+  /** SHA-256 of SWITCHYARD_ADMIN_KEY, a management key from the environment; the key itself is not kept. */
+  adminKeyDigest: Buffer | null;
   wireEra: WireEra;
   failureWindowMs: number;
   maxModels: number;
@@ -186,15 +190,25 @@ export interface LoadOptions {
   demo?: boolean | 'auto';
 }
 
-export function readConfigFile(path: string): ConfigFile {
+export function readConfigFile(path: string, env: NodeJS.ProcessEnv = process.env, expansions: Expansion[] = []): ConfigFile {
   let doc: unknown;
   try {
-    doc = yaml().parse(readFileSync(path, 'utf8')) ?? {};
+    const parsed = yaml().parseDocument(readFileSync(path, 'utf8'));
+    if (parsed.errors.length > 0) throw parsed.errors[0]!;
+    // `${VAR}` references are expanded before validation, so a value from the environment is checked like any other.
+    expansions.push(...interpolateDocument(parsed, env));
+    doc = parsed.toJS() ?? {};
   } catch (err) {
     throw new ConfigError(`${path}: ${(err as Error).message}`);
   }
   if (!validateConfig(doc)) throw new ConfigError(`${path}: ${firstError(validateConfig)}`);
   return doc as ConfigFile;
+}
+
+/** The key for a provider from the environment: `<SLUG>_API_KEY`, else the provider's own variable names (catalog `key_env`). */
+export function providerKeyEnv(env: NodeJS.ProcessEnv, entry: ProviderEntry): string | undefined {
+  for (const name of [`${envStem(entry.slug)}_API_KEY`, ...(entry.key_env ?? [])]) if (env[name]) return env[name];
+  return undefined;
 }
 
 /** A duration (or count) from the environment: a whole number >= min, or undefined when unset. */
@@ -226,7 +240,22 @@ export function parseWorkers(raw: string | number, source: string): number {
   return n === 0 ? availableParallelism() : n;
 }
 
+/**
+ * The settings from flags, environment, configuration file and defaults. A refusal is a
+ * ConfigError naming the offending field; no value the file took from the environment (`${VAR}`)
+ * appears in it.
+ */
 export function loadSettings(opts: LoadOptions = {}): Settings {
+  const expansions: Expansion[] = [];
+  try {
+    return buildSettings(opts, expansions);
+  } catch (err) {
+    if (err instanceof ConfigError && expansions.length > 0) throw new ConfigError(maskExpansions(err.message, expansions));
+    throw err;
+  }
+}
+
+function buildSettings(opts: LoadOptions, expansions: Expansion[]): Settings {
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
   let configFile: string | null = opts.configFile ?? env.SWITCHYARD_CONFIG ?? null;
@@ -235,7 +264,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     configFile = resolve(cwd, configFile);
     if (!existsSync(configFile)) throw new ConfigError(`config file not found: ${configFile}`);
   }
-  const file: ConfigFile = configFile ? readConfigFile(configFile) : {};
+  const file: ConfigFile = configFile ? readConfigFile(configFile, env, expansions) : {};
 
   const sources = loadEmbeddedSources();
   for (const extra of file.catalog?.files ?? []) {
@@ -280,7 +309,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
   for (const entry of catalog.providers.values()) {
     const conf = file.providers?.[entry.slug] ?? {};
     const stem = envStem(entry.slug);
-    let keyList = entry.protocol === 'vertex' ? serviceAccountKeys(env.GOOGLE_APPLICATION_CREDENTIALS || conf.credentials, cwd) : parseKeys(env[`${stem}_API_KEY`] || undefined, conf.keys, conf.api_key);
+    let keyList = entry.protocol === 'vertex' ? serviceAccountKeys(env.GOOGLE_APPLICATION_CREDENTIALS || conf.credentials, cwd) : parseKeys(providerKeyEnv(env, entry), conf.keys, conf.api_key);
     // Azure without a resource key: an Entra ID application, when the environment names one.
     const entra = entry.protocol === 'azure' && keyList.length === 0 ? entraKeys(env) : [];
     if (entra.length > 0) keyList = entra;
@@ -324,6 +353,9 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
   for (const [i, k] of (env.SWITCHYARD_API_KEYS ?? '').split(',').map((s) => s.trim()).filter(Boolean).entries()) {
     apiKeys.push({ key: k, label: `env key ${i + 1}` });
   }
+
+  const adminKey = env.SWITCHYARD_ADMIN_KEY?.trim();
+  const adminKeyDigest = adminKey ? createHash('sha256').update(adminKey).digest() : null;
 
   const eraEnv = env.SWITCHYARD_WIRE_ERA;
   if (eraEnv && eraEnv !== '2025' && eraEnv !== '2026') throw new ConfigError(`SWITCHYARD_WIRE_ERA must be 2025 or 2026, got "${eraEnv}"`);
@@ -412,6 +444,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     keyCacheTtlMs: file.auth?.key_cache_ttl_ms ?? 2000,
     defaultRateLimit,
     apiKeys,
+    adminKeyDigest,
     wireEra: (eraEnv as WireEra | undefined) ?? file.wire?.era ?? '2026',
     failureWindowMs: file.routing?.failure_window_ms ?? 30_000,
     maxModels: file.routing?.max_models ?? 10,

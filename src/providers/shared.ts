@@ -82,6 +82,13 @@ export function baseHeaders(provider: ProviderRuntime, stream: boolean): Record<
   return headers;
 }
 
+/** The headers of a bodiless GET (a probe): the common ones without a content type, then the operator's. */
+export function probeHeaders(provider: ProviderRuntime): Record<string, string> {
+  const headers = baseHeaders(provider, false);
+  delete headers['content-type'];
+  return headers;
+}
+
 /** The secret one request carries: the attempt's pool key, else the provider's first key. */
 export function secretFor(provider: ProviderRuntime, credential: Credential | undefined): string | undefined {
   return credential ? credential.secret : provider.apiKey;

@@ -37,6 +37,12 @@ export interface DecoderOptions {
 /** Why a request cannot go to an endpoint of this protocol as it is: the client gets a 400 with this message. */
 export class UntranslatableRequest extends Error {}
 
+/** A bodiless GET: a provider's model list, asked to check its base URL and key (`switchyard doctor`). */
+export interface ProbeRequest {
+  url: string;
+  headers: Record<string, string>;
+}
+
 export interface ProviderAdapter {
   readonly protocol: string;
   /**
@@ -49,6 +55,8 @@ export interface ProviderAdapter {
    * the pipeline chose for this attempt (key pools); without one, the provider's first key.
    */
   buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean, credential?: Credential): UpstreamRequest;
+  /** A cheap authenticated request (the model list) that proves the base URL and key without spending tokens. */
+  probeRequest(provider: ProviderRuntime, credential?: Credential): ProbeRequest;
   createStreamDecoder(opts?: DecoderOptions): StreamDecoder;
   parseCompletion(body: unknown): Completion;
   /** Extract the human message of an upstream error body. */

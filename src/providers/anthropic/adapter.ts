@@ -1,8 +1,8 @@
 import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
 import type { GenerationRequest } from '../../model/request.js';
-import { baseHeaders, secretFor } from '../shared.js';
-import type { Completion, Credential, DecoderOptions, ProviderAdapter, StreamDecoder, TokenCounter, UpstreamFailure, UpstreamRequest } from '../types.js';
+import { baseHeaders, probeHeaders, secretFor } from '../shared.js';
+import type { Completion, Credential, DecoderOptions, ProbeRequest, ProviderAdapter, StreamDecoder, TokenCounter, UpstreamFailure, UpstreamRequest } from '../types.js';
 import { buildMessagesBody, countTokensBody, nativeMessagesBody } from './request.js';
 import { AnthropicStreamDecoder, parseAnthropicCompletion, parseAnthropicError } from './response.js';
 
@@ -77,6 +77,14 @@ export class AnthropicAdapter implements ProviderAdapter {
     const secret = secretFor(provider, credential);
     if (secret) headers['x-api-key'] = secret;
     return headers;
+  }
+
+  probeRequest(provider: ProviderRuntime, credential?: Credential): ProbeRequest {
+    const headers = probeHeaders(provider);
+    headers['anthropic-version'] ??= ANTHROPIC_VERSION;
+    const secret = secretFor(provider, credential);
+    if (secret) headers['x-api-key'] = secret;
+    return { url: `${provider.baseUrl}/models?limit=1`, headers };
   }
 
   createStreamDecoder(opts: DecoderOptions = {}): StreamDecoder {

@@ -2,8 +2,8 @@ import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
 import type { GenerationRequest } from '../../model/request.js';
 import { chatCompletionsBody, OpenAICompatibleAdapter } from '../openai/adapter.js';
-import { baseHeaders, extractErrorMessage, secretFor } from '../shared.js';
-import type { Completion, Credential, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
+import { baseHeaders, extractErrorMessage, probeHeaders, secretFor } from '../shared.js';
+import type { Completion, Credential, ProbeRequest, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
 
 /**
  * Azure OpenAI: the OpenAI chat-completions wire (translation and answers are the openai
@@ -87,6 +87,17 @@ export class AzureOpenAIAdapter implements ProviderAdapter {
     if (secret && credential?.bearer) headers.authorization = `Bearer ${secret}`;
     else if (secret) headers['api-key'] = secret;
     return { url: azureChatUrl(provider.baseUrl, endpoint.upstreamModel, apiVersion), headers, body: JSON.stringify(body) };
+  }
+
+  /** The v1 API's model list, or the resource's (`/openai/models?api-version=…`) for the deployments API. */
+  probeRequest(provider: ProviderRuntime, credential?: Credential): ProbeRequest {
+    const headers = probeHeaders(provider);
+    const secret = secretFor(provider, credential);
+    if (secret) headers['api-key'] = secret;
+    const apiVersion = provider.apiVersion;
+    if (apiVersion === undefined) return { url: `${provider.baseUrl}/models`, headers };
+    const query = `api-version=${encodeURIComponent(apiVersion)}`;
+    return { url: provider.baseUrl.endsWith(V1_SUFFIX) ? `${provider.baseUrl}/models?${query}` : `${provider.baseUrl}/openai/models?${query}`, headers };
   }
 
   createStreamDecoder(): StreamDecoder {

@@ -1,8 +1,8 @@
 import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
 import type { GenerationRequest } from '../../model/request.js';
-import { baseHeaders, secretFor } from '../shared.js';
-import type { Completion, Credential, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
+import { baseHeaders, probeHeaders, secretFor } from '../shared.js';
+import type { Completion, Credential, ProbeRequest, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
 import { toGenerateContentRequest } from './request.js';
 import { GeminiStreamDecoder, parseCompletion, statusOf } from './response.js';
 
@@ -50,6 +50,13 @@ export class GeminiAdapter implements ProviderAdapter {
     const secret = secretFor(provider, credential);
     if (secret) headers['x-goog-api-key'] = secret;
     return { url: `${provider.baseUrl}/${modelPath(endpoint.upstreamModel)}:${method}`, headers, body: JSON.stringify(body) };
+  }
+
+  probeRequest(provider: ProviderRuntime, credential?: Credential): ProbeRequest {
+    const headers = probeHeaders(provider);
+    const secret = secretFor(provider, credential);
+    if (secret) headers['x-goog-api-key'] = secret;
+    return { url: `${provider.baseUrl}/models?pageSize=1`, headers };
   }
 
   createStreamDecoder(): StreamDecoder {

@@ -3,10 +3,11 @@ import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
 import { sourceToUrl } from '../../model/media.js';
 import type { ContentPart, GenerationRequest, Message, ResponseFormat, Tool, ToolCallPart, ToolChoice } from '../../model/request.js';
-import { baseHeaders, secretFor, customArgumentsAsJson, extractErrorMessage, hashUser, maxTokensFor, toolParameters } from '../shared.js';
+import { baseHeaders, probeHeaders, secretFor, customArgumentsAsJson, extractErrorMessage, hashUser, maxTokensFor, toolParameters } from '../shared.js';
 import type {
   Credential,
   Completion,
+  ProbeRequest,
   ProviderAdapter,
   ReasoningDetail,
   SseEvent,
@@ -415,6 +416,13 @@ export class OpenAICompatibleAdapter implements ProviderAdapter {
     const secret = secretFor(provider, credential);
     if (secret) headers.authorization = `Bearer ${secret}`;
     return { url: `${provider.baseUrl}/chat/completions`, headers, body: JSON.stringify(body) };
+  }
+
+  probeRequest(provider: ProviderRuntime, credential?: Credential): ProbeRequest {
+    const headers = probeHeaders(provider);
+    const secret = secretFor(provider, credential);
+    if (secret) headers.authorization = `Bearer ${secret}`;
+    return { url: `${provider.baseUrl}/models`, headers };
   }
 
   createStreamDecoder(): StreamDecoder {

@@ -5,8 +5,8 @@ import { AnthropicAdapter } from '../anthropic/adapter.js';
 import { buildMessagesBody } from '../anthropic/request.js';
 import { GeminiAdapter } from '../gemini/adapter.js';
 import { toGenerateContentRequest } from '../gemini/request.js';
-import { baseHeaders, secretFor } from '../shared.js';
-import type { Completion, Credential, ProviderAdapter, SseEvent, StreamDecoder, UpstreamChunk, UpstreamFailure, UpstreamRequest } from '../types.js';
+import { baseHeaders, probeHeaders, secretFor } from '../shared.js';
+import type { Completion, Credential, ProbeRequest, ProviderAdapter, SseEvent, StreamDecoder, UpstreamChunk, UpstreamFailure, UpstreamRequest } from '../types.js';
 
 /**
  * Google Vertex AI: Gemini through `generateContent` / `streamGenerateContent?alt=sse` (the gemini
@@ -77,6 +77,16 @@ export class VertexAdapter implements ProviderAdapter {
     }
     const body = toGenerateContentRequest(req, endpoint);
     return { url: `${model}:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`, headers, body: JSON.stringify(body) };
+  }
+
+  /** The project's endpoints in the location: needs the access token and the project, spends nothing. */
+  probeRequest(provider: ProviderRuntime, credential?: Credential): ProbeRequest {
+    const headers = probeHeaders(provider);
+    const token = secretFor(provider, credential);
+    if (token) headers.authorization = `Bearer ${token}`;
+    const location = provider.location ?? 'global';
+    const base = provider.baseUrlOverridden ? provider.baseUrl : vertexBaseUrl(location);
+    return { url: `${base}/v1/projects/${encodeURIComponent(provider.project ?? '')}/locations/${location}/endpoints?pageSize=1`, headers };
   }
 
   createStreamDecoder(): StreamDecoder {
