@@ -11,6 +11,7 @@ import type { ConfigFile } from './schema.js';
 import { demoReplayStores, ReplayStore, type Pace } from '../upstream/replay/store.js';
 import { KeyPool, parseKeys, type Credential, type ProviderKey } from '../upstream/key-pool.js';
 import { GoogleTokenSource, parseServiceAccount } from '../upstream/google-auth.js';
+import { AwsCredentialsError, awsRegion, bedrockKeysFromEnv } from '../upstream/aws-auth.js';
 import { parseInterval, type RateLimitSpec } from '../state/rate-limit.js';
 import { tracingSettings, type TracingSettings } from '../observability/tracing-config.js';
 
@@ -39,6 +40,8 @@ export interface ProviderRuntime {
   /** Google Cloud project and location (Vertex AI). */
   project?: string;
   location?: string;
+  /** AWS region (Amazon Bedrock): where requests go and what they are signed for. */
+  region?: string;
   /** Turns a pool key into what a request carries (Vertex: a service account's access token), before the adapter builds the request. */
   resolveCredential?: (credential: Credential) => Promise<Credential>;
   baseUrl: string;
@@ -164,6 +167,22 @@ function vertexSettings(env: NodeJS.ProcessEnv, conf: { project?: string; locati
   };
 }
 
+/**
+ * Amazon Bedrock's keys: AWS credentials or Bedrock API keys from the environment
+ * (upstream/aws-auth.ts), else `AMAZON_BEDROCK_API_KEY` or the configured keys (each an API key,
+ * or `ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`).
+ */
+function bedrockKeys(env: NodeJS.ProcessEnv, conf: { keys?: { key: string; label?: string; weight?: number }[]; api_key?: string }): ProviderKey[] {
+  let fromEnv: ProviderKey[];
+  try {
+    fromEnv = bedrockKeysFromEnv(env);
+  } catch (err) {
+    if (err instanceof AwsCredentialsError) throw new ConfigError(err.message);
+    throw err;
+  }
+  return fromEnv.length > 0 ? fromEnv : parseKeys(env.AMAZON_BEDROCK_API_KEY || undefined, conf.keys, conf.api_key);
+}
+
 export interface LoadOptions {
   configFile?: string;
   env?: NodeJS.ProcessEnv;
@@ -271,7 +290,12 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
   for (const entry of catalog.providers.values()) {
     const conf = file.providers?.[entry.slug] ?? {};
     const stem = envStem(entry.slug);
-    const keyList = entry.protocol === 'vertex' ? serviceAccountKeys(env.GOOGLE_APPLICATION_CREDENTIALS || conf.credentials, cwd) : parseKeys(env[`${stem}_API_KEY`] || undefined, conf.keys, conf.api_key);
+    const keyList =
+      entry.protocol === 'vertex'
+        ? serviceAccountKeys(env.GOOGLE_APPLICATION_CREDENTIALS || conf.credentials, cwd)
+        : entry.protocol === 'bedrock'
+          ? bedrockKeys(env, conf)
+          : parseKeys(env[`${stem}_API_KEY`] || undefined, conf.keys, conf.api_key);
     const labels = new Set(keyList.map((k) => k.label));
     if (labels.size !== keyList.length) throw new ConfigError(`providers.${entry.slug}.keys: labels must be unique`);
     const apiKey = keyList[0]?.secret;
@@ -294,6 +318,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
       apiVersion: conf.api_version,
       baseUrlOverridden: Boolean(baseUrlOverride),
       ...(entry.protocol === 'vertex' ? vertexSettings(env, conf, keyList) : {}),
+      ...(entry.protocol === 'bedrock' ? { region: awsRegion(env, conf.region) } : {}),
       baseUrl: (baseUrlOverride ?? entry.base_url).replace(/\/+$/, ''),
       headers: conf.headers ?? {},
       timeouts: {

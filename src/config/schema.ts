@@ -38,6 +38,8 @@ const ProviderSettings = Type.Object(
     credentials: Type.Optional(Type.String({ minLength: 1 })),
     project: Type.Optional(Type.String({ minLength: 1 })),
     location: Type.Optional(Type.String({ pattern: '^[a-z0-9-]+$' })),
+    // Amazon Bedrock: the AWS region requests go to and are signed for (AWS_REGION wins).
+    region: Type.Optional(Type.String({ pattern: '^[a-z0-9-]+$' })),
     // Answer this provider's requests from a folder of cassettes instead of the network.
     replay: Type.Optional(Type.String({ minLength: 1 })),
   },

@@ -4,6 +4,7 @@ import { AnthropicAdapter } from './anthropic/adapter.js';
 import { GeminiAdapter } from './gemini/adapter.js';
 import { AzureOpenAIAdapter } from './azure/adapter.js';
 import { VertexAdapter } from './vertex/adapter.js';
+import { BedrockAdapter } from './bedrock/adapter.js';
 
 /** protocol id (catalog `protocol`) -> adapter. A new protocol is one folder plus one line here. */
 const adapters = new Map<string, ProviderAdapter>([
@@ -12,6 +13,7 @@ const adapters = new Map<string, ProviderAdapter>([
   ['gemini', new GeminiAdapter()],
   ['azure', new AzureOpenAIAdapter()],
   ['vertex', new VertexAdapter()],
+  ['bedrock', new BedrockAdapter()],
 ]);
 
 export function adapterFor(protocol: string): ProviderAdapter | undefined {

@@ -27,6 +27,19 @@ export interface StreamDecoder {
   decode(event: SseEvent): UpstreamChunk[] | null;
   /** With keepNative: the text of the event that ended the stream (decode returned null for it). */
   readonly pendingNative?: string;
+  /** How the stream's bytes are cut into events when they are not SSE text (absent: SSE). */
+  readonly framing?: StreamFraming;
+}
+
+/**
+ * A binary stream framing (AWS's `application/vnd.amazon.eventstream`, say): the body's reads
+ * regrouped into whole frames, and each frame as the events `decode` takes. The pump stays
+ * unaware of the format: it reads frames instead of reads, and hands on the events.
+ */
+export interface StreamFraming {
+  frames(body: AsyncIterable<Buffer | Uint8Array | string>): AsyncIterable<Uint8Array>;
+  /** The events one whole frame carries; throws on a corrupt frame (the attempt fails). */
+  events(frame: Uint8Array): SseEvent[];
 }
 
 export interface DecoderOptions {
@@ -49,8 +62,14 @@ export interface ProviderAdapter {
    * the pipeline chose for this attempt (key pools); without one, the provider's first key.
    */
   buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean, credential?: Credential): UpstreamRequest;
+  /**
+   * Authorisation that needs the finished request (a signature over its URL, headers and body),
+   * applied after buildRequest. Rejects with an error carrying `status` when the credential is
+   * unusable.
+   */
+  authorize?(request: UpstreamRequest, provider: ProviderRuntime, credential: Credential | undefined): Promise<UpstreamRequest>;
   createStreamDecoder(opts?: DecoderOptions): StreamDecoder;
   parseCompletion(body: unknown): Completion;
-  /** Extract the human message of an upstream error body. */
-  parseError(status: number, body: string): UpstreamFailure;
+  /** Extract the human message of an upstream error body (some providers name the error in a header). */
+  parseError(status: number, body: string, headers?: Record<string, string | string[] | undefined>): UpstreamFailure;
 }
