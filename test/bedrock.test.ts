@@ -176,6 +176,30 @@ describe('Amazon Bedrock (SigV4)', () => {
     assert.equal(sent.provider, undefined, 'routing fields stay with Switchyard');
   });
 
+  it('Messages door, thinking: thinking blocks with their signatures, as Anthropic sends them', async () => {
+    const recording = loadCassette('upstream/TestAnthropicThinking/claude-sonnet-4/thinking-streaming.yaml')[0].response;
+    bedrock.answer(() => reframeAnthropicSse(recording));
+    const res = await fetch(`${gw.baseUrl}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 4096,
+        thinking: { type: 'enabled', budget_tokens: 4000 },
+        messages: [{ role: 'user', content: "What's the weather in Florence, Italy?" }],
+        tools: [{ name: 'weather', description: 'Get weather information for a location', input_schema: WEATHER.function.parameters }],
+        stream: true,
+        ...onlyBedrock,
+      }),
+    });
+    assert.equal(res.status, 200);
+    const events = await sseJson(res);
+    assert.ok(events.some((e) => e.type === 'content_block_start' && e.content_block.type === 'thinking'));
+    assert.ok(events.some((e) => e.type === 'content_block_delta' && e.delta.type === 'signature_delta' && e.delta.signature.length > 20));
+    assert.ok(events.some((e) => e.type === 'content_block_start' && e.content_block.type === 'tool_use' && e.content_block.name === 'weather'));
+    assert.deepEqual(bedrock.accepted.at(-1)!.json.thinking, { type: 'enabled', budget_tokens: 4000 });
+  });
+
   it('Messages door, one body', async () => {
     replay(bedrock, 'TestBedrockBasicAuth/simple');
     const res = await fetch(`${gw.baseUrl}/messages`, {
@@ -203,6 +227,48 @@ describe('Amazon Bedrock (SigV4)', () => {
     assert.ok(done, 'response.completed');
     assert.equal(done.response.output.find((o: any) => o.type === 'message').content[0].text, 'Olá!');
     assert.equal(done.response.usage.output_tokens, 7);
+  });
+
+  it('Responses door: thinking and a tool call become reasoning and function_call items', async () => {
+    const recording = loadCassette('upstream/TestAnthropicThinking/claude-sonnet-4/thinking-streaming.yaml')[0].response;
+    bedrock.answer(() => reframeAnthropicSse(recording));
+    const res = await fetch(`${gw.baseUrl}/responses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'anthropic/claude-sonnet-4.5',
+        input: "What's the weather in Florence, Italy?",
+        tools: [{ type: 'function', name: 'weather', description: 'Get weather information for a location', parameters: WEATHER.function.parameters }],
+        reasoning: { effort: 'medium' },
+        include: ['reasoning.encrypted_content'],
+        stream: true,
+        ...onlyBedrock,
+      }),
+    });
+    assert.equal(res.status, 200);
+    const events = await sseJson(res);
+    const done = events.find((e) => e.type === 'response.completed');
+    assert.ok(done, JSON.stringify(events.at(-1)));
+    const reasoning = done.response.output.find((o: any) => o.type === 'reasoning');
+    assert.ok(reasoning?.summary?.[0]?.text.length > 20, 'reasoning summary text');
+    assert.ok(typeof reasoning.encrypted_content === 'string' && reasoning.encrypted_content.length > 20, 'the signature travels in encrypted_content');
+    const call = done.response.output.find((o: any) => o.type === 'function_call');
+    assert.equal(call.name, 'weather');
+    assert.match(call.arguments, /Florence/);
+  });
+
+  it('Responses door: a recorded tool call in one body', async () => {
+    replay(bedrock, 'TestBedrockCommon/bedrock-anthropic-claude-haiku-4-5/tool');
+    const res = await fetch(`${gw.baseUrl}/responses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'anthropic/claude-haiku-4.5', input: 'What is the weather in Florence, Italy?', tools: [{ type: 'function', name: 'weather', parameters: WEATHER.function.parameters }], ...onlyBedrock }),
+    });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    const call = body.output.find((o: any) => o.type === 'function_call');
+    assert.equal(call.name, 'weather');
+    assert.match(call.call_id, /^toolu_bdrk_/);
   });
 
   it('a throttled Bedrock falls back to another provider', async () => {

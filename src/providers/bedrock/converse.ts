@@ -77,6 +77,7 @@ class BlockWriter {
       }
       case 'tool-result': {
         const content = part.content.flatMap((p) => this.part(p)).filter((b) => !('cachePoint' in b));
+        // An empty result is an empty JSON object: Converse rejects a blank text block.
         const result: Json = { toolUseId: anthropicToolId(part.callId), content: content.length > 0 ? content : [{ json: {} }] };
         if (part.isError === true) result.status = 'error';
         return this.cached({ toolResult: result }, part.cache);
