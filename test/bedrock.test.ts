@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCassette } from './support/cassettes.js';
@@ -436,6 +436,37 @@ describe('Amazon Bedrock authorisation', () => {
       assert.equal(principals.filter((p) => p === 'AKIATEAMBEXAMPLE0000').length, 3);
     } finally {
       await gw.close();
+      await bedrock.close();
+    }
+  });
+});
+
+describe('Amazon Bedrock recorded and replayed', () => {
+  it('records the binary event stream as its bytes, without credentials, and replays it', async () => {
+    const bedrock = await startMockBedrock({ region: REGION, accessKeys: { [KEY_ID]: SECRET } });
+    const recordDir = mkdtempSync(join(tmpdir(), 'switchyard-bedrock-rec-'));
+    const recorder = await startGateway({ providers: {}, env: { AWS_ACCESS_KEY_ID: KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET, AWS_REGION: REGION, AMAZON_BEDROCK_BASE_URL: bedrock.url, SWITCHYARD_RECORD_DIR: recordDir } });
+    const ask = { model: 'anthropic/claude-sonnet-4.5', messages: [{ role: 'user', content: 'Say hi in Portuguese' }], stream: true, ...onlyBedrock };
+    let player: Gateway | undefined;
+    try {
+      replay(bedrock, 'TestBedrockCommon/bedrock-anthropic-claude-sonnet-4-5/simple_streaming');
+      const first = await postChat(recorder, ask, { 'X-Switchyard-Cassette': 'bedrock' });
+      assert.equal(deltas(await sseJson(first), 'content'), 'Olá!');
+      const text = readFileSync(join(recordDir, 'bedrock.yaml'), 'utf8');
+      assert.match(text, /body: !!binary/);
+      assert.ok(!text.includes(SECRET) && !/authorization|x-amz-security-token/i.test(text), 'no credentials in the cassette');
+      const recorded = loadCassette(join(recordDir, 'bedrock.yaml'))[0].response.bodyBytes!;
+      assert.deepEqual(recorded, recordedBedrock('TestBedrockCommon/bedrock-anthropic-claude-sonnet-4-5/simple_streaming').response.bodyBytes);
+
+      const configFile = join(recordDir, 'switchyard.yaml');
+      writeFileSync(configFile, `replay:\n  pace: fast\nproviders:\n  amazon-bedrock:\n    replay: ${JSON.stringify(recordDir)}\n`);
+      player = await startGateway({ providers: {}, configFile });
+      const again = await postChat(player, ask);
+      assert.equal(again.status, 200);
+      assert.equal(deltas(await sseJson(again), 'content'), 'Olá!');
+    } finally {
+      await player?.close();
+      await recorder.close();
       await bedrock.close();
     }
   });

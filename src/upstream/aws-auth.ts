@@ -106,7 +106,7 @@ const signers = new Map<string, SignatureV4>();
 
 /** One signer per access key and region (it caches its derived signing keys). */
 function signerFor(key: AwsAccessKey, region: string): SignatureV4 {
-  const id = `${key.accessKeyId}\n${region}\n${key.sessionToken ?? ''}`;
+  const id = `${accessKeySecret(key)}\n${region}`;
   let signer = signers.get(id);
   if (!signer) {
     if (signers.size >= 64) signers.clear();

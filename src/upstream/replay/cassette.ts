@@ -375,7 +375,8 @@ export function cassetteDocument(interactions: Interaction[]): Record<string, un
         proto_major: 1,
         proto_minor: 1,
         content_length: -1,
-        body: it.response.body,
+        // A binary body is written as YAML `!!binary` (stringify with customTags: ['binary']).
+        body: it.response.bodyBytes ? new Uint8Array(it.response.bodyBytes) : it.response.body,
         headers: it.response.headers,
         status: `${it.response.code} ${STATUS_TEXT[it.response.code] ?? ''}`.trim(),
         code: it.response.code,
