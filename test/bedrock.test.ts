@@ -162,11 +162,16 @@ describe('Amazon Bedrock (SigV4)', () => {
       }),
     });
     assert.equal(res.status, 200);
+    const raw = await res.clone().text();
     const events = await sseJson(res);
     assert.equal(events[0].type, 'message_start');
+    assert.match(raw, /^event: message_start\ndata: \{"type":"message_start"/m);
     const text = events.filter((e) => e.type === 'content_block_delta').map((e) => e.delta.text ?? '').join('');
     assert.match(text, /Olá/);
     assert.equal(events.at(-1).type, 'message_stop');
+    // Claude's events pass through as Bedrock delivered them (its invocation metrics included).
+    assert.match(events[0].message.id, /^msg_bdrk_/);
+    assert.ok(events.at(-1)['amazon-bedrock-invocationMetrics'], 'message_stop as Bedrock sent it');
     const sent = bedrock.accepted.at(-1)!.json;
     assert.equal(sent.anthropic_version, 'bedrock-2023-05-31');
     assert.equal(sent.model, undefined);
@@ -176,7 +181,7 @@ describe('Amazon Bedrock (SigV4)', () => {
     assert.equal(sent.provider, undefined, 'routing fields stay with Switchyard');
   });
 
-  it('Messages door, thinking: thinking blocks with their signatures, as Anthropic sends them', async () => {
+  it('Messages door, thinking: thinking blocks with their signatures, as Anthropic sent them', async () => {
     const recording = loadCassette('upstream/TestAnthropicThinking/claude-sonnet-4/thinking-streaming.yaml')[0].response;
     bedrock.answer(() => reframeAnthropicSse(recording));
     const res = await fetch(`${gw.baseUrl}/messages`, {
@@ -210,6 +215,7 @@ describe('Amazon Bedrock (SigV4)', () => {
     const body = (await res.json()) as any;
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.equal(body.type, 'message');
+    assert.match(body.id, /^msg_bdrk_/, 'the upstream body, passed through');
     assert.match(body.content[0].text, /Olá/);
     assert.equal(body.stop_reason, 'end_turn');
   });

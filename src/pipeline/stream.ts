@@ -6,6 +6,7 @@ import type { Endpoint } from '../catalog/types.js';
 import type { CancelSignal } from '../core/cancel.js';
 import { errorTypeOf, type ApiError } from '../core/errors.js';
 import type { TokenUsage, UpstreamChunk, UpstreamFailure } from '../model/response.js';
+import { answerProtocolOf } from '../providers/registry.js';
 import type { SseEvent, StreamDecoder, StreamFraming } from '../providers/types.js';
 import type { Candidate } from '../routing/select.js';
 import { SseResponse } from '../streaming/sse-response.js';
@@ -52,7 +53,7 @@ export class StreamDelivery implements Delivery {
     const ep = candidate.endpoint;
     this.sse.open(gen.id, routeHeader(gen, ep), responseHeaders(gen));
     const who = identityFor(gen, ep, candidate.requestedId);
-    const native = gen.req.native?.protocol === ep.provider.protocol;
+    const native = gen.req.native?.protocol === answerProtocolOf(ep);
     const pump = new StreamPump(app, gen, ep, attempt.adapter.createStreamDecoder(native ? { keepNative: true } : undefined), app.observer.streamEncoder(gen, codec.streamEncoder(who)), this.sse, native, this.beforeEnd);
     return pump.run(attempt, this.signal, failures);
   }

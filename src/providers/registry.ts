@@ -1,3 +1,4 @@
+import type { Endpoint } from '../catalog/types.js';
 import type { ProviderAdapter } from './types.js';
 import { OpenAICompatibleAdapter } from './openai/adapter.js';
 import { AnthropicAdapter } from './anthropic/adapter.js';
@@ -18,6 +19,12 @@ const adapters = new Map<string, ProviderAdapter>([
 
 export function adapterFor(protocol: string): ProviderAdapter | undefined {
   return adapters.get(protocol);
+}
+
+/** The wire an endpoint answers in: its adapter's answerProtocol, else its own protocol. */
+export function answerProtocolOf(endpoint: Endpoint): string {
+  const protocol = endpoint.provider.protocol;
+  return adapters.get(protocol)?.answerProtocol?.(endpoint) ?? protocol;
 }
 
 export function knownProtocols(): string[] {

@@ -68,6 +68,11 @@ export interface ProviderAdapter {
    * unusable.
    */
   authorize?(request: UpstreamRequest, provider: ProviderRuntime, credential: Credential | undefined): Promise<UpstreamRequest>;
+  /**
+   * The protocol whose wire an endpoint's answers are in, when it is not this one's (Bedrock's
+   * Claude answers are Anthropic's events and bodies): a client of that wire gets them as they are.
+   */
+  answerProtocol?(endpoint: Endpoint): string;
   createStreamDecoder(opts?: DecoderOptions): StreamDecoder;
   parseCompletion(body: unknown): Completion;
   /** Extract the human message of an upstream error body (some providers name the error in a header). */

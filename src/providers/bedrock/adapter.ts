@@ -5,7 +5,7 @@ import { accessKeyOf, signRequest } from '../../upstream/aws-auth.js';
 import { AnthropicStreamDecoder, parseAnthropicCompletion } from '../anthropic/response.js';
 import { buildMessagesBody, nativeMessagesBody } from '../anthropic/request.js';
 import { baseHeaders, secretFor } from '../shared.js';
-import type { Completion, Credential, ProviderAdapter, SseEvent, StreamDecoder, UpstreamChunk, UpstreamFailure, UpstreamRequest } from '../types.js';
+import type { Completion, Credential, DecoderOptions, ProviderAdapter, SseEvent, StreamDecoder, UpstreamChunk, UpstreamFailure, UpstreamRequest } from '../types.js';
 import { buildConverseBody, ConverseStreamDecoder, isConverseAnswer, parseConverseCompletion } from './converse.js';
 import { parseBedrockError, streamException } from './errors.js';
 import { eventStreamFraming, EXCEPTION_PREFIX } from './eventstream.js';
@@ -62,11 +62,17 @@ export function invokeModelBody(req: GenerationRequest, endpoint: Endpoint): Jso
   return out;
 }
 
-/** InvokeModel's `chunk` payload: `{"bytes": base64 of one Anthropic event}`. */
+/**
+ * InvokeModel's `chunk` payload, `{"bytes": base64 of one Anthropic event}`, as that event (named
+ * by its type, as Anthropic's SSE names it, for a client of Anthropic's wire).
+ */
 function chunkEvent(data: string): SseEvent | null {
   try {
     const json = JSON.parse(data) as Json;
-    return typeof json.bytes === 'string' ? { data: Buffer.from(json.bytes, 'base64').toString('utf8') } : null;
+    if (typeof json.bytes !== 'string') return null;
+    const event = Buffer.from(json.bytes, 'base64').toString('utf8');
+    const type = /^\s*\{\s*"type"\s*:\s*"([a-z_]+)"/.exec(event)?.[1];
+    return type ? { event: type, data: event } : { data: event };
   } catch {
     return null;
   }
@@ -78,13 +84,19 @@ class BedrockStreamDecoder implements StreamDecoder {
   private anthropic: AnthropicStreamDecoder | null = null;
   private converse: ConverseStreamDecoder | null = null;
 
+  constructor(private readonly keepNative: boolean) {}
+
+  get pendingNative(): string | undefined {
+    return this.anthropic?.pendingNative;
+  }
+
   decode(event: SseEvent): UpstreamChunk[] | null {
     const name = event.event ?? '';
     if (name.startsWith(EXCEPTION_PREFIX)) return [{ error: streamException(name.slice(EXCEPTION_PREFIX.length), event.data) }];
     if (name === 'chunk') {
       const inner = chunkEvent(event.data);
       if (!inner) return [{ error: { status: 502, raw: `upstream sent a chunk without bytes: ${event.data.slice(0, 200)}` } }];
-      return (this.anthropic ??= new AnthropicStreamDecoder()).decode(inner);
+      return (this.anthropic ??= new AnthropicStreamDecoder(this.keepNative)).decode(inner);
     }
     return (this.converse ??= new ConverseStreamDecoder()).decode(event);
   }
@@ -110,8 +122,13 @@ export class BedrockAdapter implements ProviderAdapter {
     return key ? signRequest(request, key, provider.region ?? 'us-east-1') : Promise.resolve(request);
   }
 
-  createStreamDecoder(): StreamDecoder {
-    return new BedrockStreamDecoder();
+  /** Claude's answers are Anthropic's events and bodies: a Messages client gets them as they are. */
+  answerProtocol(endpoint: Endpoint): string {
+    return isAnthropicModel(endpoint.upstreamModel) ? 'anthropic' : this.protocol;
+  }
+
+  createStreamDecoder(opts: DecoderOptions = {}): StreamDecoder {
+    return new BedrockStreamDecoder(opts.keepNative === true);
   }
 
   parseCompletion(body: unknown): Completion {
