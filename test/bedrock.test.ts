@@ -30,6 +30,8 @@ import {
 import { eventStreamFraming } from '../src/providers/bedrock/eventstream.js';
 import { BedrockAdapter } from '../src/providers/bedrock/adapter.js';
 import { parseBedrockError } from '../src/providers/bedrock/errors.js';
+import { accessKeyOf } from '../src/upstream/aws-auth.js';
+import { loadSettings } from '../src/config/load.js';
 
 const REGION = 'us-west-2';
 const KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
@@ -444,6 +446,29 @@ describe('Amazon Bedrock authorisation', () => {
       await gw.close();
       await bedrock.close();
     }
+  });
+});
+
+describe('Amazon Bedrock configuration', () => {
+  it('configured keys: API keys and access key pairs, labelled; region from AWS_REGION over the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-bedrock-cfg-'));
+    const configFile = join(dir, 'switchyard.yaml');
+    writeFileSync(configFile, `providers:\n  amazon-bedrock:\n    region: eu-central-1\n    keys:\n      - { key: "${KEY_ID}:${SECRET}", label: account-a }\n      - { key: ABSKsomeapikey, label: account-b, weight: 2 }\n`);
+    let settings = loadSettings({ env: {}, configFile, cwd: dir });
+    let bedrock = settings.providers.get('amazon-bedrock')!;
+    assert.equal(bedrock.enabled, true);
+    assert.equal(bedrock.region, 'eu-central-1');
+    assert.deepEqual(bedrock.keys.labels(), ['account-a', 'account-b']);
+    assert.deepEqual(accessKeyOf(bedrock.keys.secrets()[0]), { accessKeyId: KEY_ID, secretAccessKey: SECRET });
+    assert.equal(accessKeyOf(bedrock.keys.secrets()[1]), null, 'no colon: a Bedrock API key');
+    settings = loadSettings({ env: { AWS_REGION: 'ap-southeast-2', AWS_ACCESS_KEY_ID: 'a1,a2', AWS_SECRET_ACCESS_KEY: 's1,s2' }, configFile, cwd: dir });
+    bedrock = settings.providers.get('amazon-bedrock')!;
+    assert.equal(bedrock.region, 'ap-southeast-2');
+    assert.deepEqual(bedrock.keys.labels(), ['key-1', 'key-2'], 'the environment wins over the file');
+    assert.throws(() => loadSettings({ env: { AWS_ACCESS_KEY_ID: 'a1' }, cwd: dir }), /AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
+    assert.throws(() => loadSettings({ env: { AWS_PROFILE: 'nobody', AWS_SHARED_CREDENTIALS_FILE: join(dir, 'missing') }, cwd: dir }), /shared credentials file/);
+    const empty = mkdtempSync(join(tmpdir(), 'switchyard-bedrock-none-'));
+    assert.equal(loadSettings({ env: {}, cwd: empty }).providers.get('amazon-bedrock')!.enabled, false, 'off without credentials');
   });
 });
 
