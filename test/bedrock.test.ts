@@ -159,6 +159,7 @@ describe('Amazon Bedrock (SigV4)', () => {
         max_tokens: 4000,
         system: [{ type: 'text', text: 'You are a helpful assistant', cache_control: { type: 'ephemeral' } }],
         messages: [{ role: 'user', content: 'Say hi in Portuguese' }],
+        metadata: { user_id: 'claude-code-session' },
         stream: true,
         ...onlyBedrock,
       }),
@@ -181,6 +182,7 @@ describe('Amazon Bedrock (SigV4)', () => {
     assert.deepEqual(sent.system[0].cache_control, { type: 'ephemeral' });
     assert.deepEqual(sent.anthropic_beta, ['context-1m-2025-08-07']);
     assert.equal(sent.provider, undefined, 'routing fields stay with Switchyard');
+    assert.equal(sent.metadata, undefined, 'Bedrock refuses metadata');
   });
 
   it('Messages door, thinking: thinking blocks with their signatures, as Anthropic sent them', async () => {

@@ -99,6 +99,8 @@ export interface MockBedrock {
 
 const INVALID_SIGNATURE =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
+/** The keys Bedrock's schema for Claude's InvokeModel body allows (it refuses any other). */
+const INVOKE_FIELDS = new Set(['anthropic_version', 'anthropic_beta', 'max_tokens', 'system', 'messages', 'temperature', 'top_p', 'top_k', 'stop_sequences', 'tools', 'tool_choice', 'thinking', 'output_config']);
 const CONVERSE_FIELDS = new Set(['messages', 'system', 'inferenceConfig', 'toolConfig', 'guardrailConfig', 'additionalModelRequestFields', 'additionalModelResponseFieldPaths', 'promptVariables', 'requestMetadata', 'performanceConfig']);
 
 function header(r: ReceivedRequest, name: string): string | undefined {
@@ -140,7 +142,9 @@ function checkBody(r: BedrockRequest): MockReply | null {
   if (!body || typeof body !== 'object') return bedrockError(400, 'ValidationException', 'Malformed input request, please reformat your input and try again.');
   if (r.action.startsWith('invoke')) {
     if (body.anthropic_version !== 'bedrock-2023-05-31') return bedrockError(400, 'ValidationException', 'Malformed input request: #: required key [anthropic_version] not found, please reformat your input and try again.');
-    for (const k of ['model', 'stream']) if (k in body) return bedrockError(400, 'ValidationException', `Malformed input request: #: extraneous key [${k}] is not permitted, please reformat your input and try again.`);
+    for (const k of Object.keys(body)) {
+      if (!INVOKE_FIELDS.has(k)) return bedrockError(400, 'ValidationException', `Malformed input request: #: extraneous key [${k}] is not permitted, please reformat your input and try again.`);
+    }
     if (!Array.isArray(body.messages) || typeof body.max_tokens !== 'number') return bedrockError(400, 'ValidationException', 'Malformed input request: #: required key [max_tokens] not found, please reformat your input and try again.');
     return null;
   }

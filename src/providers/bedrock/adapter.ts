@@ -53,6 +53,8 @@ export function invokeModelBody(req: GenerationRequest, endpoint: Endpoint): Jso
   const body = native ? nativeMessagesBody(req, native, endpoint, false) : buildMessagesBody(req, endpoint, false, { betas: '' });
   delete body.model;
   delete body.stream;
+  // Bedrock validates Claude's body against a schema without `metadata` and refuses unknown keys.
+  delete body.metadata;
   const out: Json = { anthropic_version: BEDROCK_ANTHROPIC_VERSION, ...body };
   const betas = (native?.headers['anthropic-beta'] ?? '')
     .split(',')
