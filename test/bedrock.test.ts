@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { loadCassette } from './support/cassettes.js';
 import { replyFromUpstreamRecording, startMockUpstream, type MockReply, type MockUpstream } from './support/mock-upstream.js';
 import { postChat, startGateway, type Gateway } from './support/gateway.js';
@@ -53,11 +54,18 @@ async function sseJson(res: Response): Promise<any[]> {
 
 const deltas = (chunks: any[], field: 'content' | 'reasoning') => chunks.map((c) => c.choices?.[0]?.delta?.[field] ?? '').join('');
 
-/** Answers one recording whatever the request, after checking the request went to the recorded route. */
-function replay(bedrock: MockBedrock, path: string, index = 0): void {
+/**
+ * Answers with one recording when the request went to the recorded route and, with `sameBody`,
+ * carries the recorded body (as JSON: key order aside), as a replaying upstream matches.
+ */
+function replay(bedrock: MockBedrock, path: string, index = 0, sameBody = false): void {
   const rec = recordedBedrock(path, index);
   const recordedPath = new URL(rec.url).pathname;
-  bedrock.answer((r) => (r.path === recordedPath ? replyFromBedrockRecording(rec.response) : bedrockError(404, 'ResourceNotFoundException', `unexpected route ${r.path}, recorded ${recordedPath}`)));
+  bedrock.answer((r) => {
+    if (r.path !== recordedPath) return bedrockError(404, 'ResourceNotFoundException', `unexpected route ${r.path}, recorded ${recordedPath}`);
+    if (sameBody && !isDeepStrictEqual(r.json, rec.body)) return bedrockError(400, 'ValidationException', `no recording of this body: ${r.body}`);
+    return replyFromBedrockRecording(rec.response);
+  });
 }
 
 describe('Amazon Bedrock (SigV4)', () => {
@@ -77,7 +85,7 @@ describe('Amazon Bedrock (SigV4)', () => {
   });
 
   it('plain: InvokeModel with the Anthropic body, signed for the region and the service bedrock', async () => {
-    replay(bedrock, 'TestBedrockCommon/bedrock-anthropic-claude-sonnet-4-5/simple');
+    replay(bedrock, 'TestBedrockCommon/bedrock-anthropic-claude-sonnet-4-5/simple', 0, true);
     const res = await postChat(gw, { model: 'anthropic/claude-sonnet-4.5', messages: [{ role: 'system', content: 'You are a helpful assistant' }, { role: 'user', content: 'Say hi in Portuguese' }], max_tokens: 4000, ...onlyBedrock });
     const body = (await res.json()) as any;
     assert.equal(res.status, 200, JSON.stringify(body));
@@ -100,8 +108,14 @@ describe('Amazon Bedrock (SigV4)', () => {
   });
 
   it('streaming: the binary event stream, cut at arbitrary bytes, becomes chat chunks with usage and cost', async () => {
-    replay(bedrock, 'TestBedrockCommon/bedrock-anthropic-claude-sonnet-4-5/simple_streaming');
-    const res = await postChat(gw, { model: 'anthropic/claude-sonnet-4.5', messages: [{ role: 'user', content: 'Say hi in Portuguese' }], stream: true, ...onlyBedrock });
+    replay(bedrock, 'TestBedrockCommon/bedrock-anthropic-claude-sonnet-4-5/simple_streaming', 0, true);
+    const res = await postChat(gw, {
+      model: 'anthropic/claude-sonnet-4.5',
+      messages: [{ role: 'system', content: 'You are a helpful assistant' }, { role: 'user', content: 'Say hi in Portuguese' }],
+      max_tokens: 4000,
+      stream: true,
+      ...onlyBedrock,
+    });
     assert.equal(res.status, 200);
     const chunks = await sseJson(res);
     assert.equal(deltas(chunks, 'content'), 'Olá!');
@@ -115,8 +129,15 @@ describe('Amazon Bedrock (SigV4)', () => {
   });
 
   it('tools: a recorded tool call, one body and streamed', async () => {
-    replay(bedrock, 'TestBedrockCommon/bedrock-anthropic-claude-haiku-4-5/tool');
-    const ask = { model: 'anthropic/claude-haiku-4.5', messages: [{ role: 'user', content: 'What is the weather in Florence, Italy?' }], tools: [WEATHER], ...onlyBedrock };
+    replay(bedrock, 'TestBedrockCommon/bedrock-anthropic-claude-haiku-4-5/tool', 0, true);
+    const ask = {
+      model: 'anthropic/claude-haiku-4.5',
+      messages: [{ role: 'system', content: 'You are a helpful assistant' }, { role: 'user', content: "What's the weather in Florence,Italy?" }],
+      tools: [WEATHER],
+      tool_choice: 'auto',
+      max_tokens: 4000,
+      ...onlyBedrock,
+    };
     let res = await postChat(gw, ask);
     const body = (await res.json()) as any;
     assert.equal(res.status, 200, JSON.stringify(body));
@@ -127,7 +148,7 @@ describe('Amazon Bedrock (SigV4)', () => {
     assert.equal(body.choices[0].finish_reason, 'tool_calls');
     assert.equal(bedrock.accepted.at(-1)!.json.tools[0].name, 'weather');
 
-    replay(bedrock, 'TestBedrockCommon/bedrock-anthropic-claude-haiku-4-5/tool_streaming');
+    replay(bedrock, 'TestBedrockCommon/bedrock-anthropic-claude-haiku-4-5/tool_streaming', 0, true);
     res = await postChat(gw, { ...ask, stream: true });
     const chunks = await sseJson(res);
     const args = chunks.flatMap((c) => c.choices[0]?.delta?.tool_calls ?? []).map((t: any) => t.function?.arguments ?? '').join('');
