@@ -170,6 +170,18 @@ describe('Amazon Bedrock (SigV4)', () => {
     assert.deepEqual(sent.thinking, { type: 'enabled', budget_tokens: 4000 });
   });
 
+  it('thinking in one body: reasoning and its signed detail', async () => {
+    const recording = loadCassette('upstream/TestAnthropicThinking/claude-sonnet-4/thinking.yaml')[0].response;
+    bedrock.answer(() => ({ headers: { 'content-type': 'application/json' }, raw: recording.body }));
+    const res = await postChat(gw, { model: 'anthropic/claude-sonnet-4.5', messages: [{ role: 'user', content: "What's the weather in Florence, Italy?" }], tools: [WEATHER], reasoning: { effort: 'high' }, max_tokens: 4096, ...onlyBedrock });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    const message = body.choices[0].message;
+    assert.ok(message.reasoning.length > 20);
+    assert.ok(message.reasoning_details.some((d: any) => d.type === 'reasoning.text' && d.format === 'anthropic-claude-v1' && d.signature.length > 20));
+    assert.equal(bedrock.accepted.at(-1)!.json.thinking.type, 'enabled');
+  });
+
   it('Messages door: the client’s body goes natively (version swapped, betas in anthropic_beta); answers in Anthropic events', async () => {
     replay(bedrock, 'TestBedrockBasicAuth/simple_streaming');
     const res = await fetch(`${gw.baseUrl}/messages`, {
