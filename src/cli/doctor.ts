@@ -81,7 +81,7 @@ async function checkRedis(settings: Settings, timeoutMs: number): Promise<CheckR
 /** Where an operator changes a provider's key and base URL. */
 function providerHints(rt: ProviderRuntime): { key: string; url: string } {
   const stem = envStem(rt.entry.slug);
-  const keyVars = rt.entry.protocol === 'vertex' ? ['GOOGLE_APPLICATION_CREDENTIALS'] : [`${stem}_API_KEY`, ...(rt.entry.key_env ?? [])];
+  const keyVars = rt.entry.protocol === 'vertex' ? ['GOOGLE_APPLICATION_CREDENTIALS'] : rt.entry.protocol === 'bedrock' ? ['AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY', 'AWS_BEARER_TOKEN_BEDROCK'] : [`${stem}_API_KEY`, ...(rt.entry.key_env ?? [])];
   return { key: `${keyVars.join(' / ')} (or providers.${rt.entry.slug} in the config file)`, url: `${stem}_BASE_URL (or providers.${rt.entry.slug}.base_url)` };
 }
 
@@ -94,7 +94,16 @@ async function probeKey(rt: ProviderRuntime, credential: Credential | undefined,
   } catch (err) {
     return { status: 'fail', detail: `cannot get an access token: ${redactor.redact(message(err))}; check ${hints.key}` };
   }
-  const probe = adapterFor(rt.entry.protocol)!.probeRequest(rt, resolved);
+  const adapter = adapterFor(rt.entry.protocol)!;
+  let probe = adapter.probeRequest(rt, resolved);
+  if (adapter.authorize) {
+    // A signature over the request itself (Bedrock's SigV4).
+    try {
+      probe = await adapter.authorize({ method: 'GET', url: probe.url, headers: probe.headers, body: '' }, rt, resolved);
+    } catch (err) {
+      return { status: 'fail', detail: `cannot sign the request: ${redactor.redact(message(err))}; check ${hints.key}` };
+    }
+  }
   const target = `GET ${probe.url.replace(/\?.*$/, '')}`;
   const started = performance.now();
   let status: number;

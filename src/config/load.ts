@@ -12,6 +12,7 @@ import { EntraTokenSource, entraKeys } from '../upstream/entra-auth.js';
 import { demoReplaySources, type Pace, type ReplaySource } from '../upstream/replay/store.js';
 import { KeyPool, parseKeys, type Credential, type ProviderKey } from '../upstream/key-pool.js';
 import { GoogleTokenSource, parseServiceAccount } from '../upstream/google-auth.js';
+import { AwsCredentialsError, awsRegion, bedrockKeysFromEnv } from '../upstream/aws-auth.js';
 import { parseInterval, type RateLimitSpec } from '../state/rate-limit.js';
 import { tracingSettings, type TracingSettings } from '../observability/tracing-config.js';
 import { interpolateDocument, maskExpansions, type Expansion } from './interpolate.js';
@@ -42,6 +43,8 @@ export interface ProviderRuntime {
   /** Google Cloud project and location (Vertex AI). */
   project?: string;
   location?: string;
+  /** AWS region (Amazon Bedrock): where requests go and what they are signed for. */
+  region?: string;
   /** Turns a pool key into what a request carries (Vertex: a service account's access token), before the adapter builds the request. */
   resolveCredential?: (credential: Credential) => Promise<Credential>;
   baseUrl: string;
@@ -177,6 +180,22 @@ function entraResolver(): (c: Credential) => Promise<Credential> {
   return (c) => tokens.resolve(c);
 }
 
+/**
+ * Amazon Bedrock's keys: AWS credentials or Bedrock API keys from the environment
+ * (upstream/aws-auth.ts), else `AMAZON_BEDROCK_API_KEY` or the configured keys (each an API key,
+ * or `ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`).
+ */
+function bedrockKeys(env: NodeJS.ProcessEnv, conf: { keys?: { key: string; label?: string; weight?: number }[]; api_key?: string }): ProviderKey[] {
+  let fromEnv: ProviderKey[];
+  try {
+    fromEnv = bedrockKeysFromEnv(env);
+  } catch (err) {
+    if (err instanceof AwsCredentialsError) throw new ConfigError(err.message);
+    throw err;
+  }
+  return fromEnv.length > 0 ? fromEnv : parseKeys(env.AMAZON_BEDROCK_API_KEY || undefined, conf.keys, conf.api_key);
+}
+
 export interface LoadOptions {
   configFile?: string;
   env?: NodeJS.ProcessEnv;
@@ -309,7 +328,12 @@ function buildSettings(opts: LoadOptions, expansions: Expansion[]): Settings {
   for (const entry of catalog.providers.values()) {
     const conf = file.providers?.[entry.slug] ?? {};
     const stem = envStem(entry.slug);
-    let keyList = entry.protocol === 'vertex' ? serviceAccountKeys(env.GOOGLE_APPLICATION_CREDENTIALS || conf.credentials, cwd) : parseKeys(providerKeyEnv(env, entry), conf.keys, conf.api_key);
+    let keyList =
+      entry.protocol === 'vertex'
+        ? serviceAccountKeys(env.GOOGLE_APPLICATION_CREDENTIALS || conf.credentials, cwd)
+        : entry.protocol === 'bedrock'
+          ? bedrockKeys(env, conf)
+          : parseKeys(providerKeyEnv(env, entry), conf.keys, conf.api_key);
     // Azure without a resource key: an Entra ID application, when the environment names one.
     const entra = entry.protocol === 'azure' && keyList.length === 0 ? entraKeys(env) : [];
     if (entra.length > 0) keyList = entra;
@@ -336,6 +360,7 @@ function buildSettings(opts: LoadOptions, expansions: Expansion[]): Settings {
       baseUrlOverridden: Boolean(baseUrlOverride),
       ...(entry.protocol === 'vertex' ? vertexSettings(env, conf, keyList) : {}),
       ...(entra.length > 0 ? { resolveCredential: entraResolver() } : {}),
+      ...(entry.protocol === 'bedrock' ? { region: awsRegion(env, conf.region) } : {}),
       baseUrl: (baseUrlOverride ?? entry.base_url).replace(/\/+$/, ''),
       headers: conf.headers ?? {},
       timeouts: {

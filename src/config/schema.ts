@@ -44,6 +44,7 @@ const ProviderSettings = Type.Object(
     credentials: Type.Optional(Type.String({ minLength: 1, ...about('Google Vertex AI: service-account key file(s), comma-separated', 'GOOGLE_APPLICATION_CREDENTIALS') })),
     project: Type.Optional(Type.String({ minLength: 1, ...about('Google Vertex AI: the Google Cloud project (default: the key file\'s)', 'GOOGLE_CLOUD_PROJECT') })),
     location: Type.Optional(Type.String({ pattern: '^[a-z0-9-]+$', ...about('Google Vertex AI: the region (default: global)', 'GOOGLE_CLOUD_LOCATION') })),
+    region: Type.Optional(Type.String({ pattern: '^[a-z0-9-]+$', ...about('Amazon Bedrock: the AWS region requests go to and are signed for (default us-east-1)', 'AWS_REGION') })),
     // Answer this provider's requests from a folder of cassettes instead of the network.
     replay: Type.Optional(Type.String({ minLength: 1, ...about("Answer this provider's requests from a folder of cassettes") })),
   },

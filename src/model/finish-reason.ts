@@ -28,6 +28,8 @@ const MAP: Record<string, string> = {
   IMAGE_SAFETY: 'content_filter',
   IMAGE_PROHIBITED_CONTENT: 'content_filter',
   IMAGE_RECITATION: 'content_filter',
+  guardrail_intervened: 'content_filter', // Bedrock Converse
+  content_filtered: 'content_filter', // Bedrock Converse
   OTHER: 'content_filter', // Gemini: blocked for an unlisted reason
   MALFORMED_FUNCTION_CALL: 'error',
   error: 'error',

@@ -72,12 +72,7 @@ export async function startAttempt(app: App, gen: Generation, ep: Endpoint, sign
       try {
         credential = await provider.resolveCredential(picked);
       } catch (err) {
-        gen.lastTried = ep;
-        gen.keyLabel = picked.label;
-        const status = typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 502;
-        const failure: UpstreamFailure = { status, raw: (err as Error).message };
-        noteFailure(app, gen, ep, failure, started, null);
-        return { failure, endpoint: ep };
+        return credentialFailed(app, gen, ep, picked.label, err, started);
       }
     }
     let upstreamRequest;
@@ -88,6 +83,14 @@ export async function startAttempt(app: App, gen: Generation, ep: Endpoint, sign
       if (!(err instanceof UntranslatableRequest)) throw err;
       gen.attempts.push({ provider: ep.provider.name, endpoint: ep.key, model: ep.model.id, status: null, latencyMs: 0, outcome: 'skipped', reason: err.message });
       return { failure: { status: 400, raw: err.message }, endpoint: ep, untranslatable: true };
+    }
+    if (adapter.authorize) {
+      // E.g. a SigV4 signature, which covers the finished request.
+      try {
+        upstreamRequest = await adapter.authorize(upstreamRequest, provider, credential);
+      } catch (err) {
+        return credentialFailed(app, gen, ep, credential?.label ?? null, err, started);
+      }
     }
     gen.lastTried = ep;
     gen.keyLabel = credential?.label ?? null;
@@ -108,7 +111,7 @@ export async function startAttempt(app: App, gen: Generation, ep: Endpoint, sign
       return { adapter, response, started };
     }
     const text = await response.body.text().catch(() => '');
-    const failure = adapter.parseError(response.statusCode, text);
+    const failure = adapter.parseError(response.statusCode, text, response.headers);
     // A Retry-After header wins; some providers (Gemini) say it in the body, which the adapter parsed.
     failure.retryAfterSeconds = retryAfterSeconds(response.headers) ?? failure.retryAfterSeconds;
     const restMs = credential ? pool!.outcome(credential.label, ep.key, failure.status, failure.retryAfterSeconds) : 0;
@@ -122,6 +125,16 @@ export async function startAttempt(app: App, gen: Generation, ep: Endpoint, sign
     noteFailure(app, gen, ep, failure, started, response.statusCode);
     return { failure, endpoint: ep };
   }
+}
+
+/** A credential could not be turned into a request's authorisation (token exchange, signature): the attempt fails with the error's `status`, else 502. */
+function credentialFailed(app: App, gen: Generation, ep: Endpoint, label: string | null, err: unknown, started: number): AttemptFailure {
+  gen.lastTried = ep;
+  gen.keyLabel = label;
+  const status = typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 502;
+  const failure: UpstreamFailure = { status, raw: (err as Error).message };
+  noteFailure(app, gen, ep, failure, started, null);
+  return { failure, endpoint: ep };
 }
 
 /** The pool key an attempt used, for its record entry (nothing for a keyless provider). */

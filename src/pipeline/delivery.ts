@@ -3,6 +3,7 @@ import type { App } from '../app.js';
 import type { Endpoint } from '../catalog/types.js';
 import type { CancelSignal } from '../core/cancel.js';
 import type { ApiError } from '../core/errors.js';
+import { answerProtocolOf } from '../providers/registry.js';
 import type { Candidate } from '../routing/select.js';
 import { JsonKeepAlive } from '../streaming/json-keepalive.js';
 import { networkFailure } from '../upstream/transport.js';
@@ -27,7 +28,7 @@ export function identityFor(gen: Generation, ep: Endpoint, requestedId: string):
     model: ep.model.canonical_slug ?? ep.model.id,
     requestedModel: requestedId,
     provider: ep.provider.name,
-    upstreamProtocol: ep.provider.protocol,
+    upstreamProtocol: answerProtocolOf(ep),
     request: gen.req,
   };
 }

@@ -6,7 +6,8 @@ import type { Endpoint } from '../catalog/types.js';
 import type { CancelSignal } from '../core/cancel.js';
 import { errorTypeOf, type ApiError } from '../core/errors.js';
 import type { TokenUsage, UpstreamChunk, UpstreamFailure } from '../model/response.js';
-import type { StreamDecoder } from '../providers/types.js';
+import { answerProtocolOf } from '../providers/registry.js';
+import type { SseEvent, StreamDecoder, StreamFraming } from '../providers/types.js';
 import type { Candidate } from '../routing/select.js';
 import { SseResponse } from '../streaming/sse-response.js';
 import { networkFailure } from '../upstream/transport.js';
@@ -52,7 +53,7 @@ export class StreamDelivery implements Delivery {
     const ep = candidate.endpoint;
     this.sse.open(gen.id, routeHeader(gen, ep), responseHeaders(gen));
     const who = identityFor(gen, ep, candidate.requestedId);
-    const native = gen.req.native?.protocol === ep.provider.protocol;
+    const native = gen.req.native?.protocol === answerProtocolOf(ep);
     const pump = new StreamPump(app, gen, ep, attempt.adapter.createStreamDecoder(native ? { keepNative: true } : undefined), app.observer.streamEncoder(gen, codec.streamEncoder(who)), this.sse, native, this.beforeEnd);
     return pump.run(attempt, this.signal, failures);
   }
@@ -132,7 +133,9 @@ class StreamPump {
     this.failures = failures;
     return new Promise((resolve, reject) => {
       this.body = attempt.response.body;
-      this.pieces = this.body[Symbol.asyncIterator]();
+      // A binary framing reads whole frames; SSE text is read as it arrives.
+      const framing = this.decoder.framing;
+      this.pieces = (framing ? framing.frames(this.body) : this.body)[Symbol.asyncIterator]();
       this.started = attempt.started;
       this.signal = signal;
       this.resolve = resolve;
@@ -188,6 +191,8 @@ class StreamPump {
 
   /** One upstream read. True when the stream is over: its end marker came, or it failed. */
   private feed(piece: Buffer | Uint8Array | string): boolean {
+    const framing = this.decoder.framing;
+    if (framing) return this.feedFrame(framing, piece as Uint8Array);
     const text = typeof piece === 'string' ? piece : this.text(piece);
     // An event that never ends (no blank line, or one enormous line) would grow the parser's
     // buffer without bound: past the cap (checked per read; completed events reset the count) the
@@ -199,6 +204,24 @@ class StreamPump {
       this.streamError = { status: 502, raw: `upstream sent an event larger than ${MAX_SSE_EVENT_CHARS} characters` };
       return true;
     }
+    if (this.batch) {
+      this.sse.write(this.batch);
+      this.batch = '';
+    }
+    return false;
+  }
+
+  /** One whole binary frame: its events, decoded as SSE events are. */
+  private feedFrame(framing: StreamFraming, frame: Uint8Array): boolean {
+    let events: SseEvent[];
+    try {
+      events = framing.events(frame);
+    } catch (err) {
+      this.streamError = { status: 502, raw: `upstream sent a malformed stream frame (${(err as Error).message})` };
+      return true;
+    }
+    for (const ev of events) this.onEvent(ev);
+    if (this.upstreamDone || this.streamError) return true;
     if (this.batch) {
       this.sse.write(this.batch);
       this.batch = '';
@@ -219,7 +242,7 @@ class StreamPump {
     return this.utf8.write(buf);
   }
 
-  private onEvent(ev: EventSourceMessage): void {
+  private onEvent(ev: EventSourceMessage | SseEvent): void {
     this.sinceEvent = 0;
     // Whatever follows the end marker or an error in the same read is ignored.
     if (this.upstreamDone || this.streamError) return;

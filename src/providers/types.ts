@@ -27,6 +27,19 @@ export interface StreamDecoder {
   decode(event: SseEvent): UpstreamChunk[] | null;
   /** With keepNative: the text of the event that ended the stream (decode returned null for it). */
   readonly pendingNative?: string;
+  /** How the stream's bytes are cut into events when they are not SSE text (absent: SSE). */
+  readonly framing?: StreamFraming;
+}
+
+/**
+ * A binary stream framing (AWS's `application/vnd.amazon.eventstream`, say): the body's reads
+ * regrouped into whole frames, and each frame as the events `decode` takes. The pump stays
+ * unaware of the format: it reads frames instead of reads, and hands on the events.
+ */
+export interface StreamFraming {
+  frames(body: AsyncIterable<Buffer | Uint8Array | string>): AsyncIterable<Uint8Array>;
+  /** The events one whole frame carries; throws on a corrupt frame (the attempt fails). */
+  events(frame: Uint8Array): SseEvent[];
 }
 
 export interface DecoderOptions {
@@ -57,10 +70,21 @@ export interface ProviderAdapter {
   buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean, credential?: Credential): UpstreamRequest;
   /** A cheap authenticated request (the model list) that proves the base URL and key without spending tokens. */
   probeRequest(provider: ProviderRuntime, credential?: Credential): ProbeRequest;
+  /**
+   * Authorisation that needs the finished request (a signature over its URL, headers and body),
+   * applied after buildRequest. Rejects with an error carrying `status` when the credential is
+   * unusable.
+   */
+  authorize?(request: UpstreamRequest, provider: ProviderRuntime, credential: Credential | undefined): Promise<UpstreamRequest>;
+  /**
+   * The protocol whose wire an endpoint's answers are in, when it is not this one's (Bedrock's
+   * Claude answers are Anthropic's events and bodies): a client of that wire gets them as they are.
+   */
+  answerProtocol?(endpoint: Endpoint): string;
   createStreamDecoder(opts?: DecoderOptions): StreamDecoder;
   parseCompletion(body: unknown): Completion;
-  /** Extract the human message of an upstream error body. */
-  parseError(status: number, body: string): UpstreamFailure;
+  /** Extract the human message of an upstream error body (some providers name the error in a header). */
+  parseError(status: number, body: string, headers?: Record<string, string | string[] | undefined>): UpstreamFailure;
   /** Present when the protocol can count a prompt's input tokens without generating (free upstream call). */
   readonly tokenCounter?: TokenCounter;
 }

@@ -13,6 +13,8 @@ export interface UpstreamResponse {
 
 /** One request to an upstream provider, as an adapter built it. */
 export interface UpstreamRequest {
+  /** POST unless said (a doctor probe GETs a model list). */
+  method?: 'GET' | 'POST';
   url: string;
   headers: Record<string, string>;
   body: string;

@@ -11,7 +11,7 @@ export class ScriptedBody implements UpstreamBody {
   private readonly abort = new AbortController();
 
   constructor(
-    private readonly pieces: string[],
+    private readonly pieces: (string | Buffer)[],
     private readonly delaysMs: number[],
     signal?: CancelSignal,
   ) {
@@ -29,7 +29,8 @@ export class ScriptedBody implements UpstreamBody {
         }
       }
       if (this.destroyed) return;
-      yield Buffer.from(this.pieces[i]);
+      const piece = this.pieces[i];
+      yield typeof piece === 'string' ? Buffer.from(piece) : piece;
     }
   }
 

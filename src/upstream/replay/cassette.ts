@@ -22,6 +22,8 @@ export interface RecordedResponse {
   durationMs: number;
   /** Switchyard extension: ms from the response start at which each SSE event arrived. */
   eventOffsetsMs?: number[];
+  /** A binary body (YAML `!!binary`, e.g. AWS event streams) as its bytes; `body` is then only its lossy text. */
+  bodyBytes?: Buffer;
 }
 
 export interface Interaction {
@@ -118,6 +120,7 @@ export function loadCassetteFile(file: string): Interaction[] {
         body: asString(res.body),
         durationMs: parseGoDuration(res.duration),
         eventOffsetsMs: Array.isArray(res.event_offsets_ms) ? (res.event_offsets_ms as number[]) : undefined,
+        ...(res.body instanceof Uint8Array ? { bodyBytes: Buffer.from(res.body) } : {}),
       },
     };
   });
@@ -372,7 +375,8 @@ export function cassetteDocument(interactions: Interaction[]): Record<string, un
         proto_major: 1,
         proto_minor: 1,
         content_length: -1,
-        body: it.response.body,
+        // A binary body is written as YAML `!!binary` (stringify with customTags: ['binary']).
+        body: it.response.bodyBytes ? new Uint8Array(it.response.bodyBytes) : it.response.body,
         headers: it.response.headers,
         status: `${it.response.code} ${STATUS_TEXT[it.response.code] ?? ''}`.trim(),
         code: it.response.code,

@@ -57,7 +57,7 @@ export class Recorder {
   wrap(cassette: string | null, req: UpstreamRequest, res: UpstreamResponse, startedAt: number): UpstreamResponse {
     const name = (cassette ?? this.sessionName).replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 120) || this.sessionName;
     const scrub = (text: string) => (this.redactor ? this.redactor.redact(text) : text);
-    const finish = (body: string, offsets: number[]) => {
+    const finish = (body: string, offsets: number[], bytes: Buffer | null) => {
       const interaction: Interaction = {
         request: { method: 'POST', url: scrubUrl(req.url), headers: headerMap(req.headers, this.secrets), body: scrub(req.body) },
         response: {
@@ -66,14 +66,17 @@ export class Recorder {
           body: scrub(body),
           durationMs: Date.now() - startedAt,
           eventOffsetsMs: offsets.length > 1 ? offsets : undefined,
+          ...(bytes ? { bodyBytes: bytes } : {}),
         },
       };
       const list = this.cassettes.get(name) ?? this.earlier(name);
       list.push(interaction);
       this.cassettes.set(name, list);
-      writeFileSync(join(this.dir, `${this.files.get(name) ?? name}.yaml`), `---\n${yaml().stringify(cassetteDocument(list), { lineWidth: 0 })}`);
+      writeFileSync(join(this.dir, `${this.files.get(name) ?? name}.yaml`), `---\n${yaml().stringify(cassetteDocument(list), { lineWidth: 0, customTags: ['binary'] })}`);
     };
-    return { ...res, body: new TeeBody(res.body, startedAt, finish) };
+    const type = res.headers['content-type'];
+    const binary = BINARY_TYPES.has(String(Array.isArray(type) ? type[0] : (type ?? '')).split(';')[0].trim().toLowerCase());
+    return { ...res, body: new TeeBody(res.body, startedAt, finish, binary) };
   }
 
   /**
@@ -93,17 +96,25 @@ export class Recorder {
   }
 }
 
+/** Bodies recorded as their bytes (YAML `!!binary`), not as text: AWS event streams. */
+const BINARY_TYPES = new Set(['application/vnd.amazon.eventstream']);
+
 /** Passes an upstream body through unchanged while keeping a copy; reports it once complete. */
 class TeeBody implements UpstreamBody {
   private text_ = '';
+  /** A binary body's pieces (null for text bodies). */
+  private readonly bytes: Buffer[] | null;
   private readonly offsets: number[] = [];
   private reported = false;
 
   constructor(
     private readonly inner: UpstreamBody,
     private readonly startedAt: number,
-    private readonly onComplete: (body: string, offsets: number[]) => void,
-  ) {}
+    private readonly onComplete: (body: string, offsets: number[], bytes: Buffer | null) => void,
+    binary = false,
+  ) {
+    this.bytes = binary ? [] : null;
+  }
 
   get destroyed(): boolean {
     return this.inner.destroyed;
@@ -112,6 +123,11 @@ class TeeBody implements UpstreamBody {
   async *[Symbol.asyncIterator](): AsyncIterator<Buffer | Uint8Array | string> {
     const decoder = new TextDecoder();
     for await (const piece of this.inner) {
+      if (this.bytes) {
+        this.bytes.push(Buffer.from(typeof piece === 'string' ? Buffer.from(piece) : piece));
+        yield piece;
+        continue;
+      }
       const text = typeof piece === 'string' ? piece : decoder.decode(piece, { stream: true });
       this.keep(text);
       yield piece;
@@ -121,6 +137,8 @@ class TeeBody implements UpstreamBody {
 
   async text(): Promise<string> {
     const body = await this.inner.text();
+    // Read as text (an error body): recorded as text whatever the content type said.
+    this.bytes?.splice(0);
     this.keep(body);
     this.report();
     return body;
@@ -142,7 +160,12 @@ class TeeBody implements UpstreamBody {
   private report(): void {
     if (this.reported) return;
     this.reported = true;
+    if (this.bytes && this.bytes.length > 0) {
+      const all = Buffer.concat(this.bytes);
+      this.onComplete(all.toString('utf8'), [], all);
+      return;
+    }
     const eventCount = this.text_.split('\n\n').filter((b) => b.trim() !== '').length;
-    this.onComplete(this.text_, this.offsets.slice(0, eventCount));
+    this.onComplete(this.text_, this.offsets.slice(0, eventCount), null);
   }
 }

@@ -376,6 +376,13 @@ export class ReplayStore {
    */
   private play(entry: Entry, signal?: CancelSignal, stream?: boolean): UpstreamResponse {
     const fast = this.pace === 'fast';
+    const bytes = entry.response.bodyBytes;
+    if (bytes) {
+      // A binary stream (AWS event stream) is played back as its bytes, in one piece.
+      const contentType = entry.response.headers['Content-Type']?.[0] ?? entry.response.headers['content-type']?.[0];
+      const headers = { 'content-type': contentType ?? 'application/octet-stream', [RECORDING_HEADER]: entry.name };
+      return { statusCode: entry.response.code, headers, body: new ScriptedBody([bytes], fast ? [] : [entry.response.durationMs], signal) };
+    }
     let status = entry.response.code;
     let contentType = entry.response.headers['Content-Type']?.[0] ?? entry.response.headers['content-type']?.[0];
     let pieces: string[];
