@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type pgTypes from 'pg';
 import { WalCheckpoints, type WalCheckpointOptions } from './wal-checkpoints.js';
-import { isBusy, openSqlite, type SqliteConnection, type SqliteStatement } from './sqlite-driver.js';
+import { isBusy, openSqlite, type SqliteConnection, type SqliteDriverName, type SqliteStatement } from './sqlite-driver.js';
 
 // node-postgres is loaded only when a PostgreSQL URL is configured: an embedded-default process
 // does not pay its memory (a few MiB) for a driver it never uses.
@@ -13,8 +13,7 @@ const loadPg = (): typeof pgTypes => (pgModule ??= require('pg') as typeof pgTyp
 
 /**
  * The one SQL seam under every store: the embedded SQLite file (node:sqlite or better-sqlite3,
- * sqlite-driver.ts) or a PostgreSQL
- * server (node-postgres). Statements are written once, with PostgreSQL's `$1…$n` placeholders and
+ * sqlite-driver.ts) or a PostgreSQL server (node-postgres). Statements are written once, with PostgreSQL's `$1…$n` placeholders and
  * the portable subset of SQL both engines share (`INSERT … ON CONFLICT`, `RETURNING`, `CASE`);
  * `dialect` lets the few engine-specific spots (row locks, date formatting) pick their variant.
  * Money is stored as integer nano-dollars (BIGINT), never as floating point.
@@ -119,7 +118,7 @@ export class SqliteSql implements Sql {
   }
 
   /** The driver under this connection (sqlite-driver.ts). */
-  get driver(): string {
+  get driver(): SqliteDriverName {
     return this.db.driver;
   }
 
