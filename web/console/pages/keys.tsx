@@ -134,7 +134,7 @@ export function Keys({ authOff }: { authOff: boolean }) {
       </PageHeader>
       {credits && (
         <div class="stats">
-          <Stat label="Credits" value={credits.unlimited ? 'Unlimited' : usd(credits.total_credits)} hint={credits.unlimited ? 'No balance set: switchyard credits add N' : undefined} />
+          <Stat label="Credits" value={credits.unlimited ? 'Unlimited' : usd(credits.total_credits)} hint={credits.unlimited ? 'No account balance set' : undefined} />
           <Stat label="Used" value={usd(credits.total_usage)} />
           <Stat label="Remaining" value={remaining === null ? '∞' : usd(remaining)} />
           <Stat label="Keys" value={keys ? `${keys.filter((k) => !k.disabled).length} active` : '—'} hint={keys ? `${keys.filter((k) => k.disabled).length} disabled` : undefined} />

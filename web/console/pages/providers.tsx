@@ -110,7 +110,6 @@ export function Providers() {
                       <th class="num" title="Time to first token over 30 minutes, milliseconds">TTFT p50 · p90 · p99</th>
                       <th class="num" title="Output tokens per second over 30 minutes">Tok/s p50 · p90</th>
                       <th class="num">Req. 30m</th>
-                      <th class="num" title="USD per million tokens">Price in · out</th>
                     </tr>
                   </thead>
                   <tbody>
@@ -121,7 +120,10 @@ export function Providers() {
                           <td data-label="Model" title={ep.model}>
                             <span class="model">{modelShort(ep.model)}</span>
                             {ep.tag !== ep.provider && <span class="tag">{ep.tag}</span>}
-                            {ep.quantization && ep.quantization !== 'unknown' && <span class="tag">{ep.quantization}</span>}
+                            <div class="muted small" title="USD per million tokens, prompt · completion">
+                              {ep.quantization && ep.quantization !== 'unknown' ? `${ep.quantization} · ` : ''}
+                              {perMillion(ep.pricing.prompt)} · {perMillion(ep.pricing.completion)} /M
+                            </div>
                           </td>
                           <td data-label="State">
                             <span class={`badge badge-${h.tone}`} title={h.hint}>
@@ -135,16 +137,13 @@ export function Providers() {
                             {ep.uptime_last_5m === null && ep.uptime_last_1d === null ? '—' : `${uptimeText(ep.uptime_last_5m)} · ${uptimeText(ep.uptime_last_1d)}`}
                           </td>
                           <td class="num" data-label="TTFT ms">
-                            {ep.latency_last_30m ? `${figure(ep.latency_last_30m.p50)} · ${figure(ep.latency_last_30m.p90)} · ${figure(ep.latency_last_30m.p99)}` : '—'}
+                            {ep.latency_last_30m ? `${figure(ep.latency_last_30m.p50)} · ${figure(ep.latency_last_30m.p90)} · ${figure(ep.latency_last_30m.p99)} ms` : '—'}
                           </td>
                           <td class="num" data-label="Tokens/s">
                             {ep.throughput_last_30m ? `${figure(ep.throughput_last_30m.p50)} · ${figure(ep.throughput_last_30m.p90)}` : '—'}
                           </td>
                           <td class="num" data-label="Requests 30m">
                             {int(ep.requests_last_30m)}
-                          </td>
-                          <td class="num" data-label="Price in · out /M">
-                            {perMillion(ep.pricing.prompt)} · {perMillion(ep.pricing.completion)}
                           </td>
                         </tr>
                       );
