@@ -197,6 +197,18 @@ describe('web console in Chromium', () => {
     // And enabled again.
     await row.getByRole('button', { name: 'Enable' }).click();
     await keyState('console-made', 'active');
+    assert.equal((await fetch(`${gw.baseUrl}/key`, { headers: auth(secret) })).status, 200);
+
+    // Another one made and deleted: gone from the list and refused.
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByRole('dialog', { name: 'Create key' }).locator('input[name="name"]').fill('short-lived');
+    await page.getByRole('dialog', { name: 'Create key' }).getByRole('button', { name: 'Create key' }).click();
+    const doomed = await page.getByRole('dialog', { name: 'Key created' }).locator('input[data-secret]').inputValue({ timeout: WAIT });
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.locator('tr[data-key="short-lived"]').getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete key' }).click();
+    await page.locator('tr[data-key="short-lived"]').waitFor({ state: 'detached', timeout: WAIT });
+    assert.equal((await fetch(`${gw.baseUrl}/key`, { headers: auth(doomed) })).status, 401);
   });
 
   it('Usage charts cost, tokens and requests', async () => {
@@ -227,28 +239,41 @@ describe('web console in Chromium', () => {
   });
 
   it('fits a phone screen without horizontal overflow', async () => {
-    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
-    const p = await phone.newPage();
-    await p.goto(`${gw.url}/console/`);
-    await p.evaluate(`sessionStorage.setItem('switchyard.console.key', ${JSON.stringify(mgmt)})`);
-    for (const [path, ready] of [
-      ['activity', `tr[data-id="${fallbackId}"]`],
-      ['usage', '[data-chart="requests"] canvas'],
-      ['providers', '[data-provider="novita"]'],
-      ['keys', 'tr[data-key="console-made"]'],
+    // The same tab, narrowed: the layout follows the width (media queries), no reload needed.
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const [name, ready] of [
+      ['Activity', `tr[data-id="${fallbackId}"]`],
+      ['Usage', '[data-chart="requests"] canvas'],
+      ['Providers', '[data-provider="novita"]'],
+      ['Keys', 'tr[data-key="console-made"]'],
     ]) {
-      await p.goto(`${gw.url}/console/${path}`);
-      await p.locator(ready).waitFor({ timeout: WAIT });
-      assert.ok(await noHorizontalOverflow(p), `${path} is wider than the phone`);
-      await shot(p, `phone-${path}`);
+      await page.getByRole('link', { name }).click();
+      await page.locator(ready).waitFor({ timeout: WAIT });
+      assert.ok(await noHorizontalOverflow(page), `${name} is wider than the phone`);
+      await shot(page, `phone-${name.toLowerCase()}`);
     }
-    await p.goto(`${gw.url}/console/activity/${fallbackId}`);
-    await p.locator('.route-step.outcome-served').waitFor({ timeout: WAIT });
-    assert.ok(await noHorizontalOverflow(p));
+    await page.goto(`${gw.url}/console/activity/${fallbackId}`);
+    await page.locator('.route-step.outcome-served').waitFor({ timeout: WAIT });
+    assert.ok(await noHorizontalOverflow(page));
     // The drawer scrolls on its own: the screenshot is of the screen, at the routing explanation.
-    await p.getByRole('heading', { name: 'Routing explanation' }).scrollIntoViewIfNeeded();
-    await p.screenshot({ path: join(SHOTS, 'phone-generation-detail.png') });
-    await phone.close();
+    await page.getByRole('heading', { name: 'Routing explanation' }).scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, 'phone-generation-detail.png') });
+  });
+
+  it('opens without signing in while auth is off', async () => {
+    const open = await startGateway({ providers: { novita: novita.baseUrl } });
+    try {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.goto(`${open.url}/console/`);
+      await page.getByRole('heading', { name: 'Activity' }).waitFor({ timeout: WAIT });
+      assert.equal(await page.getByLabel('Management key').count(), 0);
+      await page.getByText('auth off').waitFor({ timeout: WAIT });
+      await page.getByRole('link', { name: 'Keys' }).click();
+      await page.getByText('Auth is off').waitFor({ timeout: WAIT });
+      await shot(page, 'auth-off-keys');
+    } finally {
+      await open.close();
+    }
   });
 });
 

@@ -137,7 +137,7 @@ export function Keys({ authOff }: { authOff: boolean }) {
           <Stat label="Credits" value={credits.unlimited ? 'Unlimited' : usd(credits.total_credits)} hint={credits.unlimited ? 'No account balance set' : undefined} />
           <Stat label="Used" value={usd(credits.total_usage)} />
           <Stat label="Remaining" value={remaining === null ? '∞' : usd(remaining)} />
-          <Stat label="Keys" value={keys ? `${keys.filter((k) => !k.disabled).length} active` : '—'} hint={keys ? `${keys.filter((k) => k.disabled).length} disabled` : undefined} />
+          <Stat label="Keys" value={keys ? `${keys.filter((k) => !k.disabled).length} active` : authOff ? 'none' : '—'} hint={keys ? `${keys.filter((k) => k.disabled).length} disabled` : undefined} />
         </div>
       )}
       <ErrorBox error={error} />
@@ -164,7 +164,6 @@ export function Keys({ authOff }: { authOff: boolean }) {
             <thead>
               <tr>
                 <th>Name</th>
-                <th>Kind</th>
                 <th>State</th>
                 <th class="num">Usage</th>
                 <th class="num">Limit</th>
@@ -179,12 +178,14 @@ export function Keys({ authOff }: { authOff: boolean }) {
                 return (
                   <tr key={k.hash} data-key={k.name} class={k.disabled ? 'dim' : ''}>
                     <td data-label="Name">
-                      <div class="key-name">{k.name}</div>
-                      <div class="mono muted small" title={`hash ${k.hash}`}>
+                      <div class="key-name">
+                        {k.name}
+                        {k.is_management_key && <span class="tag tag-accent">management</span>}
+                      </div>
+                      <div class="mono muted small nowrap" title={`hash ${k.hash}`}>
                         {k.label}
                       </div>
                     </td>
-                    <td data-label="Kind">{k.is_management_key ? <span class="tag tag-accent">management</span> : <span class="tag">inference</span>}</td>
                     <td data-label="State">
                       <span class={`badge badge-${k.disabled ? 'muted' : expired ? 'warn' : 'ok'}`} data-state>
                         {k.disabled ? 'disabled' : expired ? 'expired' : 'active'}
@@ -205,7 +206,7 @@ export function Keys({ authOff }: { authOff: boolean }) {
                       )}
                     </td>
                     <td data-label="Rate limit">{rateText(k)}</td>
-                    <td data-label="Created" title={dateTime(k.created_at)}>
+                    <td data-label="Created" class="nowrap" title={dateTime(k.created_at)}>
                       {date(k.created_at)}
                       {k.expires_at && <div class="muted small">expires {date(k.expires_at)}</div>}
                     </td>
