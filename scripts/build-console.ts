@@ -21,6 +21,12 @@ function writeIfChanged(path: string, data: Uint8Array | string): boolean {
   return true;
 }
 
+/** Libraries bundled into the console's script, whose licence texts travel with it. */
+const BUNDLED = [
+  { name: 'Preact', license: 'node_modules/preact/LICENSE' },
+  { name: 'uPlot', license: 'node_modules/uplot/LICENSE' },
+];
+
 export async function buildConsole(): Promise<void> {
   const assetDir = join(CONSOLE_OUT, 'assets');
   mkdirSync(assetDir, { recursive: true });
@@ -35,6 +41,8 @@ export async function buildConsole(): Promise<void> {
     outdir: assetDir,
     entryNames: '[name]-[hash]',
     legalComments: 'eof',
+    // The MIT notices of what is bundled (uPlot's own header is not a legal comment esbuild keeps).
+    banner: { js: `/*! Switchyard console. Bundles ${BUNDLED.map((b) => `${b.name} (MIT)`).join(' and ')}: see THIRD_PARTY_LICENSES.txt */` },
     write: false,
     logLevel: 'warning',
   });
@@ -58,6 +66,8 @@ export async function buildConsole(): Promise<void> {
   }
   if (!js || !css) throw new Error('build-console: esbuild produced no JavaScript or no CSS');
   for (const name of readdirSync(assetDir)) if (!kept.has(name)) rmSync(join(assetDir, name));
+  const licenses = BUNDLED.map((b) => `${b.name}\n${'='.repeat(b.name.length)}\n\n${readFileSync(join(ROOT, b.license), 'utf8').trim()}\n`).join('\n');
+  if (writeIfChanged(join(CONSOLE_OUT, 'THIRD_PARTY_LICENSES.txt'), `The web console bundles these libraries.\n\n${licenses}`)) changed++;
   const page = readFileSync(join(SOURCE, 'index.html'), 'utf8').replace('%CSS%', `/console/assets/${css}`).replace('%JS%', `/console/assets/${js}`);
   if (writeIfChanged(join(CONSOLE_OUT, 'index.html'), page)) changed++;
   // Its time says when the console was last built from its sources (scripts/ensure-build.mjs).
