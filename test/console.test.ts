@@ -10,13 +10,16 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { chatCompletion, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { postChat, startGateway, type Gateway } from './support/gateway.js';
 import { launchChromium } from './support/browser.js';
+import type { ApiError } from '../src/core/errors.js';
 
 const MODEL = 'moonshotai/kimi-k2-0905';
 const SHOTS = join(import.meta.dirname, '..', 'test-results', 'console');
@@ -194,6 +197,21 @@ describe('web console in Chromium', () => {
     assert.equal(refused.status, 401, 'a disabled key is refused');
     await shot(page, 'keys');
 
+    // Limits and rate limits changed through Edit.
+    await row.getByRole('button', { name: 'Edit' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit key' });
+    assert.equal(await edit.locator('input[name="limit"]').inputValue(), '5');
+    await edit.locator('input[name="limit"]').fill('7.5');
+    await edit.locator('input[name="tokens_per_minute"]').fill('1000');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await edit.waitFor({ state: 'detached', timeout: WAIT });
+    const listed = (await (await fetch(`${gw.baseUrl}/keys?include_disabled=true`, { headers: auth(mgmt) })).json()) as any;
+    const made = listed.data.find((k: any) => k.name === 'console-made');
+    assert.equal(made.limit, 7.5);
+    assert.equal(made.limit_reset, 'monthly');
+    assert.deepEqual([made.rate_limit.requests, made.rate_limit.interval, made.rate_limit.tokens_per_minute], [30, '1m', 1000]);
+    await page.locator('tr[data-key="console-made"]', { hasText: '$7.50' }).waitFor({ timeout: WAIT });
+
     // And enabled again.
     await row.getByRole('button', { name: 'Enable' }).click();
     await keyState('console-made', 'active');
@@ -221,6 +239,13 @@ describe('web console in Chromium', () => {
     assert.match(await page.locator('.usage-table').innerText(), /moonshotai\/kimi-k2-0905/);
     await page.getByRole('button', { name: 'By provider' }).click();
     await page.locator('.usage-table', { hasText: 'Novita' }).waitFor({ timeout: WAIT });
+    // Hovering the bar of this hour shows its figures, per provider.
+    const over = page.locator('[data-chart="requests"] .u-over');
+    const box = (await over.boundingBox())!;
+    await page.mouse.move(box.x + box.width - 3, box.y + box.height / 2);
+    const tip = page.locator('[data-chart="requests"] .chart-tip');
+    await tip.waitFor({ timeout: WAIT });
+    assert.match(await tip.innerText(), /Groq\s*2[\s\S]*Novita\s*2/);
     await shot(page, 'usage');
   });
 
@@ -229,8 +254,9 @@ describe('web console in Chromium', () => {
     await page.locator('[data-provider="groq"]').waitFor({ timeout: WAIT });
     await page.locator('[data-provider="novita"]').waitFor({ timeout: WAIT });
     const groqRow = page.locator(`[data-provider="groq"] tr[data-endpoint="${MODEL} groq"]`);
-    // Groq failed once (503) and served once; its 429 with Retry-After opened the breaker.
-    assert.match(await groqRow.innerText(), /breaker open/);
+    // Groq failed once (503) and served once; its 429 with Retry-After (1 s) opened the breaker,
+    // which lets one probe through once that second has passed.
+    assert.match(await groqRow.innerText(), /breaker open|probing/);
     assert.match(await groqRow.innerText(), /50(\.0)?%/);
     const novitaRow = page.locator(`[data-provider="novita"] tr[data-endpoint="${MODEL} novita"]`);
     assert.match(await novitaRow.innerText(), /healthy/);
@@ -354,6 +380,29 @@ describe('web console files and its JSON endpoints', () => {
     assert.equal(((await missing.json()) as any).error.code, 404);
     const post = await fetch(`${gw.url}/console/`, { method: 'POST' });
     assert.equal(post.status, 405);
+  });
+
+  it('answers 503 naming the build step when the console was not built', async () => {
+    const { createServer } = await import('node:http');
+    const { serveConsole } = await import('../src/console/serve.js');
+    const empty = mkdtempSync(join(tmpdir(), 'switchyard-console-'));
+    const server = createServer((req, res) => {
+      try {
+        serveConsole(req, res, new URL(req.url!, 'http://x'), '/api/v1', empty);
+      } catch (err) {
+        const e = err as ApiError;
+        res.writeHead(e.status, { 'content-type': 'application/json' }).end(JSON.stringify(e.toBody()));
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/console/`);
+      assert.equal(res.status, 503);
+      assert.match(((await res.json()) as any).error.message, /npm run build/);
+    } finally {
+      server.close();
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 
   it('GET /endpoints/health lists every configured endpoint with its figures', async () => {

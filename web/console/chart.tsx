@@ -55,13 +55,51 @@ export function StackedBars({ times, series, format, height = 220 }: { times: nu
         })),
       ],
     };
+    // A tooltip under the cursor: the bucket's time and each series' own value.
+    const tip = document.createElement('div');
+    tip.className = 'chart-tip';
+    opts.hooks = {
+      setCursor: [
+        (u) => {
+          const idx = u.cursor.idx;
+          const left = u.cursor.left ?? -1;
+          if (idx === null || idx === undefined || left < 0) {
+            tip.hidden = true;
+            return;
+          }
+          tip.replaceChildren();
+          const head = document.createElement('div');
+          head.className = 'chart-tip-head';
+          head.textContent = new Date(times[idx] * 1000).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+          tip.append(head);
+          series.forEach((s, i) => {
+            const row = document.createElement('div');
+            const swatch = document.createElement('span');
+            swatch.className = 'swatch';
+            swatch.style.background = PALETTE[i % PALETTE.length];
+            row.append(swatch, `${s.label} `, Object.assign(document.createElement('b'), { textContent: format(s.values[idx] ?? 0) }));
+            tip.append(row);
+          });
+          tip.hidden = false;
+          const plotLeft = u.over.offsetLeft;
+          const x = plotLeft + left;
+          // Right of the cursor, or left of it where the right side has no room.
+          const right = x + 12 + tip.offsetWidth <= el.clientWidth;
+          tip.style.left = `${Math.max(0, right ? x + 12 : x - 12 - tip.offsetWidth)}px`;
+          tip.style.top = `${u.over.offsetTop + 8}px`;
+        },
+      ],
+    };
     const data: uPlot.AlignedData = [times, ...order.map((i) => totals[i])];
     const plot = new uPlot(opts, data, el);
+    tip.hidden = true;
+    el.append(tip);
     const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(200, el.clientWidth), height }));
     resize.observe(el);
     return () => {
       resize.disconnect();
       plot.destroy();
+      tip.remove();
     };
   }, [times, series, format, height]);
   return (
