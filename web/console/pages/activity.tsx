@@ -379,6 +379,7 @@ function GenerationDrawer({ id, summary, keyName, onClose }: { id: string; summa
           </dl>
           <h3>Routing explanation</h3>
           <p class="muted small">Every endpoint considered for this request, in the order routing ranked them, and what happened to it.</p>
+          {routing.length === 0 && <p class="muted">No endpoint was considered: the request was refused before routing{d.error ? ` (${d.error.code})` : ''}.</p>}
           <ol class="route">
             {routing.map((r, i) => (
               <li class={`route-step outcome-${r.outcome.replace(' ', '-')}`} key={i}>
