@@ -57,12 +57,15 @@ export function Stat({ label, value, hint }: { label: string; value: ComponentCh
 /** A dialog over the page; Escape or the backdrop closes it. `side` slides it in from the right. */
 export function Modal({ title, onClose, children, side, footer, label }: { title: ComponentChildren; onClose: () => void; children: ComponentChildren; side?: boolean; footer?: ComponentChildren; label?: string }) {
   const box = useRef<HTMLDivElement>(null);
+  // The latest onClose, so the page behind re-rendering (live polling) neither re-binds nor re-focuses.
+  const close = useRef(onClose);
+  close.current = onClose;
   useEffect(() => {
-    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && onClose();
+    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && close.current();
     document.addEventListener('keydown', onKey);
     box.current?.focus();
     return () => document.removeEventListener('keydown', onKey);
-  }, [onClose]);
+  }, []);
   return (
     <div class={`backdrop${side ? ' backdrop-side' : ''}`} onClick={(e) => e.target === e.currentTarget && onClose()}>
       <div class={side ? 'drawer' : 'dialog'} role="dialog" aria-modal="true" aria-label={label} tabIndex={-1} ref={box}>
