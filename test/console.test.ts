@@ -237,6 +237,8 @@ describe('web console in Chromium', () => {
     const requests = await page.locator('.stat:has(.stat-label:text-is("Requests")) .stat-value').innerText();
     assert.equal(requests, '4');
     assert.match(await page.locator('.usage-table').innerText(), /moonshotai\/kimi-k2-0905/);
+    await page.getByRole('button', { name: 'By key' }).click();
+    await page.locator('.usage-table', { hasText: 'team-a' }).waitFor({ timeout: WAIT });
     await page.getByRole('button', { name: 'By provider' }).click();
     await page.locator('.usage-table', { hasText: 'Novita' }).waitFor({ timeout: WAIT });
     // Hovering the bar of this hour shows its figures, per provider.

@@ -180,7 +180,7 @@ function App() {
       </aside>
       <main class="content">
         {page === 'activity' && <Activity genId={path[1] ?? null} navigate={navigate} canManage={!auth.authOff} />}
-        {page === 'usage' && <Usage />}
+        {page === 'usage' && <Usage canManage={!auth.authOff} />}
         {page === 'providers' && <Providers />}
         {page === 'keys' && <Keys authOff={auth.authOff} />}
       </main>

@@ -252,6 +252,7 @@ function FilterBar({ filters, set, clear, keys }: { filters: Filters; set: (p: P
     <input
       class="input"
       name={name}
+      aria-label={placeholder}
       list={list}
       placeholder={placeholder}
       value={filters[name]}
@@ -262,7 +263,7 @@ function FilterBar({ filters, set, clear, keys }: { filters: Filters; set: (p: P
   return (
     <div class="filters card">
       {keys.length > 0 ? (
-        <select class="input" name="key" value={filters.key} onChange={(e) => set({ key: e.currentTarget.value })}>
+        <select class="input" name="key" aria-label="Key" value={filters.key} onChange={(e) => set({ key: e.currentTarget.value })}>
           <option value="">All keys</option>
           {keys.map((k) => (
             <option value={k.hash} key={k.hash}>
@@ -271,7 +272,7 @@ function FilterBar({ filters, set, clear, keys }: { filters: Filters; set: (p: P
           ))}
         </select>
       ) : (
-        <input class="input" name="key" placeholder="Key hash or label" value={filters.key} onChange={(e) => set({ key: e.currentTarget.value.trim() })} />
+        <input class="input" name="key" aria-label="Key" placeholder="Key hash or label" value={filters.key} onChange={(e) => set({ key: e.currentTarget.value.trim() })} />
       )}
       {text('model', 'Model', 'models-seen')}
       <datalist id="models-seen">
@@ -279,7 +280,7 @@ function FilterBar({ filters, set, clear, keys }: { filters: Filters; set: (p: P
           <option value={m} key={m} />
         ))}
       </datalist>
-      <select class="input" name="provider" value={filters.provider} onChange={(e) => set({ provider: e.currentTarget.value })}>
+      <select class="input" name="provider" aria-label="Provider" value={filters.provider} onChange={(e) => set({ provider: e.currentTarget.value })}>
         <option value="">All providers</option>
         {providers.map((p) => (
           <option value={p.slug} key={p.slug}>
@@ -288,14 +289,14 @@ function FilterBar({ filters, set, clear, keys }: { filters: Filters; set: (p: P
         ))}
         {filters.provider && !providers.some((p) => p.slug === filters.provider) && <option value={filters.provider}>{filters.provider}</option>}
       </select>
-      <select class="input" name="status" value={filters.status} onChange={(e) => set({ status: e.currentTarget.value })}>
+      <select class="input" name="status" aria-label="Status" value={filters.status} onChange={(e) => set({ status: e.currentTarget.value })}>
         {STATUSES.map(([v, l]) => (
           <option value={v} key={v}>
             {l}
           </option>
         ))}
       </select>
-      <select class="input" name="range" value={filters.range} onChange={(e) => set({ range: e.currentTarget.value })}>
+      <select class="input" name="range" aria-label="Time range" value={filters.range} onChange={(e) => set({ range: e.currentTarget.value })}>
         {Object.entries(RANGE_LABELS).map(([v, l]) => (
           <option value={v} key={v}>
             {l}

@@ -1,6 +1,6 @@
 // Usage: cost, tokens and requests over time, split by model, provider or key.
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, query, type UsageRow } from '../api';
+import { api, query, type ApiKey, type UsageRow } from '../api';
 import { PALETTE, StackedBars, type StackedSeries } from '../chart';
 import { compact, int, modelShort, percent, usd } from '../format';
 import { Empty, ErrorBox, PageHeader, Spinner, Stat } from '../ui';
@@ -19,10 +19,15 @@ const count = (v: number) => compact(v);
 const TOP = 7;
 
 const groupOf = (r: UsageRow, split: Split): string => (split === 'key' ? (r.key ?? 'anonymous') : ((split === 'model' ? r.model : r.provider) ?? 'none'));
-const nameOf = (r: UsageRow | undefined, group: string, split: Split): string =>
-  split === 'key' ? (r?.label ?? (group === 'anonymous' ? 'anonymous' : group.slice(0, 10))) : split === 'provider' ? (r?.provider_name ?? group) : modelShort(group);
+/** What a group is called: a key by its name when the key list is readable, else its masked label. */
+const nameOf = (r: UsageRow | undefined, group: string, split: Split, keyNames: Map<string, string>): string =>
+  split === 'key'
+    ? (keyNames.get(group) ?? r?.label ?? (group === 'anonymous' ? 'anonymous' : group.slice(0, 10)))
+    : split === 'provider'
+      ? (r?.provider_name ?? group)
+      : modelShort(group);
 
-export function Usage() {
+export function Usage({ canManage }: { canManage: boolean }) {
   const [range, setRange] = useState('24h');
   const [split, setSplit] = useState<Split>('model');
   const [series, setSeries] = useState<UsageRow[] | null>(null);
@@ -30,6 +35,10 @@ export function Usage() {
   const [period, setPeriod] = useState<{ from: number; to: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const { ms: span, bucket } = RANGES[range];
+  const [keyNames, setKeyNames] = useState<Map<string, string>>(new Map());
+  useEffect(() => {
+    if (canManage) api<{ data: ApiKey[] }>('/keys?include_disabled=true').then((r) => setKeyNames(new Map(r.data.map((k) => [k.hash, k.name]))), () => undefined);
+  }, [canManage]);
 
   useEffect(() => {
     const step = bucket === 'hour' ? 3_600_000 : 86_400_000;
@@ -56,7 +65,7 @@ export function Usage() {
     const index = new Map(times.map((t, i) => [t, i]));
     const top = totals.slice(0, TOP).map((r) => groupOf(r, split));
     const hasOther = totals.length > TOP;
-    const labels = [...top.map((g) => nameOf(totals.find((r) => groupOf(r, split) === g), g, split)), ...(hasOther ? ['Other'] : [])];
+    const labels = [...top.map((g) => nameOf(totals.find((r) => groupOf(r, split) === g), g, split, keyNames)), ...(hasOther ? ['Other'] : [])];
     const make = (pick: (r: UsageRow) => number): StackedSeries[] => {
       const values = labels.map(() => times.map(() => 0));
       for (const r of series) {
@@ -73,7 +82,7 @@ export function Usage() {
       tokens: make((r) => r.prompt_tokens + r.completion_tokens),
       requests: make((r) => r.requests),
     };
-  }, [series, totals, period, split, bucket]);
+  }, [series, totals, period, split, bucket, keyNames]);
 
   const sum = (pick: (r: UsageRow) => number) => (totals ?? []).reduce((n, r) => n + pick(r), 0);
   const requests = sum((r) => r.requests);
@@ -91,7 +100,7 @@ export function Usage() {
             </button>
           ))}
         </div>
-        <select class="input" name="range" value={range} onChange={(e) => setRange(e.currentTarget.value)}>
+        <select class="input" name="range" aria-label="Time range" value={range} onChange={(e) => setRange(e.currentTarget.value)}>
           {Object.entries(RANGES).map(([v, r]) => (
             <option value={v} key={v}>
               {r.label}
@@ -154,7 +163,7 @@ export function Usage() {
                         <tr key={g}>
                           <td data-label={split}>
                             <span class="swatch" style={{ background: PALETTE[Math.min(i, TOP) % PALETTE.length] }} />
-                            <span title={g}>{split === 'model' ? g : nameOf(r, g, split)}</span>
+                            <span title={g}>{split === 'model' ? g : nameOf(r, g, split, keyNames)}</span>
                           </td>
                           <td class="num" data-label="Requests">
                             {int(r.requests)}
