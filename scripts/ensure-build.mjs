@@ -13,7 +13,15 @@ function newest(dir) {
 }
 
 const marker = 'dist/cli/main.js';
-if (!existsSync(marker) || !existsSync('dist/validation/compiled.js') || statSync(marker).mtimeMs < newest('src')) {
+const consolePage = 'dist/web/console/index.html';
+const stale =
+  !existsSync(marker) ||
+  !existsSync('dist/validation/compiled.js') ||
+  statSync(marker).mtimeMs < newest('src') ||
+  // The web console (web/console/), bundled by generate.ts.
+  !existsSync(consolePage) ||
+  statSync(consolePage).mtimeMs < newest('web');
+if (stale) {
   // As `npm run build`: the validators are generated from the schemas, then everything is compiled.
   execFileSync(process.execPath, ['--import', 'tsx', 'scripts/generate.ts'], { stdio: 'inherit' });
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });

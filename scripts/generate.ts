@@ -7,6 +7,7 @@
 //   in memory as module source;
 // - catalog/embedded.snapshot.json: the embedded catalog's YAML parsed once, so start-up reads JSON
 //   and loads no YAML parser (the loader checks the snapshot's fingerprint and falls back to the YAML).
+// - dist/web/console/: the web console's bundle (scripts/build-console.ts).
 // Run by `npm run build`, `npm test` and `npm run lint` as `node --import tsx scripts/generate.ts`.
 // Files are rewritten only when their content changes.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -59,3 +60,6 @@ write('dist/validation/compiled.js', validators.js);
 // After the validators: the catalog loader imports them.
 const { EMBEDDED_SNAPSHOT_FILE, embeddedSnapshot } = await import('../src/catalog/load.js');
 write(`catalog/${EMBEDDED_SNAPSHOT_FILE}`, embeddedSnapshot());
+// The web console's bundle (dist/web/console/, served at /console).
+const { buildConsole } = await import('./build-console.js');
+await buildConsole();

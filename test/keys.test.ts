@@ -353,6 +353,13 @@ for (const backend of BACKENDS) {
       assert.equal(byDay.data.at(-1).day, today);
       const total = byKey.data.reduce((n: number, r: any) => n + r.requests, 0);
       assert.equal(byDay.data.reduce((n: number, r: any) => n + r.requests, 0), total);
+      // A series per key over hours (the console's charts): the same totals, each row in its UTC hour.
+      const byHourKey = (await (await api('/analytics/usage?group_by=hour,key', mkey)).json()) as any;
+      assert.equal(byHourKey.data.reduce((n: number, r: any) => n + r.requests, 0), total);
+      const mineHourly = byHourKey.data.filter((r: any) => r.key === data.hash);
+      assert.equal(mineHourly.reduce((n: number, r: any) => n + r.requests, 0), 3);
+      for (const r of byHourKey.data) assert.match(r.hour, /^\d{4}-\d\d-\d\dT\d\d:00:00Z$/);
+      assert.equal(mineHourly[0].label, data.label);
       assert.equal((await api('/analytics/usage?group_by=color', mkey)).status, 400);
       const past = (await (await api('/analytics/usage?from=2020-01-01&to=2020-01-02', mkey)).json()) as any;
       assert.deepEqual(past.data, []);

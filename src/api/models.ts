@@ -131,3 +131,23 @@ export function providersResponse(app: App): { data: Record<string, unknown>[] }
     })),
   };
 }
+
+/**
+ * `GET /api/v1/endpoints/health` (Switchyard extension): every endpoint of the catalog whose
+ * provider is configured here (all of them with `?all=true`), each in the shape of
+ * `/models/{author}/{slug}/endpoints` plus its model id, provider slug, breaker state and request
+ * count over 30 minutes: one read for a dashboard (the console's Providers page) instead of one per model.
+ */
+export function endpointsHealthResponse(app: App, url: URL): { data: Record<string, unknown>[] } {
+  const all = url.searchParams.get('all');
+  if (all !== null && all !== 'true' && all !== 'false') throw new ApiError(400, 'all must be "true" or "false"');
+  const data: Record<string, unknown>[] = [];
+  for (const m of app.settings.catalog.models.values()) {
+    for (const ep of app.settings.catalog.endpointsOf(m)) {
+      if (all !== 'true' && !app.settings.providers.get(ep.provider.slug)?.enabled) continue;
+      const s = app.health.stats(healthKey(ep));
+      data.push({ model: m.id, provider: ep.provider.slug, endpoint: ep.key, ...endpointJson(app, ep), breaker: s.state, requests_last_30m: s.requests30m });
+    }
+  }
+  return { data };
+}

@@ -12,11 +12,12 @@ import { runGeneration, sendIngressError, type GenerationHooks } from '../pipeli
 import type { Caller } from '../auth/keys.js';
 import type { GenerationRequest } from '../model/request.js';
 import { generationResponse } from '../api/generation.js';
-import { endpointsResponse, modelResponse, modelsResponse, providersResponse } from '../api/models.js';
+import { endpointsHealthResponse, endpointsResponse, modelResponse, modelsResponse, providersResponse } from '../api/models.js';
 import * as keysApi from '../keys/api.js';
 import { usageAnalytics } from '../accounting/analytics.js';
 import { listGenerations } from '../observability/generations-api.js';
 import { serveMetrics } from '../observability/metrics-endpoint.js';
+import { isConsolePath, serveConsole } from '../console/serve.js';
 import { tickerFor, type Tickable } from '../core/ticker.js';
 import { DatabaseUnavailable } from '../storage/sql.js';
 import { Readiness } from './readiness.js';
@@ -277,6 +278,7 @@ const generation: Handler = async (app, req, res, url) => {
 
 const models: Handler = (app, _req, res, url) => sendJson(res, 200, modelsResponse(app, url));
 const providers: Handler = (app, _req, res) => sendJson(res, 200, providersResponse(app));
+const endpointsHealth: Handler = (app, _req, res, url) => sendJson(res, 200, endpointsHealthResponse(app, url));
 
 const reply = (res: ServerResponse, r: keysApi.Reply) => sendJson(res, r.status, r.body);
 /** `/keys/{hash}` */
@@ -322,6 +324,8 @@ const reload: Handler = async (app, req, res) => {
 };
 const analytics: Handler = async (app, req, res, url) => reply(res, await usageAnalytics(app, await app.keys.authenticate(req), url));
 const generations: Handler = async (app, req, res, url) => reply(res, await listGenerations(app, await app.keys.authenticate(req), url));
+/** The web console's files; its scripts call the first API prefix. */
+const consoleFiles: Handler = (app, req, res, url) => serveConsole(req, res, url, app.settings.apiPrefixes[0] ?? '/api/v1');
 
 /** Route table: `METHOD path-below-prefix`; `:hash` matches one path segment. Small enough that a map beats a router library. */
 const ROUTES = new Map<string, Handler>([
@@ -335,6 +339,7 @@ const ROUTES = new Map<string, Handler>([
   ['GET /generation', generation],
   ['GET /models', models],
   ['GET /providers', providers],
+  ['GET /endpoints/health', endpointsHealth],
   ['GET /key', currentKey],
   ['GET /auth/key', currentKey],
   ['GET /credits', credits],
@@ -436,6 +441,8 @@ export function createHttpServer(app: App): { server: Server; open: OpenRequests
       }
       // GET /metrics: on the main port, outside the API prefixes (where Prometheus looks by default).
       let handler: Handler | undefined = url.pathname === '/metrics' && (req.method === 'GET' || req.method === 'HEAD') ? serveMetrics : undefined;
+      // The web console at /console (and / redirecting there).
+      if (!handler && isConsolePath(url.pathname)) handler = consoleFiles;
       for (const prefix of handler ? [] : prefixes) {
         if (url.pathname.startsWith(`${prefix}/`)) {
           const rest = routePath(url.pathname.slice(prefix.length).replace(/\/+$/, ''));
