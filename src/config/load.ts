@@ -255,6 +255,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     }
     try {
       if (conf.deployments) catalog.bindDeployments(slug, conf.deployments);
+      if (conf.protocol) catalog.overrideProtocol(slug, conf.protocol);
     } catch (err) {
       throw new ConfigError((err as Error).message);
     }

@@ -34,6 +34,9 @@ const ProviderSettings = Type.Object(
     // which catalog model (id or alias) each deployment serves.
     api_version: Type.Optional(Type.String({ minLength: 1 })),
     deployments: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }))),
+    // The protocol (adapter id) for every endpoint of this provider, replacing the catalog's, e.g.
+    // `openai-responses` (OpenAI) or `azure-responses` (Azure): see docs/COMPATIBILITY.md.
+    protocol: Type.Optional(Type.String({ minLength: 1 })),
     // Google Vertex AI: service-account key file(s) (prefer GOOGLE_APPLICATION_CREDENTIALS), project and location.
     credentials: Type.Optional(Type.String({ minLength: 1 })),
     project: Type.Optional(Type.String({ minLength: 1 })),

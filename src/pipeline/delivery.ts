@@ -3,6 +3,7 @@ import type { App } from '../app.js';
 import type { Endpoint } from '../catalog/types.js';
 import type { CancelSignal } from '../core/cancel.js';
 import type { ApiError } from '../core/errors.js';
+import { wireOf } from '../providers/registry.js';
 import type { Candidate } from '../routing/select.js';
 import { JsonKeepAlive } from '../streaming/json-keepalive.js';
 import { networkFailure } from '../upstream/transport.js';
@@ -20,14 +21,15 @@ export interface Delivery {
   stop(): void;
 }
 
-export function identityFor(gen: Generation, ep: Endpoint, requestedId: string): ResponseIdentity {
+/** `wire`: what the serving attempt's upstream speaks (AcceptedAttempt.adapter), by default the endpoint's own protocol's. */
+export function identityFor(gen: Generation, ep: Endpoint, requestedId: string, wire = wireOf(ep.protocol)): ResponseIdentity {
   return {
     id: gen.id,
     created: gen.created,
     model: ep.model.canonical_slug ?? ep.model.id,
     requestedModel: requestedId,
     provider: ep.provider.name,
-    upstreamProtocol: ep.provider.protocol,
+    upstreamProtocol: wire,
     request: gen.req,
   };
 }
@@ -93,7 +95,7 @@ export class JsonDelivery implements Delivery {
     gen.upstreamId = completion.upstreamId ?? null;
     gen.serviceTier = completion.serviceTier ?? null;
     gen.nativeFinishReason = completion.finishReason;
-    const who = identityFor(gen, ep, candidate.requestedId);
+    const who = identityFor(gen, ep, candidate.requestedId, attempt.adapter.wire ?? attempt.adapter.protocol);
     const { body, finishReason } = this.codec.completionBody(who, completion, gen.usage!, gen.cost);
     gen.finishReason = finishReason;
     const json = JSON.stringify(body);

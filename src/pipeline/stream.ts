@@ -51,8 +51,9 @@ export class StreamDelivery implements Delivery {
     const { app, gen, codec } = this;
     const ep = candidate.endpoint;
     this.sse.open(gen.id, routeHeader(gen, ep), responseHeaders(gen));
-    const who = identityFor(gen, ep, candidate.requestedId);
-    const native = gen.req.native?.protocol === ep.provider.protocol;
+    const wire = attempt.adapter.wire ?? attempt.adapter.protocol;
+    const native = gen.req.native !== undefined && gen.req.native.protocol === wire;
+    const who = identityFor(gen, ep, candidate.requestedId, wire);
     const pump = new StreamPump(app, gen, ep, attempt.adapter.createStreamDecoder(native ? { keepNative: true } : undefined), app.observer.streamEncoder(gen, codec.streamEncoder(who)), this.sse, native, this.beforeEnd);
     return pump.run(attempt, this.signal, failures);
   }
@@ -235,6 +236,7 @@ class StreamPump {
       this.handle(chunk);
       if (this.streamError) return;
     }
+    if (this.decoder.ended === true) this.upstreamDone = true;
   }
 
   private handle(incoming: UpstreamChunk): void {

@@ -22,7 +22,7 @@ import type { Completion, Credential, ProviderAdapter, StreamDecoder, UpstreamFa
 
 type Json = Record<string, unknown>;
 
-const V1_SUFFIX = '/openai/v1';
+export const V1_SUFFIX = '/openai/v1';
 
 /** Where one chat request of this deployment goes. */
 export function azureChatUrl(baseUrl: string, deployment: string, apiVersion: string | undefined): string {
