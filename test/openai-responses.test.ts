@@ -358,6 +358,27 @@ describe('Responses clients against OpenAI: native pass-through (the default cat
     assert.equal(sent.input.at(-1).content[0].text, 'And in Spanish?');
   });
 
+  it('a passed-through stream whose connection breaks after content ends with response.failed on the upstream response', async () => {
+    const it0 = upstreamRecording(`${COMMON}/simple_streaming`, 1)[0];
+    const recorded = sseEvents(it0.response.body);
+    const firstText = recorded.findIndex((e) => e.json?.type === 'response.output_text.delta');
+    openai.onRequest((r) => openaiGate(r) ?? { fault: 'reset-mid-stream', sse: recorded.map((e) => e.raw), afterEvents: firstText + 2 });
+    const res = await fetch(`${gw.baseUrl}/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'openai/gpt-5', input: 'Say hi in Portuguese', stream: true }) });
+    assert.equal(res.status, 200);
+    const events = sseEvents(await res.text());
+    assert.deepEqual(
+      events.slice(0, -1).map((e) => e.json),
+      recorded.slice(0, firstText + 2).map((e) => e.json),
+      "OpenAI's events up to the break, unchanged",
+    );
+    const failed = events.at(-1)!.json;
+    assert.equal(failed.type, 'response.failed');
+    assert.equal(failed.sequence_number, recorded[firstText + 1].json.sequence_number + 1);
+    assert.equal(failed.response.id, recorded[0].json.response.id);
+    assert.equal(failed.response.status, 'failed');
+    assert.equal(failed.response.error.code, 'server_error');
+  });
+
   it("OpenAI's 429 reaches a Responses client as a RateLimitError", async () => {
     openai.onRequest(() => ({ status: 429, headers: { 'retry-after': '3' }, json: { error: { message: 'Rate limit reached for gpt-5', type: 'requests', param: null, code: 'rate_limit_exceeded' } } }));
     await assert.rejects(client.responses.create({ model: 'openai/gpt-5', input: 'hi' }), (err: unknown) => err instanceof RateLimitError);

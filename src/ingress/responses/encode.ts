@@ -182,6 +182,9 @@ export class ResponsesStreamEncoder implements StreamEncoder {
   private sawToolCalls = false;
   private serviceTier: string | null = null;
   private readonly passthrough: boolean;
+  /** Passed through: the upstream's first and latest events, read only if the stream fails (fail()). */
+  private firstNative: string | null = null;
+  private lastNative: string | null = null;
 
   constructor(
     private readonly who: ResponseIdentity,
@@ -283,7 +286,24 @@ export class ResponsesStreamEncoder implements StreamEncoder {
       const response = chunk.native ? eventData(chunk.native)?.response : undefined;
       if (response !== null && typeof response === 'object') this.keep(response as Json);
     }
+    if (chunk.native) {
+      this.firstNative ??= chunk.native;
+      this.lastNative = chunk.native;
+    }
     return chunk.native ?? '';
+  }
+
+  /**
+   * A passed-through stream that failed without an error event of its own (the connection broke):
+   * response.failed on the upstream's response, numbered after its last event.
+   */
+  private failNative(error: Json): string {
+    const opened = this.firstNative ? eventData(this.firstNative) : null;
+    const last = this.lastNative ? eventData(this.lastNative) : null;
+    const base = opened && typeof opened.response === 'object' && opened.response !== null ? (opened.response as Json) : { id: this.id, object: 'response', created_at: this.who.created, model: this.who.model };
+    const response: Json = { ...base, status: 'failed', error, incomplete_details: null, output: [], usage: null };
+    const seq = typeof last?.sequence_number === 'number' ? last.sequence_number + 1 : 0;
+    return `event: response.failed\ndata: ${q({ type: 'response.failed', sequence_number: seq, response })}\n\n`;
   }
 
   /** The finished response, as the client got it and as it is stored. */
@@ -572,6 +592,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     this.finishReason = 'error';
     const raw = error.metadata && typeof error.metadata.raw === 'string' && error.metadata.raw !== '' ? error.metadata.raw : null;
     const message = raw && raw !== error.message ? `${error.message}: ${raw}` : error.message;
+    if (this.passthrough) return this.failNative({ code: failureCode(error.status), message });
     return out + this.finishWith('response.failed', 'failed', null, { error: { code: failureCode(error.status), message } });
   }
 
