@@ -11,6 +11,7 @@ import type { ConfigFile } from './schema.js';
 import { demoReplayStores, ReplayStore, type Pace } from '../upstream/replay/store.js';
 import { KeyPool, parseKeys, type Credential, type ProviderKey } from '../upstream/key-pool.js';
 import { GoogleTokenSource, parseServiceAccount } from '../upstream/google-auth.js';
+import { DEFAULT_AUTHORITY_HOST, EntraTokenSource } from '../upstream/entra-auth.js';
 import { parseInterval, type RateLimitSpec } from '../state/rate-limit.js';
 import { tracingSettings, type TracingSettings } from '../observability/tracing-config.js';
 
@@ -164,6 +165,21 @@ function vertexSettings(env: NodeJS.ProcessEnv, conf: { project?: string; locati
   };
 }
 
+/**
+ * Azure authenticated as a Microsoft Entra ID app, when it has no key and AZURE_TENANT_ID,
+ * AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are set: the client secret is the pool's one credential,
+ * exchanged for an access token (cached, sent as a bearer token) before each attempt.
+ * AZURE_AUTHORITY_HOST replaces Microsoft's public-cloud login host (sovereign clouds, tests).
+ */
+function entraSettings(env: NodeJS.ProcessEnv): { keys: ProviderKey[]; resolveCredential: ProviderRuntime['resolveCredential'] } | null {
+  const tenantId = env.AZURE_TENANT_ID;
+  const clientId = env.AZURE_CLIENT_ID;
+  const clientSecret = env.AZURE_CLIENT_SECRET;
+  if (!tenantId || !clientId || !clientSecret) return null;
+  const tokens = new EntraTokenSource({ tenantId, clientId, authorityHost: env.AZURE_AUTHORITY_HOST || DEFAULT_AUTHORITY_HOST });
+  return { keys: [{ secret: clientSecret, label: 'entra-id', weight: 1 }], resolveCredential: (c) => tokens.resolve(c) };
+}
+
 export interface LoadOptions {
   configFile?: string;
   env?: NodeJS.ProcessEnv;
@@ -272,7 +288,9 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
   for (const entry of catalog.providers.values()) {
     const conf = file.providers?.[entry.slug] ?? {};
     const stem = envStem(entry.slug);
-    const keyList = entry.protocol === 'vertex' ? serviceAccountKeys(env.GOOGLE_APPLICATION_CREDENTIALS || conf.credentials, cwd) : parseKeys(env[`${stem}_API_KEY`] || undefined, conf.keys, conf.api_key);
+    let keyList = entry.protocol === 'vertex' ? serviceAccountKeys(env.GOOGLE_APPLICATION_CREDENTIALS || conf.credentials, cwd) : parseKeys(env[`${stem}_API_KEY`] || undefined, conf.keys, conf.api_key);
+    const entra = entry.slug === 'azure' && keyList.length === 0 ? entraSettings(env) : null;
+    if (entra) keyList = entra.keys;
     const labels = new Set(keyList.map((k) => k.label));
     if (labels.size !== keyList.length) throw new ConfigError(`providers.${entry.slug}.keys: labels must be unique`);
     const apiKey = keyList[0]?.secret;
@@ -295,6 +313,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
       apiVersion: conf.api_version,
       baseUrlOverridden: Boolean(baseUrlOverride),
       ...(entry.protocol === 'vertex' ? vertexSettings(env, conf, keyList) : {}),
+      ...(entra ? { resolveCredential: entra.resolveCredential } : {}),
       baseUrl: (baseUrlOverride ?? entry.base_url).replace(/\/+$/, ''),
       headers: conf.headers ?? {},
       timeouts: {

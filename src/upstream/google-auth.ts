@@ -1,5 +1,8 @@
 import { createSign } from 'node:crypto';
 import type { Credential } from './key-pool.js';
+import { lifetimeOf, TokenCache, TokenError, type IssuedToken } from './token-cache.js';
+
+export { TOKEN_MARGIN_MS, TokenError } from './token-cache.js';
 
 /**
  * Google service-account credentials for Vertex AI: the OAuth 2.0 JWT-bearer grant (RFC 7523)
@@ -18,8 +21,6 @@ export interface ServiceAccount {
 }
 
 const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
-/** A token is renewed this long before Google says it expires. */
-export const TOKEN_MARGIN_MS = 5 * 60_000;
 
 /** A key file's JSON as a service account, or an Error saying what is missing. */
 export function parseServiceAccount(text: string, origin: string): ServiceAccount {
@@ -48,52 +49,28 @@ export function assertion(sa: ServiceAccount, nowMs: number): string {
   return `${unsigned}.${b64url(signature)}`;
 }
 
-interface Cached {
-  token: string;
-  renewAt: number;
-}
-
-/** Access tokens of service accounts, cached per account. */
+/** Access tokens of service accounts, cached per account (upstream/token-cache.ts). */
 export class GoogleTokenSource {
-  private readonly cache = new Map<string, Cached>();
-  private readonly pending = new Map<string, Promise<Cached>>();
+  private readonly tokens: TokenCache;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = Date.now) {
+    this.tokens = new TokenCache(now);
+  }
 
   /** The credential with its secret (the key file's JSON) replaced by a current access token. */
   async resolve(credential: Credential): Promise<Credential> {
     const sa = parseServiceAccount(credential.secret, credential.label);
-    const id = `${sa.client_email}\n${sa.token_uri}`;
-    const cached = this.cache.get(id);
-    if (cached && this.now() < cached.renewAt) return { label: credential.label, secret: cached.token };
-    let flight = this.pending.get(id);
-    if (!flight) {
-      flight = this.exchange(sa).finally(() => this.pending.delete(id));
-      this.pending.set(id, flight);
-    }
-    const fresh = await flight;
-    this.cache.set(id, fresh);
-    return { label: credential.label, secret: fresh.token };
+    const token = await this.tokens.get(`${sa.client_email}\n${sa.token_uri}`, () => this.exchange(sa));
+    return { label: credential.label, secret: token };
   }
 
-  private async exchange(sa: ServiceAccount): Promise<Cached> {
+  private async exchange(sa: ServiceAccount): Promise<IssuedToken> {
     const body = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: assertion(sa, this.now()) });
     const res = await fetch(sa.token_uri, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, signal: AbortSignal.timeout(30_000) });
     const text = await res.text();
     if (!res.ok) throw new TokenError(res.status >= 400 && res.status < 500 ? 401 : 502, `token exchange for ${sa.client_email} failed (HTTP ${res.status})`);
     const json = JSON.parse(text) as { access_token?: unknown; expires_in?: unknown };
     if (typeof json.access_token !== 'string') throw new TokenError(502, `token exchange for ${sa.client_email} returned no access_token`);
-    const lifetimeMs = (typeof json.expires_in === 'number' ? json.expires_in : 3600) * 1000;
-    return { token: json.access_token, renewAt: this.now() + Math.max(0, lifetimeMs - TOKEN_MARGIN_MS) };
-  }
-}
-
-/** The token endpoint refused or failed: the attempt fails with `status` (401 for a refused account). */
-export class TokenError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
+    return { token: json.access_token, lifetimeMs: lifetimeOf(json.expires_in) };
   }
 }

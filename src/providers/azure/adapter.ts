@@ -17,12 +17,18 @@ import type { Completion, Credential, ProviderAdapter, StreamDecoder, UpstreamFa
  *   `?api-version=`, as the v1 preview routes take it).
  *
  * The endpoint's upstream model is the deployment name (`providers.azure.deployments` maps each
- * deployment to a catalog model, see Catalog.bindDeployments). The key goes in `api-key`.
+ * deployment to a catalog model, see Catalog.bindDeployments). The key goes in `api-key`; an
+ * Entra ID access token (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET) as a bearer token.
  */
 
 type Json = Record<string, unknown>;
 
 export const V1_SUFFIX = '/openai/v1';
+
+/** Azure's key header, or the bearer token of an Entra ID credential (upstream/entra-auth.ts). */
+export function azureAuthHeader(secret: string, credential: Credential | undefined): [string, string] {
+  return credential?.scheme === 'bearer' ? ['authorization', `Bearer ${secret}`] : ['api-key', secret];
+}
 
 /** Where one chat request of this deployment goes. */
 export function azureChatUrl(baseUrl: string, deployment: string, apiVersion: string | undefined): string {
@@ -82,7 +88,10 @@ export class AzureOpenAIAdapter implements ProviderAdapter {
     });
     const headers = baseHeaders(provider, stream);
     const secret = secretFor(provider, credential);
-    if (secret) headers['api-key'] = secret;
+    if (secret) {
+      const [name, value] = azureAuthHeader(secret, credential);
+      headers[name] = value;
+    }
     return { url: azureChatUrl(provider.baseUrl, endpoint.upstreamModel, apiVersion), headers, body: JSON.stringify(body) };
   }
 

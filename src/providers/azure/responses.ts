@@ -3,7 +3,7 @@ import type { ProviderRuntime } from '../../config/load.js';
 import type { GenerationRequest } from '../../model/request.js';
 import { OpenAIResponsesAdapter } from '../openai-responses/adapter.js';
 import type { Completion, Credential, DecoderOptions, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
-import { parseAzureError, V1_SUFFIX } from './adapter.js';
+import { azureAuthHeader, parseAzureError, V1_SUFFIX } from './adapter.js';
 
 /**
  * Azure OpenAI's Responses API (protocol `azure-responses`, chosen with `providers.azure.protocol`):
@@ -35,7 +35,7 @@ export class AzureResponsesAdapter implements ProviderAdapter {
   readonly hostedTools = AZURE_HOSTED;
 
   buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean, credential?: Credential): UpstreamRequest {
-    const route = { url: azureResponsesUrl(provider.baseUrl, provider.apiVersion), auth: (secret: string): [string, string] => ['api-key', secret] };
+    const route = { url: azureResponsesUrl(provider.baseUrl, provider.apiVersion), auth: (secret: string) => azureAuthHeader(secret, credential) };
     return this.responses.requestOn(route, req, endpoint, provider, stream, credential);
   }
 
