@@ -284,6 +284,31 @@ describe('Responses clients against OpenAI: native pass-through (the default cat
     assert.equal(((await res.json()) as any).choices[0].message.content, 'Olá');
   });
 
+  it("a Messages client's web_search server tool takes OpenAI's Responses route, translated", async () => {
+    const it0 = upstreamRecording('TestOpenAIWebSearch/generate', 1)[0];
+    openai.onRequest((r) => openaiGate(r) ?? replay(it0));
+    const res = await fetch(`${gw.baseUrl}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({
+        model: 'openai/gpt-4.1',
+        max_tokens: 4000,
+        system: SYSTEM,
+        messages: [{ role: 'user', content: 'What is the current population of Tokyo? Cite your source.' }],
+        tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 3 }],
+      }),
+    });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(res.headers.get('x-switchyard-dropped-tools'), null);
+    const sent = openai.requests.at(-1)!.json;
+    assert.deepEqual(sent.tools, [{ type: 'web_search' }]);
+    assert.equal(sent.store, false);
+    assert.equal(body.type, 'message');
+    assert.equal(body.content.filter((b: any) => b.type === 'text').map((b: any) => b.text).join(''), recordedText(it0));
+    assert.equal(body.usage.output_tokens, responseJson(it0).usage.output_tokens);
+  });
+
   it('responses.create with the hosted web_search tool, streamed: sent natively, events passed on unchanged', async () => {
     const it0 = upstreamRecording('TestOpenAIWebSearch/stream', 1)[0];
     openai.onRequest((r) => openaiGate(r) ?? replay(it0));
