@@ -95,7 +95,7 @@ export class JsonDelivery implements Delivery {
     gen.upstreamId = completion.upstreamId ?? null;
     gen.serviceTier = completion.serviceTier ?? null;
     gen.nativeFinishReason = completion.finishReason;
-    const who = identityFor(gen, ep, candidate.requestedId, attempt.adapter.wire ?? attempt.adapter.protocol);
+    const who = identityFor(gen, ep, candidate.requestedId, wireOf(attempt.adapter.protocol));
     const { body, finishReason } = this.codec.completionBody(who, completion, gen.usage!, gen.cost);
     gen.finishReason = finishReason;
     const json = JSON.stringify(body);

@@ -6,6 +6,7 @@ import type { Endpoint } from '../catalog/types.js';
 import type { CancelSignal } from '../core/cancel.js';
 import { errorTypeOf, type ApiError } from '../core/errors.js';
 import type { TokenUsage, UpstreamChunk, UpstreamFailure } from '../model/response.js';
+import { wireOf } from '../providers/registry.js';
 import type { StreamDecoder } from '../providers/types.js';
 import type { Candidate } from '../routing/select.js';
 import { SseResponse } from '../streaming/sse-response.js';
@@ -51,7 +52,7 @@ export class StreamDelivery implements Delivery {
     const { app, gen, codec } = this;
     const ep = candidate.endpoint;
     this.sse.open(gen.id, routeHeader(gen, ep), responseHeaders(gen));
-    const wire = attempt.adapter.wire ?? attempt.adapter.protocol;
+    const wire = wireOf(attempt.adapter.protocol);
     const native = gen.req.native !== undefined && gen.req.native.protocol === wire;
     const who = identityFor(gen, ep, candidate.requestedId, wire);
     const pump = new StreamPump(app, gen, ep, attempt.adapter.createStreamDecoder(native ? { keepNative: true } : undefined), app.observer.streamEncoder(gen, codec.streamEncoder(who)), this.sse, native, this.beforeEnd);

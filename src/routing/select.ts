@@ -260,7 +260,7 @@ function byConfiguration(ctx: RouteContext, model: ModelEntry, all: readonly End
     split.runtimes.push(rt);
     split.enabled.push(rt?.enabled === true);
     if (rt?.enabled && adapterFor(ep.protocol)) split.configured.push(ep);
-    else split.unconfigured.push({ model: model.id, endpoint: ep.key, provider: ep.provider.name, skipped: 'provider not configured' });
+    else split.unconfigured.push({ model: model.id, endpoint: ep.key, provider: ep.provider.name, skipped: rt?.enabled ? `unknown protocol ${ep.protocol}` : 'provider not configured' });
   }
   perModel.set(model, split);
   return split;
