@@ -13,8 +13,6 @@ import { loadCassette } from './support/cassettes.js';
 import { replyFromUpstreamRecording, startMockUpstream, type MockReply, type MockUpstream, type ReceivedRequest } from './support/mock-upstream.js';
 import { postChat, readSse, startGateway, type Gateway } from './support/gateway.js';
 import { azureChatUrl, parseAzureError } from '../src/providers/azure/adapter.js';
-import { EntraTokenSource, entraKeys } from '../src/upstream/entra-auth.js';
-import { TOKEN_MARGIN_MS } from '../src/upstream/token-cache.js';
 
 const KEY = 'azure-key-0123456789';
 const recorded = (name: string) => replyFromUpstreamRecording(loadCassette(`upstream/TestAzureCommon/azure-o4-mini/${name}.yaml`)[0].response);
@@ -131,97 +129,6 @@ describe('Azure OpenAI, v1 API', () => {
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as any).choices[0].message.content, 'Olá!');
     assert.equal(ctx.azure.requests.at(-1)!.json.model, 'o4-mini-eu');
-  });
-});
-
-describe('Azure OpenAI with an Entra ID application (client credentials)', () => {
-  const TENANT = 'tenant-1234';
-  const CLIENT = 'client-5678';
-  const SECRET = 'entra-client-secret-abcdef';
-  const ctx = {} as { azure: MockUpstream; login: MockUpstream; gw: Gateway; issued: number; expiresIn: number | string };
-
-  before(async () => {
-    ctx.azure = await startMockUpstream();
-    ctx.login = await startMockUpstream();
-    ctx.issued = 0;
-    ctx.expiresIn = 3599;
-    // What Entra ID checks: the tenant's token route, the client credentials grant and scope.
-    ctx.login.onRequest((r) => {
-      const form = new URLSearchParams(r.body);
-      if (r.path !== `/${TENANT}/oauth2/v2.0/token`) return { status: 404, json: { error: 'invalid_request' } };
-      if (form.get('client_secret') !== SECRET || form.get('client_id') !== CLIENT) {
-        return { status: 401, json: { error: 'invalid_client', error_description: `AADSTS7000215: Invalid client secret provided for ${form.get('client_id')}.` } };
-      }
-      assert.equal(form.get('grant_type'), 'client_credentials');
-      assert.equal(form.get('scope'), 'https://cognitiveservices.azure.com/.default');
-      ctx.issued++;
-      return { json: { token_type: 'Bearer', expires_in: ctx.expiresIn, ext_expires_in: ctx.expiresIn, access_token: `entra-token-${ctx.issued}` } };
-    });
-    // The resource takes the latest token as a bearer token, and no api-key.
-    ctx.azure.onRequest((r) => {
-      if (r.headers.authorization !== `Bearer entra-token-${ctx.issued}`) return { status: 401, json: { error: { code: 'PermissionDenied', message: 'Principal does not have access to API/Operation.' } } };
-      if (r.headers['api-key'] !== undefined) return { status: 400, json: { error: { message: 'unexpected api-key header' } } };
-      return recorded('simple');
-    });
-    ctx.gw = await startGateway({
-      providers: {},
-      configFile: configFile('providers:\n  azure:\n    deployments:\n      o4-mini-eu: openai/o4-mini\n'),
-      env: { AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: SECRET, AZURE_AUTHORITY_HOST: ctx.login.url, AZURE_BASE_URL: `${ctx.azure.url}/openai/v1` },
-    });
-  });
-  after(async () => {
-    await ctx.gw.close();
-    await ctx.azure.close();
-    await ctx.login.close();
-  });
-
-  const ask = () => postChat(ctx.gw, { model: 'openai/o4-mini', messages: [{ role: 'user', content: 'Say hi in Portuguese' }], ...only });
-
-  it('exchanges the application for a token once and sends it as a bearer token while it is valid', async () => {
-    for (let i = 0; i < 3; i++) {
-      const res = await ask();
-      const body = (await res.json()) as any;
-      assert.equal(res.status, 200, JSON.stringify(body));
-      assert.equal(body.choices[0].message.content, 'Olá!');
-    }
-    assert.equal(ctx.issued, 1, 'one token exchange for three requests');
-    assert.equal(ctx.login.requests.length, 1);
-  });
-
-  it('renews a token shortly before it expires (Entra may send expires_in as a string)', async () => {
-    let now = 1_000_000;
-    const source = new EntraTokenSource(() => now);
-    const [app] = entraKeys({ AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: SECRET, AZURE_AUTHORITY_HOST: ctx.login.url });
-    ctx.expiresIn = '3600';
-    const first = await source.resolve({ label: app!.label, secret: app!.secret });
-    assert.deepEqual(first, { label: 'entra-1', secret: `entra-token-${ctx.issued}`, bearer: true });
-    now += 3600_000 - TOKEN_MARGIN_MS - 1000;
-    assert.equal((await source.resolve({ label: 'entra-1', secret: app!.secret })).secret, first.secret, 'still valid: no exchange');
-    now += 2000;
-    const renewed = await source.resolve({ label: 'entra-1', secret: app!.secret });
-    assert.notEqual(renewed.secret, first.secret, 'inside the margin: exchanged again');
-  });
-
-  it('a refused application fails the attempt (the provider\'s credentials: 502 to the client), and the client secret appears nowhere', async () => {
-    // A gateway of its own: no token cached yet, so the request needs an exchange, which is refused.
-    const gw = await startGateway({
-      providers: {},
-      configFile: configFile('providers:\n  azure:\n    deployments:\n      o4-mini-eu: openai/o4-mini\n'),
-      env: { AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: 'wrong-secret-123456', AZURE_AUTHORITY_HOST: ctx.login.url, AZURE_BASE_URL: `${ctx.azure.url}/openai/v1` },
-    });
-    try {
-      const res = await postChat(gw, { model: 'openai/o4-mini', messages: [{ role: 'user', content: 'hi' }], ...only });
-      const text = await res.text();
-      assert.equal(res.status, 502, text);
-      assert.equal(JSON.parse(text).error.metadata.raw, 'token exchange for application client-5678 failed (HTTP 401)');
-      assert.ok(!text.includes('wrong-secret-123456'));
-      const id = res.headers.get('x-generation-id')!;
-      const gen = await (await fetch(`${gw.baseUrl}/generation?id=${id}`)).text();
-      assert.ok(gen.includes('token exchange for application client-5678 failed (HTTP 401)'), gen);
-      assert.ok(!gen.includes('wrong-secret-123456'), 'the generation record does not carry the client secret');
-    } finally {
-      await gw.close();
-    }
   });
 });
 

@@ -190,6 +190,20 @@ export class Catalog {
     }
   }
 
+  /**
+   * The operator's choice of protocol for every endpoint of a provider (`providers.<slug>.protocol`,
+   * e.g. `azure-responses`): it replaces the provider's and each endpoint's own. Called once at
+   * load, before any endpoint is resolved.
+   */
+  overrideProtocol(slug: string, protocol: string): void {
+    const provider = this.providers.get(slug);
+    if (!provider) return;
+    provider.protocol = protocol;
+    for (const model of this.models.values()) {
+      for (const ep of model.endpoints) if (ep.provider === slug) delete ep.protocol;
+    }
+  }
+
   private readonly resolved = new WeakMap<ModelEntry, readonly Endpoint[]>();
 
   /** Every endpoint of a model, resolved against its provider once (the catalog never changes after load). */
@@ -232,12 +246,15 @@ export function priceTable(ep: EndpointEntry): PriceTable {
 
 function toEndpoint(model: ModelEntry, ep: EndpointEntry, provider: ProviderEntry): Endpoint {
   const tag = ep.tag ?? provider.slug;
+  const protocol = ep.protocol ?? provider.protocol;
   return {
     key: tag,
     model,
     provider,
     tag,
     upstreamModel: ep.upstream_model,
+    protocol,
+    protocols: [...new Set([protocol, ...(provider.extra_protocols ?? [])])],
     pricing: ep.pricing,
     price: priceTable(ep),
     contextLength: ep.context_length ?? model.context_length ?? null,

@@ -7,6 +7,7 @@ export const CatalogProviderSchema = Type.Object({
   slug: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$' }),
   name: Type.String({ minLength: 1 }),
   protocol: Type.String({ minLength: 1 }),
+  extra_protocols: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
   base_url: Type.String({ pattern: '^https?://' }),
   requires_key: Type.Optional(Type.Boolean()),
   // The provider's own documented variable names for its key, read when <SLUG>_API_KEY is unset (first set wins).
@@ -23,6 +24,9 @@ const EndpointSchema = Type.Object({
   provider: Type.String({ minLength: 1 }),
   tag: Type.Optional(Type.String({ minLength: 1 })),
   upstream_model: Type.String({ minLength: 1 }),
+  // The protocol (adapter id) this endpoint is reached by when it differs from its provider's,
+  // e.g. `openai-responses` for a model OpenAI serves only, or with hosted tools, on its Responses API.
+  protocol: Type.Optional(Type.String({ minLength: 1 })),
   pricing: Type.Object({
     prompt: PriceString,
     completion: PriceString,

@@ -4,6 +4,12 @@ export interface ProviderEntry {
   slug: string;
   name: string; // display name as OpenRouter prints it
   protocol: string; // adapter id, one folder under src/providers/
+  /**
+   * Other protocols the provider's endpoints are reachable by (e.g. OpenAI's Responses API next to
+   * its chat completions): an attempt takes one instead of `protocol` for a request in that
+   * protocol's own wire, or with hosted tools only it runs (providers/registry.ts adapterForAttempt).
+   */
+  extra_protocols?: string[];
   base_url: string;
   requires_key?: boolean;
   /** The provider's own variable names for its key, after `<SLUG>_API_KEY` (config/load.ts). */
@@ -31,6 +37,8 @@ export interface EndpointEntry {
   provider: string;
   tag?: string;
   upstream_model: string;
+  /** The protocol this endpoint is reached by, when not its provider's (e.g. `openai-responses`). */
+  protocol?: string;
   pricing: Pricing;
   context_length?: number;
   max_completion_tokens?: number | null;
@@ -71,6 +79,10 @@ export interface Endpoint {
   provider: ProviderEntry;
   tag: string; // same as key: e.g. "groq", "moonshotai/turbo"
   upstreamModel: string;
+  /** Adapter id (src/providers/registry.ts): the endpoint's own `protocol`, else its provider's. */
+  protocol: string;
+  /** `protocol` first, then the provider's extra protocols: what an attempt may choose from. */
+  protocols: readonly string[];
   pricing: Pricing;
   price: PriceTable;
   contextLength: number | null;

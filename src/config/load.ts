@@ -8,11 +8,11 @@ import { validateConfig } from '../validation/compiled.js';
 import { Catalog, loadEmbeddedSources, readCatalogFile } from '../catalog/load.js';
 import type { ProviderEntry } from '../catalog/types.js';
 import type { ConfigFile } from './schema.js';
-import { EntraTokenSource, entraKeys } from '../upstream/entra-auth.js';
 import { demoReplaySources, type Pace, type ReplaySource } from '../upstream/replay/store.js';
 import { KeyPool, parseKeys, type Credential, type ProviderKey } from '../upstream/key-pool.js';
 import { GoogleTokenSource, parseServiceAccount } from '../upstream/google-auth.js';
 import { AwsCredentialsError, awsRegion, bedrockKeysFromEnv } from '../upstream/aws-auth.js';
+import { DEFAULT_AUTHORITY_HOST, EntraTokenSource } from '../upstream/entra-auth.js';
 import { parseInterval, type RateLimitSpec } from '../state/rate-limit.js';
 import { tracingSettings, type TracingSettings } from '../observability/tracing-config.js';
 import { interpolateDocument, maskExpansions, type Expansion } from './interpolate.js';
@@ -174,12 +174,6 @@ function vertexSettings(env: NodeJS.ProcessEnv, conf: { project?: string; locati
   };
 }
 
-/** Entra ID tokens for Azure (upstream/entra-auth.ts): one cache per settings. */
-function entraResolver(): (c: Credential) => Promise<Credential> {
-  const tokens = new EntraTokenSource();
-  return (c) => tokens.resolve(c);
-}
-
 /**
  * Amazon Bedrock's keys: AWS credentials or Bedrock API keys from the environment
  * (upstream/aws-auth.ts), else `AMAZON_BEDROCK_API_KEY` or the configured keys (each an API key,
@@ -194,6 +188,21 @@ function bedrockKeys(env: NodeJS.ProcessEnv, conf: { keys?: { key: string; label
     throw err;
   }
   return fromEnv.length > 0 ? fromEnv : parseKeys(env.AMAZON_BEDROCK_API_KEY || undefined, conf.keys, conf.api_key);
+}
+
+/**
+ * Azure authenticated as a Microsoft Entra ID app, when it has no key and AZURE_TENANT_ID,
+ * AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are set: the client secret is the pool's one credential,
+ * exchanged for an access token (cached, sent as a bearer token) before each attempt.
+ * AZURE_AUTHORITY_HOST replaces Microsoft's public-cloud login host (sovereign clouds, tests).
+ */
+function entraSettings(env: NodeJS.ProcessEnv): { keys: ProviderKey[]; resolveCredential: ProviderRuntime['resolveCredential'] } | null {
+  const tenantId = env.AZURE_TENANT_ID;
+  const clientId = env.AZURE_CLIENT_ID;
+  const clientSecret = env.AZURE_CLIENT_SECRET;
+  if (!tenantId || !clientId || !clientSecret) return null;
+  const tokens = new EntraTokenSource({ tenantId, clientId, authorityHost: env.AZURE_AUTHORITY_HOST || DEFAULT_AUTHORITY_HOST });
+  return { keys: [{ secret: clientSecret, label: 'entra-id', weight: 1 }], resolveCredential: (c) => tokens.resolve(c) };
 }
 
 export interface LoadOptions {
@@ -312,6 +321,7 @@ function buildSettings(opts: LoadOptions, expansions: Expansion[]): Settings {
     }
     try {
       if (conf.deployments) catalog.bindDeployments(slug, conf.deployments);
+      if (conf.protocol) catalog.overrideProtocol(slug, conf.protocol);
     } catch (err) {
       throw new ConfigError((err as Error).message);
     }
@@ -334,9 +344,8 @@ function buildSettings(opts: LoadOptions, expansions: Expansion[]): Settings {
         : entry.protocol === 'bedrock'
           ? bedrockKeys(env, conf)
           : parseKeys(providerKeyEnv(env, entry), conf.keys, conf.api_key);
-    // Azure without a resource key: an Entra ID application, when the environment names one.
-    const entra = entry.protocol === 'azure' && keyList.length === 0 ? entraKeys(env) : [];
-    if (entra.length > 0) keyList = entra;
+    const entra = entry.slug === 'azure' && keyList.length === 0 ? entraSettings(env) : null;
+    if (entra) keyList = entra.keys;
     const labels = new Set(keyList.map((k) => k.label));
     if (labels.size !== keyList.length) throw new ConfigError(`providers.${entry.slug}.keys: labels must be unique`);
     const apiKey = keyList[0]?.secret;
@@ -359,7 +368,7 @@ function buildSettings(opts: LoadOptions, expansions: Expansion[]): Settings {
       apiVersion: conf.api_version,
       baseUrlOverridden: Boolean(baseUrlOverride),
       ...(entry.protocol === 'vertex' ? vertexSettings(env, conf, keyList) : {}),
-      ...(entra.length > 0 ? { resolveCredential: entraResolver() } : {}),
+      ...(entra ? { resolveCredential: entra.resolveCredential } : {}),
       ...(entry.protocol === 'bedrock' ? { region: awsRegion(env, conf.region) } : {}),
       baseUrl: (baseUrlOverride ?? entry.base_url).replace(/\/+$/, ''),
       headers: conf.headers ?? {},

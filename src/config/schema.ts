@@ -40,6 +40,7 @@ const ProviderSettings = Type.Object(
     // which catalog model (id or alias) each deployment serves.
     api_version: Type.Optional(Type.String({ minLength: 1, ...about("Azure OpenAI: the deployments API's api-version") })),
     deployments: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }), about('Azure OpenAI: deployment name → the catalog model it serves'))),
+    protocol: Type.Optional(Type.String({ minLength: 1, ...about('The protocol (adapter) for every endpoint of this provider, replacing the catalog\'s, e.g. openai-responses or azure-responses (docs/COMPATIBILITY.md)') })),
     // Google Vertex AI: service-account key file(s) (prefer GOOGLE_APPLICATION_CREDENTIALS), project and location.
     credentials: Type.Optional(Type.String({ minLength: 1, ...about('Google Vertex AI: service-account key file(s), comma-separated', 'GOOGLE_APPLICATION_CREDENTIALS') })),
     project: Type.Optional(Type.String({ minLength: 1, ...about('Google Vertex AI: the Google Cloud project (default: the key file\'s)', 'GOOGLE_CLOUD_PROJECT') })),

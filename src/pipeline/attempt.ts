@@ -6,7 +6,7 @@ import type { CancelSignal } from '../core/cancel.js';
 import { ApiError } from '../core/errors.js';
 import { providerRedactor, type Redactor } from '../core/redact.js';
 import { isRetryable, type UpstreamFailure } from '../model/response.js';
-import { adapterFor } from '../providers/registry.js';
+import { adapterForAttempt } from '../providers/registry.js';
 import { UntranslatableRequest, type ProviderAdapter } from '../providers/types.js';
 import { healthKey, type Candidate, type RoutePlan } from '../routing/select.js';
 import { exchange } from '../upstream/exchange.js';
@@ -59,7 +59,7 @@ export function worthTrying(c: Candidate, failures: AttemptFailure[]): boolean {
  */
 export async function startAttempt(app: App, gen: Generation, ep: Endpoint, signal: CancelSignal): Promise<AcceptedAttempt | AttemptFailure> {
   const provider = app.settings.providers.get(ep.provider.slug)!;
-  const adapter = adapterFor(ep.provider.protocol)!;
+  const adapter = adapterForAttempt(ep, gen.req)!;
   const pool = provider.replay ? null : provider.keys;
   const tried = new Set<string>();
   let started = Date.now();

@@ -3,7 +3,7 @@ import type { App } from '../app.js';
 import type { Endpoint } from '../catalog/types.js';
 import type { CancelSignal } from '../core/cancel.js';
 import type { ApiError } from '../core/errors.js';
-import { answerProtocolOf } from '../providers/registry.js';
+import { wireOf } from '../providers/registry.js';
 import type { Candidate } from '../routing/select.js';
 import { JsonKeepAlive } from '../streaming/json-keepalive.js';
 import { networkFailure } from '../upstream/transport.js';
@@ -21,14 +21,15 @@ export interface Delivery {
   stop(): void;
 }
 
-export function identityFor(gen: Generation, ep: Endpoint, requestedId: string): ResponseIdentity {
+/** `wire`: what the serving attempt's upstream speaks (AcceptedAttempt.adapter), by default the endpoint's own protocol's. */
+export function identityFor(gen: Generation, ep: Endpoint, requestedId: string, wire = wireOf(ep.protocol, ep)): ResponseIdentity {
   return {
     id: gen.id,
     created: gen.created,
     model: ep.model.canonical_slug ?? ep.model.id,
     requestedModel: requestedId,
     provider: ep.provider.name,
-    upstreamProtocol: answerProtocolOf(ep),
+    upstreamProtocol: wire,
     request: gen.req,
   };
 }
@@ -94,7 +95,7 @@ export class JsonDelivery implements Delivery {
     gen.upstreamId = completion.upstreamId ?? null;
     gen.serviceTier = completion.serviceTier ?? null;
     gen.nativeFinishReason = completion.finishReason;
-    const who = identityFor(gen, ep, candidate.requestedId);
+    const who = identityFor(gen, ep, candidate.requestedId, wireOf(attempt.adapter.protocol, ep));
     const { body, finishReason } = this.codec.completionBody(who, completion, gen.usage!, gen.cost);
     gen.finishReason = finishReason;
     const json = JSON.stringify(body);

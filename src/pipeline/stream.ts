@@ -6,7 +6,7 @@ import type { Endpoint } from '../catalog/types.js';
 import type { CancelSignal } from '../core/cancel.js';
 import { errorTypeOf, type ApiError } from '../core/errors.js';
 import type { TokenUsage, UpstreamChunk, UpstreamFailure } from '../model/response.js';
-import { answerProtocolOf } from '../providers/registry.js';
+import { wireOf } from '../providers/registry.js';
 import type { SseEvent, StreamDecoder, StreamFraming } from '../providers/types.js';
 import type { Candidate } from '../routing/select.js';
 import { SseResponse } from '../streaming/sse-response.js';
@@ -52,8 +52,9 @@ export class StreamDelivery implements Delivery {
     const { app, gen, codec } = this;
     const ep = candidate.endpoint;
     this.sse.open(gen.id, routeHeader(gen, ep), responseHeaders(gen));
-    const who = identityFor(gen, ep, candidate.requestedId);
-    const native = gen.req.native?.protocol === answerProtocolOf(ep);
+    const wire = wireOf(attempt.adapter.protocol, ep);
+    const native = gen.req.native !== undefined && gen.req.native.protocol === wire;
+    const who = identityFor(gen, ep, candidate.requestedId, wire);
     const pump = new StreamPump(app, gen, ep, attempt.adapter.createStreamDecoder(native ? { keepNative: true } : undefined), app.observer.streamEncoder(gen, codec.streamEncoder(who)), this.sse, native, this.beforeEnd);
     return pump.run(attempt, this.signal, failures);
   }
@@ -258,6 +259,7 @@ class StreamPump {
       this.handle(chunk);
       if (this.streamError) return;
     }
+    if (this.decoder.ended === true) this.upstreamDone = true;
   }
 
   private handle(incoming: UpstreamChunk): void {

@@ -3,6 +3,7 @@ import type { Endpoint } from '../catalog/types.js';
 import type { ProviderRuntime } from '../config/load.js';
 import type { FunctionTool, GenerationRequest, JsonSchema } from '../model/request.js';
 import type { Credential } from '../upstream/key-pool.js';
+import type { SseEvent } from './types.js';
 
 /** What every provider adapter shares: one place, so no adapter repeats another. */
 
@@ -114,4 +115,13 @@ export function extractErrorMessage(body: string): string {
     // not JSON: fall through to the text
   }
   return boundedText(text);
+}
+
+/**
+ * An upstream SSE event as text, framing included (`event:` line when it had one, one `data:` line
+ * per line of data): what a decoder keeps as `UpstreamChunk.native` for a client of the same wire.
+ */
+export function sseEventText(event: SseEvent): string {
+  const head = event.event !== undefined && event.event !== '' ? `event: ${event.event}\n` : '';
+  return `${head}data: ${event.data.split('\n').join('\ndata: ')}\n\n`;
 }

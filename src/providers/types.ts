@@ -27,6 +27,11 @@ export interface StreamDecoder {
   decode(event: SseEvent): UpstreamChunk[] | null;
   /** With keepNative: the text of the event that ended the stream (decode returned null for it). */
   readonly pendingNative?: string;
+  /**
+   * True once the event just decoded was the stream's last, for wires whose final event carries
+   * content (usage, finish) and no end marker follows (OpenAI Responses' response.completed).
+   */
+  readonly ended?: boolean;
   /** How the stream's bytes are cut into events when they are not SSE text (absent: SSE). */
   readonly framing?: StreamFraming;
 }
@@ -58,6 +63,12 @@ export interface ProbeRequest {
 
 export interface ProviderAdapter {
   readonly protocol: string;
+  /**
+   * The wire this protocol's upstreams speak, when several protocols share one (Azure's Responses
+   * route speaks `openai-responses`): a request whose `native` body is in that wire passes through.
+   * Default: `protocol`.
+   */
+  readonly wire?: string;
   /**
    * Hosted tools (model `HostedTool.name`) this protocol's upstreams run themselves. The pipeline
    * leaves the others out of the request (and records that) unless the client requires one.

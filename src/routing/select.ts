@@ -259,8 +259,8 @@ function byConfiguration(ctx: RouteContext, model: ModelEntry, all: readonly End
     const rt = ctx.providers.get(ep.provider.slug);
     split.runtimes.push(rt);
     split.enabled.push(rt?.enabled === true);
-    if (rt?.enabled && adapterFor(ep.provider.protocol)) split.configured.push(ep);
-    else split.unconfigured.push({ model: model.id, endpoint: ep.key, provider: ep.provider.name, skipped: 'provider not configured' });
+    if (rt?.enabled && adapterFor(ep.protocol)) split.configured.push(ep);
+    else split.unconfigured.push({ model: model.id, endpoint: ep.key, provider: ep.provider.name, skipped: rt?.enabled ? `unknown protocol ${ep.protocol}` : 'provider not configured' });
   }
   perModel.set(model, split);
   return split;

@@ -1,14 +1,15 @@
 import { createSign } from 'node:crypto';
 import type { Credential } from './key-pool.js';
-import { requestToken, TokenCache } from './token-cache.js';
+import { lifetimeOf, TokenCache, TokenError, type IssuedToken } from './token-cache.js';
 
 export { TOKEN_MARGIN_MS, TokenError } from './token-cache.js';
 
 /**
  * Google service-account credentials for Vertex AI: the OAuth 2.0 JWT-bearer grant (RFC 7523)
  * against the key file's own `token_uri`. The assertion is signed RS256 with node:crypto; the
- * access token is cached by upstream/token-cache.ts. Neither the private key nor the token is ever
- * logged: errors name the account and the status only.
+ * access token is kept until shortly before its `expires_in` and shared by concurrent requests
+ * (one exchange in flight per account). Neither the private key nor the token is ever logged:
+ * errors name the account and the status only.
  */
 
 export interface ServiceAccount {
@@ -59,9 +60,17 @@ export class GoogleTokenSource {
   /** The credential with its secret (the key file's JSON) replaced by a current access token. */
   async resolve(credential: Credential): Promise<Credential> {
     const sa = parseServiceAccount(credential.secret, credential.label);
-    const token = await this.tokens.get(`${sa.client_email}\n${sa.token_uri}`, () =>
-      requestToken(sa.token_uri, { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: assertion(sa, this.now()) }, sa.client_email),
-    );
+    const token = await this.tokens.get(`${sa.client_email}\n${sa.token_uri}`, () => this.exchange(sa));
     return { label: credential.label, secret: token };
+  }
+
+  private async exchange(sa: ServiceAccount): Promise<IssuedToken> {
+    const body = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: assertion(sa, this.now()) });
+    const res = await fetch(sa.token_uri, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, signal: AbortSignal.timeout(30_000) });
+    const text = await res.text();
+    if (!res.ok) throw new TokenError(res.status >= 400 && res.status < 500 ? 401 : 502, `token exchange for ${sa.client_email} failed (HTTP ${res.status})`);
+    const json = JSON.parse(text) as { access_token?: unknown; expires_in?: unknown };
+    if (typeof json.access_token !== 'string') throw new TokenError(502, `token exchange for ${sa.client_email} returned no access_token`);
+    return { token: json.access_token, lifetimeMs: lifetimeOf(json.expires_in) };
   }
 }

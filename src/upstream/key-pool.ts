@@ -21,8 +21,11 @@ export interface ProviderKey {
 export interface Credential {
   label: string;
   secret: string;
-  /** The secret is an OAuth access token (an `Authorization: Bearer` header), not the provider's API key. */
-  bearer?: boolean;
+  /**
+   * `bearer`: the secret is an access token obtained for this attempt (ProviderRuntime.resolveCredential),
+   * sent as `Authorization: Bearer` whatever header the provider's keys otherwise go in.
+   */
+  scheme?: 'bearer';
 }
 
 /** A key's figures, as the endpoint health figures show them (no secret). */

@@ -1,7 +1,7 @@
 /**
- * OAuth access tokens of cloud credentials (Google service accounts, Entra ID applications), kept
- * until shortly before they expire and shared by concurrent requests: one exchange in flight per
- * credential. Tokens are never logged; the exchanges' errors name the account and status only.
+ * Access tokens obtained from a token endpoint (Google service accounts, Microsoft Entra ID),
+ * cached per identity until shortly before they expire, with one exchange in flight per identity
+ * however many requests wait for it. Tokens are held here only: never logged, never in errors.
  */
 
 /** A token is renewed this long before its issuer says it expires. */
@@ -9,7 +9,7 @@ export const TOKEN_MARGIN_MS = 5 * 60_000;
 
 export interface IssuedToken {
   token: string;
-  /** The issuer's `expires_in`, in milliseconds. */
+  /** How long the issuer says it is valid (`expires_in`), in milliseconds. */
   lifetimeMs: number;
 }
 
@@ -24,7 +24,7 @@ export class TokenCache {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** The current token of credential `id`, exchanged anew (once, whoever asks) when it is due. */
+  /** The current token of `id`, from `exchange` when there is none or it is about to expire. */
   async get(id: string, exchange: () => Promise<IssuedToken>): Promise<string> {
     const cached = this.cache.get(id);
     if (cached && this.now() < cached.renewAt) return cached.token;
@@ -41,7 +41,7 @@ export class TokenCache {
   }
 }
 
-/** The token endpoint refused or failed: the attempt fails with `status` (401 for a refused credential). */
+/** The token endpoint refused or failed: the attempt fails with `status` (401 for refused credentials). */
 export class TokenError extends Error {
   constructor(
     readonly status: number,
@@ -51,22 +51,8 @@ export class TokenError extends Error {
   }
 }
 
-/**
- * POSTs a form to a token endpoint and reads `access_token` / `expires_in` (RFC 6749 §5.1).
- * `who` names the credential in errors (never a secret).
- */
-export async function requestToken(url: string, form: Record<string, string>, who: string): Promise<IssuedToken> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form), signal: AbortSignal.timeout(30_000) });
-  const text = await res.text();
-  if (!res.ok) throw new TokenError(res.status >= 400 && res.status < 500 ? 401 : 502, `token exchange for ${who} failed (HTTP ${res.status})`);
-  let json: { access_token?: unknown; expires_in?: unknown };
-  try {
-    json = JSON.parse(text) as typeof json;
-  } catch {
-    throw new TokenError(502, `token exchange for ${who} returned no JSON`);
-  }
-  if (typeof json.access_token !== 'string') throw new TokenError(502, `token exchange for ${who} returned no access_token`);
-  // Entra ID has sent expires_in as a string; Google sends a number.
-  const seconds = Number(json.expires_in ?? 3600);
-  return { token: json.access_token, lifetimeMs: (Number.isFinite(seconds) ? seconds : 3600) * 1000 };
+/** The `expires_in` of a token answer in milliseconds (an hour when absent, as both issuers default). */
+export function lifetimeOf(expiresIn: unknown): number {
+  const seconds = typeof expiresIn === 'number' ? expiresIn : typeof expiresIn === 'string' && /^\d+$/.test(expiresIn) ? Number(expiresIn) : 3600;
+  return seconds * 1000;
 }

@@ -28,6 +28,30 @@ import type { Json } from './schema.js';
 
 const q = JSON.stringify;
 const RESPONSES_FORMAT = 'openai-responses-v1';
+/** The upstream protocol whose events are this door's own (src/providers/openai-responses/). */
+const RESPONSES_WIRE = 'openai-responses';
+
+/**
+ * Native passthrough: the upstream speaks the Responses wire too and received the client's own body
+ * (`request.native`), so its events and its response object are the answer, passed on unchanged:
+ * hosted tool items (web_search_call, …), annotations, encrypted reasoning, OpenAI's own ids. The
+ * finished response is kept (under the upstream's id) for previous_response_id like any other.
+ */
+function isPassthrough(who: ResponseIdentity): boolean {
+  return who.upstreamProtocol === RESPONSES_WIRE && who.request.native?.protocol === RESPONSES_WIRE;
+}
+
+/** The JSON of a native event's `data:` line (Responses events are one line each). */
+function eventData(native: string): Json | null {
+  const at = native.indexOf('data: ');
+  if (at < 0) return null;
+  try {
+    const parsed: unknown = JSON.parse(native.slice(at + 6));
+    return parsed !== null && typeof parsed === 'object' ? (parsed as Json) : null;
+  } catch {
+    return null;
+  }
+}
 const INCLUDE_ENCRYPTED = 'reasoning.encrypted_content';
 
 /** The key of a generation's response and item ids (see above). */
@@ -157,6 +181,10 @@ export class ResponsesStreamEncoder implements StreamEncoder {
   private readonly calls = new Map<number, CallState>();
   private sawToolCalls = false;
   private serviceTier: string | null = null;
+  private readonly passthrough: boolean;
+  /** Passed through: the upstream's first and latest events, read only if the stream fails (fail()). */
+  private firstNative: string | null = null;
+  private lastNative: string | null = null;
 
   constructor(
     private readonly who: ResponseIdentity,
@@ -170,6 +198,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     this.requestedTier = this.ctx?.serviceTier ?? null;
     this.showEncrypted = this.ctx?.include.has(INCLUDE_ENCRYPTED) ?? false;
     this.toolNames = this.ctx?.tools ?? new Map();
+    this.passthrough = isPassthrough(who);
   }
 
   // --- events -------------------------------------------------------------------------------
@@ -216,11 +245,14 @@ export class ResponsesStreamEncoder implements StreamEncoder {
   }
 
   start(): string {
+    // Passed through: the upstream's own response.created opens the stream.
+    if (this.passthrough) return '';
     const snapshot = this.responseText('in_progress', [], null);
     return this.responseEvent('response.created', snapshot) + this.responseEvent('response.in_progress', snapshot);
   }
 
   encode(chunk: UpstreamChunk): string {
+    if (this.passthrough) return this.passOn(chunk);
     if (chunk.serviceTier) this.serviceTier = chunk.serviceTier;
     const c = chunk.choice;
     if (!c) return '';
@@ -241,6 +273,47 @@ export class ResponsesStreamEncoder implements StreamEncoder {
       this.finishReason = normaliseFinishReason(c.finishReason, this.sawToolCalls);
     }
     return out;
+  }
+
+  /** A passed-through event: written as received; the terminal one's response is kept for the store. */
+  private passOn(chunk: UpstreamChunk): string {
+    const c = chunk.choice;
+    if (c?.toolCalls) this.sawToolCalls = true;
+    if (c && c.finishReason !== null) {
+      this.finished = true;
+      this.nativeFinish = c.finishReason;
+      this.finishReason = normaliseFinishReason(c.finishReason, this.sawToolCalls);
+      const response = chunk.native ? eventData(chunk.native)?.response : undefined;
+      if (response !== null && typeof response === 'object') this.keep(response as Json);
+    }
+    if (chunk.native) {
+      this.firstNative ??= chunk.native;
+      this.lastNative = chunk.native;
+    }
+    return chunk.native ?? '';
+  }
+
+  /**
+   * A passed-through stream that failed without an error event of its own (the connection broke):
+   * response.failed on the upstream's response, numbered after its last event.
+   */
+  private failNative(error: Json): string {
+    const opened = this.firstNative ? eventData(this.firstNative) : null;
+    const last = this.lastNative ? eventData(this.lastNative) : null;
+    const base = opened && typeof opened.response === 'object' && opened.response !== null ? (opened.response as Json) : { id: this.id, object: 'response', created_at: this.who.created, model: this.who.model };
+    const response: Json = { ...base, status: 'failed', error, incomplete_details: null, output: [], usage: null };
+    const seq = typeof last?.sequence_number === 'number' ? last.sequence_number + 1 : 0;
+    return `event: response.failed\ndata: ${q({ type: 'response.failed', sequence_number: seq, response })}\n\n`;
+  }
+
+  /** The finished response, as the client got it and as it is stored. */
+  private keep(response: Json): void {
+    this.response = response;
+    this.storedResponse = response;
+    if (this.ctx) {
+      this.ctx.response = response;
+      this.ctx.stored = response;
+    }
   }
 
   // --- message --------------------------------------------------------------------------------
@@ -505,6 +578,8 @@ export class ResponsesStreamEncoder implements StreamEncoder {
 
   end(usage: TokenUsage, cost: CostFigures): string {
     if (!this.finished) this.syntheticFinish();
+    // Passed through: the upstream's response.completed (or .incomplete) already ended the stream.
+    if (this.passthrough) return '';
     const reason = this.finishReason;
     const incomplete = reason === 'length' ? { reason: 'max_output_tokens' } : reason === 'content_filter' ? { reason: 'content_filter' } : null;
     const out = this.closeAll(incomplete ? 'incomplete' : 'completed');
@@ -517,6 +592,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     this.finishReason = 'error';
     const raw = error.metadata && typeof error.metadata.raw === 'string' && error.metadata.raw !== '' ? error.metadata.raw : null;
     const message = raw && raw !== error.message ? `${error.message}: ${raw}` : error.message;
+    if (this.passthrough) return this.failNative({ code: failureCode(error.status), message });
     return out + this.finishWith('response.failed', 'failed', null, { error: { code: failureCode(error.status), message } });
   }
 
@@ -540,6 +616,14 @@ export class ResponsesStreamEncoder implements StreamEncoder {
  * and the normalised finish reason for the record.
  */
 export function completionBody(who: ResponseIdentity, completion: Completion, usage: TokenUsage, cost: CostFigures): { body: Json; finishReason: string | null } {
+  if (isPassthrough(who) && completion.native) {
+    const ctx = responsesContextOf(who.request);
+    if (ctx) {
+      ctx.response = completion.native;
+      ctx.stored = completion.native;
+    }
+    return { body: completion.native, finishReason: normaliseFinishReason(completion.finishReason, completion.toolCalls.length > 0) };
+  }
   const enc = new ResponsesStreamEncoder(who, true);
   enc.start();
   const excludeReasoning = who.request.reasoning?.exclude === true;

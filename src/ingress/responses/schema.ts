@@ -1,4 +1,5 @@
 import { ApiError } from '../../core/errors.js';
+import { RESPONSES_HOSTED_TOOLS } from '../../providers/openai-responses/hosted-tools.js';
 
 /**
  * OpenAI Responses request (`POST /responses`) as Switchyard accepts it: OpenAI's fields plus
@@ -78,24 +79,8 @@ export const HOSTED_HISTORY_ITEMS: ReadonlySet<string> = new Set([
   'program_output',
 ]);
 
-/** Hosted tool types → the neutral name the pipeline knows them by. */
-export const HOSTED_TOOLS: Readonly<Record<string, string>> = {
-  web_search: 'web_search',
-  web_search_preview: 'web_search',
-  web_search_2025_08_26: 'web_search',
-  web_search_preview_2025_03_11: 'web_search',
-  file_search: 'file_search',
-  code_interpreter: 'code_interpreter',
-  computer_use_preview: 'computer_use',
-  computer_use: 'computer_use',
-  computer: 'computer_use',
-  image_generation: 'image_generation',
-  local_shell: 'local_shell',
-  shell: 'shell',
-  apply_patch: 'apply_patch',
-  mcp: 'mcp',
-  tool_search: 'tool_search',
-};
+/** Hosted tool types → the neutral name the pipeline knows them by (shared with the Responses upstream adapter). */
+export const HOSTED_TOOLS = RESPONSES_HOSTED_TOOLS;
 
 export const EFFORTS: ReadonlySet<string> = new Set(['max', 'xhigh', 'high', 'medium', 'low', 'minimal', 'none', 'ultra']);
 

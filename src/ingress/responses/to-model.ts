@@ -39,6 +39,12 @@ export interface InputResolver {
 
 const REASONING_FORMAT = 'openai-responses-v1';
 
+/** The upstream protocol that takes this front door's body as it is (src/providers/openai-responses/). */
+const NATIVE_PROTOCOL = 'openai-responses';
+
+/** Body fields that are Switchyard's routing instructions (OpenRouter's extensions), never sent upstream. */
+export const ROUTING_FIELDS: readonly string[] = Object.freeze(['provider', 'models', 'route', 'transforms', 'plugins', 'usage', 'session_id']);
+
 /** Request parameters as OpenRouter names them, for `provider.require_parameters`. */
 function parametersOf(b: ResponsesRequest, tools: Tool[], rf: ResponseFormat | undefined): string[] {
   const out: string[] = [];
@@ -336,6 +342,7 @@ export function responsesToModel(b: ResponsesRequest, headers: IncomingHttpHeade
   }
 
   let ownInput: string | null = null;
+  let resolvedInput: Json[] | null = null;
   if (typeof b.input === 'string') {
     conv.addText('user', b.input);
     chars += b.input.length;
@@ -357,6 +364,7 @@ export function responsesToModel(b: ResponsesRequest, headers: IncomingHttpHeade
       if (resolved) resolved.push(item);
     }
     if (store) ownInput = resolved ? JSON.stringify(resolved) : inputJson;
+    resolvedInput = resolved;
   }
 
   const rf = toResponseFormat(b.text);
@@ -413,7 +421,22 @@ export function responsesToModel(b: ResponsesRequest, headers: IncomingHttpHeade
     stored: null,
   };
   attachContext(model, ctx);
+  model.native = { protocol: NATIVE_PROTOCOL, body: nativeBody(b, resolver, resolvedInput), headers: {}, routingFields: ROUTING_FIELDS };
   return model;
+}
+
+/**
+ * The body a Responses upstream receives: the client's own, except for what only Switchyard can
+ * resolve. A previous_response_id names a response stored here, so its conversation is written out
+ * in `input` (and the field dropped); item references are replaced by the items they name.
+ */
+function nativeBody(b: ResponsesRequest, resolver: InputResolver | null, resolvedInput: Json[] | null): Json {
+  const previousId = b.previous_response_id ?? null;
+  if (previousId === null && resolvedInput === null) return b;
+  const { previous_response_id: _p, ...rest } = b;
+  const own: Json[] = resolvedInput ?? (typeof b.input === 'string' ? [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: b.input }] }] : b.input);
+  const earlier = previousId === null ? [] : (resolver?.previous(previousId) ?? []);
+  return { ...rest, input: [...earlier, ...own] };
 }
 
 /** The request fields a response object repeats (OpenAI's defaults for what was not sent). */

@@ -8,7 +8,7 @@ import type {
   UpstreamChunk,
   UpstreamFailure,
 } from '../types.js';
-import { boundedText, extractErrorMessage } from '../shared.js';
+import { boundedText, extractErrorMessage, sseEventText } from '../shared.js';
 import { pythonJson, REASONING_FORMAT } from './request.js';
 
 /** Anthropic Messages responses (JSON and SSE) -> normalised pieces. */
@@ -144,12 +144,6 @@ interface BlockState {
   reasoningIndex?: number;
 }
 
-/** An SSE event as text, framing included (`event:` line when it had one, one `data:` line per line of data). */
-function eventText(event: SseEvent): string {
-  const head = event.event !== undefined && event.event !== '' ? `event: ${event.event}\n` : '';
-  return `${head}data: ${event.data.split('\n').join('\ndata: ')}\n\n`;
-}
-
 /**
  * Anthropic SSE (message_start, content_block_start/delta/stop, message_delta, message_stop, ping,
  * error) -> UpstreamChunks. Tool calls are numbered in order of appearance; each thinking block
@@ -173,7 +167,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   decode(event: SseEvent): UpstreamChunk[] | null {
     const chunks = this.translate(event);
     if (!this.keepNative) return chunks;
-    const native = eventText(event);
+    const native = sseEventText(event);
     if (chunks === null) {
       this.pendingNative = native;
       return null;

@@ -17,13 +17,18 @@ import type { Completion, Credential, ProbeRequest, ProviderAdapter, StreamDecod
  *   `?api-version=`, as the v1 preview routes take it).
  *
  * The endpoint's upstream model is the deployment name (`providers.azure.deployments` maps each
- * deployment to a catalog model, see Catalog.bindDeployments). The key goes in `api-key`; an Entra ID
- * token (AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET) in `Authorization: Bearer`.
+ * deployment to a catalog model, see Catalog.bindDeployments). The key goes in `api-key`; an
+ * Entra ID access token (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET) as a bearer token.
  */
 
 type Json = Record<string, unknown>;
 
-const V1_SUFFIX = '/openai/v1';
+export const V1_SUFFIX = '/openai/v1';
+
+/** Azure's key header, or the bearer token of an Entra ID credential (upstream/entra-auth.ts). */
+export function azureAuthHeader(secret: string, credential: Credential | undefined): [string, string] {
+  return credential?.scheme === 'bearer' ? ['authorization', `Bearer ${secret}`] : ['api-key', secret];
+}
 
 /** Where one chat request of this deployment goes. */
 export function azureChatUrl(baseUrl: string, deployment: string, apiVersion: string | undefined): string {
@@ -83,9 +88,10 @@ export class AzureOpenAIAdapter implements ProviderAdapter {
     });
     const headers = baseHeaders(provider, stream);
     const secret = secretFor(provider, credential);
-    // An Entra ID token (upstream/entra-auth.ts) goes as a bearer token, a resource key in api-key.
-    if (secret && credential?.bearer) headers.authorization = `Bearer ${secret}`;
-    else if (secret) headers['api-key'] = secret;
+    if (secret) {
+      const [name, value] = azureAuthHeader(secret, credential);
+      headers[name] = value;
+    }
     return { url: azureChatUrl(provider.baseUrl, endpoint.upstreamModel, apiVersion), headers, body: JSON.stringify(body) };
   }
 
@@ -93,7 +99,10 @@ export class AzureOpenAIAdapter implements ProviderAdapter {
   probeRequest(provider: ProviderRuntime, credential?: Credential): ProbeRequest {
     const headers = probeHeaders(provider);
     const secret = secretFor(provider, credential);
-    if (secret) headers['api-key'] = secret;
+    if (secret) {
+      const [name, value] = azureAuthHeader(secret, credential);
+      headers[name] = value;
+    }
     const apiVersion = provider.apiVersion;
     if (apiVersion === undefined) return { url: `${provider.baseUrl}/models`, headers };
     const query = `api-version=${encodeURIComponent(apiVersion)}`;
