@@ -23,6 +23,7 @@ import { providerRedactor } from './core/redact.js';
 import { Observability } from './observability/observer.js';
 import type { ClusterMetricsLink } from './observability/cluster-metrics.js';
 import { createLogger } from './observability/logger.js';
+import { Plugins } from './plugins/runner.js';
 
 /** Everything a request handler needs, built once at start-up. */
 export interface App {
@@ -44,6 +45,8 @@ export interface App {
   responses: ResponseStore;
   /** Metrics, traces and the access log (src/observability/); started with the HTTP server. */
   observer: Observability;
+  /** OpenRouter's plugins (src/plugins/): request-side per endpoint, answer-side on the completion. */
+  plugins: Plugins;
   /** Connects, migrates the schema, starts the reservation heartbeat; idempotent. */
   init(): Promise<void>;
   /** Final flush of records and settlements, then disconnects. */
@@ -141,6 +144,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     redis,
     responses,
     observer: new Observability(settings, log, health, opts.clusterMetrics ?? null),
+    plugins: new Plugins(settings.plugins),
     init() {
       ready ??= (async () => {
         try {

@@ -13,6 +13,7 @@ import { KeyPool, parseKeys, type Credential, type ProviderKey } from '../upstre
 import { GoogleTokenSource, parseServiceAccount } from '../upstream/google-auth.js';
 import { parseInterval, type RateLimitSpec } from '../state/rate-limit.js';
 import { tracingSettings, type TracingSettings } from '../observability/tracing-config.js';
+import { pluginSettings, type PluginSettings } from '../plugins/settings.js';
 
 /** Cassettes bundled for `--demo`: the seed conversations (see demo/cassettes/NOTICE.md). */
 export const DEMO_CASSETTES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'demo', 'cassettes');
@@ -110,6 +111,8 @@ export interface Settings {
   recordDir: string | null;
   replay: { pace: Pace; ignoreFields: string[]; secretHeaders: string[] };
   demo: boolean;
+  /** The services behind OpenRouter's plugins (Exa, Mistral OCR, moderation). */
+  plugins: PluginSettings;
 }
 
 export class ConfigError extends Error {}
@@ -412,5 +415,6 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     catalog,
     providers,
     configFile,
+    plugins: pluginSettings(env, file.plugins),
   };
 }

@@ -2,6 +2,17 @@ import type { WireEra } from '../../config/load.js';
 import type { Completion } from '../../model/response.js';
 import { normaliseFinishReason } from '../../model/finish-reason.js';
 import { toolCallId } from './chunk-encoder.js';
+import type { Annotation } from '../../model/response.js';
+
+/** An annotation in OpenRouter's message shape (url_citation as OpenAI writes it; file as OpenRouter's PDF parsing does). */
+export function annotationJson(a: Annotation): Record<string, unknown> {
+  if (a.type === 'file') return { type: 'file', file: { hash: a.hash, ...(a.name !== undefined ? { name: a.name } : {}), content: a.content } };
+  const citation: Record<string, unknown> = { url: a.url, title: a.title ?? '' };
+  if (a.content !== undefined) citation.content = a.content;
+  citation.start_index = a.startIndex;
+  citation.end_index = a.endIndex;
+  return { type: 'url_citation', url_citation: citation };
+}
 
 export interface BodyIdentity {
   id: string;
@@ -33,6 +44,7 @@ export function completionBody(
       }));
     }
     if (!excludeReasoning && c.reasoningDetails.length > 0) message.reasoning_details = c.reasoningDetails;
+    if (c.annotations && c.annotations.length > 0) message.annotations = c.annotations.map(annotationJson);
     const body: Record<string, unknown> = {
       id: who.id,
       object: 'chat.completion',
@@ -55,6 +67,7 @@ export function completionBody(
     message.tool_calls = c.toolCalls.map((t, index) => ({ ...(t.raw ?? { id: t.id, type: 'function', function: { name: t.name, arguments: t.arguments } }), index }));
   }
   if (!excludeReasoning && c.reasoningDetails.length > 0) message.reasoning_details = c.reasoningDetails;
+  if (c.annotations && c.annotations.length > 0) message.annotations = c.annotations.map(annotationJson);
   const body: Record<string, unknown> = {
     id: who.id,
     provider: who.provider,

@@ -14,6 +14,7 @@ import type {
   ToolChoice,
 } from '../../model/request.js';
 import { sourceFromUrl } from '../../model/media.js';
+import { parsePlugins } from '../../plugins/registry.js';
 
 /**
  * OpenRouter chat-completions request (already validated) → the wire-neutral request. Everything
@@ -309,5 +310,7 @@ export function chatToModel(req: ChatRequest, promptChars: number): GenerationRe
     const v = (req as Json)[k];
     if (v !== undefined && v !== null) model.extra[k] = v;
   }
+  const plugins = parsePlugins({ plugins: req.plugins, transforms: req.transforms, modelIds: [req.model, ...(req.models ?? [])] });
+  if (plugins) model.plugins = plugins;
   return model;
 }
