@@ -5,14 +5,18 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chatCompletion, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { postChat, rngPicking, startGateway, type Gateway } from './support/gateway.js';
+import { tinyPdf } from './support/pdf.js';
 
 const MODEL = 'moonshotai/kimi-k2-0905';
 
 async function generation(gw: Gateway, id: string): Promise<any> {
   await gw.app.store.flush();
-  return (await (await fetch(`${gw.baseUrl}/generation?id=${id}`)).json()).data;
+  return ((await (await fetch(`${gw.baseUrl}/generation?id=${id}`)).json()) as any).data;
 }
 
 function post(gw: Gateway, path: string, body: unknown): Promise<Response> {
@@ -137,5 +141,211 @@ describe('plugins: response-healing', () => {
     groq.enqueue({ json: chatCompletion('{"a": 1,}') });
     body = (await (await ask({ response_format: { type: 'text' } })).json()) as any;
     assert.equal(body.choices[0].message.content, '{"a": 1,}');
+  });
+});
+
+/** A config file adding small-context models served by Groq (the embedded catalog has none). */
+function smallModelsConfig(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-plugins-'));
+  const file = join(dir, 'switchyard.yaml');
+  const model = (id: string, context: number) => [
+    `    - id: ${id}`,
+    `      name: "${id}"`,
+    `      context_length: ${context}`,
+    '      input_modalities: [text]',
+    '      output_modalities: [text]',
+    '      endpoints:',
+    `        - { provider: groq, upstream_model: ${id.split('/')[1]}, pricing: { prompt: "0.000001", completion: "0.000002" }, context_length: ${context}, max_completion_tokens: 1000 }`,
+  ];
+  writeFileSync(file, ['catalog:', '  models:', ...model('test/small-8k', 4096), ...model('test/mid-16k', 16000), ''].join('\n'));
+  return file;
+}
+
+describe('plugins: context-compression (middle-out)', () => {
+  let groq: MockUpstream;
+  let gw: Gateway;
+  before(async () => {
+    groq = await startMockUpstream();
+    groq.onRequest(() => ({ json: chatCompletion('fits now') }));
+    gw = await startGateway({ providers: { groq: groq.baseUrl }, configFile: smallModelsConfig() });
+  });
+  after(async () => {
+    await gw.close();
+    await groq.close();
+  });
+
+  /** A system message, then `turns` user/assistant pairs of `size` characters each, then the question. */
+  const conversation = (turns: number, size: number) => [
+    { role: 'system', content: 'You are terse.' },
+    ...Array.from({ length: turns }, (_, i) => [
+      { role: 'user', content: `question ${i} ${'q'.repeat(size)}` },
+      { role: 'assistant', content: `answer ${i} ${'a'.repeat(size)}` },
+    ]).flat(),
+    { role: 'user', content: 'And the last question?' },
+  ];
+  const upstreamChars = () => JSON.stringify(groq.requests[groq.requests.length - 1]!.json.messages).length;
+
+  it('is on by default for an endpoint of at most 8k context: the middle goes, the ends stay', async () => {
+    const messages = conversation(6, 2000); // ~6k tokens against 4k of context
+    const res = await postChat(gw, { model: 'test/small-8k', messages, max_tokens: 200 });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    const sent = groq.requests[groq.requests.length - 1]!.json.messages as any[];
+    assert.ok(sent.length < messages.length);
+    assert.deepEqual(sent[0], { role: 'system', content: 'You are terse.' });
+    assert.equal(sent[sent.length - 1].content, 'And the last question?');
+    // The earliest and latest turns survive; the removed ones are the middle ones.
+    assert.match(sent[1].content, /^question 0 /);
+    assert.match(sent[sent.length - 2].content, /^answer 5 /);
+    assert.ok(!sent.some((m) => /^(question|answer) 3 /.test(m.content)));
+    assert.ok(upstreamChars() / 4 <= 4096 - 200);
+    const record = await generation(gw, body.id);
+    assert.ok(record.notes.some((n: string) => /context-compression: .*removed from the middle/.test(n)), JSON.stringify(record.notes));
+  });
+
+  it('transforms: [] turns it off: the oversized prompt is a 400', async () => {
+    const before = groq.requests.length;
+    const res = await postChat(gw, { model: 'test/small-8k', messages: conversation(6, 2000), max_tokens: 200, transforms: [] });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as any).error.message, /exceeds the context length/);
+    assert.equal(groq.requests.length, before);
+  });
+
+  it('a larger endpoint compresses only when asked, by plugin or by transforms: ["middle-out"]', async () => {
+    const messages = conversation(8, 7000); // ~28k tokens against 16k of context
+    const plain = await postChat(gw, { model: 'test/mid-16k', messages });
+    assert.equal(plain.status, 400);
+    for (const extra of [{ plugins: [{ id: 'context-compression' }] }, { transforms: ['middle-out'] }]) {
+      const res = await postChat(gw, { model: 'test/mid-16k', messages, ...extra });
+      assert.equal(res.status, 200, JSON.stringify(extra));
+      assert.ok(upstreamChars() / 4 <= 16000 - 2000);
+    }
+    // More than twice the context: no endpoint qualifies even with compression.
+    const huge = await postChat(gw, { model: 'test/mid-16k', messages: conversation(20, 8000), transforms: ['middle-out'] });
+    assert.equal(huge.status, 400);
+  });
+
+  it('keeps a tool call and its result together, and shortens a message too long on its own', async () => {
+    const call = (i: number) => ({ role: 'assistant', content: null, tool_calls: [{ id: `call_${i}`, type: 'function', function: { name: 'lookup', arguments: `{"q":${i}}` } }] });
+    const result = (i: number) => ({ role: 'tool', tool_call_id: `call_${i}`, content: `result ${i} ${'r'.repeat(3000)}` });
+    const messages = [
+      { role: 'system', content: 'You look things up.' },
+      ...[0, 1, 2, 3, 4, 5].flatMap((i) => [{ role: 'user', content: `look up ${i}` }, call(i), result(i)]),
+      { role: 'user', content: 'Summarise.' },
+    ];
+    const tools = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'number' } } } } }];
+    const res = await postChat(gw, { model: 'test/small-8k', messages, tools, max_tokens: 100 });
+    assert.equal(res.status, 200);
+    const sent = groq.requests[groq.requests.length - 1]!.json.messages as any[];
+    sent.forEach((m, i) => {
+      if (m.role === 'tool') assert.ok(sent[i - 1].role === 'tool' || sent[i - 1].tool_calls?.some((t: any) => t.id === m.tool_call_id), `orphan tool result ${m.tool_call_id}`);
+      if (m.tool_calls) assert.equal(sent[i + 1]?.tool_call_id, m.tool_calls[0].id);
+    });
+
+    const long = await postChat(gw, { model: 'test/small-8k', messages: [{ role: 'user', content: `start ${'x'.repeat(30_000)} end` }], max_tokens: 100 });
+    assert.equal(long.status, 200);
+    const only = groq.requests[groq.requests.length - 1]!.json.messages[0].content as string;
+    assert.ok(only.startsWith('start ') && only.endsWith(' end') && only.includes('[…]'));
+    assert.ok(only.length / 4 <= 4096);
+  });
+});
+
+describe('plugins: file-parser', () => {
+  let groq: MockUpstream;
+  let openai: MockUpstream;
+  let mistral: MockUpstream;
+  let local: Gateway;
+  let ocr: Gateway;
+  const pdf = tinyPdf(['Quarterly report (draft)', 'Revenue grew 12 percent.']).toString('base64');
+  const fileMessage = (text = 'What does the report say?') => ({
+    role: 'user',
+    content: [
+      { type: 'text', text },
+      { type: 'file', file: { filename: 'report.pdf', file_data: `data:application/pdf;base64,${pdf}` } },
+    ],
+  });
+
+  before(async () => {
+    groq = await startMockUpstream();
+    groq.onRequest(() => ({ json: chatCompletion('It grew.') }));
+    openai = await startMockUpstream();
+    openai.onRequest(() => ({ json: chatCompletion('Read it myself.') }));
+    mistral = await startMockUpstream();
+    mistral.onRequest(() => ({ json: { model: 'mistral-ocr-2505', pages: [{ index: 0, markdown: '# Quarterly report\n\nRevenue grew **12%**.', images: [] }], usage_info: { pages_processed: 1, doc_size_bytes: 600 } } }));
+    local = await startGateway({ providers: { groq: groq.baseUrl, openai: openai.baseUrl } });
+    ocr = await startGateway({ providers: { groq: groq.baseUrl }, env: { MISTRAL_API_KEY: 'test-mistral-key', MISTRAL_OCR_BASE_URL: mistral.baseUrl } });
+  });
+  after(async () => {
+    await local.close();
+    await ocr.close();
+    await groq.close();
+    await openai.close();
+    await mistral.close();
+  });
+
+  const sentText = (up: MockUpstream) => JSON.stringify(up.requests[up.requests.length - 1]!.json.messages);
+
+  it('a model that cannot read PDFs gets the text (pdf-text by default), the client a file annotation; the next turn uses the cache', async () => {
+    const res = await postChat(local, { model: MODEL, messages: [fileMessage()] });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.match(sentText(groq), /Quarterly report \(draft\)\\nRevenue grew 12 percent\./);
+    assert.ok(!sentText(groq).includes('application/pdf'));
+    const [annotation] = body.choices[0].message.annotations;
+    assert.equal(annotation.type, 'file');
+    assert.equal(annotation.file.name, 'report.pdf');
+    assert.match(annotation.file.hash, /^[0-9a-f]{64}$/);
+    assert.match(annotation.file.content[0].text, /Revenue grew 12 percent/);
+    assert.ok((await generation(local, body.id)).notes.includes('file-parser: report.pdf parsed with pdf-text (1 page(s))'));
+
+    const next = await postChat(local, {
+      model: MODEL,
+      messages: [fileMessage(), { role: 'assistant', content: 'It grew.', annotations: body.choices[0].message.annotations }, { role: 'user', content: 'By how much?' }],
+    });
+    const nextBody = (await next.json()) as any;
+    assert.equal(next.status, 200);
+    assert.ok((await generation(local, nextBody.id)).notes.includes('file-parser: report.pdf parsed with pdf-text (1 page(s), from the cache)'));
+  });
+
+  it('a model that reads PDFs gets the file itself, unless the client picks a parser', async () => {
+    let res = await postChat(local, { model: 'openai/gpt-4o-mini', messages: [fileMessage()] });
+    assert.equal(res.status, 200);
+    assert.ok(sentText(openai).includes(`data:application/pdf;base64,${pdf}`));
+    assert.equal(((await res.json()) as any).choices[0].message.annotations, undefined);
+
+    res = await postChat(local, { model: 'openai/gpt-4o-mini', messages: [fileMessage()], plugins: [{ id: 'file-parser', pdf: { engine: 'pdf-text' } }] });
+    assert.equal(res.status, 200);
+    assert.ok(!sentText(openai).includes('application/pdf'));
+    assert.match(sentText(openai), /Revenue grew 12 percent/);
+
+    res = await postChat(local, { model: MODEL, messages: [fileMessage()], plugins: [{ id: 'file-parser', pdf: { engine: 'native' } }] });
+    assert.equal(res.status, 200);
+    assert.ok(sentText(groq).includes('application/pdf'));
+  });
+
+  it('mistral-ocr without a Mistral key is a 400 that says what to configure', async () => {
+    const res = await postChat(local, { model: MODEL, messages: [fileMessage()], plugins: [{ id: 'file-parser', pdf: { engine: 'mistral-ocr' } }] });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as any).error.message, /MISTRAL_API_KEY/);
+  });
+
+  it('with a Mistral key the OCR API parses (once per file), priced per page', async () => {
+    const res = await postChat(ocr, { model: MODEL, messages: [fileMessage()] });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(mistral.requests.length, 1);
+    const call = mistral.requests[0]!;
+    assert.equal(call.path, '/v1/ocr');
+    assert.equal(call.headers.authorization, 'Bearer test-mistral-key');
+    assert.equal(call.json.document.document_url, `data:application/pdf;base64,${pdf}`);
+    assert.match(sentText(groq), /Revenue grew \*\*12%\*\*/);
+    assert.match(body.choices[0].message.annotations[0].file.content[0].text, /# Quarterly report/);
+    const record = await generation(ocr, body.id);
+    const tokensOnly = ((record.tokens_prompt as number) * 0.000001 + (record.tokens_completion as number) * 0.000003);
+    assert.ok(Math.abs(record.total_cost - (tokensOnly + 0.002)) < 1e-9, `${record.total_cost} vs ${tokensOnly}`);
+
+    const again = await postChat(ocr, { model: MODEL, messages: [fileMessage('Again?')] });
+    assert.equal(again.status, 200);
+    assert.equal(mistral.requests.length, 1);
   });
 });

@@ -1,6 +1,9 @@
 import type { Endpoint } from '../catalog/types.js';
 import type { GenerationRequest } from '../model/request.js';
 import type { Annotation, Completion } from '../model/response.js';
+import { compressesFor } from '../model/plugins.js';
+import { compressMessages, messageLimitOf, outputReserve } from './context-compression.js';
+import { FileParser } from './file-parser.js';
 import { healCompletion, healsResponses } from './response-healing.js';
 import type { PluginSettings } from './settings.js';
 
@@ -32,14 +35,32 @@ export interface EndpointView {
 }
 
 export class Plugins {
-  constructor(readonly settings: PluginSettings) {}
+  readonly files: FileParser;
+
+  constructor(readonly settings: PluginSettings) {
+    this.files = new FileParser(settings);
+  }
 
   /**
    * The request as this endpoint gets it. Returns `req` itself when no plugin changes anything, so
    * a request without plugins costs nothing here.
    */
-  async requestFor(req: GenerationRequest, _target: EndpointView, _run: PluginRun): Promise<GenerationRequest> {
-    return req;
+  async requestFor(req: GenerationRequest, target: EndpointView, run: PluginRun): Promise<GenerationRequest> {
+    let out = req;
+    // PDFs become text first: what compression measures is what the endpoint will read.
+    const parsing = await this.files.apply(out, target.endpoint);
+    if (parsing) {
+      out = parsing.request;
+      for (const { file, cached } of parsing.parsed) {
+        run.note(`file-parser: ${file.name ?? file.hash.slice(0, 12)} parsed with ${file.engine} (${file.pages} page(s)${cached ? ', from the cache' : ''})`);
+        if (!run.annotations.some((a) => a.type === 'file' && a.hash === file.hash)) {
+          run.annotations.push({ type: 'file', hash: file.hash, ...(file.name !== undefined ? { name: file.name } : {}), content: [{ type: 'text', text: file.text }] });
+        }
+      }
+      run.costUsd += parsing.costUsd;
+    }
+    out = compressFor(out, target.endpoint, run);
+    return out;
   }
 
   /** Answer-side plugins on a complete (non-streamed) answer, in place. */
@@ -50,4 +71,24 @@ export class Plugins {
     }
     if (run.annotations.length > 0) completion.annotations = [...(completion.annotations ?? []), ...run.annotations];
   }
+}
+
+/**
+ * The request with its conversation changed: a copy (the same request goes to other endpoints
+ * unchanged), without the client's own body, which no longer says what is being sent.
+ */
+export function withMessages(req: GenerationRequest, messages: GenerationRequest['messages']): GenerationRequest {
+  const out: GenerationRequest = { ...req, messages, native: undefined };
+  out.promptChars = JSON.stringify(messages).length;
+  return out;
+}
+
+/** Middle-out compression for this endpoint, when it is on for it and the prompt does not fit. */
+function compressFor(req: GenerationRequest, ep: Endpoint, run: PluginRun): GenerationRequest {
+  const context = ep.contextLength;
+  if (context === null || !compressesFor(req.plugins, context)) return req;
+  const result = compressMessages(req.messages, context - outputReserve(req, context), messageLimitOf(ep.provider.protocol));
+  if (!result) return req;
+  run.note(`context-compression: for ${ep.key} (context ${context}) ${result.dropped} message(s) removed from the middle${result.truncated > 0 ? `, ${result.truncated} shortened` : ''}`);
+  return withMessages(req, result.messages);
 }
