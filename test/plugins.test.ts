@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chatCompletion, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
+import { chatCompletion, replyFromUpstreamRecording, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
+import { loadCassette } from './support/cassettes.js';
 import { postChat, rngPicking, startGateway, type Gateway } from './support/gateway.js';
 import { tinyPdf } from './support/pdf.js';
 
@@ -347,5 +348,115 @@ describe('plugins: file-parser', () => {
     const again = await postChat(ocr, { model: MODEL, messages: [fileMessage('Again?')] });
     assert.equal(again.status, 200);
     assert.equal(mistral.requests.length, 1);
+  });
+});
+
+describe('plugins: web', () => {
+  let groq: MockUpstream;
+  let anthropic: MockUpstream;
+  let exa: MockUpstream;
+  let withExa: Gateway;
+  let withoutExa: Gateway;
+  const [recorded] = loadCassette('upstream/TestAnthropicWebSearch/generate.yaml');
+  const question = 'What is the current population of Tokyo? Cite your source.';
+
+  before(async () => {
+    groq = await startMockUpstream();
+    anthropic = await startMockUpstream();
+    anthropic.onRequest(() => replyFromUpstreamRecording(recorded!.response));
+    exa = await startMockUpstream();
+    exa.onRequest((req) => ({
+      json: {
+        requestId: 'exa-1',
+        resolvedSearchType: 'neural',
+        results: [
+          { id: 'a', url: 'https://www.metro.tokyo.lg.jp/population', title: 'Tokyo population (official)', highlights: ['Tokyo had 14,195,730 residents.', 'The wards hold 9.8 million.'] },
+          { id: 'b', url: 'https://example.com/tokyo', title: 'Tokyo facts', text: 'Greater Tokyo: about 37 million.' },
+          { id: 'c', url: 'https://example.org/extra', title: 'Extra', text: 'More than asked for.' },
+        ].slice(0, req.json.numResults),
+        costDollars: { total: 0.005 },
+      },
+    }));
+    withExa = await startGateway({ providers: { groq: groq.baseUrl, anthropic: `${anthropic.url}/v1` }, env: { EXA_API_KEY: 'test-exa-key', EXA_BASE_URL: exa.url } });
+    withoutExa = await startGateway({ providers: { groq: groq.baseUrl, anthropic: `${anthropic.url}/v1` } });
+  });
+  after(async () => {
+    await withExa.close();
+    await withoutExa.close();
+    await groq.close();
+    await anthropic.close();
+    await exa.close();
+  });
+
+  it("Anthropic searches natively: its tool goes upstream and its citations come back as url_citation annotations (recorded traffic)", async () => {
+    for (const extra of [{ model: 'anthropic/claude-sonnet-4', plugins: [{ id: 'web', exclude_domains: ['pinterest.com'] }] }, { model: 'anthropic/claude-sonnet-4:online' }]) {
+      const res = await postChat(withoutExa, { ...extra, max_tokens: 4000, messages: [{ role: 'system', content: 'You are a helpful assistant' }, { role: 'user', content: question }] });
+      const body = (await res.json()) as any;
+      assert.equal(res.status, 200, JSON.stringify(body));
+      const sent = anthropic.requests[anthropic.requests.length - 1]!.json;
+      const tool = sent.tools.find((t: any) => t.name === 'web_search');
+      assert.equal(tool.type, 'web_search_20250305');
+      if (extra.plugins) assert.deepEqual(tool.blocked_domains, ['pinterest.com']);
+      const message = body.choices[0].message;
+      const citations = message.annotations.filter((a: any) => a.type === 'url_citation');
+      assert.ok(citations.length >= 5);
+      const first = citations[0].url_citation;
+      assert.equal(first.url, 'https://worldpopulationreview.com/cities/japan/tokyo');
+      assert.equal(first.title, 'Tokyo Population 2026');
+      assert.equal(message.content.slice(first.start_index, first.end_index), "Tokyo's 2026 population is now estimated at 36,953,600");
+      assert.ok((await generation(withoutExa, body.id)).notes.includes('web: native search of Anthropic'));
+    }
+    assert.equal(exa.requests.length, 0);
+  });
+
+  it('Exa: results fetched with the options, injected before the last user message, cited and priced per result', async () => {
+    groq.enqueue({ json: chatCompletion('About 14.2 million (https://www.metro.tokyo.lg.jp/population).', { prompt_tokens: 300, completion_tokens: 20 }) });
+    const res = await postChat(withExa, {
+      model: MODEL,
+      messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: question }],
+      plugins: [{ id: 'web', max_results: 2, search_prompt: 'Some relevant web results:', include_domains: ['metro.tokyo.lg.jp', 'example.com'] }],
+    });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    const search = exa.requests[exa.requests.length - 1]!;
+    assert.equal(search.path, '/search');
+    assert.equal(search.headers['x-api-key'], 'test-exa-key');
+    assert.equal(search.json.query, question);
+    assert.equal(search.json.numResults, 2);
+    assert.deepEqual(search.json.includeDomains, ['metro.tokyo.lg.jp', 'example.com']);
+
+    const sent = groq.requests[groq.requests.length - 1]!.json.messages as any[];
+    assert.deepEqual(sent.map((m) => m.role), ['system', 'system', 'user']);
+    assert.match(sent[1].content, /^Some relevant web results:/);
+    assert.match(sent[1].content, /https:\/\/www\.metro\.tokyo\.lg\.jp\/population\nTokyo had 14,195,730 residents\. \[\.\.\.\] The wards hold 9\.8 million\./);
+    assert.match(sent[1].content, /https:\/\/example\.com\/tokyo/);
+
+    const citations = body.choices[0].message.annotations.map((a: any) => a.url_citation);
+    assert.equal(citations.length, 2);
+    const content: string = body.choices[0].message.content;
+    assert.equal(content.slice(citations[0].start_index, citations[0].end_index), 'https://www.metro.tokyo.lg.jp/population');
+    assert.equal(citations[1].url, 'https://example.com/tokyo');
+
+    const tokens = 300 * 0.000001 + 20 * 0.000003;
+    assert.ok(Math.abs(body.usage.cost - (tokens + 2 * 0.004)) < 1e-9, String(body.usage.cost));
+    const record = await generation(withExa, body.id);
+    assert.ok(Math.abs(record.total_cost - (tokens + 2 * 0.004)) < 1e-9);
+    assert.ok(record.notes.includes('web: 2 Exa result(s), $0.0080'));
+  });
+
+  it('without an engine for the model the request is a clear 400, never a silent answer without search', async () => {
+    const before = groq.requests.length;
+    const cases: [Gateway, unknown, RegExp][] = [
+      [withoutExa, { model: MODEL, plugins: [{ id: 'web' }] }, /no search engine .*EXA_API_KEY/],
+      [withoutExa, { model: `${MODEL}:online` }, /no search engine .*EXA_API_KEY/],
+      [withoutExa, { model: MODEL, plugins: [{ id: 'web', engine: 'exa' }] }, /engine "exa" needs EXA_API_KEY/],
+      [withExa, { model: MODEL, plugins: [{ id: 'web', engine: 'native' }] }, /has no web search of its own/],
+    ];
+    for (const [gw, extra, message] of cases) {
+      const res = await postChat(gw, { ...(extra as object), messages: [{ role: 'user', content: question }] });
+      assert.equal(res.status, 400, JSON.stringify(extra));
+      assert.match(((await res.json()) as any).error.message, message);
+    }
+    assert.equal(groq.requests.length, before);
   });
 });

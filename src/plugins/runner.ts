@@ -5,6 +5,7 @@ import { compressesFor } from '../model/plugins.js';
 import { compressMessages, messageLimitOf, outputReserve } from './context-compression.js';
 import { FileParser } from './file-parser.js';
 import { healCompletion, healsResponses } from './response-healing.js';
+import { applyWebSearch, ExaClient, placeCitations, type WebRun } from './web.js';
 import type { PluginSettings } from './settings.js';
 
 /**
@@ -21,6 +22,8 @@ export class PluginRun {
   /** USD on top of the tokens (web search results). */
   costUsd = 0;
   readonly annotations: Annotation[] = [];
+  /** The web plugin's search results, fetched once for all the endpoints tried. */
+  readonly web: WebRun = { results: null };
 
   note(text: string): void {
     if (!this.notes.includes(text)) this.notes.push(text);
@@ -36,9 +39,11 @@ export interface EndpointView {
 
 export class Plugins {
   readonly files: FileParser;
+  private readonly exa: ExaClient | null;
 
   constructor(readonly settings: PluginSettings) {
     this.files = new FileParser(settings);
+    this.exa = settings.exa ? new ExaClient(settings.exa.baseUrl, settings.exa.apiKey, settings.exa.pricePerResultUsd) : null;
   }
 
   /**
@@ -59,6 +64,8 @@ export class Plugins {
       }
       run.costUsd += parsing.costUsd;
     }
+    // Search results are part of the prompt that compression has to fit.
+    if (out.plugins?.web) out = await applyWebSearch(out, out.plugins.web, target, this.exa, run.web, run);
     out = compressFor(out, target.endpoint, run);
     return out;
   }
@@ -69,7 +76,7 @@ export class Plugins {
       const note = healCompletion(completion);
       if (note) run.note(note);
     }
-    if (run.annotations.length > 0) completion.annotations = [...(completion.annotations ?? []), ...run.annotations];
+    if (run.annotations.length > 0) completion.annotations = [...(completion.annotations ?? []), ...placeCitations(run.annotations, completion.content)];
   }
 }
 
