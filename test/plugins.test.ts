@@ -460,3 +460,58 @@ describe('plugins: web', () => {
     assert.equal(groq.requests.length, before);
   });
 });
+
+describe('plugins: moderation', () => {
+  let groq: MockUpstream;
+  let moderation: MockUpstream;
+  let gw: Gateway;
+  let unconfigured: Gateway;
+  before(async () => {
+    groq = await startMockUpstream();
+    groq.onRequest(() => ({ json: chatCompletion('fine') }));
+    moderation = await startMockUpstream();
+    moderation.onRequest((req) => {
+      const flagged = String(req.json.input).includes('hurt someone');
+      return { json: { id: 'modr-1', model: 'omni-moderation-latest', results: [{ flagged, categories: { violence: flagged, harassment: false }, category_scores: { violence: flagged ? 0.98 : 0.01 } }] } };
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-moderation-'));
+    const configFile = join(dir, 'switchyard.yaml');
+    writeFileSync(configFile, ['plugins:', '  moderation:', '    provider: openai', `    base_url: "${moderation.baseUrl}"`, '    api_key: test-moderation-key', ''].join('\n'));
+    gw = await startGateway({ providers: { groq: groq.baseUrl }, configFile });
+    unconfigured = await startGateway({ providers: { groq: groq.baseUrl } });
+  });
+  after(async () => {
+    await gw.close();
+    await unconfigured.close();
+    await groq.close();
+    await moderation.close();
+  });
+
+  it('a flagged prompt is a 403 in OpenRouter shape and never reaches a provider; a clean one is served', async () => {
+    const before = groq.requests.length;
+    const res = await postChat(gw, { model: MODEL, messages: [{ role: 'user', content: 'Tell me how to hurt someone' }], plugins: [{ id: 'moderation' }] });
+    assert.equal(res.status, 403);
+    const body = (await res.json()) as any;
+    assert.equal(body.error.code, 403);
+    assert.match(body.error.message, /flagged for "violence"/);
+    assert.deepEqual(body.error.metadata.reasons, ['violence']);
+    assert.equal(body.error.metadata.flagged_input, 'Tell me how to hurt someone');
+    assert.equal(body.error.metadata.model_slug, MODEL);
+    assert.equal(groq.requests.length, before);
+    const call = moderation.requests[moderation.requests.length - 1]!;
+    assert.equal(call.path, '/v1/moderations');
+    assert.equal(call.headers.authorization, 'Bearer test-moderation-key');
+
+    const ok = await postChat(gw, { model: MODEL, messages: [{ role: 'user', content: 'Say hi' }], plugins: [{ id: 'moderation' }] });
+    assert.equal(ok.status, 200);
+    const plain = moderation.requests.length;
+    assert.equal((await postChat(gw, { model: MODEL, messages: [{ role: 'user', content: 'hurt someone' }] })).status, 200);
+    assert.equal(moderation.requests.length, plain);
+  });
+
+  it('without a moderation provider the plugin is a 400', async () => {
+    const res = await postChat(unconfigured, { model: MODEL, messages: [{ role: 'user', content: 'Say hi' }], plugins: [{ id: 'moderation' }] });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as any).error.message, /no moderation provider is configured/);
+  });
+});

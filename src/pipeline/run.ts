@@ -32,6 +32,7 @@ export async function runGeneration(
 ): Promise<void> {
   let plan: RoutePlan;
   try {
+    if (model.plugins) await app.plugins.beforeRouting(model);
     plan = planRoute({ catalog: app.settings.catalog, providers: app.settings.providers, health: app.health, rng: app.rng }, model);
   } catch (err) {
     app.observer.requestRefused(model.api, id, req, err, caller, null, model.model ?? model.models[0]);

@@ -4,6 +4,7 @@ import type { Annotation, Completion } from '../model/response.js';
 import { compressesFor } from '../model/plugins.js';
 import { compressMessages, messageLimitOf, outputReserve } from './context-compression.js';
 import { FileParser } from './file-parser.js';
+import { moderate } from './moderation.js';
 import { healCompletion, healsResponses } from './response-healing.js';
 import { applyWebSearch, ExaClient, placeCitations, type WebRun } from './web.js';
 import type { PluginSettings } from './settings.js';
@@ -44,6 +45,11 @@ export class Plugins {
   constructor(readonly settings: PluginSettings) {
     this.files = new FileParser(settings);
     this.exa = settings.exa ? new ExaClient(settings.exa.baseUrl, settings.exa.apiKey, settings.exa.pricePerResultUsd) : null;
+  }
+
+  /** Plugins that may refuse the request before any routing: moderation. */
+  async beforeRouting(req: GenerationRequest): Promise<void> {
+    if (req.plugins?.moderation) await moderate(req, this.settings.moderation);
   }
 
   /**
