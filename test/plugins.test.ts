@@ -515,3 +515,59 @@ describe('plugins: moderation', () => {
     assert.match(((await res.json()) as any).error.message, /no moderation provider is configured/);
   });
 });
+
+describe('plugins on the Messages and Responses front doors', () => {
+  let groq: MockUpstream;
+  let anthropic: MockUpstream;
+  let gw: Gateway;
+  const [recorded] = loadCassette('upstream/TestAnthropicWebSearch/generate.yaml');
+  before(async () => {
+    groq = await startMockUpstream();
+    anthropic = await startMockUpstream();
+    anthropic.onRequest(() => replyFromUpstreamRecording(recorded!.response));
+    gw = await startGateway({ providers: { groq: groq.baseUrl, anthropic: `${anthropic.url}/v1` }, configFile: smallModelsConfig() });
+    gw.app.rng = rngPicking(gw.app, MODEL, 'groq');
+  });
+  after(async () => {
+    await gw.close();
+    await groq.close();
+    await anthropic.close();
+  });
+
+  it('Responses: response-healing repairs the output text; :online brings url_citation annotations', async () => {
+    groq.enqueue({ json: chatCompletion('```json\n{"city": "Lisbon", "population": 545000,}\n```') });
+    let res = await post(gw, '/responses', {
+      model: MODEL,
+      input: 'A city as JSON',
+      text: { format: { type: 'json_schema', name: 'city', schema: { type: 'object', properties: { city: { type: 'string' }, population: { type: 'number' } } } } },
+      plugins: [{ id: 'response-healing' }],
+    });
+    let body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    const text = body.output.find((o: any) => o.type === 'message').content[0].text;
+    assert.deepEqual(JSON.parse(text), { city: 'Lisbon', population: 545000 });
+
+    res = await post(gw, '/responses', { model: 'anthropic/claude-sonnet-4:online', input: 'What is the current population of Tokyo? Cite your source.', max_output_tokens: 4000 });
+    body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    const part = body.output.find((o: any) => o.type === 'message').content.find((p: any) => p.type === 'output_text');
+    assert.equal(part.annotations[0].type, 'url_citation');
+    assert.equal(part.annotations[0].url, 'https://worldpopulationreview.com/cities/japan/tokyo');
+    assert.equal(part.text.slice(part.annotations[0].start_index, part.annotations[0].end_index), "Tokyo's 2026 population is now estimated at 36,953,600");
+    assert.ok(anthropic.requests[anthropic.requests.length - 1]!.json.tools.some((t: any) => t.type === 'web_search_20250305'));
+  });
+
+  it('Messages: middle-out compresses a conversation too long for a small window', async () => {
+    groq.enqueue({ json: chatCompletion('short now') });
+    const messages = Array.from({ length: 12 }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: `turn ${i} ${'m'.repeat(2000)}` }));
+    messages.push({ role: 'user', content: 'Last one?' });
+    const res = await post(gw, '/messages', { model: 'test/small-8k', max_tokens: 200, system: 'Be brief.', messages, transforms: ['middle-out'] });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(body.content[0].text, 'short now');
+    const sent = groq.requests[groq.requests.length - 1]!.json.messages as any[];
+    assert.ok(sent.length < messages.length + 1);
+    assert.equal(sent[0].role, 'system');
+    assert.equal(sent[sent.length - 1].content, 'Last one?');
+  });
+});
