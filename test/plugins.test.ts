@@ -5,6 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -348,6 +349,25 @@ describe('plugins: file-parser', () => {
     const again = await postChat(ocr, { model: MODEL, messages: [fileMessage('Again?')] });
     assert.equal(again.status, 200);
     assert.equal(mistral.requests.length, 1);
+  });
+
+  it('a file annotation sent back on the assistant message spares the parse (e.g. parsed by another replica)', async () => {
+    const other = tinyPdf(['Minutes of the meeting']);
+    const hash = createHash('sha256').update(other).digest('hex');
+    const calls = mistral.requests.length;
+    const res = await postChat(ocr, {
+      model: MODEL,
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'Summarise' }, { type: 'file', file: { filename: 'minutes.pdf', file_data: `data:application/pdf;base64,${other.toString('base64')}` } }] },
+        { role: 'assistant', content: 'Done.', annotations: [{ type: 'file', file: { hash, name: 'minutes.pdf', content: [{ type: 'text', text: 'Parsed earlier: minutes.' }] } }] },
+        { role: 'user', content: 'And who attended?' },
+      ],
+    });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(mistral.requests.length, calls);
+    assert.match(sentText(groq), /Parsed earlier: minutes\./);
+    assert.ok((await generation(ocr, body.id)).notes.includes("file-parser: minutes.pdf not parsed again: its text came with the client's file annotation"));
   });
 });
 

@@ -29,6 +29,11 @@ export interface PluginRequest {
    */
   contextCompression?: boolean;
   moderation?: boolean;
+  /**
+   * Files parsed on an earlier turn, as the client sent their `file` annotations back (by content
+   * hash): such a file is not parsed again.
+   */
+  parsedFiles?: { hash: string; text: string }[];
 }
 
 /** Endpoints with at most this much context compress an oversized prompt unless the client turned compression off. */

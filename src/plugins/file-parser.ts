@@ -31,6 +31,8 @@ const OCR_PRICE_PER_PAGE = 0.002;
 /** Parsed text kept in memory, at most (characters across entries). */
 const CACHE_MAX_CHARS = 64 * 1024 * 1024;
 
+type Reuse = 'cache' | 'client annotation' | null;
+
 export interface ParsedFile {
   hash: string;
   name?: string;
@@ -42,7 +44,8 @@ export interface ParsedFile {
 /** What parsing one request's PDFs did, for the record, the bill and the answer's annotations. */
 export interface FileParsing {
   request: GenerationRequest;
-  parsed: { file: ParsedFile; cached: boolean }[];
+  /** `reused`: where an already parsed text came from (null: parsed for this request). */
+  parsed: { file: ParsedFile; reused: Reuse }[];
   costUsd: number;
 }
 
@@ -91,9 +94,9 @@ export class FileParser {
           content.push(p);
           continue;
         }
-        const { file, cached } = await this.parse(p.source.data, p.filename, engine);
-        if (!cached && engine === 'mistral-ocr') costUsd += file.pages * OCR_PRICE_PER_PAGE;
-        if (!parsed.some((x) => x.file.hash === file.hash)) parsed.push({ file, cached });
+        const { file, reused } = await this.parse(p.source.data, p.filename, engine, req.plugins?.parsedFiles);
+        if (reused === null && engine === 'mistral-ocr') costUsd += file.pages * OCR_PRICE_PER_PAGE;
+        if (!parsed.some((x) => x.file.hash === file.hash)) parsed.push({ file, reused });
         content.push({ type: 'text', text: `<file name="${p.filename ?? 'document.pdf'}">\n${file.text}\n</file>`, ...(p.cache ? { cache: p.cache } : {}) });
       }
       messages.push({ ...m, content });
@@ -101,19 +104,22 @@ export class FileParser {
     return { request: { ...req, messages, native: undefined, promptChars: JSON.stringify(messages).length }, parsed, costUsd };
   }
 
-  private async parse(base64: string, name: string | undefined, engine: 'pdf-text' | 'mistral-ocr'): Promise<{ file: ParsedFile; cached: boolean }> {
+  private async parse(base64: string, name: string | undefined, engine: 'pdf-text' | 'mistral-ocr', known: { hash: string; text: string }[] | undefined): Promise<{ file: ParsedFile; reused: Reuse }> {
     const bytes = Buffer.from(base64, 'base64');
     const hash = createHash('sha256').update(bytes).digest('hex');
     const key = `${engine}:${hash}`;
     const hit = this.cache.get(key);
-    if (hit) return { file: { ...(await hit), name }, cached: true };
+    if (hit) return { file: { ...(await hit), name }, reused: 'cache' };
+    // The client sent this file's parsed text back (another replica may have parsed it).
+    const sent = known?.find((f) => f.hash === hash);
+    if (sent) return { file: { hash, text: sent.text, pages: 0, engine, name }, reused: 'client annotation' };
     const work = (engine === 'mistral-ocr' ? this.ocr(base64) : extractPdfText(bytes)).then(({ text, pages }) => ({ hash, text, pages, engine }) as ParsedFile);
     // In flight, the entry is small; done, it weighs its text (a request for the same file meanwhile waits for this parse).
     this.cache.set(key, work, { size: 1 });
     try {
       const file = await work;
       if (this.cache.get(key) === work) this.cache.set(key, work, { size: file.text.length + 1 });
-      return { file: { ...file, name }, cached: false };
+      return { file: { ...file, name }, reused: null };
     } catch (err) {
       this.cache.delete(key);
       throw err;
