@@ -464,6 +464,16 @@ describe('plugins: web', () => {
     assert.ok(record.notes.includes('web: 2 Exa result(s), $0.0080'));
   });
 
+  it("an OpenAI-compatible upstream's own citations (OpenAI's annotations, Perplexity's citations) reach the client", async () => {
+    const openaiStyle = chatCompletion('Lisbon has about 545,000 people.');
+    (openaiStyle.choices as any)[0].message.annotations = [{ type: 'url_citation', url_citation: { url: 'https://www.ine.pt/', title: 'INE', start_index: 0, end_index: 6 } }];
+    groq.enqueue({ json: openaiStyle }, { json: { ...chatCompletion('About 545,000 [1].'), citations: ['https://en.wikipedia.org/wiki/Lisbon'] } });
+    let body = (await (await postChat(withExa, { model: MODEL, messages: [{ role: 'user', content: 'Lisbon?' }] })).json()) as any;
+    assert.deepEqual(body.choices[0].message.annotations, [{ type: 'url_citation', url_citation: { url: 'https://www.ine.pt/', title: 'INE', start_index: 0, end_index: 6 } }]);
+    body = (await (await postChat(withExa, { model: MODEL, messages: [{ role: 'user', content: 'Lisbon?' }] })).json()) as any;
+    assert.equal(body.choices[0].message.annotations[0].url_citation.url, 'https://en.wikipedia.org/wiki/Lisbon');
+  });
+
   it('without an engine for the model the request is a clear 400, never a silent answer without search', async () => {
     const before = groq.requests.length;
     const cases: [Gateway, unknown, RegExp][] = [
