@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chatCompletion, replyFromUpstreamRecording, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { loadCassette } from './support/cassettes.js';
-import { postChat, rngPicking, startGateway, type Gateway } from './support/gateway.js';
+import { postChat, readSse, rngPicking, startGateway, type Gateway } from './support/gateway.js';
 import { tinyPdf } from './support/pdf.js';
 
 const MODEL = 'moonshotai/kimi-k2-0905';
@@ -462,6 +462,19 @@ describe('plugins: web', () => {
     const record = await generation(withExa, body.id);
     assert.ok(Math.abs(record.total_cost - (tokens + 2 * 0.004)) < 1e-9);
     assert.ok(record.notes.includes('web: 2 Exa result(s), $0.0080'));
+  });
+
+  it('a streamed answer carries the Exa citations in a chunk before the finish', async () => {
+    const sse = (delta: unknown, finish: string | null = null) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    groq.enqueue({ sse: [sse({ role: 'assistant', content: 'About 14 million.' }), sse({}, 'stop'), 'data: [DONE]\n\n'] });
+    const res = await postChat(withExa, { model: MODEL, stream: true, messages: [{ role: 'user', content: question }], plugins: [{ id: 'web', max_results: 1 }] });
+    assert.equal(res.status, 200);
+    const { events } = await readSse(res);
+    const chunks = events.filter((e) => e !== '[DONE]').map((e) => JSON.parse(e));
+    const at = chunks.findIndex((c) => c.choices[0]?.delta?.annotations);
+    const finish = chunks.findIndex((c) => c.choices[0]?.finish_reason === 'stop');
+    assert.ok(at >= 0 && at < finish, JSON.stringify(chunks));
+    assert.deepEqual(chunks[at].choices[0].delta.annotations.map((a: any) => a.url_citation.url), ['https://www.metro.tokyo.lg.jp/population']);
   });
 
   it("an OpenAI-compatible upstream's own citations (OpenAI's annotations, Perplexity's citations) reach the client", async () => {

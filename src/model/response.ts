@@ -53,6 +53,8 @@ export interface UpstreamChunk {
     refusal?: string | null;
     finishReason: string | null; // the upstream's own value
     logprobs?: unknown;
+    /** Citations or parsed files the answer refers to (plugins add theirs before the finish). */
+    annotations?: Annotation[];
   };
   usage?: TokenUsage;
   systemFingerprint?: string | null; // undefined: absent upstream

@@ -5,6 +5,7 @@ import { ApiError } from '../core/errors.js';
 import type { PdfEngine } from '../model/plugins.js';
 import type { ContentPart, FilePart, GenerationRequest, Message } from '../model/request.js';
 import { oneOf } from './options.js';
+import { withMessages } from './rewrite.js';
 import type { PluginSettings } from './settings.js';
 
 /**
@@ -101,7 +102,7 @@ export class FileParser {
       }
       messages.push({ ...m, content });
     }
-    return { request: { ...req, messages, native: undefined, promptChars: JSON.stringify(messages).length }, parsed, costUsd };
+    return { request: withMessages(req, messages), parsed, costUsd };
   }
 
   private async parse(base64: string, name: string | undefined, engine: 'pdf-text' | 'mistral-ocr', known: { hash: string; text: string }[] | undefined): Promise<{ file: ParsedFile; reused: Reuse }> {

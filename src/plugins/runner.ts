@@ -7,6 +7,7 @@ import { FileParser } from './file-parser.js';
 import { moderate } from './moderation.js';
 import { healCompletion, healsResponses } from './response-healing.js';
 import { applyWebSearch, ExaClient, placeCitations, type WebRun } from './web.js';
+import { withMessages } from './rewrite.js';
 import type { PluginSettings } from './settings.js';
 
 /**
@@ -53,8 +54,8 @@ export class Plugins {
   }
 
   /**
-   * The request as this endpoint gets it. Returns `req` itself when no plugin changes anything, so
-   * a request without plugins costs nothing here.
+   * The request as this endpoint gets it. Returns `req` itself when no plugin changes anything
+   * (without plugins, only PDFs and windows of at most 8k context can change it).
    */
   async requestFor(req: GenerationRequest, target: EndpointView, run: PluginRun): Promise<GenerationRequest> {
     let out = req;
@@ -85,16 +86,6 @@ export class Plugins {
     }
     if (run.annotations.length > 0) completion.annotations = [...(completion.annotations ?? []), ...placeCitations(run.annotations, completion.content)];
   }
-}
-
-/**
- * The request with its conversation changed: a copy (the same request goes to other endpoints
- * unchanged), without the client's own body, which no longer says what is being sent.
- */
-export function withMessages(req: GenerationRequest, messages: GenerationRequest['messages']): GenerationRequest {
-  const out: GenerationRequest = { ...req, messages, native: undefined };
-  out.promptChars = JSON.stringify(messages).length;
-  return out;
 }
 
 /** Middle-out compression for this endpoint, when it is on for it and the prompt does not fit. */

@@ -4,6 +4,7 @@ import type { WebPluginOptions } from '../model/plugins.js';
 import { textOf, type GenerationRequest, type Message } from '../model/request.js';
 import type { Annotation } from '../model/response.js';
 import { UntranslatableRequest } from '../providers/types.js';
+import { withMessages } from './rewrite.js';
 import { oneOf, optionalString, optionalStrings } from './options.js';
 
 /** OpenRouter's default number of search results per request. */
@@ -79,7 +80,7 @@ export async function applyWebSearch(
     // Anthropic takes an allow-list or a block-list, not both: the allow-list is the narrower promise.
     if (opts.includeDomains) config.allowed_domains = opts.includeDomains;
     else if (opts.excludeDomains) config.blocked_domains = opts.excludeDomains;
-    return { ...req, tools: [...req.tools, { type: 'hosted', name: 'web_search', config }], native: undefined };
+    return withMessages(req, req.messages, { tools: [...req.tools, { type: 'hosted', name: 'web_search', config }] });
   }
   if (!exa) {
     const why = opts.engine === 'exa' ? 'engine "exa" needs EXA_API_KEY on this server' : `${ep.provider.name} has no web search of its own and EXA_API_KEY is not set on this server`;
@@ -100,7 +101,7 @@ export async function applyWebSearch(
   });
   const messages = [...req.messages];
   messages.splice(lastUser < 0 ? messages.length : lastUser, 0, injected);
-  return { ...req, messages, native: undefined, promptChars: req.promptChars + JSON.stringify(injected.content).length };
+  return withMessages(req, messages);
 }
 
 /** OpenRouter's default introduction of the results (its documented search prompt), then the results. */
