@@ -430,6 +430,9 @@ describe('plugins: web', () => {
   });
 
   it('Exa: results fetched with the options, injected before the last user message, cited and priced per result', async () => {
+    const admitted: number[] = [];
+    const gate = withExa.app.gate;
+    withExa.app.gate = { admit: (caller, request) => (admitted.push(request.worstCaseUsd), gate.admit(caller, request)) };
     groq.enqueue({ json: chatCompletion('About 14.2 million (https://www.metro.tokyo.lg.jp/population).', { prompt_tokens: 300, completion_tokens: 20 }) });
     const res = await postChat(withExa, {
       model: MODEL,
@@ -457,6 +460,13 @@ describe('plugins: web', () => {
     assert.equal(content.slice(citations[0].start_index, citations[0].end_index), 'https://www.metro.tokyo.lg.jp/population');
     assert.equal(citations[1].url, 'https://example.com/tokyo');
 
+    // Admission reserved for the results too (max_results × price), before any was fetched:
+    // the same request without the plugin is admitted for exactly that much less.
+    groq.enqueue({ json: chatCompletion('no search') });
+    await postChat(withExa, { model: MODEL, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: question }] });
+    withExa.app.gate = gate;
+    assert.equal(admitted.length, 2);
+    assert.ok(Math.abs(admitted[0]! - admitted[1]! - 2 * 0.004) < 1e-9, JSON.stringify(admitted));
     const tokens = 300 * 0.000001 + 20 * 0.000003;
     assert.ok(Math.abs(body.usage.cost - (tokens + 2 * 0.004)) < 1e-9, String(body.usage.cost));
     const record = await generation(withExa, body.id);

@@ -25,8 +25,11 @@ export interface AcceptedAttempt {
   started: number;
 }
 
-/** Worst case over every endpoint that may serve: the prompt estimate plus the most output it may produce. */
-export function admissionRequest(gen: Generation, plan: RoutePlan): AdmissionRequest {
+/**
+ * Worst case over every endpoint that may serve: the prompt estimate plus the most output it may
+ * produce, plus what the request's plugins may cost on top (`pluginUsd`).
+ */
+export function admissionRequest(gen: Generation, plan: RoutePlan, pluginUsd = 0): AdmissionRequest {
   const promptTokens = estimateTokens(gen.promptChars);
   const requested = gen.req.maxTokens ?? null;
   let worst = 0;
@@ -38,7 +41,7 @@ export function admissionRequest(gen: Generation, plan: RoutePlan): AdmissionReq
     const cost = computeCost({ ...ZERO_USAGE, promptTokens, completionTokens: out }, ep.price).total;
     worst = Math.max(worst, cost);
   }
-  return { generationId: gen.id, model: plan.candidates[0]?.endpoint.model.id ?? '', worstCaseUsd: worst, estimatedPromptTokens: promptTokens, maxOutputTokens: maxOut };
+  return { generationId: gen.id, model: plan.candidates[0]?.endpoint.model.id ?? '', worstCaseUsd: worst + pluginUsd, estimatedPromptTokens: promptTokens, maxOutputTokens: maxOut };
 }
 
 /**

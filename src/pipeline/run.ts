@@ -48,7 +48,7 @@ export async function runGeneration(
   });
   let admission: Admission;
   try {
-    admission = await app.gate.admit(caller, admissionRequest(gen, plan));
+    admission = await app.gate.admit(caller, admissionRequest(gen, plan, app.plugins.worstCaseUsd(model)));
   } catch (err) {
     app.observer.requestRefused(model.api, id, req, err, caller, gen);
     throw err;

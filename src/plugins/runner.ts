@@ -48,6 +48,12 @@ export class Plugins {
     this.exa = settings.exa ? new ExaClient(settings.exa.baseUrl, settings.exa.apiKey, settings.exa.pricePerResultUsd) : null;
   }
 
+  /** The most the request's plugins may add to its cost (Exa results), for admission against budgets. */
+  worstCaseUsd(req: GenerationRequest): number {
+    const web = req.plugins?.web;
+    return web && this.exa && web.engine !== 'native' ? web.maxResults * this.exa.pricePerResultUsd : 0;
+  }
+
   /** Plugins that may refuse the request before any routing: moderation. */
   async beforeRouting(req: GenerationRequest): Promise<void> {
     if (req.plugins?.moderation) await moderate(req, this.settings.moderation);
