@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import { ConfigError, type Settings } from './config/load.js';
@@ -26,6 +27,7 @@ import { providerRedactor } from './core/redact.js';
 import { Observability } from './observability/observer.js';
 import type { ClusterMetricsLink } from './observability/cluster-metrics.js';
 import { createLogger } from './observability/logger.js';
+import { Plugins } from './plugins/runner.js';
 
 /**
  * Everything a request handler needs, built once at start-up. `settings` is a snapshot: a reload
@@ -64,6 +66,8 @@ export interface App {
   reload(): Promise<ReloadReport>;
   /** The same, in this process only (what a cluster worker runs when its primary asks). */
   reloadHere(): Promise<ReloadReport>;
+  /** OpenRouter's plugins (src/plugins/): request-side per endpoint, answer-side on the completion. */
+  plugins: Plugins;
   /** Connects, migrates the schema, starts the reservation heartbeat; idempotent. */
   init(): Promise<void>;
   /** Final flush of records and settlements, then disconnects. */
@@ -160,7 +164,9 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     if (app.gate instanceof AccountingGate) app.gate.useDefaultRateLimit(next.defaultRateLimit);
     if (app.recorder) app.recorder.redactor = providerRedactor(next.providers.values());
     app.observer.useSettings(next);
-    latest = { ...app, settings: next };
+    // Plugin services (Exa, OCR, moderation) follow the file; unchanged ones keep their parsed-file cache.
+    const plugins = isDeepStrictEqual(next.plugins, latest.settings.plugins) ? latest.plugins : new Plugins(next.plugins);
+    latest = { ...app, settings: next, plugins };
   };
   const reloadHere = (): Promise<ReloadReport> => {
     const run = reloading.then(async () => {
@@ -210,6 +216,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     latest: () => latest,
     reload: opts.reload ?? reloadHere,
     reloadHere,
+    plugins: new Plugins(settings.plugins),
     init() {
       ready ??= (async () => {
         try {

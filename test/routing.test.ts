@@ -207,8 +207,14 @@ describe('provider preferences', () => {
 
   it('a prompt longer than every context window is a 400 context-length error', () => {
     const long = 'x'.repeat(40_000); // ~10k tokens: over delta's 8k window only
-    assert.ok(!keys(ctx(), req({ messages: [{ role: 'user', content: long }] })).includes('delta'));
-    rejects(ctx(), req({ provider: { only: ['delta'] }, messages: [{ role: 'user', content: long }] }), 400, /exceeds the context length/);
+    // transforms: [] turns off the compression small windows get by default.
+    assert.ok(!keys(ctx(), req({ messages: [{ role: 'user', content: long }], transforms: [] })).includes('delta'));
+    rejects(ctx(), req({ provider: { only: ['delta'] }, messages: [{ role: 'user', content: long }], transforms: [] }), 400, /exceeds the context length/);
+  });
+
+  it('a window of at most 8k compresses by default: it qualifies with half the context the prompt needs', () => {
+    assert.ok(keys(ctx(), req({ messages: [{ role: 'user', content: 'x'.repeat(40_000) }] })).includes('delta'));
+    rejects(ctx(), req({ provider: { only: ['delta'] }, messages: [{ role: 'user', content: 'x'.repeat(80_000) }] }), 400, /exceeds the context length/);
   });
 
   it('explains every skipped endpoint', () => {

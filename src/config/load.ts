@@ -17,6 +17,7 @@ import { parseInterval, type RateLimitSpec } from '../state/rate-limit.js';
 import { tracingSettings, type TracingSettings } from '../observability/tracing-config.js';
 import { interpolateDocument, maskExpansions, type Expansion } from './interpolate.js';
 import { createHash } from 'node:crypto';
+import { pluginSettings, type PluginSettings } from '../plugins/settings.js';
 
 /** Cassettes bundled for `--demo`: the seed conversations (see demo/cassettes/NOTICE.md). */
 export const DEMO_CASSETTES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'demo', 'cassettes');
@@ -120,6 +121,8 @@ export interface Settings {
   demo: boolean;
   /** What these settings were loaded with: a reload loads again from the same (config/reload.ts). */
   source: LoadOptions;
+  /** The services behind OpenRouter's plugins (Exa, Mistral OCR, moderation). */
+  plugins: PluginSettings;
 }
 
 export class ConfigError extends Error {}
@@ -493,5 +496,6 @@ function buildSettings(opts: LoadOptions, expansions: Expansion[]): Settings {
     providers,
     configFile,
     source: opts,
+    plugins: pluginSettings(env, file.plugins),
   };
 }

@@ -182,6 +182,38 @@ export const ConfigSchema = Type.Object(
       ),
     ),
     providers: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$' }), ProviderSettings)),
+    // The services behind OpenRouter's plugins (src/plugins/settings.ts); keys are better kept in the environment.
+    plugins: Type.Optional(
+      Type.Object(
+        {
+          exa: Type.Optional(
+            Type.Object(
+              { api_key: Type.Optional(Type.String({ minLength: 1 })), base_url: Type.Optional(Type.String({ pattern: '^https?://' })), price_per_result: Type.Optional(Type.Number({ minimum: 0 })) },
+              { additionalProperties: false },
+            ),
+          ),
+          mistral_ocr: Type.Optional(
+            Type.Object(
+              { api_key: Type.Optional(Type.String({ minLength: 1 })), base_url: Type.Optional(Type.String({ pattern: '^https?://' })), model: Type.Optional(Type.String({ minLength: 1 })) },
+              { additionalProperties: false },
+            ),
+          ),
+          moderation: Type.Optional(
+            Type.Object(
+              {
+                provider: Type.Optional(Type.Literal('openai')),
+                api_key: Type.Optional(Type.String({ minLength: 1 })),
+                base_url: Type.Optional(Type.String({ pattern: '^https?://' })),
+                model: Type.Optional(Type.String({ minLength: 1 })),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+          file_parser: Type.Optional(Type.Object({ cache_entries: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     catalog: Type.Optional(
       Type.Object(
         {

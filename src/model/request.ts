@@ -5,6 +5,8 @@
  * upstream's wire. Nothing here imports from a wire format.
  */
 
+import type { PluginRequest } from './plugins.js';
+
 /** Which front door a request came through (named in the generation record and in metrics). */
 export type IngressApi = 'chat_completions' | 'messages' | 'responses';
 
@@ -232,6 +234,8 @@ export interface GenerationRequest {
    */
   extra: Record<string, unknown>;
   native?: NativeRequest;
+  /** OpenRouter's plugins the client asked for (src/plugins/ applies them); absent: none. */
+  plugins?: PluginRequest;
   /** Size of the conversation in characters, for token estimates (admission, context fit). */
   promptChars: number;
   /** Routing-relevant request parameters the client used (for `require_parameters`). */

@@ -53,6 +53,8 @@ export interface UpstreamChunk {
     refusal?: string | null;
     finishReason: string | null; // the upstream's own value
     logprobs?: unknown;
+    /** Citations or parsed files the answer refers to (plugins add theirs before the finish). */
+    annotations?: Annotation[];
   };
   usage?: TokenUsage;
   systemFingerprint?: string | null; // undefined: absent upstream
@@ -68,6 +70,15 @@ export interface UpstreamChunk {
   native?: string;
 }
 
+/**
+ * Where an answer's text comes from: a web page the model cited (`url_citation`, from the
+ * provider's own search or injected search results; indexes into the answer's text) or a file
+ * the gateway parsed for the model (`file`, sent back by clients to skip parsing it again).
+ */
+export type Annotation =
+  | { type: 'url_citation'; url: string; title?: string; content?: string; startIndex: number; endIndex: number }
+  | { type: 'file'; hash: string; name?: string; content: { type: 'text'; text: string }[] };
+
 /** A complete (non-streaming) upstream answer. */
 export interface Completion {
   content: string | null;
@@ -81,6 +92,7 @@ export interface Completion {
   serviceTier?: string | null;
   upstreamId?: string;
   logprobs?: unknown;
+  annotations?: Annotation[];
   /** The upstream's parsed body, for a front door that speaks the upstream's own wire. */
   native?: Record<string, unknown>;
 }

@@ -5,6 +5,7 @@ import type { AdmissionRequest } from '../accounting/gate.js';
 import type { CancelSignal } from '../core/cancel.js';
 import { ApiError } from '../core/errors.js';
 import { providerRedactor, type Redactor } from '../core/redact.js';
+import type { GenerationRequest } from '../model/request.js';
 import { isRetryable, type UpstreamFailure } from '../model/response.js';
 import { adapterForAttempt } from '../providers/registry.js';
 import { UntranslatableRequest, type ProviderAdapter } from '../providers/types.js';
@@ -24,8 +25,11 @@ export interface AcceptedAttempt {
   started: number;
 }
 
-/** Worst case over every endpoint that may serve: the prompt estimate plus the most output it may produce. */
-export function admissionRequest(gen: Generation, plan: RoutePlan): AdmissionRequest {
+/**
+ * Worst case over every endpoint that may serve: the prompt estimate plus the most output it may
+ * produce, plus what the request's plugins may cost on top (`pluginUsd`).
+ */
+export function admissionRequest(gen: Generation, plan: RoutePlan, pluginUsd = 0): AdmissionRequest {
   const promptTokens = estimateTokens(gen.promptChars);
   const requested = gen.req.maxTokens ?? null;
   let worst = 0;
@@ -37,7 +41,7 @@ export function admissionRequest(gen: Generation, plan: RoutePlan): AdmissionReq
     const cost = computeCost({ ...ZERO_USAGE, promptTokens, completionTokens: out }, ep.price).total;
     worst = Math.max(worst, cost);
   }
-  return { generationId: gen.id, model: plan.candidates[0]?.endpoint.model.id ?? '', worstCaseUsd: worst, estimatedPromptTokens: promptTokens, maxOutputTokens: maxOut };
+  return { generationId: gen.id, model: plan.candidates[0]?.endpoint.model.id ?? '', worstCaseUsd: worst + pluginUsd, estimatedPromptTokens: promptTokens, maxOutputTokens: maxOut };
 }
 
 /**
@@ -63,6 +67,14 @@ export async function startAttempt(app: App, gen: Generation, ep: Endpoint, sign
   const pool = provider.replay ? null : provider.keys;
   const tried = new Set<string>();
   let started = Date.now();
+  let req: GenerationRequest;
+  try {
+    req = await app.plugins.requestFor(gen.req, { endpoint: ep, hostedTools: adapter.hostedTools }, gen.pluginRun);
+  } catch (err) {
+    if (!(err instanceof UntranslatableRequest)) throw err;
+    gen.attempts.push({ provider: ep.provider.name, endpoint: ep.key, model: ep.model.id, status: null, latencyMs: 0, outcome: 'skipped', reason: err.message });
+    return { failure: { status: 400, raw: err.message }, endpoint: ep, untranslatable: true };
+  }
   for (;;) {
     const picked = pool && pool.size > 0 ? pool.pick(tried) : undefined;
     if (picked === null) return keysExhausted(app, gen, ep, pool!, started);
@@ -77,8 +89,8 @@ export async function startAttempt(app: App, gen: Generation, ep: Endpoint, sign
     }
     let upstreamRequest;
     try {
-      gen.droppedTools = unservedHostedTools(gen, adapter);
-      upstreamRequest = adapter.buildRequest(gen.req, ep, provider, gen.req.stream, credential);
+      gen.droppedTools = unservedHostedTools(req, adapter);
+      upstreamRequest = adapter.buildRequest(req, ep, provider, req.stream, credential);
     } catch (err) {
       if (!(err instanceof UntranslatableRequest)) throw err;
       gen.attempts.push({ provider: ep.provider.name, endpoint: ep.key, model: ep.model.id, status: null, latencyMs: 0, outcome: 'skipped', reason: err.message });
@@ -181,11 +193,11 @@ function keysExhausted(app: App, gen: Generation, ep: Endpoint, pool: KeyPool, s
  * Hosted tools the endpoint's protocol does not run: left out of the request (adapters skip them)
  * and recorded; a client that requires one (tool_choice names it) gets a 400 from this endpoint.
  */
-function unservedHostedTools(gen: Generation, adapter: ProviderAdapter): string[] {
+function unservedHostedTools(req: GenerationRequest, adapter: ProviderAdapter): string[] {
   let dropped: string[] | null = null;
-  for (const t of gen.req.tools) {
+  for (const t of req.tools) {
     if (t.type !== 'hosted' || adapter.hostedTools?.has(t.name)) continue;
-    const choice = gen.req.toolChoice;
+    const choice = req.toolChoice;
     if (typeof choice === 'object' && choice.name === t.name) throw new UntranslatableRequest(`tool_choice requires the hosted tool ${t.name}, which no provider of this model runs`);
     (dropped ??= []).push(t.name);
   }
@@ -241,6 +253,8 @@ export function settle(gen: Generation, ep: Endpoint): void {
     gen.usage = { ...ZERO_USAGE, promptTokens: estimateTokens(gen.promptChars), completionTokens: estimateTokens(gen.streamedChars) };
   }
   gen.cost = computeCost(gen.usage, ep.price);
+  // Plugins priced per use (web search results) add to what the tokens cost.
+  if (gen.pluginRun.costUsd > 0) gen.cost = { ...gen.cost, total: gen.cost.total + gen.pluginRun.costUsd };
 }
 
 /** The error for a request whose every attempt failed: OpenRouter's vocabulary, any ingress's envelope. */

@@ -86,6 +86,7 @@ export class JsonDelivery implements Delivery {
       return false;
     }
     const completion = attempt.adapter.parseCompletion(parsed);
+    app.plugins.afterCompletion(gen.req, completion, gen.pluginRun);
     app.observer.completion(gen, completion);
     gen.served = ep;
     gen.firstTokenAt = Date.now();

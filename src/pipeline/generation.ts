@@ -4,6 +4,7 @@ import type { GenerationRequest } from '../model/request.js';
 import type { TokenUsage, UpstreamFailure } from '../model/response.js';
 import type { RoutePlan } from '../routing/select.js';
 import type { ProviderAttempt } from '../storage/generations.js';
+import { PluginRun } from '../plugins/runner.js';
 
 export interface AttemptFailure {
   failure: UpstreamFailure;
@@ -40,6 +41,8 @@ export class Generation {
   recording: string | null = null;
   /** Set when the served endpoint got a lower max_tokens than asked. */
   clampedTo: number | null = null;
+  /** What the request's plugins did: record notes, extra cost, annotations for the answer. */
+  readonly pluginRun = new PluginRun();
   /** The observer's state for this request (pipeline/observer.ts: spans, the open attempt); opaque here. */
   watch: unknown = null;
   readonly requestedModel: string;

@@ -45,6 +45,7 @@ function notesOf(gen: Generation): string[] {
   const notes: string[] = [];
   for (const t of gen.droppedTools) notes.push(`hosted tool ${t} left out: the serving provider has none`);
   if (gen.clampedTo !== null) notes.push(`max_tokens ${gen.req.maxTokens} clamped to ${gen.clampedTo}`);
+  notes.push(...gen.pluginRun.notes);
   return notes;
 }
 

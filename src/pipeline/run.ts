@@ -32,6 +32,7 @@ export async function runGeneration(
 ): Promise<void> {
   let plan: RoutePlan;
   try {
+    if (model.plugins) await app.plugins.beforeRouting(model);
     plan = planRoute({ catalog: app.settings.catalog, providers: app.settings.providers, health: app.health, rng: app.rng }, model);
   } catch (err) {
     app.observer.requestRefused(model.api, id, req, err, caller, null, model.model ?? model.models[0]);
@@ -47,7 +48,7 @@ export async function runGeneration(
   });
   let admission: Admission;
   try {
-    admission = await app.gate.admit(caller, admissionRequest(gen, plan));
+    admission = await app.gate.admit(caller, admissionRequest(gen, plan, app.plugins.worstCaseUsd(model)));
   } catch (err) {
     app.observer.requestRefused(model.api, id, req, err, caller, gen);
     throw err;

@@ -17,6 +17,7 @@ import type { AttemptFailure, Generation } from './generation.js';
 import type { IngressCodec, ResponseIdentity, StreamEncoder } from './ingress.js';
 import { identityFor, type Delivery } from './delivery.js';
 import { responseHeaders, routeHeader } from './record.js';
+import { placeCitations } from '../plugins/web.js';
 
 /*
  * A stream can stay open for minutes, and everything its suspended functions hold stays with it
@@ -107,6 +108,8 @@ class StreamPump {
   private held: string;
   private batch = '';
   private usage: TokenUsage | null = null;
+  /** Whether the plugins' annotations went out (once, before the finish chunk). */
+  private annotated = false;
 
   constructor(
     private readonly app: App,
@@ -268,6 +271,12 @@ class StreamPump {
       // reasoning.exclude: the model still reasons (and is billed) but none of it is sent.
       const { reasoning: _r, reasoningDetails: _d, ...rest } = chunk.choice;
       chunk = { ...chunk, choice: rest, native: undefined };
+    }
+    if (!this.annotated && chunk.choice && chunk.choice.finishReason !== null && this.gen.pluginRun.annotations.length > 0 && this.gen.req.api === 'chat_completions') {
+      // Search results and parsed files the plugins added go out in a chunk of their own before
+      // the finish (chat streams only). The streamed text is not kept, so citations are unplaced (0–0).
+      this.annotated = true;
+      this.handle({ choice: { annotations: placeCitations(this.gen.pluginRun.annotations, null), finishReason: null } });
     }
     if (chunk.error) {
       this.streamError = chunk.error;

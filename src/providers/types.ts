@@ -5,7 +5,7 @@ import type { Completion, UpstreamChunk, UpstreamFailure } from '../model/respon
 import type { UpstreamRequest } from '../upstream/types.js';
 import type { Credential } from '../upstream/key-pool.js';
 
-export type { Completion, ReasoningDetail, TokenUsage, ToolCallDelta, UpstreamChunk, UpstreamFailure } from '../model/response.js';
+export type { Annotation, Completion, ReasoningDetail, TokenUsage, ToolCallDelta, UpstreamChunk, UpstreamFailure } from '../model/response.js';
 
 /**
  * The one interface every upstream protocol implements (one folder per protocol under

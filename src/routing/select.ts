@@ -4,6 +4,7 @@ import type { Endpoint, ModelEntry } from '../catalog/types.js';
 import type { ProviderRuntime } from '../config/load.js';
 import { envStem } from '../config/load.js';
 import type { GenerationRequest } from '../model/request.js';
+import { compressesFor } from '../model/plugins.js';
 import { adapterFor } from '../providers/registry.js';
 import type { HealthTracker, Percentiles } from './health.js';
 import { routingPrefs, type RoutingPrefs, type SortBy } from './preferences.js';
@@ -188,11 +189,15 @@ function eligible(ctx: RouteContext, model: ModelEntry, req: GenerationRequest, 
     });
   }
   filters.push({
-    keep: (ep) =>
-      ep.contextLength !== null && promptEstimate + (clamp ? 0 : (maxTokens ?? 0)) > ep.contextLength
-        ? `prompt (~${promptEstimate} tokens) + max_tokens exceed the context length ${ep.contextLength}`
-        : null,
-    empty: () => new ApiError(400, `This request (~${promptEstimate} prompt tokens${maxTokens ? ` + ${maxTokens} output tokens` : ''}) exceeds the context length of every endpoint of ${model.id}. Please reduce the length of the messages or max_tokens.`, { error_type: 'context_length_exceeded' }),
+    keep: (ep) => {
+      if (ep.contextLength === null) return null;
+      const needed = promptEstimate + (clamp ? 0 : (maxTokens ?? 0));
+      // With context compression an endpoint qualifies with half the context the request needs
+      // (https://openrouter.ai/docs/guides/features/message-transforms); the prompt is cut to fit it.
+      if (compressesFor(req.plugins, ep.contextLength)) return needed / 2 > ep.contextLength ? `prompt (~${promptEstimate} tokens) too long to compress into the context length ${ep.contextLength}` : null;
+      return needed > ep.contextLength ? `prompt (~${promptEstimate} tokens) + max_tokens exceed the context length ${ep.contextLength}` : null;
+    },
+    empty: () => new ApiError(400, `This request (~${promptEstimate} prompt tokens${maxTokens ? ` + ${maxTokens} output tokens` : ''}) exceeds the context length of every endpoint of ${model.id}. Please reduce the length of the messages or max_tokens, or turn on context compression (plugins: [{"id": "context-compression"}]).`, { error_type: 'context_length_exceeded' }),
   });
   if (needed.length > 0) {
     filters.push({

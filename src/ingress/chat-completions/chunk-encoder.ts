@@ -4,6 +4,7 @@ import type { ReasoningDetail, TokenUsage, ToolCallDelta, UpstreamChunk } from '
 import { normaliseFinishReason } from '../../model/finish-reason.js';
 import { usageJson } from './usage.js';
 import type { ClientError, CostFigures, StreamEncoder } from '../../pipeline/ingress.js';
+import { annotationJson } from './annotations.js';
 
 /** One tool call of a 2026 stream, by index: what its header said, or what waits for a header. */
 interface OpenCall {
@@ -87,7 +88,7 @@ export class ChunkEncoder implements StreamEncoder {
       if (c.content === '' || c.content === null) c.content = undefined;
     }
     // Upstreams (xAI, OpenAI) send empty `delta:{}` keep-alives; they carry nothing for the client.
-    if (c.content === undefined && c.reasoning === undefined && !c.reasoningDetails && !c.toolCalls && c.finishReason === null && c.refusal == null) {
+    if (c.content === undefined && c.reasoning === undefined && !c.reasoningDetails && !c.toolCalls && c.finishReason === null && c.refusal == null && !c.annotations) {
       return '';
     }
     if (c.finishReason !== null) {
@@ -106,10 +107,11 @@ export class ChunkEncoder implements StreamEncoder {
     const finish = c.finishReason === null ? null : normaliseFinishReason(c.finishReason, this.sawToolCalls);
     if (finish !== null) this.finishReason = finish;
     const content = c.toolCalls ? null : typeof c.content === 'string' ? c.content : '';
-    const delta =
+    let delta =
       this.era === '2026'
         ? this.delta2026(content, c.reasoning, c.reasoningDetails, c.finishReason !== null)
         : this.delta2025(content, c.reasoning, c.reasoningDetails, c.toolCalls);
+    if (c.annotations) delta = `${delta.slice(0, -1)},"annotations":${JSON.stringify(c.annotations.map(annotationJson))}}`;
     return before + this.event(delta, finish, c.finishReason, c.logprobs, c.finishReason !== null);
   }
 

@@ -2,6 +2,7 @@ import type { WireEra } from '../../config/load.js';
 import type { Completion } from '../../model/response.js';
 import { normaliseFinishReason } from '../../model/finish-reason.js';
 import { toolCallId } from './chunk-encoder.js';
+import { annotationJson } from './annotations.js';
 
 export interface BodyIdentity {
   id: string;
@@ -33,6 +34,7 @@ export function completionBody(
       }));
     }
     if (!excludeReasoning && c.reasoningDetails.length > 0) message.reasoning_details = c.reasoningDetails;
+    if (c.annotations && c.annotations.length > 0) message.annotations = c.annotations.map(annotationJson);
     const body: Record<string, unknown> = {
       id: who.id,
       object: 'chat.completion',
@@ -55,6 +57,7 @@ export function completionBody(
     message.tool_calls = c.toolCalls.map((t, index) => ({ ...(t.raw ?? { id: t.id, type: 'function', function: { name: t.name, arguments: t.arguments } }), index }));
   }
   if (!excludeReasoning && c.reasoningDetails.length > 0) message.reasoning_details = c.reasoningDetails;
+  if (c.annotations && c.annotations.length > 0) message.annotations = c.annotations.map(annotationJson);
   const body: Record<string, unknown> = {
     id: who.id,
     provider: who.provider,

@@ -14,6 +14,7 @@ import type {
   ToolChoice,
 } from '../../model/request.js';
 import { sourceFromUrl } from '../../model/media.js';
+import { parsePlugins } from '../../plugins/registry.js';
 
 /**
  * OpenRouter chat-completions request (already validated) → the wire-neutral request. Everything
@@ -254,6 +255,20 @@ function parametersOf(req: ChatRequest): string[] {
   return out;
 }
 
+/** `file` annotations on assistant messages: PDFs parsed on an earlier turn, sent back so they are not parsed again. */
+function fileAnnotations(messages: Json[] | undefined): { hash: string; text: string }[] {
+  const out: { hash: string; text: string }[] = [];
+  for (const m of messages ?? []) {
+    if (m.role !== 'assistant' || !Array.isArray(m.annotations)) continue;
+    for (const a of m.annotations as unknown[]) {
+      if (!isObj(a) || a.type !== 'file' || !isObj(a.file) || typeof a.file.hash !== 'string' || !Array.isArray(a.file.content)) continue;
+      const text = (a.file.content as unknown[]).flatMap((c) => (isObj(c) && c.type === 'text' && typeof c.text === 'string' ? [c.text] : [])).join('\n');
+      out.push({ hash: a.file.hash, text });
+    }
+  }
+  return out;
+}
+
 export function chatToModel(req: ChatRequest, promptChars: number): GenerationRequest {
   const model: GenerationRequest = {
     api: 'chat_completions',
@@ -309,5 +324,9 @@ export function chatToModel(req: ChatRequest, promptChars: number): GenerationRe
     const v = (req as Json)[k];
     if (v !== undefined && v !== null) model.extra[k] = v;
   }
+  const plugins = parsePlugins({ plugins: req.plugins, transforms: req.transforms, modelIds: [req.model, ...(req.models ?? [])] });
+  if (plugins) model.plugins = plugins;
+  const parsedFiles = fileAnnotations(req.messages as Json[] | undefined);
+  if (parsedFiles.length > 0) model.plugins = { ...model.plugins, parsedFiles };
   return model;
 }

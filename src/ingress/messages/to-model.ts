@@ -22,6 +22,7 @@ import type {
   ToolResultPart,
 } from '../../model/request.js';
 import type { MessagesRequest } from './schema.js';
+import { parsePlugins } from '../../plugins/registry.js';
 
 /**
  * Anthropic Messages request → the wire-neutral request. The client's body is also kept whole
@@ -389,6 +390,8 @@ export function messagesToModel(req: MessagesRequest, headers: IncomingHttpHeade
   const cache = cacheOf(req.cache_control);
   if (cache) model.cache = cache;
   model.parameters = parametersOf(req, model);
+  const plugins = parsePlugins({ plugins: (req as Json).plugins, transforms: (req as Json).transforms, modelIds: [req.model, ...(req.models ?? [])] });
+  if (plugins) model.plugins = plugins;
   return model;
 }
 

@@ -1,6 +1,6 @@
 import { randomAlnum } from '../../core/ids.js';
 import { normaliseFinishReason } from '../../model/finish-reason.js';
-import type { Completion, ReasoningDetail, TokenUsage, ToolCallDelta, UpstreamChunk } from '../../model/response.js';
+import type { Annotation, Completion, ReasoningDetail, TokenUsage, ToolCallDelta, UpstreamChunk } from '../../model/response.js';
 import type { ClientError, CostFigures, ResponseIdentity, StreamEncoder } from '../../pipeline/ingress.js';
 import { encodeReasoningEnvelope, responsesContextOf, type ClientToolName, type ReasoningEnvelope, type ResponsesContext } from './context.js';
 import { CustomInputDecoder, unwrapCustomInput } from './input-decoder.js';
@@ -641,5 +641,21 @@ export function completionBody(who: ResponseIdentity, completion: Completion, us
   if (completion.serviceTier) last.serviceTier = completion.serviceTier;
   enc.encode(last);
   enc.end(usage, cost);
-  return { body: enc.response!, finishReason: enc.finishReason };
+  const body = enc.response!;
+  if (completion.annotations) addCitations(body, completion.annotations);
+  return { body, finishReason: enc.finishReason };
+}
+
+/** Web citations on the answer's first output_text, in the Responses shape (flat `url_citation`). */
+function addCitations(body: Json, annotations: readonly Annotation[]): void {
+  const citations = annotations.flatMap((a) => (a.type === 'url_citation' ? [{ type: 'url_citation', start_index: a.startIndex, end_index: a.endIndex, title: a.title ?? '', url: a.url }] : []));
+  if (citations.length === 0 || !Array.isArray(body.output)) return;
+  for (const item of body.output as Json[]) {
+    if (item.type !== 'message' || !Array.isArray(item.content)) continue;
+    const text = (item.content as Json[]).find((p) => p.type === 'output_text');
+    if (text) {
+      text.annotations = citations;
+      return;
+    }
+  }
 }

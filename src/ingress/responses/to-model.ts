@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { ApiError } from '../../core/errors.js';
 import { guessMediaType, sourceFromUrl } from '../../model/media.js';
+import { parsePlugins } from '../../plugins/registry.js';
 import type {
   ContentPart,
   FilePart,
@@ -408,6 +409,8 @@ export function responsesToModel(b: ResponsesRequest, headers: IncomingHttpHeade
   if (b.metadata) model.metadata = b.metadata;
   if (isObj(b.text) && typeof b.text.verbosity === 'string') model.extra.verbosity = b.text.verbosity;
   if (typeof b.service_tier === 'string') model.extra.service_tier = b.service_tier;
+  const plugins = parsePlugins({ plugins: (b as Json).plugins, transforms: (b as Json).transforms, modelIds: [b.model, ...(b.models ?? [])] });
+  if (plugins) model.plugins = plugins;
 
   const ctx: ResponsesContext = {
     echo: JSON.stringify(echoOf(b, store)),

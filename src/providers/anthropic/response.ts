@@ -1,4 +1,5 @@
 import type {
+  Annotation,
   Completion,
   ReasoningDetail,
   SseEvent,
@@ -106,9 +107,12 @@ export function parseAnthropicCompletion(body: unknown): Completion {
   let reasoning: string | null = null;
   const details: ReasoningDetail[] = [];
   const toolCalls: Completion['toolCalls'] = [];
+  const annotations: Annotation[] = [];
   for (const b of blocks) {
     if (b.type === 'text' && typeof b.text === 'string') {
+      const start = text?.length ?? 0;
       text = (text ?? '') + b.text;
+      if (Array.isArray(b.citations)) annotations.push(...webCitations(b.citations, start, text.length));
     } else if (b.type === 'thinking') {
       const t = typeof b.thinking === 'string' ? b.thinking : '';
       reasoning = (reasoning ?? '') + t;
@@ -133,8 +137,21 @@ export function parseAnthropicCompletion(body: unknown): Completion {
     finishReason: typeof json.stop_reason === 'string' ? json.stop_reason : null,
     usage: usage.seen ? usage.toUsage() : null,
     upstreamId: typeof json.id === 'string' ? json.id : undefined,
+    ...(annotations.length > 0 ? { annotations } : {}),
     native: json,
   };
+}
+
+/** Web search citations of a text block → url_citation annotations spanning that block's text. */
+function webCitations(citations: unknown[], start: number, end: number): Annotation[] {
+  const out: Annotation[] = [];
+  for (const c of citations) {
+    if (!isObj(c) || c.type !== 'web_search_result_location' || typeof c.url !== 'string') continue;
+    const a: Annotation = { type: 'url_citation', url: c.url, title: typeof c.title === 'string' ? c.title : '', startIndex: start, endIndex: end };
+    if (typeof c.cited_text === 'string') a.content = c.cited_text;
+    out.push(a);
+  }
+  return out;
 }
 
 interface BlockState {

@@ -5,6 +5,7 @@ import { sourceToUrl } from '../../model/media.js';
 import type { ContentPart, GenerationRequest, Message, ResponseFormat, Tool, ToolCallPart, ToolChoice } from '../../model/request.js';
 import { baseHeaders, probeHeaders, secretFor, customArgumentsAsJson, extractErrorMessage, hashUser, maxTokensFor, toolParameters } from '../shared.js';
 import type {
+  Annotation,
   Credential,
   Completion,
   ProbeRequest,
@@ -406,6 +407,33 @@ export function chatCompletionsBody(req: GenerationRequest, endpoint: Endpoint, 
   return body;
 }
 
+/**
+ * Web citations of an answer: OpenAI's `message.annotations` (its search models, also what
+ * OpenRouter returns), else Perplexity's `search_results` / `citations` (URLs the answer's `[n]`
+ * markers refer to; no position in the text, so 0–0).
+ */
+function urlCitations(message: Json, body: Json): Annotation[] {
+  const out: Annotation[] = [];
+  if (Array.isArray(message.annotations)) {
+    for (const a of message.annotations as Json[]) {
+      const c = a?.type === 'url_citation' ? ((a.url_citation ?? a) as Json) : null;
+      if (!c || typeof c.url !== 'string') continue;
+      const citation: Annotation = { type: 'url_citation', url: c.url, title: typeof c.title === 'string' ? c.title : '', startIndex: Number(c.start_index ?? 0), endIndex: Number(c.end_index ?? 0) };
+      if (typeof c.content === 'string') citation.content = c.content;
+      out.push(citation);
+    }
+    if (out.length > 0) return out;
+  }
+  if (Array.isArray(body.search_results)) {
+    for (const r of body.search_results as Json[]) {
+      if (typeof r?.url === 'string') out.push({ type: 'url_citation', url: r.url, title: typeof r.title === 'string' ? r.title : '', startIndex: 0, endIndex: 0 });
+    }
+  } else if (Array.isArray(body.citations)) {
+    for (const url of body.citations as unknown[]) if (typeof url === 'string') out.push({ type: 'url_citation', url, title: '', startIndex: 0, endIndex: 0 });
+  }
+  return out;
+}
+
 export class OpenAICompatibleAdapter implements ProviderAdapter {
   readonly protocol = 'openai';
 
@@ -462,6 +490,8 @@ export class OpenAICompatibleAdapter implements ProviderAdapter {
     if ('system_fingerprint' in json) completion.systemFingerprint = (json.system_fingerprint as string | null) ?? null;
     if (typeof json.service_tier === 'string') completion.serviceTier = json.service_tier;
     if (choice.logprobs != null) completion.logprobs = choice.logprobs;
+    const annotations = urlCitations(message, json);
+    if (annotations.length > 0) completion.annotations = annotations;
     return completion;
   }
 

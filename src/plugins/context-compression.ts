@@ -1,0 +1,112 @@
+import type { ContentPart, GenerationRequest, Message } from '../model/request.js';
+import { oneOf } from './options.js';
+
+/**
+ * `context-compression` (the legacy `transforms: ["middle-out"]`): a prompt longer than the
+ * endpoint's context is made to fit by removing messages from the middle of the conversation, and
+ * if that is not enough, by cutting text out of the middle of the longest remaining messages,
+ * instead of failing. https://openrouter.ai/docs/guides/features/message-transforms
+ *
+ * What is kept: the leading system messages and the last message. What goes first: the messages
+ * nearest the middle. An assistant message that called tools goes together with the tool results
+ * that answer it, so no upstream sees a result without its call.
+ *
+ * Tokens are estimated, not counted: 4 characters of the message's JSON per token, the estimate
+ * routing and admission use. No tokenizer is loaded (each model family has its own), so the
+ * estimate is deliberately on the high side for prose; a prompt the estimate misjudges still
+ * meets the provider's own context check.
+ */
+
+export function contextCompressionOptions(entry: Record<string, unknown>): void {
+  oneOf(entry.engine, ['middle-out'] as const, 'context-compression', 'engine');
+}
+
+const CHARS_PER_TOKEN = 4;
+/** What replaces the text cut out of a message. */
+const CUT_MARKER = '\n[…]\n';
+
+export const estimateMessageTokens = (m: Message) => Math.ceil(JSON.stringify(m.content).length / CHARS_PER_TOKEN) + 4;
+
+/** Upstreams that refuse more messages than this, whatever their length (Anthropic: 1,000). */
+export function messageLimitOf(protocol: string): number | null {
+  return protocol === 'anthropic' || protocol === 'vertex' ? 1000 : null;
+}
+
+export interface CompressionResult {
+  messages: Message[];
+  dropped: number;
+  truncated: number;
+}
+
+/**
+ * The conversation cut to `budgetTokens` (and to `maxMessages`), or null when it already fits.
+ * Never removes the leading system messages or the last message.
+ */
+export function compressMessages(messages: readonly Message[], budgetTokens: number, maxMessages: number | null): CompressionResult | null {
+  const sizes = messages.map(estimateMessageTokens);
+  let total = sizes.reduce((a, b) => a + b, 0);
+  if (total <= budgetTokens && (maxMessages === null || messages.length <= maxMessages)) return null;
+
+  let head = 0;
+  while (head < messages.length - 1 && messages[head]!.role === 'system') head++;
+  const tail = messages.length - 1;
+  // Units of the middle: a message, or an assistant tool-call message with the tool results after it.
+  const units: number[][] = [];
+  for (let i = head; i < tail; i++) {
+    const m = messages[i]!;
+    if (m.role === 'tool' && units.length > 0 && isToolUnit(messages, units[units.length - 1]!)) units[units.length - 1]!.push(i);
+    else units.push([i]);
+  }
+  const removed = new Set<number>();
+  let count = messages.length;
+  const over = () => total > budgetTokens || (maxMessages !== null && count > maxMessages);
+  while (over() && units.length > 0) {
+    // The unit nearest the middle of what is left: removal spreads outwards from the middle.
+    const unit = units.splice(Math.floor(units.length / 2), 1)[0]!;
+    for (const i of unit) {
+      removed.add(i);
+      total -= sizes[i]!;
+      count--;
+    }
+  }
+  const kept = messages.filter((_, i) => !removed.has(i)).map((m) => ({ ...m, content: [...m.content] }));
+  let truncated = 0;
+  if (total > budgetTokens) truncated = truncateLongest(kept, total - budgetTokens);
+  return { messages: kept, dropped: removed.size, truncated };
+}
+
+function isToolUnit(messages: readonly Message[], unit: number[]): boolean {
+  const first = messages[unit[0]!]!;
+  return first.role === 'assistant' && first.content.some((p) => p.type === 'tool-call');
+}
+
+/** Cuts `excessTokens` out of the middle of the longest text parts; returns how many parts were cut. */
+function truncateLongest(messages: Message[], excessTokens: number): number {
+  let excessChars = excessTokens * CHARS_PER_TOKEN;
+  const texts: { m: Message; i: number; length: number }[] = [];
+  for (const m of messages) {
+    m.content.forEach((p, i) => {
+      if (p.type === 'text') texts.push({ m, i, length: p.text.length });
+    });
+  }
+  texts.sort((a, b) => b.length - a.length);
+  let cut = 0;
+  for (const t of texts) {
+    if (excessChars <= 0) break;
+    const part = t.m.content[t.i] as Extract<ContentPart, { type: 'text' }>;
+    // Keep at least a little of each end so the model sees what the text was about.
+    const removable = Math.max(0, part.text.length - 2 * 64);
+    if (removable === 0) continue;
+    const take = Math.min(removable, excessChars + CUT_MARKER.length);
+    const keepStart = Math.floor((part.text.length - take) / 2);
+    t.m.content[t.i] = { ...part, text: part.text.slice(0, keepStart) + CUT_MARKER + part.text.slice(keepStart + take) };
+    excessChars -= take - CUT_MARKER.length;
+    cut++;
+  }
+  return cut;
+}
+
+/** Tokens the answer needs room for: the client's max_tokens, else an eighth of the context; at most half of it. */
+export function outputReserve(req: GenerationRequest, contextLength: number): number {
+  return Math.min(req.maxTokens ?? Math.floor(contextLength / 8), Math.floor(contextLength / 2));
+}

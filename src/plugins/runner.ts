@@ -1,0 +1,105 @@
+import type { Endpoint } from '../catalog/types.js';
+import type { GenerationRequest } from '../model/request.js';
+import type { Annotation, Completion } from '../model/response.js';
+import { compressesFor } from '../model/plugins.js';
+import { compressMessages, messageLimitOf, outputReserve } from './context-compression.js';
+import { FileParser } from './file-parser.js';
+import { moderate } from './moderation.js';
+import { healCompletion, healsResponses } from './response-healing.js';
+import { applyWebSearch, ExaClient, placeCitations, type WebRun } from './web.js';
+import { withMessages } from './rewrite.js';
+import type { PluginSettings } from './settings.js';
+
+/**
+ * Where OpenRouter's plugins meet the pipeline. Request-side plugins run per endpoint, before its
+ * adapter builds the upstream request (what a plugin does can depend on the endpoint: its context
+ * length, whether it reads PDFs or searches the web itself); answer-side plugins run on the
+ * complete answer. Everything here is wire-neutral: the model's request in, the model's request
+ * (or completion) out.
+ */
+
+/** One generation's plugin outcomes: notes for its record, extra cost, annotations for its answer. */
+export class PluginRun {
+  readonly notes: string[] = [];
+  /** USD on top of the tokens (web search results). */
+  costUsd = 0;
+  readonly annotations: Annotation[] = [];
+  /** The web plugin's search results, fetched once for all the endpoints tried. */
+  readonly web: WebRun = { results: null };
+
+  note(text: string): void {
+    if (!this.notes.includes(text)) this.notes.push(text);
+  }
+}
+
+/** What a request-side plugin may ask of the endpoint about to be tried. */
+export interface EndpointView {
+  endpoint: Endpoint;
+  /** Hosted tools the endpoint's protocol runs itself (`web_search`, …). */
+  hostedTools: ReadonlySet<string> | undefined;
+}
+
+export class Plugins {
+  readonly files: FileParser;
+  private readonly exa: ExaClient | null;
+
+  constructor(readonly settings: PluginSettings) {
+    this.files = new FileParser(settings);
+    this.exa = settings.exa ? new ExaClient(settings.exa.baseUrl, settings.exa.apiKey, settings.exa.pricePerResultUsd) : null;
+  }
+
+  /** The most the request's plugins may add to its cost (Exa results), for admission against budgets. */
+  worstCaseUsd(req: GenerationRequest): number {
+    const web = req.plugins?.web;
+    return web && this.exa && web.engine !== 'native' ? web.maxResults * this.exa.pricePerResultUsd : 0;
+  }
+
+  /** Plugins that may refuse the request before any routing: moderation. */
+  async beforeRouting(req: GenerationRequest): Promise<void> {
+    if (req.plugins?.moderation) await moderate(req, this.settings.moderation);
+  }
+
+  /**
+   * The request as this endpoint gets it. Returns `req` itself when no plugin changes anything
+   * (without plugins, only PDFs and windows of at most 8k context can change it).
+   */
+  async requestFor(req: GenerationRequest, target: EndpointView, run: PluginRun): Promise<GenerationRequest> {
+    let out = req;
+    // PDFs become text first: what compression measures is what the endpoint will read.
+    const parsing = await this.files.apply(out, target.endpoint);
+    if (parsing) {
+      out = parsing.request;
+      for (const { file, reused } of parsing.parsed) {
+        const name = file.name ?? file.hash.slice(0, 12);
+        run.note(reused === 'client annotation' ? `file-parser: ${name} not parsed again: its text came with the client's file annotation` : `file-parser: ${name} parsed with ${file.engine} (${file.pages} page(s)${reused ? ', from the cache' : ''})`);
+        if (!run.annotations.some((a) => a.type === 'file' && a.hash === file.hash)) {
+          run.annotations.push({ type: 'file', hash: file.hash, ...(file.name !== undefined ? { name: file.name } : {}), content: [{ type: 'text', text: file.text }] });
+        }
+      }
+      run.costUsd += parsing.costUsd;
+    }
+    // Search results are part of the prompt that compression has to fit.
+    if (out.plugins?.web) out = await applyWebSearch(out, out.plugins.web, target, this.exa, run.web, run);
+    out = compressFor(out, target.endpoint, run);
+    return out;
+  }
+
+  /** Answer-side plugins on a complete (non-streamed) answer, in place. */
+  afterCompletion(req: GenerationRequest, completion: Completion, run: PluginRun): void {
+    if (healsResponses(req)) {
+      const note = healCompletion(completion);
+      if (note) run.note(note);
+    }
+    if (run.annotations.length > 0) completion.annotations = [...(completion.annotations ?? []), ...placeCitations(run.annotations, completion.content)];
+  }
+}
+
+/** Middle-out compression for this endpoint, when it is on for it and the prompt does not fit. */
+function compressFor(req: GenerationRequest, ep: Endpoint, run: PluginRun): GenerationRequest {
+  const context = ep.contextLength;
+  if (context === null || !compressesFor(req.plugins, context)) return req;
+  const result = compressMessages(req.messages, context - outputReserve(req, context), messageLimitOf(ep.provider.protocol));
+  if (!result) return req;
+  run.note(`context-compression: for ${ep.key} (context ${context}) ${result.dropped} message(s) removed from the middle${result.truncated > 0 ? `, ${result.truncated} shortened` : ''}`);
+  return withMessages(req, result.messages);
+}

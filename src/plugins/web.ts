@@ -1,0 +1,165 @@
+import type { Endpoint } from '../catalog/types.js';
+import { ApiError } from '../core/errors.js';
+import type { WebPluginOptions } from '../model/plugins.js';
+import { textOf, type GenerationRequest, type Message } from '../model/request.js';
+import type { Annotation } from '../model/response.js';
+import { UntranslatableRequest } from '../providers/types.js';
+import { withMessages } from './rewrite.js';
+import { oneOf, optionalString, optionalStrings } from './options.js';
+
+/** OpenRouter's default number of search results per request. */
+const DEFAULT_MAX_RESULTS = 5;
+const MAX_RESULTS_LIMIT = 25;
+
+/** The `web` plugin's options (also what `:online` means, with every default). */
+export function webOptions(entry: Record<string, unknown>): WebPluginOptions {
+  const engine = oneOf(entry.engine, ['native', 'exa'] as const, 'web', 'engine');
+  const max = entry.max_results;
+  if (max !== undefined && max !== null && (!Number.isInteger(max) || (max as number) < 1 || (max as number) > MAX_RESULTS_LIMIT)) {
+    throw new ApiError(400, `plugin web: max_results must be an integer from 1 to ${MAX_RESULTS_LIMIT}`);
+  }
+  const out: WebPluginOptions = { maxResults: (max as number | undefined) ?? DEFAULT_MAX_RESULTS };
+  if (engine) out.engine = engine;
+  const prompt = optionalString(entry, 'web', 'search_prompt');
+  if (prompt !== undefined) out.searchPrompt = prompt;
+  const include = optionalStrings(entry, 'web', 'include_domains');
+  if (include) out.includeDomains = include;
+  const exclude = optionalStrings(entry, 'web', 'exclude_domains');
+  if (exclude) out.excludeDomains = exclude;
+  return out;
+}
+
+/** One search result as the web plugin uses it. */
+export interface SearchResult {
+  url: string;
+  title: string;
+  /** Excerpts of the page relevant to the query. */
+  content: string;
+}
+
+/** What the web plugin did for one request: its results (fetched once, reused on fallbacks). */
+export interface WebRun {
+  results: SearchResult[] | null;
+}
+
+/** The text a search is made with: the last user message's text. */
+export function searchQuery(req: GenerationRequest): string {
+  for (let i = req.messages.length - 1; i >= 0; i--) {
+    const m = req.messages[i]!;
+    if (m.role !== 'user') continue;
+    const text = textOf(m.content, '\n').trim();
+    if (text !== '') return text.slice(0, 2000);
+  }
+  return '';
+}
+
+/**
+ * The request with search results for this endpoint: the provider's own search (a hosted
+ * `web_search` tool, for protocols that run it: Anthropic, Gemini) or Exa's results injected as a
+ * system message before the last user message, as OpenRouter does. Throws UntranslatableRequest
+ * when this endpoint cannot have the engine asked for (another endpoint may), ApiError when the
+ * server lacks what the request needs.
+ * https://openrouter.ai/docs/guides/features/plugins/web-search
+ */
+export async function applyWebSearch(
+  req: GenerationRequest,
+  opts: WebPluginOptions,
+  target: { endpoint: Endpoint; hostedTools: ReadonlySet<string> | undefined },
+  exa: ExaClient | null,
+  run: WebRun,
+  notes: { note(text: string): void; costUsd: number; annotations: Annotation[] },
+): Promise<GenerationRequest> {
+  const ep = target.endpoint;
+  const native = target.hostedTools?.has('web_search') === true;
+  const engine = opts.engine ?? (native ? 'native' : 'exa');
+  if (engine === 'native') {
+    if (!native) throw new UntranslatableRequest(`plugin web: ${ep.provider.name} has no web search of its own (engine "native"); use engine "exa"`);
+    notes.note(`web: native search of ${ep.provider.name}`);
+    if (req.tools.some((t) => t.type === 'hosted' && t.name === 'web_search')) return req;
+    const config: Record<string, unknown> = {};
+    // Anthropic takes an allow-list or a block-list, not both: the allow-list is the narrower promise.
+    if (opts.includeDomains) config.allowed_domains = opts.includeDomains;
+    else if (opts.excludeDomains) config.blocked_domains = opts.excludeDomains;
+    return withMessages(req, req.messages, { tools: [...req.tools, { type: 'hosted', name: 'web_search', config }] });
+  }
+  if (!exa) {
+    const why = opts.engine === 'exa' ? 'engine "exa" needs EXA_API_KEY on this server' : `${ep.provider.name} has no web search of its own and EXA_API_KEY is not set on this server`;
+    if (opts.engine === 'exa') throw new ApiError(400, `plugin web: ${why}`);
+    throw new UntranslatableRequest(`plugin web: no search engine for this endpoint: ${why}`);
+  }
+  if (run.results === null) {
+    run.results = await exa.search(searchQuery(req), opts);
+    notes.costUsd += run.results.length * exa.pricePerResultUsd;
+    notes.note(`web: ${run.results.length} Exa result(s), $${(run.results.length * exa.pricePerResultUsd).toFixed(4)}`);
+    for (const r of run.results) notes.annotations.push({ type: 'url_citation', url: r.url, title: r.title, content: r.content, startIndex: -1, endIndex: -1 });
+  }
+  if (run.results.length === 0) return req;
+  const injected: Message = { role: 'system', content: [{ type: 'text', text: searchMessage(run.results, opts.searchPrompt) }] };
+  let lastUser = -1;
+  req.messages.forEach((m, i) => {
+    if (m.role === 'user') lastUser = i;
+  });
+  const messages = [...req.messages];
+  messages.splice(lastUser < 0 ? messages.length : lastUser, 0, injected);
+  return withMessages(req, messages);
+}
+
+/** OpenRouter's default introduction of the results (its documented search prompt), then the results. */
+function searchMessage(results: SearchResult[], prompt: string | undefined): string {
+  const today = new Date().toISOString().slice(0, 10);
+  const intro =
+    prompt ??
+    `A web search was conducted on ${today}. Incorporate the following web search results into your response.\n\n` +
+      'IMPORTANT: Cite them using markdown links named using the domain of the source.\nExample: [nytimes.com](https://nytimes.com/some-page).';
+  const listed = results.map((r, i) => `[${i + 1}] ${r.title}\n${r.url}\n${r.content}`).join('\n\n');
+  return `${intro}\n\n${listed}`;
+}
+
+/**
+ * Exa's search API (https://docs.exa.ai/reference/search): `auto` search, the page excerpts Exa
+ * finds most relevant (highlights), domain filters as given.
+ */
+export class ExaClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly apiKey: string,
+    readonly pricePerResultUsd: number,
+  ) {}
+
+  async search(query: string, opts: WebPluginOptions): Promise<SearchResult[]> {
+    if (query === '') return [];
+    const body: Record<string, unknown> = { query, type: 'auto', numResults: opts.maxResults, contents: { highlights: { numSentences: 5, highlightsPerUrl: 3 } } };
+    if (opts.includeDomains) body.includeDomains = opts.includeDomains;
+    if (opts.excludeDomains) body.excludeDomains = opts.excludeDomains;
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}/search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': this.apiKey },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (err) {
+      throw new ApiError(502, `plugin web: Exa could not be reached: ${(err as Error).message}`, { provider_name: 'Exa' });
+    }
+    const json = (await res.json().catch(() => null)) as { results?: unknown } | null;
+    if (!res.ok || !json || !Array.isArray(json.results)) throw new ApiError(502, `plugin web: Exa answered ${res.status}`, { provider_name: 'Exa' });
+    const out: SearchResult[] = [];
+    for (const r of json.results as Record<string, unknown>[]) {
+      if (typeof r?.url !== 'string') continue;
+      const highlights = Array.isArray(r.highlights) ? (r.highlights as unknown[]).filter((h): h is string => typeof h === 'string') : [];
+      const content = highlights.length > 0 ? highlights.join(' [...] ') : typeof r.text === 'string' ? r.text : typeof r.summary === 'string' ? r.summary : '';
+      out.push({ url: r.url, title: typeof r.title === 'string' ? r.title : r.url, content });
+    }
+    return out.slice(0, opts.maxResults);
+  }
+}
+
+/** Where each cited page appears in the answer: the first mention of its URL, or 0–0 when the answer does not name it. */
+export function placeCitations(annotations: Annotation[], content: string | null): Annotation[] {
+  return annotations.map((a) => {
+    if (a.type !== 'url_citation' || a.startIndex >= 0) return a;
+    const at = content ? content.indexOf(a.url) : -1;
+    return { ...a, startIndex: Math.max(at, 0), endIndex: at >= 0 ? at + a.url.length : 0 };
+  });
+}
