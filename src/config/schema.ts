@@ -255,6 +255,12 @@ export const ENVIRONMENT_ONLY_SETTINGS: { env?: string; flag?: string; descripti
   { env: 'SWITCHYARD_CONFIG', flag: '--config', description: 'The configuration file (default: ./switchyard.yaml when present)' },
   { env: 'SWITCHYARD_ADMIN_KEY', description: 'A management key given by the environment: works beside database keys, turns auth on, held only as its SHA-256' },
   { flag: '--demo', description: 'Serve the bundled demo recordings (the default with no provider key and no configuration file)' },
+  { env: 'SWITCHYARD_SQLITE_DRIVER', description: 'Force the embedded database driver: `node` (node:sqlite, the default where Node has it) or `better-sqlite3`' },
+  {
+    env: 'AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE, AWS_BEARER_TOKEN_BEDROCK, AMAZON_BEDROCK_API_KEY',
+    description: 'Amazon Bedrock: SigV4 credentials (several comma-separated: a pool), a profile of the shared credentials file, or Bedrock API keys',
+  },
+  { env: 'AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_AUTHORITY_HOST', description: 'Azure OpenAI through a Microsoft Entra ID app (client credentials grant) when it has no key' },
   {
     env: 'OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_TRACES_EXPORTER, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG, OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT',
     description: 'OpenTelemetry trace export, off unless an endpoint is set (see Traces)',
