@@ -38,6 +38,8 @@ export class Generation {
   droppedTools: string[] = [];
   /** The recording a replayed answer comes from (replay, demo), named in X-Switchyard-Recording. */
   recording: string | null = null;
+  /** What the record should say about how the answer was made (beyond the fields below). */
+  notes: string[] = [];
   /** Set when the served endpoint got a lower max_tokens than asked. */
   clampedTo: number | null = null;
   /** The observer's state for this request (pipeline/observer.ts: spans, the open attempt); opaque here. */

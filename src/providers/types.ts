@@ -1,5 +1,6 @@
 import type { Endpoint } from '../catalog/types.js';
 import type { ProviderRuntime } from '../config/load.js';
+import type { EmbeddingRequest, EmbeddingResult } from '../model/embeddings.js';
 import type { GenerationRequest } from '../model/request.js';
 import type { Completion, UpstreamChunk, UpstreamFailure } from '../model/response.js';
 import type { UpstreamRequest } from '../upstream/types.js';
@@ -37,6 +38,24 @@ export interface DecoderOptions {
 /** Why a request cannot go to an endpoint of this protocol as it is: the client gets a 400 with this message. */
 export class UntranslatableRequest extends Error {}
 
+/** A 2xx answer that cannot be used (wrong shape, too few vectors): the attempt failed, the next endpoint is tried. */
+export class UnusableAnswer extends Error {}
+
+/**
+ * Embeddings, for a protocol whose upstreams serve them. The upstream's errors go through the
+ * adapter's own `parseError`. A protocol without this capability is never routed an embeddings
+ * request (routing skips its endpoints).
+ */
+export interface EmbeddingsCapability {
+  /**
+   * Throws UntranslatableRequest for input this protocol cannot take (e.g. token ids). `user`:
+   * the client's end-user id, for protocols that take one (hashed, as for chat).
+   */
+  buildRequest(req: EmbeddingRequest, endpoint: Endpoint, provider: ProviderRuntime, credential: Credential | undefined, user: string | undefined): UpstreamRequest;
+  /** One vector per input, in input order; throws UnusableAnswer when the body has none. */
+  parseResponse(body: unknown, req: EmbeddingRequest): EmbeddingResult;
+}
+
 export interface ProviderAdapter {
   readonly protocol: string;
   /**
@@ -53,4 +72,6 @@ export interface ProviderAdapter {
   parseCompletion(body: unknown): Completion;
   /** Extract the human message of an upstream error body. */
   parseError(status: number, body: string): UpstreamFailure;
+  /** Present when the protocol's upstreams serve embeddings. */
+  readonly embeddings?: EmbeddingsCapability;
 }
