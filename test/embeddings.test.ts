@@ -141,6 +141,13 @@ describe('POST /api/v1/embeddings (OpenAI-compatible upstreams, recorded traffic
     assert.equal(gen.data.routing[0].outcome, 'served');
   });
 
+  it('answers at /v1/embeddings too', async () => {
+    replayBoth();
+    const res = await fetch(`${gw.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, input: 'The quick brown fox' }) });
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as any).data.length, 1);
+  });
+
   it('passes dimensions on and returns the shortened vector', async () => {
     replayBoth();
     const res = await post(gw, { model: MODEL, input: ['The quick brown fox'], dimensions: 256 });
