@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OpenRouter } from '@openrouter/sdk';
 import OpenAI from 'openai';
 import { loadCassette, type Interaction } from './support/cassettes.js';
 import { replyFromUpstreamRecording, startMockUpstream, type MockReply, type MockUpstream, type ReceivedRequest } from './support/mock-upstream.js';
@@ -170,6 +171,34 @@ describe('POST /api/v1/embeddings (OpenAI-compatible upstreams, recorded traffic
     assert.deepEqual(decoded, asFloat32(recordedBody(0).data[0].embedding));
   });
 
+  it('sends token ids to an OpenAI-compatible host as lists of ids', async () => {
+    replayBoth();
+    synthetic.enqueue({ json: { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.5, -0.25] }], model: RECORDED_MODEL, usage: { prompt_tokens: 3, total_tokens: 3 } } });
+    const res = await post(gw, { model: MODEL, input: [791, 4062, 14198], provider: { only: ['synthetic'] } });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.deepEqual(synthetic.requests.at(-1)!.json.input, [[791, 4062, 14198]]);
+    assert.deepEqual(body.data[0].embedding, [0.5, -0.25]);
+    assert.equal(body.usage.prompt_tokens, 3);
+  });
+
+  it('fails over when a host answers fewer vectors than inputs', async () => {
+    replayBoth();
+    synthetic.enqueue({ json: { object: 'list', data: [], model: RECORDED_MODEL } });
+    const res = await post(gw, { model: MODEL, input: 'The quick brown fox', provider: { order: ['synthetic', 'deepinfra'] } });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(body.provider, 'DeepInfra');
+    const gen = (await (await fetch(`${gw.baseUrl}/generation?id=${body.id}`)).json()) as any;
+    assert.deepEqual(
+      gen.data.routing.slice(0, 2).map((r: any) => [r.endpoint, r.outcome, r.status]),
+      [
+        ['synthetic', 'failed', 200],
+        ['deepinfra', 'served', 200],
+      ],
+    );
+  });
+
   for (const failure of [
     { status: 429, json: { error: { message: 'Rate limit reached' } } },
     { status: 500, json: { error: { message: 'internal error' } } },
@@ -217,6 +246,19 @@ describe('POST /api/v1/embeddings (OpenAI-compatible upstreams, recorded traffic
     const floats = await client.embeddings.create({ model: MODEL, input: ['The quick brown fox', 'Pack my box with five dozen liquor jugs', 'How vexingly quick daft zebras jump'], encoding_format: 'float' });
     assert.equal(floats.data.length, 3);
     assert.deepEqual(floats.data[2]!.embedding, recordedBody(1).data[2].embedding);
+  });
+
+  it("serves @openrouter/sdk's embeddings.generate and embeddings.listModels (the SDK validates both answers)", async () => {
+    replayBoth();
+    const sdk = new OpenRouter({ serverURL: gw.baseUrl, apiKey: 'unused', retryConfig: { strategy: 'none' }, timeoutMs: 10_000 });
+    const res = await sdk.embeddings.generate({ requestBody: { model: MODEL, input: 'The quick brown fox', provider: { only: ['synthetic'] } } });
+    assert.ok(typeof res !== 'string');
+    assert.equal(res.model, MODEL);
+    assert.deepEqual(res.data[0]!.embedding, recordedBody(0).data[0].embedding);
+    assert.equal(res.usage?.promptTokens, 4);
+    assert.equal(res.usage?.cost, 4 * PROMPT_PRICE);
+    const page = await sdk.embeddings.listModels();
+    assert.ok(page.result.data.some((m) => m.id === MODEL && m.architecture.outputModalities.includes('embeddings')));
   });
 
   it('counts embeddings in the metrics under api="embeddings"', async () => {
