@@ -97,6 +97,15 @@ describe('Embeddings on Google AI Studio (Gemini) and Vertex AI', () => {
     assert.equal(body.usage.prompt_tokens, Math.ceil(input.join('').length / 4));
   });
 
+  it('Gemini: more texts than one batch takes is a clear 400', async () => {
+    const before = gemini.requests.length;
+    const res = await post(gw, { model: MODEL, input: Array.from({ length: 101 }, (_v, i) => `text ${i}`), provider: { only: ['google-ai-studio'] } });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 400);
+    assert.match(body.error.message, /Gemini embeds at most 100 texts per request; this request has 101/);
+    assert.equal(gemini.requests.length, before);
+  });
+
   it('Gemini: token ids cannot be sent, a clear 400', async () => {
     const res = await post(gw, { model: MODEL, input: [[1, 2, 3]], provider: { only: ['google-ai-studio'] } });
     const body = (await res.json()) as any;

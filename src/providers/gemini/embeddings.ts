@@ -2,7 +2,7 @@ import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
 import { inputCount, type EmbeddingRequest, type EmbeddingResult } from '../../model/embeddings.js';
 import { baseHeaders, embeddingTexts, promptOnlyUsage, secretFor } from '../shared.js';
-import { UnusableAnswer, type Credential, type EmbeddingsCapability, type UpstreamRequest } from '../types.js';
+import { UnusableAnswer, UntranslatableRequest, type Credential, type EmbeddingsCapability, type UpstreamRequest } from '../types.js';
 
 /**
  * Gemini embeddings on the Generative Language API (https://ai.google.dev/api/embeddings): one text
@@ -26,6 +26,9 @@ const TASK_TYPES: Readonly<Record<string, string>> = {
 export function googleTaskType(inputType: string | undefined): string | undefined {
   return inputType === undefined ? undefined : (TASK_TYPES[inputType.toLowerCase()] ?? inputType.toUpperCase());
 }
+
+/** batchEmbedContents refuses more ("at most 100 requests can be in one batch"). */
+export const GEMINI_MAX_BATCH = 100;
 
 function modelName(upstreamModel: string): string {
   return upstreamModel.startsWith('models/') ? upstreamModel : `models/${upstreamModel}`;
@@ -54,6 +57,8 @@ function valuesOf(embedding: unknown, position: number): number[] {
 export const geminiEmbeddings: EmbeddingsCapability = {
   buildRequest(req: EmbeddingRequest, endpoint: Endpoint, provider: ProviderRuntime, credential: Credential | undefined): UpstreamRequest {
     const texts = embeddingTexts(req, 'Gemini');
+    // One attempt is one upstream call: a larger batch goes to another provider, or is refused.
+    if (texts.length > GEMINI_MAX_BATCH) throw new UntranslatableRequest(`Gemini embeds at most ${GEMINI_MAX_BATCH} texts per request; this request has ${texts.length}`);
     const model = modelName(endpoint.upstreamModel);
     const headers = baseHeaders(provider, false);
     const secret = secretFor(provider, credential);
