@@ -320,3 +320,35 @@ describe('POST /api/v1/embeddings (OpenAI-compatible upstreams, recorded traffic
     });
   });
 });
+
+describe('POST /api/v1/embeddings on Azure OpenAI (deployments API)', () => {
+  let azure: MockUpstream;
+  let gw: Gateway;
+  before(async () => {
+    azure = await startMockUpstream();
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-embeddings-azure-'));
+    writeFileSync(join(dir, 'switchyard.yaml'), 'providers:\n  azure:\n    api_version: 2024-10-21\n    deployments:\n      embed-small: openai/text-embedding-3-small\n');
+    gw = await startGateway({ providers: {}, configFile: join(dir, 'switchyard.yaml'), env: { AZURE_API_KEY: 'azure-key-1', AZURE_BASE_URL: azure.url } });
+  });
+  after(async () => {
+    await gw.close();
+    await azure.close();
+  });
+
+  it('calls /openai/deployments/{deployment}/embeddings?api-version with api-key and no model field', async () => {
+    // What Azure checks: its key header (no bearer), the deployment route and api-version.
+    azure.onRequest((r): MockReply => {
+      if (r.headers['api-key'] !== 'azure-key-1' || r.headers.authorization !== undefined) return { status: 401, json: { error: { code: '401', message: 'Access denied due to invalid subscription key.' } } };
+      if (r.path !== '/openai/deployments/embed-small/embeddings?api-version=2024-10-21') return { status: 404, json: { error: { code: '404', message: `Resource not found: ${r.path}` } } };
+      return replyFromUpstreamRecording(recordings[0]!.response);
+    });
+    const res = await post(gw, { model: 'openai/text-embedding-3-small', input: 'The quick brown fox', provider: { only: ['azure'] } });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(body.provider, 'Azure');
+    assert.equal(body.model, 'openai/text-embedding-3-small');
+    assert.deepEqual(azure.requests.at(-1)!.json, { input: ['The quick brown fox'] });
+    assert.deepEqual(body.data[0].embedding, recordedBody(0).data[0].embedding);
+    assert.equal(body.usage.cost, 4 * 0.00000002);
+  });
+});

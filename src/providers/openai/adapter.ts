@@ -3,7 +3,7 @@ import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
 import { sourceToUrl } from '../../model/media.js';
 import type { ContentPart, GenerationRequest, Message, ResponseFormat, Tool, ToolCallPart, ToolChoice } from '../../model/request.js';
-import { openAIEmbeddings } from './embeddings.js';
+import { OPENAI_EMBEDDINGS_ROUTE, openAIEmbeddings } from './embeddings.js';
 import { baseHeaders, secretFor, customArgumentsAsJson, extractErrorMessage, hashUser, maxTokensFor, toolParameters } from '../shared.js';
 import type {
   Credential,
@@ -408,7 +408,7 @@ export function chatCompletionsBody(req: GenerationRequest, endpoint: Endpoint, 
 
 export class OpenAICompatibleAdapter implements ProviderAdapter {
   readonly protocol = 'openai';
-  readonly embeddings = openAIEmbeddings((provider) => `${provider.baseUrl}/embeddings`);
+  readonly embeddings = openAIEmbeddings(OPENAI_EMBEDDINGS_ROUTE);
 
   buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean, credential?: Credential): UpstreamRequest {
     const isOpenAI = provider.entry.slug === 'openai';

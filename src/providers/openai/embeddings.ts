@@ -11,9 +11,13 @@ import { UnusableAnswer, type Credential, type EmbeddingsCapability, type Upstre
 
 type Json = Record<string, unknown>;
 
-/** The request body: the input as the client gave it (texts or token ids); vectors always asked for as numbers. */
-export function embeddingsRequestBody(req: EmbeddingRequest, model: string, endpoint: Endpoint, user: string | undefined): Json {
-  const body: Json = { input: req.input.kind === 'text' ? req.input.texts : req.input.tokens, model };
+/**
+ * The request body: the input as the client gave it (texts or token ids); vectors always asked for
+ * as numbers. `model` null leaves the field out (the URL names the model, as Azure's deployments do).
+ */
+export function embeddingsRequestBody(req: EmbeddingRequest, model: string | null, endpoint: Endpoint, user: string | undefined): Json {
+  const body: Json = { input: req.input.kind === 'text' ? req.input.texts : req.input.tokens };
+  if (model !== null) body.model = model;
   if (req.dimensions !== undefined) body.dimensions = req.dimensions;
   // Only hosts known to take it: OpenAI's own API refuses unknown fields.
   if (req.inputType !== undefined && endpoint.supportedParameters.has('input_type')) body.input_type = req.inputType;
@@ -54,13 +58,31 @@ export function parseEmbeddingsResponse(body: unknown, count: number): Embedding
   return result;
 }
 
-export function openAIEmbeddings(url: (provider: ProviderRuntime, endpoint: Endpoint) => string): EmbeddingsCapability {
+/** Where one host takes embeddings, and how it is told the key and the model. */
+export interface EmbeddingsRoute {
+  url(provider: ProviderRuntime, endpoint: Endpoint): string;
+  /** The `model` field (null: left out). */
+  model(provider: ProviderRuntime, endpoint: Endpoint): string | null;
+  authorize(headers: Record<string, string>, secret: string): void;
+}
+
+/** OpenAI's own route: `{base}/embeddings`, a bearer key, `model` = the upstream id. */
+export const OPENAI_EMBEDDINGS_ROUTE: EmbeddingsRoute = {
+  url: (provider) => `${provider.baseUrl}/embeddings`,
+  model: (_provider, endpoint) => endpoint.upstreamModel,
+  authorize: (headers, secret) => {
+    headers.authorization = `Bearer ${secret}`;
+  },
+};
+
+export function openAIEmbeddings(route: EmbeddingsRoute): EmbeddingsCapability {
   return {
     buildRequest(req: EmbeddingRequest, endpoint: Endpoint, provider: ProviderRuntime, credential: Credential | undefined, user: string | undefined): UpstreamRequest {
       const headers = baseHeaders(provider, false);
       const secret = secretFor(provider, credential);
-      if (secret) headers.authorization = `Bearer ${secret}`;
-      return { url: url(provider, endpoint), headers, body: JSON.stringify(embeddingsRequestBody(req, endpoint.upstreamModel, endpoint, user)) };
+      if (secret) route.authorize(headers, secret);
+      const body = embeddingsRequestBody(req, route.model(provider, endpoint), endpoint, user);
+      return { url: route.url(provider, endpoint), headers, body: JSON.stringify(body) };
     },
     parseResponse: (body, req) => parseEmbeddingsResponse(body, inputCount(req.input)),
   };
