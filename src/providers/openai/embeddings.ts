@@ -15,7 +15,7 @@ type Json = Record<string, unknown>;
  * The request body: the input as the client gave it (texts or token ids); vectors always asked for
  * as numbers. `model` null leaves the field out (the URL names the model, as Azure's deployments do).
  */
-export function embeddingsRequestBody(req: EmbeddingRequest, model: string | null, endpoint: Endpoint, user: string | undefined): Json {
+function embeddingsRequestBody(req: EmbeddingRequest, model: string | null, endpoint: Endpoint, user: string | undefined): Json {
   const body: Json = { input: req.input.kind === 'text' ? req.input.texts : req.input.tokens };
   if (model !== null) body.model = model;
   if (req.dimensions !== undefined) body.dimensions = req.dimensions;
@@ -36,7 +36,7 @@ function vectorFromBase64(text: string): number[] {
 const isNumberArray = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number');
 
 /** `{data: [{index, embedding}], usage: {prompt_tokens}}` → one vector per input, in input order. */
-export function parseEmbeddingsResponse(body: unknown, count: number): EmbeddingResult {
+function parseEmbeddingsResponse(body: unknown, count: number): EmbeddingResult {
   const json = (body ?? {}) as Json;
   const data = json.data;
   if (!Array.isArray(data)) throw new UnusableAnswer('upstream embeddings answer has no data array');
