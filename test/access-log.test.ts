@@ -225,7 +225,7 @@ describe('GET /api/v1/generations', () => {
       assert.deepEqual(ids((await list(`?key=${b.row.hash}`, a.key)).data), []);
       assert.equal((await fetch(`${gw.baseUrl}/generations`)).status, 401);
 
-      for (const bad of ['?limit=0', '?limit=501', '?status=weird', '?cursor=nonsense', '?api=embeddings', '?from=yesterday']) {
+      for (const bad of ['?limit=0', '?limit=501', '?status=weird', '?cursor=nonsense', '?api=rerank', '?from=yesterday']) {
         const r = await list(bad);
         assert.equal(r.status, 400, bad);
         assert.ok(r.error?.message, bad);

@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createVerify, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { loadCassette } from './support/cassettes.js';
 import { replyFromUpstreamRecording, startMockUpstream, type MockReply, type MockUpstream, type ReceivedRequest } from './support/mock-upstream.js';
 import { postChat, readSse, startGateway, type Gateway } from './support/gateway.js';
 import { GoogleTokenSource, TOKEN_MARGIN_MS } from '../src/upstream/google-auth.js';
+import { tokenEndpoint as googleTokenEndpoint } from './support/google-token.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const PEM = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -21,24 +22,7 @@ const EMAIL = 'router@switchyard-test.iam.gserviceaccount.com';
 const recorded = (path: string) => replyFromUpstreamRecording(loadCassette(`upstream/TestGoogleVertexObjectGeneration/${path}.yaml`)[0].response);
 const only = { provider: { only: ['google-vertex'] } };
 
-/** A token endpoint that checks the JWT-bearer grant as Google does, and counts the tokens it issues. */
-function tokenEndpoint(mock: MockUpstream): { issued: string[] } {
-  const state = { issued: [] as string[] };
-  mock.onRequest((r: ReceivedRequest): MockReply => {
-    const form = new URLSearchParams(r.body);
-    if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return { status: 400, json: { error: 'unsupported_grant_type' } };
-    const [h, c, sig] = (form.get('assertion') ?? '').split('.');
-    const ok = createVerify('RSA-SHA256').update(`${h}.${c}`).verify(publicKey, Buffer.from(sig ?? '', 'base64url'));
-    const claims = JSON.parse(Buffer.from(c ?? '', 'base64url').toString());
-    if (!ok || claims.iss !== EMAIL || claims.aud !== `${mock.url}/token` || claims.scope !== 'https://www.googleapis.com/auth/cloud-platform') {
-      return { status: 400, json: { error: 'invalid_grant' } };
-    }
-    const token = `ya29.test-${state.issued.length + 1}`;
-    state.issued.push(token);
-    return { json: { access_token: token, expires_in: 3599, token_type: 'Bearer' } };
-  });
-  return state;
-}
+const tokenEndpoint = (mock: MockUpstream) => googleTokenEndpoint(mock, { email: EMAIL, publicKey });
 
 describe('Google Vertex AI', () => {
   let google: MockUpstream;

@@ -50,7 +50,7 @@ export function toOpenRouterGeneration(r: GenerationRecord): Record<string, unkn
     origin: r.httpReferer ?? '',
     is_byok: false,
     external_user: r.externalUser,
-    api_type: r.api === 'messages' ? 'messages' : r.api === 'responses' ? 'responses' : 'completions',
+    api_type: r.api === 'messages' || r.api === 'responses' || r.api === 'embeddings' ? r.api : 'completions',
     preset_id: null,
     router: null,
     provider_responses: r.attempts.filter((a) => a.outcome === undefined || a.outcome === 'served' || a.outcome === 'failed').map((a) => ({

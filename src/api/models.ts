@@ -53,14 +53,23 @@ function modelJson(app: App, m: ModelEntry): Record<string, unknown> {
   return json;
 }
 
-export function modelsResponse(app: App, url: URL): { data: Record<string, unknown>[]; total_count: number; links: { next: string | null } } {
-  const wanted = (url.searchParams.get('output_modalities') ?? 'text').split(',').map((s) => s.trim());
+type ModelList = { data: Record<string, unknown>[]; total_count: number; links: { next: string | null } };
+
+export function modelsResponse(app: App, url: URL, defaultModalities = 'text'): ModelList {
+  const wanted = (url.searchParams.get('output_modalities') ?? defaultModalities).split(',').map((s) => s.trim());
   const params = url.searchParams.get('supported_parameters')?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
   const data = [...app.settings.catalog.models.values()]
     .filter((m) => wanted.includes('all') || (m.output_modalities ?? ['text']).some((o) => wanted.includes(o)))
     .map((m) => modelJson(app, m))
     .filter((m) => params.every((p) => (m.supported_parameters as string[]).includes(p)));
   return { data, total_count: data.length, links: { next: null } };
+}
+
+/** `GET /api/v1/embeddings/models`: the models list, embedding models only. */
+export function embeddingModelsResponse(app: App, url: URL): ModelList {
+  const only = new URL(url);
+  only.searchParams.delete('output_modalities');
+  return modelsResponse(app, only, 'embeddings');
 }
 
 export function modelResponse(app: App, id: string): { data: Record<string, unknown> } {

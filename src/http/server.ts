@@ -7,12 +7,13 @@ import { messagesCodec } from '../ingress/messages/codec.js';
 import { parseCountTokensRequest } from '../ingress/messages/count-tokens.js';
 import { countInputTokens } from '../pipeline/count-tokens.js';
 import { responsesCodec } from '../ingress/responses/codec.js';
-import type { IngressCodec } from '../pipeline/ingress.js';
-import { runGeneration, sendIngressError, type GenerationHooks } from '../pipeline/run.js';
+import { embeddingsCodec } from '../ingress/embeddings/codec.js';
+import type { FrontDoor, IngressCodec } from '../pipeline/ingress.js';
+import { runEmbeddings, runGeneration, sendIngressError, type GenerationHooks } from '../pipeline/run.js';
 import type { Caller } from '../auth/keys.js';
 import type { GenerationRequest } from '../model/request.js';
 import { generationResponse } from '../api/generation.js';
-import { endpointsHealthResponse, endpointsResponse, modelResponse, modelsResponse, providersResponse } from '../api/models.js';
+import { embeddingModelsResponse, endpointsHealthResponse, endpointsResponse, modelResponse, modelsResponse, providersResponse } from '../api/models.js';
 import * as keysApi from '../keys/api.js';
 import { usageAnalytics } from '../accounting/analytics.js';
 import { listGenerations } from '../observability/generations-api.js';
@@ -179,21 +180,28 @@ interface DoorHooks {
 }
 
 /** The front door answering a response, for errors raised outside its handler's own catch. */
-const doorOf = new WeakMap<ServerResponse, IngressCodec>();
+const doorOf = new WeakMap<ServerResponse, FrontDoor>();
+
+/** How a front door's parsed request runs through the pipeline. */
+type Runner<C extends FrontDoor> = (app: App, codec: C, id: string, model: GenerationRequest, body: unknown, req: IncomingMessage, res: ServerResponse, caller: Caller, hooks: GenerationHooks) => Promise<void>;
 
 function generationRoute(codecOf: (app: App) => IngressCodec, door: DoorHooks = {}): Handler {
+  return doorRoute(codecOf, door, runGeneration);
+}
+
+function doorRoute<C extends FrontDoor>(codecOf: (app: App) => C, door: DoorHooks, run: Runner<C>): Handler {
   return (app, req, res) => {
     const codec = codecOf(app);
     doorOf.set(res, codec);
     const id = generationId();
-    return serveGeneration(app, codec, door, id, req, res).catch((err: unknown) => {
+    return serveGeneration(app, codec, door, run, id, req, res).catch((err: unknown) => {
       if (!(err instanceof ApiError)) throw err;
       sendIngressError(res, codec, err, id);
     });
   };
 }
 
-async function serveGeneration(app: App, codec: IngressCodec, door: DoorHooks, id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serveGeneration<C extends FrontDoor>(app: App, codec: C, door: DoorHooks, run: Runner<C>, id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let caller: Caller | null = null;
   let body: unknown;
   let model: GenerationRequest;
@@ -211,12 +219,12 @@ async function serveGeneration(app: App, codec: IngressCodec, door: DoorHooks, i
   const beforeEnd = door.beforeEnd;
   if (beforeEnd) hooks.beforeEnd = () => beforeEnd(app, model, caller!);
   // Returned, not awaited: this frame ends instead of waiting as long as the stream is open.
-  return runGeneration(app, codec, id, model, body, req, res, caller, hooks);
+  return run(app, codec, id, model, body, req, res, caller, hooks);
 }
 
 /** One codec per app and front door (a codec holds settings such as the wire era). */
-function perApp(make: (app: App) => IngressCodec): (app: App) => IngressCodec {
-  const made = new WeakMap<App, IngressCodec>();
+function perApp<C extends FrontDoor>(make: (app: App) => C): (app: App) => C {
+  const made = new WeakMap<App, C>();
   return (app) => {
     let codec = made.get(app);
     if (!codec) made.set(app, (codec = make(app)));
@@ -252,6 +260,12 @@ const getResponse = storedResponse((app, id, owner, url) => app.responses.getBod
 const deleteResponse = storedResponse((app, id, owner) => app.responses.deleteBody(id, owner));
 const responseInputItems = storedResponse((app, id, owner, url) => app.responses.inputItemsBody(id, owner, url.searchParams.get('order') === 'asc' ? 'asc' : 'desc'));
 const messages = generationRoute(messagesCodecOf);
+const embeddingsDoor = embeddingsCodec();
+const embeddings = doorRoute(
+  () => embeddingsDoor,
+  {},
+  (app, codec, id, model, body, req, res, caller) => runEmbeddings(app, codec, id, model, body, req, res, caller),
+);
 
 /**
  * `POST /messages/count_tokens`, in the Messages wire (errors too): the count of the Anthropic
@@ -277,6 +291,7 @@ const generation: Handler = async (app, req, res, url) => {
 };
 
 const models: Handler = (app, _req, res, url) => sendJson(res, 200, modelsResponse(app, url));
+const embeddingModels: Handler = (app, _req, res, url) => sendJson(res, 200, embeddingModelsResponse(app, url));
 const providers: Handler = (app, _req, res) => sendJson(res, 200, providersResponse(app));
 const endpointsHealth: Handler = (app, _req, res, url) => sendJson(res, 200, endpointsHealthResponse(app, url));
 
@@ -333,6 +348,8 @@ const ROUTES = new Map<string, Handler>([
   ['POST /messages', messages],
   ['POST /messages/count_tokens', messagesCountTokens],
   ['POST /responses', responses],
+  ['POST /embeddings', embeddings],
+  ['GET /embeddings/models', embeddingModels],
   ['GET /responses/:id', getResponse],
   ['DELETE /responses/:id', deleteResponse],
   ['GET /responses/:id/input_items', responseInputItems],

@@ -6,9 +6,10 @@
  */
 
 import type { PluginRequest } from './plugins.js';
+import type { EmbeddingRequest } from './embeddings.js';
 
 /** Which front door a request came through (named in the generation record and in metrics). */
-export type IngressApi = 'chat_completions' | 'messages' | 'responses';
+export type IngressApi = 'chat_completions' | 'messages' | 'responses' | 'embeddings';
 
 /** A prompt-cache breakpoint on a part, a message or a tool (`ttl` as the client gave it, e.g. "1h"). */
 export interface CacheMarker {
@@ -236,6 +237,11 @@ export interface GenerationRequest {
   native?: NativeRequest;
   /** OpenRouter's plugins the client asked for (src/plugins/ applies them); absent: none. */
   plugins?: PluginRequest;
+  /**
+   * Set for an embeddings request (then `messages` and `tools` are empty and `stream` is false):
+   * adapters build their embeddings call from it, and only embedding models are routed to.
+   */
+  embedding?: EmbeddingRequest;
   /** Size of the conversation in characters, for token estimates (admission, context fit). */
   promptChars: number;
   /** Routing-relevant request parameters the client used (for `require_parameters`). */

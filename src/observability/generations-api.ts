@@ -15,13 +15,13 @@ import { decodeRouting } from '../storage/routing-codec.js';
  * - `provider`: a provider slug (the one that served, or was last tried);
  * - `status`: comma-separated, any of an HTTP status (`429`), a class (`4xx`), `ok` (below 400 and
  *   not cancelled), `error` (400 or more), `cancelled`;
- * - `api`: `chat_completions`, `messages`, `responses`;
+ * - `api`: `chat_completions`, `messages`, `responses`, `embeddings`;
  * - `from`, `to`: ISO 8601 dates or times, or epoch milliseconds (`from` inclusive, `to` exclusive);
  * - `limit`: 1 to 500 (default 50); `cursor`: the previous page's `next_cursor`.
  */
 const MAX_LIMIT = 500;
 const DEFAULT_LIMIT = 50;
-const APIS = ['chat_completions', 'messages', 'responses'];
+const APIS = ['chat_completions', 'messages', 'responses', 'embeddings'];
 
 const COLUMNS =
   'id, created_at, api, model, requested_model, provider_name, provider_slug, streamed, cancelled, status, finish_reason, ' +

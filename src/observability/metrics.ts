@@ -15,8 +15,8 @@ import { healthKey } from '../routing/select.js';
  * the catalog does not know is `other`, a request no provider served has provider `none`.
  */
 
-/** `api` label: the front door (embeddings has none yet). */
-export type ApiLabel = IngressApi | 'embeddings';
+/** `api` label: the front door. */
+export type ApiLabel = IngressApi;
 
 export const OTHER_MODEL = 'other';
 export const NO_PROVIDER = 'none';

@@ -31,7 +31,8 @@ import { OutputCapture, type Watch } from './watch.js';
 
 const require = createRequire(import.meta.url);
 
-const OPERATION = 'chat';
+/** GenAI semantic conventions' operation name of a front door. */
+const operationOf = (api: IngressApi) => (api === 'embeddings' ? 'embeddings' : 'chat');
 const TRACER = 'switchyard';
 
 type ApiModule = typeof Api;
@@ -107,12 +108,13 @@ export class Tracing {
     const { ROOT_CONTEXT, SpanKind, defaultTextMapGetter } = this.api;
     const parent = req.headers.traceparent ? this.propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter) : ROOT_CONTEXT;
     const path = req.url ? req.url.split('?')[0] : undefined;
+    const operation = operationOf(api);
     return this.tracer.startSpan(
-      model ? `${OPERATION} ${model}` : OPERATION,
+      model ? `${operation} ${model}` : operation,
       {
         kind: SpanKind.SERVER,
         startTime: start,
-        attributes: { 'gen_ai.operation.name': OPERATION, 'switchyard.api': api, 'http.request.method': req.method ?? 'POST', ...(path ? { 'url.path': path } : {}) },
+        attributes: { 'gen_ai.operation.name': operation, 'switchyard.api': api, 'http.request.method': req.method ?? 'POST', ...(path ? { 'url.path': path } : {}) },
       },
       parent,
     );
@@ -125,12 +127,13 @@ export class Tracing {
     const { SpanKind, defaultTextMapSetter } = this.api;
     const ctx = this.api.trace.setSpan(this.api.ROOT_CONTEXT, parent);
     const retry = watch.lastEndpoint === ep;
-    const span = this.tracer.startSpan(`${OPERATION} ${ep.upstreamModel}`, { kind: SpanKind.CLIENT }, ctx);
+    const operation = operationOf(gen.req.api);
+    const span = this.tracer.startSpan(`${operation} ${ep.upstreamModel}`, { kind: SpanKind.CLIENT }, ctx);
     watch.attemptSpan = span;
     if (span.isRecording()) {
       const server = this.server(baseUrl);
       span.setAttributes({
-        'gen_ai.operation.name': OPERATION,
+        'gen_ai.operation.name': operation,
         'gen_ai.request.model': ep.upstreamModel,
         'gen_ai.provider.name': ep.provider.slug,
         'http.request.method': 'POST',

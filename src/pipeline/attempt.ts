@@ -34,8 +34,10 @@ export function admissionRequest(gen: Generation, plan: RoutePlan, pluginUsd = 0
   const requested = gen.req.maxTokens ?? null;
   let worst = 0;
   let maxOut = 0;
+  // An embeddings request produces no tokens.
+  const producesTokens = gen.req.embedding === undefined;
   for (const { endpoint: ep } of plan.candidates) {
-    let out = requested ?? ep.maxCompletionTokens ?? ep.contextLength ?? 0;
+    let out = producesTokens ? (requested ?? ep.maxCompletionTokens ?? ep.contextLength ?? 0) : 0;
     if (requested !== null && gen.req.maxTokensPolicy === 'clamp' && ep.maxCompletionTokens !== null) out = Math.min(out, ep.maxCompletionTokens);
     maxOut = Math.max(maxOut, out);
     const cost = computeCost({ ...ZERO_USAGE, promptTokens, completionTokens: out }, ep.price).total;
@@ -90,7 +92,9 @@ export async function startAttempt(app: App, gen: Generation, ep: Endpoint, sign
     let upstreamRequest;
     try {
       gen.droppedTools = unservedHostedTools(req, adapter);
-      upstreamRequest = adapter.buildRequest(req, ep, provider, req.stream, credential);
+      const embedding = req.embedding;
+      // Routing sends embeddings only to protocols that serve them (routing/select.ts).
+      upstreamRequest = embedding ? adapter.embeddings!.buildRequest(embedding, ep, provider, credential, req.user) : adapter.buildRequest(req, ep, provider, req.stream, credential);
     } catch (err) {
       if (!(err instanceof UntranslatableRequest)) throw err;
       gen.attempts.push({ provider: ep.provider.name, endpoint: ep.key, model: ep.model.id, status: null, latencyMs: 0, outcome: 'skipped', reason: err.message });

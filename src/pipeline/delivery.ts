@@ -4,6 +4,7 @@ import type { Endpoint } from '../catalog/types.js';
 import type { CancelSignal } from '../core/cancel.js';
 import type { ApiError } from '../core/errors.js';
 import { wireOf } from '../providers/registry.js';
+import { UnusableAnswer } from '../providers/types.js';
 import type { Candidate } from '../routing/select.js';
 import { JsonKeepAlive } from '../streaming/json-keepalive.js';
 import { networkFailure } from '../upstream/transport.js';
@@ -47,20 +48,33 @@ function errorInBody(parsed: unknown): { status: number; message: string } | nul
   return { status, message: JSON.stringify(e) };
 }
 
-/** Non-streamed delivery: one body, with whitespace keep-alive where the wire allows it. */
-export class JsonDelivery implements Delivery {
+/** What a one-body answer needs of its front door: the keep-alive rule and the error envelope. */
+export type OneBodyDoor = Pick<IngressCodec, 'jsonKeepAlive' | 'errorBody'>;
+
+/**
+ * Non-streamed delivery: the upstream's one JSON body read and checked here (a body that is only
+ * an error, or that does not parse, fails the attempt), turned into the client's body by the
+ * subclass (`answer`), with whitespace keep-alive where the door allows it.
+ */
+export abstract class OneBodyDelivery implements Delivery {
   private readonly keepAlive: JsonKeepAlive;
 
   constructor(
-    private readonly app: App,
-    private readonly gen: Generation,
-    private readonly codec: IngressCodec,
+    protected readonly app: App,
+    protected readonly gen: Generation,
+    private readonly door: OneBodyDoor,
     res: ServerResponse,
     private readonly signal: CancelSignal,
     private readonly beforeEnd?: () => Promise<unknown>,
   ) {
-    this.keepAlive = new JsonKeepAlive(res, codec.jsonKeepAlive ? app.settings.keepaliveMs : 0);
+    this.keepAlive = new JsonKeepAlive(res, door.jsonKeepAlive ? app.settings.keepaliveMs : 0);
   }
+
+  /**
+   * The client's body for an upstream's parsed answer; the generation is served by `candidate`
+   * from here on (usage, cost, ids set). Throws UnusableAnswer when the answer cannot be used.
+   */
+  protected abstract answer(attempt: AcceptedAttempt, candidate: Candidate, parsed: unknown): string;
 
   async serve(attempt: AcceptedAttempt, candidate: Candidate, failures: AttemptFailure[]): Promise<boolean> {
     const { app, gen, signal } = this;
@@ -85,6 +99,50 @@ export class JsonDelivery implements Delivery {
       failures.push({ failure, endpoint: ep });
       return false;
     }
+    let json: string;
+    try {
+      json = this.answer(attempt, candidate, parsed);
+    } catch (err) {
+      if (!(err instanceof UnusableAnswer)) throw err;
+      const failure = { status: 502, raw: err.message };
+      noteFailure(app, gen, ep, failure, attempt.started, 200);
+      failures.push({ failure, endpoint: ep });
+      return false;
+    }
+    if (this.beforeEnd) await this.beforeEnd().catch((err: unknown) => app.log.error({ gen: gen.id, err: (err as Error).message }, 'saving the answer before its end failed'));
+    this.keepAlive.finish(200, json);
+    recordSuccess(app, gen, ep, attempt.started);
+    return true;
+  }
+
+  noAnswer(err: ApiError | null): void {
+    if (!err) return;
+    if (!this.keepAlive.committed) throw err;
+    // Whitespace already went out with status 200: the error travels in the body.
+    this.keepAlive.finish(200, JSON.stringify(this.door.errorBody({ status: err.status, message: err.message, metadata: err.metadata }).body));
+  }
+
+  stop(): void {
+    this.keepAlive.stop();
+  }
+}
+
+/** A non-streamed completion in the door's wire. */
+export class JsonDelivery extends OneBodyDelivery {
+  constructor(
+    app: App,
+    gen: Generation,
+    private readonly codec: IngressCodec,
+    res: ServerResponse,
+    signal: CancelSignal,
+    beforeEnd?: () => Promise<unknown>,
+  ) {
+    super(app, gen, codec, res, signal, beforeEnd);
+  }
+
+  protected answer(attempt: AcceptedAttempt, candidate: Candidate, parsed: unknown): string {
+    const { app, gen } = this;
+    const ep = candidate.endpoint;
     const completion = attempt.adapter.parseCompletion(parsed);
     app.plugins.afterCompletion(gen.req, completion, gen.pluginRun);
     app.observer.completion(gen, completion);
@@ -99,21 +157,6 @@ export class JsonDelivery implements Delivery {
     const who = identityFor(gen, ep, candidate.requestedId, wireOf(attempt.adapter.protocol, ep));
     const { body, finishReason } = this.codec.completionBody(who, completion, gen.usage!, gen.cost);
     gen.finishReason = finishReason;
-    const json = JSON.stringify(body);
-    if (this.beforeEnd) await this.beforeEnd().catch((err: unknown) => app.log.error({ gen: gen.id, err: (err as Error).message }, 'saving the answer before its end failed'));
-    this.keepAlive.finish(200, json);
-    recordSuccess(app, gen, ep, attempt.started);
-    return true;
-  }
-
-  noAnswer(err: ApiError | null): void {
-    if (!err) return;
-    if (!this.keepAlive.committed) throw err;
-    // Whitespace already went out with status 200: the error travels in the body.
-    this.keepAlive.finish(200, JSON.stringify(this.codec.errorBody({ status: err.status, message: err.message, metadata: err.metadata }).body));
-  }
-
-  stop(): void {
-    this.keepAlive.stop();
+    return JSON.stringify(body);
   }
 }

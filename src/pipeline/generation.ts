@@ -39,6 +39,8 @@ export class Generation {
   droppedTools: string[] = [];
   /** The recording a replayed answer comes from (replay, demo), named in X-Switchyard-Recording. */
   recording: string | null = null;
+  /** What the record should say about how the answer was made (beyond the fields below). */
+  notes: string[] = [];
   /** Set when the served endpoint got a lower max_tokens than asked. */
   clampedTo: number | null = null;
   /** What the request's plugins did: record notes, extra cost, annotations for the answer. */

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { EmbeddingResult } from '../model/embeddings.js';
 import type { IngressApi, GenerationRequest } from '../model/request.js';
 import type { Completion, TokenUsage, UpstreamChunk } from '../model/response.js';
 
@@ -66,12 +67,17 @@ export interface StreamEncoder {
   fail(error: ClientError): string;
 }
 
-export interface IngressCodec {
+/** What every front door gives the pipeline: its name, its parser and its error envelope. */
+export interface FrontDoor {
   readonly api: IngressApi;
   /** The wire's body → the model; throws ApiError(400, …) for bad input. */
   parse(body: unknown, headers: IncomingHttpHeaders, ctx: { maxModels: number }): GenerationRequest;
   /** The error body and status for a failure before anything was committed. */
   errorBody(err: ClientError): { status: number; body: unknown };
+}
+
+/** A front door whose answers are generated text: streamed or one body. */
+export interface IngressCodec extends FrontDoor {
   /** SSE comment or event written while the upstream is quiet. */
   readonly keepAlive: string;
   /**
@@ -84,4 +90,10 @@ export interface IngressCodec {
   streamEncoder(who: ResponseIdentity): StreamEncoder;
   /** The complete non-streamed body, and the finish reason it reports (for the record). */
   completionBody(who: ResponseIdentity, completion: Completion, usage: TokenUsage, cost: CostFigures): { body: unknown; finishReason: string | null };
+}
+
+/** A front door whose answers are embedding vectors (one body, never streamed). */
+export interface EmbeddingsCodec extends FrontDoor {
+  /** The client's body for the vectors, with the usage and cost they were settled at. */
+  embeddingsBody(who: ResponseIdentity, result: EmbeddingResult, usage: TokenUsage, cost: CostFigures): unknown;
 }

@@ -9,7 +9,8 @@ import type { Admission } from '../accounting/gate.js';
 import { admissionRequest, recordNoAnswer, startAttempt, worthTrying } from './attempt.js';
 import { JsonDelivery, type Delivery } from './delivery.js';
 import { Generation, type AttemptFailure } from './generation.js';
-import type { IngressCodec } from './ingress.js';
+import { EmbeddingsDelivery } from './embeddings.js';
+import type { EmbeddingsCodec, FrontDoor, IngressCodec } from './ingress.js';
 import { header, routeHeader, toRecord } from './record.js';
 import { StreamDelivery } from './stream.js';
 
@@ -19,7 +20,7 @@ import { StreamDelivery } from './stream.js';
  * answers; the Delivery decides how an accepted attempt reaches the client), settle its cost and
  * record it. The ingress has already parsed the client's body into `model`.
  */
-export async function runGeneration(
+export function runGeneration(
   app: App,
   codec: IngressCodec,
   id: string,
@@ -29,6 +30,26 @@ export async function runGeneration(
   res: ServerResponse,
   caller: Caller,
   hooks: GenerationHooks = {},
+): Promise<void> {
+  return run(app, id, model, clientBody, req, res, caller, (gen, gone) =>
+    model.stream ? new StreamDelivery(app, gen, codec, res, gone, hooks.beforeEnd) : new JsonDelivery(app, gen, codec, res, gone, hooks.beforeEnd),
+  );
+}
+
+/** An embeddings request: the same path, answered with vectors (one body, never streamed). */
+export function runEmbeddings(app: App, codec: EmbeddingsCodec, id: string, model: GenerationRequest, clientBody: unknown, req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<void> {
+  return run(app, id, model, clientBody, req, res, caller, (gen, gone) => new EmbeddingsDelivery(app, gen, codec, res, gone));
+}
+
+async function run(
+  app: App,
+  id: string,
+  model: GenerationRequest,
+  clientBody: unknown,
+  req: IncomingMessage,
+  res: ServerResponse,
+  caller: Caller,
+  deliveryFor: (gen: Generation, gone: CancelSignal) => Delivery,
 ): Promise<void> {
   let plan: RoutePlan;
   try {
@@ -54,7 +75,7 @@ export async function runGeneration(
     throw err;
   }
   app.observer.requestStarted(gen, req);
-  const delivery = model.stream ? new StreamDelivery(app, gen, codec, res, gone, hooks.beforeEnd) : new JsonDelivery(app, gen, codec, res, gone, hooks.beforeEnd);
+  const delivery = deliveryFor(gen, gone);
   const run = attemptLoop(app, gen, delivery, gone);
   // Chained rather than awaited in a try/finally: a suspended frame of this function, held for
   // as long as a stream is open, costs more memory than the closure (bench/README.md).
@@ -105,7 +126,7 @@ async function attemptLoop(app: App, gen: Generation, delivery: Delivery, signal
 }
 
 /** An ApiError in the ingress's own error envelope (before anything was committed). */
-export function sendIngressError(res: ServerResponse, codec: IngressCodec, err: ApiError, generationId?: string): void {
+export function sendIngressError(res: ServerResponse, codec: FrontDoor, err: ApiError, generationId?: string): void {
   if (res.headersSent) {
     if (!res.writableEnded) res.end();
     return;

@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Endpoint } from '../catalog/types.js';
 import type { ProviderRuntime } from '../config/load.js';
+import type { EmbeddingRequest } from '../model/embeddings.js';
 import type { FunctionTool, GenerationRequest, JsonSchema } from '../model/request.js';
+import type { TokenUsage } from '../model/response.js';
+import { UntranslatableRequest } from './types.js';
 import type { Credential } from '../upstream/key-pool.js';
 import type { SseEvent } from './types.js';
 
@@ -124,4 +127,15 @@ export function extractErrorMessage(body: string): string {
 export function sseEventText(event: SseEvent): string {
   const head = event.event !== undefined && event.event !== '' ? `event: ${event.event}\n` : '';
   return `${head}data: ${event.data.split('\n').join('\ndata: ')}\n\n`;
+}
+
+/** Usage of an embeddings call: prompt tokens only. */
+export function promptOnlyUsage(promptTokens: number): TokenUsage {
+  return { promptTokens, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, audioPromptTokens: 0 };
+}
+
+/** The texts of an embeddings request, for protocols that take no token ids. */
+export function embeddingTexts(req: EmbeddingRequest, protocol: string): string[] {
+  if (req.input.kind !== 'text') throw new UntranslatableRequest(`${protocol} embeddings take text, not token ids`);
+  return req.input.texts;
 }

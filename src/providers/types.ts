@@ -1,5 +1,6 @@
 import type { Endpoint } from '../catalog/types.js';
 import type { ProviderRuntime } from '../config/load.js';
+import type { EmbeddingRequest, EmbeddingResult } from '../model/embeddings.js';
 import type { GenerationRequest } from '../model/request.js';
 import type { Completion, UpstreamChunk, UpstreamFailure } from '../model/response.js';
 import type { UpstreamRequest } from '../upstream/types.js';
@@ -61,6 +62,24 @@ export interface ProbeRequest {
   headers: Record<string, string>;
 }
 
+/** A 2xx answer that cannot be used (wrong shape, too few vectors): the attempt failed, the next endpoint is tried. */
+export class UnusableAnswer extends Error {}
+
+/**
+ * Embeddings, for a protocol whose upstreams serve them. The upstream's errors go through the
+ * adapter's own `parseError`. A protocol without this capability is never routed an embeddings
+ * request (routing skips its endpoints).
+ */
+export interface EmbeddingsCapability {
+  /**
+   * Throws UntranslatableRequest for input this protocol cannot take (e.g. token ids). `user`:
+   * the client's end-user id, for protocols that take one (hashed, as for chat).
+   */
+  buildRequest(req: EmbeddingRequest, endpoint: Endpoint, provider: ProviderRuntime, credential: Credential | undefined, user: string | undefined): UpstreamRequest;
+  /** One vector per input, in input order; throws UnusableAnswer when the body has none. */
+  parseResponse(body: unknown, req: EmbeddingRequest): EmbeddingResult;
+}
+
 export interface ProviderAdapter {
   readonly protocol: string;
   /**
@@ -98,6 +117,8 @@ export interface ProviderAdapter {
   parseError(status: number, body: string, headers?: Record<string, string | string[] | undefined>): UpstreamFailure;
   /** Present when the protocol can count a prompt's input tokens without generating (free upstream call). */
   readonly tokenCounter?: TokenCounter;
+  /** Present when the protocol's upstreams serve embeddings. */
+  readonly embeddings?: EmbeddingsCapability;
 }
 
 /** An upstream's own prompt-token count (Anthropic's `/messages/count_tokens`). */

@@ -3,6 +3,7 @@ import type { Catalog } from '../catalog/load.js';
 import type { Endpoint, ModelEntry } from '../catalog/types.js';
 import type { ProviderRuntime } from '../config/load.js';
 import { envStem } from '../config/load.js';
+import { longestInputChars } from '../model/embeddings.js';
 import type { GenerationRequest } from '../model/request.js';
 import { compressesFor } from '../model/plugins.js';
 import { adapterFor } from '../providers/registry.js';
@@ -122,6 +123,12 @@ function eligible(ctx: RouteContext, model: ModelEntry, req: GenerationRequest, 
 
   // Only the filters that apply to this request are built (each is an object and two closures).
   const filters: Filter[] = [];
+  if (req.embedding) {
+    filters.push({
+      keep: (ep) => (adapterFor(ep.provider.protocol)?.embeddings ? null : `${ep.provider.protocol} upstreams serve no embeddings in Switchyard`),
+      empty: () => new ApiError(404, `No endpoints found for ${model.id} that serve embeddings.`),
+    });
+  }
   if (prefs.only !== null) {
     filters.push({
       keep: (ep) => (prefs.only!.some((n) => matchesProvider(ep, n)) ? null : 'not in provider.only'),
@@ -322,12 +329,32 @@ function order(ctx: RouteContext, items: Candidate[], prefs: RoutingPrefs, sort:
   return ranked.concat(failing);
 }
 
+/** What must fit one endpoint's context: the conversation, or an embeddings request's longest input (each is embedded alone). */
+function contextChars(req: GenerationRequest): number {
+  return req.embedding ? longestInputChars(req.embedding.input) : req.promptChars;
+}
+
+export function isEmbeddingModel(model: ModelEntry): boolean {
+  return model.output_modalities?.includes('embeddings') === true;
+}
+
+/** Embedding models answer only embeddings requests, and embeddings requests go only to them. */
+function checkModelKind(model: ModelEntry, id: string, req: GenerationRequest): void {
+  const embeds = isEmbeddingModel(model);
+  if (req.embedding && !embeds) {
+    throw new ApiError(400, `${id} is not an embedding model: POST /embeddings serves models whose output_modalities include "embeddings" (GET /embeddings/models lists them)`, { error_type: 'invalid_request' });
+  }
+  if (!req.embedding && embeds) {
+    throw new ApiError(400, `${id} is an embedding model: send it to POST /embeddings, not a chat or text endpoint`, { error_type: 'invalid_request' });
+  }
+}
+
 /**
  * The attempt plan for a request: every model (`model`, then `models`) filtered and ordered.
  * Invalid model ids fail up front (400); a model whose filters leave nothing is skipped when a
  * later model can serve, otherwise its error is the answer.
  */
-export function planRoute(ctx: RouteContext, req: GenerationRequest, promptChars = req.promptChars): RoutePlan {
+export function planRoute(ctx: RouteContext, req: GenerationRequest, promptChars = contextChars(req)): RoutePlan {
   const prefs = routingPrefs(req);
   const ids = [...new Set([req.model, ...req.models].filter((m): m is string => typeof m === 'string'))];
   const models: { model: ModelEntry; requestedId: string; sort: SortBy | null }[] = [];
@@ -336,6 +363,7 @@ export function planRoute(ctx: RouteContext, req: GenerationRequest, promptChars
     // Catalog ids, aliases (Anthropic's own ids) and loose spellings (dots or dashes) all resolve.
     const model = ctx.catalog.resolve(base);
     if (!model) throw new ApiError(400, `${id} is not a valid model ID`, { error_type: 'invalid_request' });
+    checkModelKind(model, id, req);
     models.push({ model, requestedId: base, sort: prefs.sort ?? sort ?? null });
   }
 

@@ -38,7 +38,7 @@ export interface GenerationRecord {
   httpReferer: string | null;
   serviceTier: string | null;
   sessionId: string | null;
-  /** The front door: chat_completions, messages or responses (null: rows from before it was recorded). */
+  /** The front door: chat_completions, messages, responses or embeddings (null: rows from before it was recorded). */
   api?: string | null;
   /** What the pipeline changed about the request: hosted tools left out, max_tokens clamped. */
   notes?: string[];

@@ -11,6 +11,7 @@ import { KeyCreateSchema, KeyPatchSchema } from '../keys/schema.js';
 export const SCHEMAS = {
   validateChatRequest: ChatRequestSchema,
   validateMessagesRequest: (await import('../ingress/messages/schema.js')).MessagesRequestSchema,
+  validateEmbeddingsRequest: (await import('../ingress/embeddings/schema.js')).EmbeddingsRequestSchema,
   validateConfig: ConfigSchema,
   validateCatalogProvider: CatalogProviderSchema,
   validateCatalogModel: CatalogModelSchema,

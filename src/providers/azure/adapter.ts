@@ -2,6 +2,7 @@ import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
 import type { GenerationRequest } from '../../model/request.js';
 import { chatCompletionsBody, OpenAICompatibleAdapter } from '../openai/adapter.js';
+import { openAIEmbeddings } from '../openai/embeddings.js';
 import { baseHeaders, extractErrorMessage, probeHeaders, secretFor } from '../shared.js';
 import type { Completion, Credential, ProbeRequest, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
 
@@ -30,12 +31,20 @@ export function azureAuthHeader(secret: string, credential: Credential | undefin
   return credential?.scheme === 'bearer' ? ['authorization', `Bearer ${secret}`] : ['api-key', secret];
 }
 
+/** Where one request of this deployment goes (`operation`: `chat/completions` or `embeddings`). */
+export function azureUrl(baseUrl: string, deployment: string, apiVersion: string | undefined, operation: string): string {
+  if (apiVersion === undefined) return `${baseUrl}/${operation}`;
+  if (baseUrl.endsWith(V1_SUFFIX)) return `${baseUrl}/${operation}?api-version=${encodeURIComponent(apiVersion)}`;
+  return `${baseUrl}/openai/deployments/${encodeURIComponent(deployment)}/${operation}?api-version=${encodeURIComponent(apiVersion)}`;
+}
+
 /** Where one chat request of this deployment goes. */
 export function azureChatUrl(baseUrl: string, deployment: string, apiVersion: string | undefined): string {
-  if (apiVersion === undefined) return `${baseUrl}/chat/completions`;
-  if (baseUrl.endsWith(V1_SUFFIX)) return `${baseUrl}/chat/completions?api-version=${encodeURIComponent(apiVersion)}`;
-  return `${baseUrl}/openai/deployments/${encodeURIComponent(deployment)}/chat/completions?api-version=${encodeURIComponent(apiVersion)}`;
+  return azureUrl(baseUrl, deployment, apiVersion, 'chat/completions');
 }
+
+/** The deployments API names the deployment in the URL; the v1 API in `model`. */
+const usesDeploymentRoute = (provider: ProviderRuntime) => provider.apiVersion !== undefined && !provider.baseUrl.endsWith(V1_SUFFIX);
 
 /** The categories Azure's content filter flagged, e.g. `hate (medium), jailbreak`. */
 function flaggedCategories(results: unknown): string[] {
@@ -76,10 +85,18 @@ export class AzureOpenAIAdapter implements ProviderAdapter {
   readonly protocol = 'azure';
   /** Azure answers in OpenAI's wire: its decoder and completion parser serve as they are. */
   private readonly openai = new OpenAICompatibleAdapter();
+  /** OpenAI's embeddings wire on Azure's routes, with its key header. */
+  readonly embeddings = openAIEmbeddings({
+    url: (provider, endpoint) => azureUrl(provider.baseUrl, endpoint.upstreamModel, provider.apiVersion, 'embeddings'),
+    model: (provider, endpoint) => (usesDeploymentRoute(provider) ? null : endpoint.upstreamModel),
+    authorize: (headers, secret) => {
+      headers['api-key'] = secret;
+    },
+  });
 
   buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean, credential?: Credential): UpstreamRequest {
     const apiVersion = provider.apiVersion;
-    const deployments = apiVersion !== undefined && !provider.baseUrl.endsWith(V1_SUFFIX);
+    const deployments = usesDeploymentRoute(provider);
     const body = chatCompletionsBody(req, endpoint, stream, {
       openai: true,
       // Reasoning models (o-series, gpt-5) take only max_completion_tokens; older deployments only max_tokens.

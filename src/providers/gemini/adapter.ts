@@ -3,6 +3,7 @@ import type { ProviderRuntime } from '../../config/load.js';
 import type { GenerationRequest } from '../../model/request.js';
 import { baseHeaders, probeHeaders, secretFor } from '../shared.js';
 import type { Completion, Credential, ProbeRequest, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
+import { geminiEmbeddings } from './embeddings.js';
 import { toGenerateContentRequest } from './request.js';
 import { GeminiStreamDecoder, parseCompletion, statusOf } from './response.js';
 
@@ -42,6 +43,7 @@ export class GeminiAdapter implements ProviderAdapter {
   readonly protocol = 'gemini';
   /** Web search is Google Search grounding (request.ts `toTools`). */
   readonly hostedTools: ReadonlySet<string> = new Set(['web_search']);
+  readonly embeddings = geminiEmbeddings;
 
   buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean, credential?: Credential): UpstreamRequest {
     const body = toGenerateContentRequest(req, endpoint);

@@ -3,6 +3,7 @@ import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
 import { sourceToUrl } from '../../model/media.js';
 import type { ContentPart, GenerationRequest, Message, ResponseFormat, Tool, ToolCallPart, ToolChoice } from '../../model/request.js';
+import { OPENAI_EMBEDDINGS_ROUTE, openAIEmbeddings } from './embeddings.js';
 import { baseHeaders, probeHeaders, secretFor, customArgumentsAsJson, extractErrorMessage, hashUser, maxTokensFor, toolParameters } from '../shared.js';
 import type {
   Annotation,
@@ -436,6 +437,7 @@ function urlCitations(message: Json, body: Json): Annotation[] {
 
 export class OpenAICompatibleAdapter implements ProviderAdapter {
   readonly protocol = 'openai';
+  readonly embeddings = openAIEmbeddings(OPENAI_EMBEDDINGS_ROUTE);
 
   buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean, credential?: Credential): UpstreamRequest {
     const isOpenAI = provider.entry.slug === 'openai';

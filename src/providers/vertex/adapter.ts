@@ -6,6 +6,8 @@ import { buildMessagesBody } from '../anthropic/request.js';
 import { GeminiAdapter } from '../gemini/adapter.js';
 import { toGenerateContentRequest } from '../gemini/request.js';
 import { baseHeaders, probeHeaders, secretFor } from '../shared.js';
+import { vertexEmbeddings } from './embeddings.js';
+import { vertexBaseUrl, vertexModelUrl, vertexPublisher } from './routes.js';
 import type { Completion, Credential, ProbeRequest, ProviderAdapter, SseEvent, StreamDecoder, UpstreamChunk, UpstreamFailure, UpstreamRequest } from '../types.js';
 
 /**
@@ -21,23 +23,6 @@ import type { Completion, Credential, ProbeRequest, ProviderAdapter, SseEvent, S
 export const VERTEX_ANTHROPIC_VERSION = 'vertex-2023-10-16';
 
 type Json = Record<string, unknown>;
-
-/** Claude models live under the anthropic publisher; everything else under google. */
-export function vertexPublisher(upstreamModel: string): 'anthropic' | 'google' {
-  return upstreamModel.startsWith('claude') ? 'anthropic' : 'google';
-}
-
-/** `https://{location}-aiplatform.googleapis.com`, or the global endpoint's host. */
-export function vertexBaseUrl(location: string): string {
-  return location === 'global' ? 'https://aiplatform.googleapis.com' : `https://${location}-aiplatform.googleapis.com`;
-}
-
-/** The model's resource URL, without the method. */
-export function vertexModelUrl(provider: ProviderRuntime, upstreamModel: string): string {
-  const location = provider.location ?? 'global';
-  const base = provider.baseUrlOverridden ? provider.baseUrl : vertexBaseUrl(location);
-  return `${base}/v1/projects/${encodeURIComponent(provider.project ?? '')}/locations/${location}/publishers/${vertexPublisher(upstreamModel)}/models/${upstreamModel}`;
-}
 
 /** Reads the first event to see which family answers, then hands every event to that family's decoder. */
 class VertexStreamDecoder implements StreamDecoder {
@@ -61,6 +46,7 @@ function isAnthropicBody(json: unknown): boolean {
 
 export class VertexAdapter implements ProviderAdapter {
   readonly protocol = 'vertex';
+  readonly embeddings = vertexEmbeddings;
   private readonly gemini = new GeminiAdapter();
   private readonly anthropic = new AnthropicAdapter();
 
