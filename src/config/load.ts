@@ -450,7 +450,7 @@ function buildSettings(opts: LoadOptions, expansions: Expansion[]): Settings {
           ? parseWorkers(file.server.workers, `${configFile}: server.workers`)
           : 1;
 
-  return {
+  const settings = {
     recordDir: recordDir ? resolve(cwd, recordDir) : null,
     replay,
     demo,
@@ -495,7 +495,10 @@ function buildSettings(opts: LoadOptions, expansions: Expansion[]): Settings {
     catalog,
     providers,
     configFile,
-    source: opts,
     plugins: pluginSettings(env, file.plugins),
-  };
+  } as Settings;
+  // Not enumerable: the options hold the whole environment (SWITCHYARD_ADMIN_KEY, provider keys),
+  // which must not reach a log or a dump of the settings; a reload reads it by name.
+  Object.defineProperty(settings, 'source', { value: opts, enumerable: false });
+  return settings;
 }
