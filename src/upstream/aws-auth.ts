@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Sha256 } from '@aws-crypto/sha256-js';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { SignatureV4 } from '@smithy/signature-v4';
 import type { ProviderKey } from './key-pool.js';
 import type { UpstreamRequest } from './types.js';
 
@@ -104,11 +103,17 @@ export function awsRegion(env: NodeJS.ProcessEnv, configured: string | undefined
 
 const signers = new Map<string, SignatureV4>();
 
+// AWS's signer is loaded with the first signed request, not at start: its modules hold ~15 MiB of
+// resident memory, which a gateway without Bedrock would carry for nothing.
+let signerLibrary: Promise<[typeof import('@smithy/signature-v4'), typeof import('@aws-crypto/sha256-js')]> | null = null;
+
 /** One signer per access key and region (it caches its derived signing keys). */
-function signerFor(key: AwsAccessKey, region: string): SignatureV4 {
+async function signerFor(key: AwsAccessKey, region: string): Promise<SignatureV4> {
   const id = `${accessKeySecret(key)}\n${region}`;
   let signer = signers.get(id);
   if (!signer) {
+    signerLibrary ??= Promise.all([import('@smithy/signature-v4'), import('@aws-crypto/sha256-js')]);
+    const [{ SignatureV4 }, { Sha256 }] = await signerLibrary;
     if (signers.size >= 64) signers.clear();
     signer = new SignatureV4({ credentials: key, region, service: BEDROCK_SIGNING_SERVICE, sha256: Sha256 });
     signers.set(id, signer);
@@ -123,7 +128,7 @@ function signerFor(key: AwsAccessKey, region: string): SignatureV4 {
 export async function signRequest(request: UpstreamRequest, key: AwsAccessKey, region: string, now = new Date()): Promise<UpstreamRequest> {
   const url = new URL(request.url);
   const headers: Record<string, string> = { ...request.headers, host: url.host };
-  const signed = await signerFor(key, region).sign(
+  const signed = await (await signerFor(key, region)).sign(
     {
       method: request.method ?? 'POST',
       protocol: url.protocol,

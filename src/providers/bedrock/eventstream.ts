@@ -1,5 +1,4 @@
-import { EventStreamCodec, getChunkedStream, type MessageHeaders } from '@smithy/core/event-streams';
-import { fromUtf8, toUtf8 } from '@smithy/core/serde';
+import type { MessageHeaders } from '@smithy/core/event-streams';
 import type { SseEvent, StreamFraming } from '../types.js';
 
 /**
@@ -14,7 +13,18 @@ import type { SseEvent, StreamFraming } from '../types.js';
 
 export const EXCEPTION_PREFIX = 'exception/';
 
-const codec = new EventStreamCodec(toUtf8, fromUtf8);
+// AWS's codec is loaded with the first Bedrock stream, not at start: its modules hold ~15 MiB of
+// resident memory, which a gateway without Bedrock would carry for nothing.
+type Smithy = { codec: import('@smithy/core/event-streams').EventStreamCodec; toUtf8: (b: Uint8Array) => string; getChunkedStream: typeof import('@smithy/core/event-streams').getChunkedStream };
+let smithy: Smithy | null = null;
+let loading: Promise<Smithy> | null = null;
+function loadSmithy(): Promise<Smithy> {
+  loading ??= Promise.all([import('@smithy/core/event-streams'), import('@smithy/core/serde')]).then(([streams, serde]) => {
+    smithy = { codec: new streams.EventStreamCodec(serde.toUtf8, serde.fromUtf8), toUtf8: serde.toUtf8, getChunkedStream: streams.getChunkedStream };
+    return smithy;
+  });
+  return loading;
+}
 
 function header(headers: MessageHeaders, name: string): string | undefined {
   const h = headers[name];
@@ -23,8 +33,10 @@ function header(headers: MessageHeaders, name: string): string | undefined {
 
 /** One whole frame as an event (see above). Throws on a frame whose length or checksums do not hold. */
 export function frameEvent(frame: Uint8Array): SseEvent {
-  const { headers, body } = codec.decode(frame);
-  const data = toUtf8(body);
+  // frames() loaded the codec before it yielded this frame.
+  if (!smithy) throw new Error('event-stream codec not loaded: frames come from eventStreamFraming.frames()');
+  const { headers, body } = smithy.codec.decode(frame);
+  const data = smithy.toUtf8(body);
   switch (header(headers, ':message-type') ?? 'event') {
     case 'event':
       return { event: header(headers, ':event-type') ?? '', data };
@@ -37,9 +49,10 @@ export function frameEvent(frame: Uint8Array): SseEvent {
 }
 
 export const eventStreamFraming: StreamFraming = {
-  frames(body) {
+  async *frames(body) {
+    const { getChunkedStream } = smithy ?? (await loadSmithy());
     // The transport's reads are Buffers: a binary stream never arrives as text.
-    return getChunkedStream(body as AsyncIterable<Uint8Array>);
+    yield* getChunkedStream(body as AsyncIterable<Uint8Array>);
   },
   events(frame) {
     return [frameEvent(frame)];
