@@ -3,7 +3,7 @@ import type { Endpoint } from '../catalog/types.js';
 import type { ProviderRuntime } from '../config/load.js';
 import type { EmbeddingRequest } from '../model/embeddings.js';
 import type { FunctionTool, GenerationRequest, JsonSchema } from '../model/request.js';
-import type { TokenUsage } from '../model/response.js';
+import type { TokenUsage, UpstreamChunk } from '../model/response.js';
 import { UntranslatableRequest } from './types.js';
 import type { Credential } from '../upstream/key-pool.js';
 import type { SseEvent } from './types.js';
@@ -138,4 +138,21 @@ export function promptOnlyUsage(promptTokens: number): TokenUsage {
 export function embeddingTexts(req: EmbeddingRequest, protocol: string): string[] {
   if (req.input.kind !== 'text') throw new UntranslatableRequest(`${protocol} embeddings take text, not token ids`);
   return req.input.texts;
+}
+
+/**
+ * A JSON stream event of a typed-event wire (Anthropic's, OpenAI Responses'): its object and type
+ * (the `type` field, else the SSE event name). An empty event carries nothing (`[]`); invalid JSON
+ * fails the attempt with a chunk that says so.
+ */
+export function typedJsonEvent(event: SseEvent): { json: Record<string, unknown>; type: string } | UpstreamChunk[] {
+  const data = event.data.trim();
+  if (data === '') return [];
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(data) as Record<string, unknown>;
+  } catch {
+    return [{ error: { status: 502, raw: `upstream sent invalid JSON in stream: ${data.slice(0, 200)}` } }];
+  }
+  return { json, type: typeof json.type === 'string' ? json.type : (event.event ?? '') };
 }

@@ -9,7 +9,7 @@ import type {
   UpstreamChunk,
   UpstreamFailure,
 } from '../types.js';
-import { boundedText, extractErrorMessage, sseEventText } from '../shared.js';
+import { boundedText, extractErrorMessage, sseEventText, typedJsonEvent } from '../shared.js';
 import { pythonJson, REASONING_FORMAT } from './request.js';
 
 /** Anthropic Messages responses (JSON and SSE) -> normalised pieces. */
@@ -195,15 +195,9 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   }
 
   private translate(event: SseEvent): UpstreamChunk[] | null {
-    const data = event.data.trim();
-    if (data === '') return [];
-    let json: Json;
-    try {
-      json = JSON.parse(data) as Json;
-    } catch {
-      return [{ error: { status: 502, raw: `upstream sent invalid JSON in stream: ${data.slice(0, 200)}` } }];
-    }
-    const type = typeof json.type === 'string' ? json.type : (event.event ?? '');
+    const parsed = typedJsonEvent(event);
+    if (Array.isArray(parsed)) return parsed;
+    const { json, type } = parsed;
     switch (type) {
       case 'message_start': {
         const msg = isObj(json.message) ? json.message : {};
@@ -229,7 +223,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
       case 'message_stop':
         return null;
       case 'error': {
-        const e = errorOf(json) ?? { type: '', message: boundedText(data) };
+        const e = errorOf(json) ?? { type: '', message: boundedText(event.data) };
         return [{ error: { status: ERROR_STATUS[e.type] ?? 502, raw: e.message } }];
       }
       default:

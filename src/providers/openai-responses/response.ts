@@ -1,4 +1,4 @@
-import { extractErrorMessage, sseEventText } from '../shared.js';
+import { extractErrorMessage, sseEventText, typedJsonEvent } from '../shared.js';
 import type { Completion, ReasoningDetail, SseEvent, StreamDecoder, TokenUsage, ToolCallDelta, UpstreamChunk, UpstreamFailure } from '../types.js';
 import { RESPONSES_REASONING_FORMAT } from './request.js';
 
@@ -169,16 +169,10 @@ export class ResponsesStreamDecoder implements StreamDecoder {
   }
 
   private translate(event: SseEvent): UpstreamChunk[] | null {
-    const data = event.data.trim();
-    if (data === '[DONE]') return null;
-    if (data === '') return [];
-    let json: Json;
-    try {
-      json = JSON.parse(data) as Json;
-    } catch {
-      return [{ error: { status: 502, raw: `upstream sent invalid JSON in stream: ${data.slice(0, 200)}` } }];
-    }
-    const type = typeof json.type === 'string' ? json.type : (event.event ?? '');
+    if (event.data.trim() === '[DONE]') return null;
+    const parsed = typedJsonEvent(event);
+    if (Array.isArray(parsed)) return parsed;
+    const { json, type } = parsed;
     if (TERMINAL.has(type)) this.ended = true;
     const at = num(json.output_index);
     const delta = typeof json.delta === 'string' ? json.delta : '';
