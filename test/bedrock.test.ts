@@ -425,6 +425,59 @@ describe('Amazon Bedrock (SigV4)', () => {
   });
 });
 
+describe('Amazon Bedrock embeddings (InvokeModel, SigV4)', () => {
+  let bedrock: MockBedrock;
+  let gw: Gateway;
+  before(async () => {
+    bedrock = await startMockBedrock({ region: REGION, accessKeys: { [KEY_ID]: SECRET } });
+    gw = await startGateway({ providers: {}, env: { AWS_ACCESS_KEY_ID: KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET, AWS_REGION: REGION, AMAZON_BEDROCK_BASE_URL: bedrock.url } });
+  });
+  after(async () => {
+    await gw.close();
+    await bedrock.mock.close();
+  });
+  const embed = (body: unknown) => fetch(`${gw.baseUrl}/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it('Titan: one signed invoke per text, its token count as usage, dimensions passed', async () => {
+    bedrock.answer(() => ({ json: { embedding: [0.25, -0.5, 0.125], inputTextTokenCount: 7, embeddingsByType: { float: [0.25, -0.5, 0.125] } } }));
+    const res = await embed({ model: 'amazon/titan-embed-text-v2', input: 'The food was delicious', dimensions: 256 });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.deepEqual(body.data, [{ object: 'embedding', index: 0, embedding: [0.25, -0.5, 0.125] }]);
+    assert.equal(body.model, 'amazon/titan-embed-text-v2');
+    assert.equal(body.usage.prompt_tokens, 7);
+    assert.ok(body.usage.cost > 0);
+    const sent = bedrock.accepted.at(-1)!;
+    assert.equal(sent.path, '/model/amazon.titan-embed-text-v2%3A0/invoke');
+    assert.equal(sent.principal, KEY_ID, 'signed with SigV4');
+    assert.deepEqual(sent.json, { inputText: 'The food was delicious', normalize: true, dimensions: 256 });
+    // Titan takes one text per call: a batch has no Bedrock endpoint to go to.
+    const batch = await embed({ model: 'amazon/titan-embed-text-v2', input: ['a', 'b'] });
+    assert.equal(batch.status, 400);
+    assert.match(((await batch.json()) as any).error.message, /one text per request/);
+  });
+
+  it('Cohere: a batch in one call with its input_type, usage estimated', async () => {
+    bedrock.answer((r) => ({ json: { id: 'emb-1', response_type: 'embeddings_floats', texts: r.json.texts, embeddings: [[0.1, 0.2], [0.3, 0.4]] } }));
+    const res = await embed({ model: 'cohere/embed-english-v3.0', input: ['first text', 'second text'], input_type: 'search_query' });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.deepEqual(body.data.map((d: any) => d.embedding), [[0.1, 0.2], [0.3, 0.4]]);
+    assert.ok(body.usage.prompt_tokens > 0);
+    const sent = bedrock.accepted.at(-1)!;
+    assert.equal(sent.path, '/model/cohere.embed-english-v3/invoke');
+    assert.deepEqual(sent.json, { texts: ['first text', 'second text'], input_type: 'search_query', truncate: 'NONE' });
+  });
+
+  it('a throttled Bedrock embedding is a 429 in OpenRouter\'s shape', async () => {
+    bedrock.answer(() => bedrockError(429, 'ThrottlingException', 'Too many requests, please wait before trying again.'));
+    const res = await embed({ model: 'cohere/embed-multilingual-v3.0', input: 'hola' });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 429, JSON.stringify(body));
+    assert.equal(body.error.code, 429);
+  });
+});
+
 describe('Amazon Bedrock authorisation', () => {
   it('a Bedrock API key goes as a bearer token (recorded TestBedrockBasicAuth)', async () => {
     const bedrock = await startMockBedrock({ region: 'us-east-1', bearerTokens: ['ABSKtestbedrockapikey'] });

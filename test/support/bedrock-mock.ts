@@ -140,6 +140,17 @@ async function checkSignature(r: ReceivedRequest, secrets: Record<string, string
 function checkBody(r: BedrockRequest): MockReply | null {
   const body = r.json;
   if (!body || typeof body !== 'object') return bedrockError(400, 'ValidationException', 'Malformed input request, please reformat your input and try again.');
+  if (r.action === 'invoke' && /(^|\.)amazon\.titan-embed/.test(r.modelId)) {
+    // Titan Text Embeddings: one inputText; Bedrock refuses any other key.
+    for (const k of Object.keys(body)) {
+      if (!['inputText', 'dimensions', 'normalize', 'embeddingTypes'].includes(k)) return bedrockError(400, 'ValidationException', `Malformed input request: #: extraneous key [${k}] is not permitted, please reformat your input and try again.`);
+    }
+    return typeof body.inputText === 'string' ? null : bedrockError(400, 'ValidationException', 'Malformed input request: #: required key [inputText] not found, please reformat your input and try again.');
+  }
+  if (r.action === 'invoke' && /(^|\.)cohere\.embed/.test(r.modelId)) {
+    if (!Array.isArray(body.texts) || body.texts.length > 96) return bedrockError(400, 'ValidationException', 'Malformed input request: #/texts: expected maximum item count: 96, please reformat your input and try again.');
+    return typeof body.input_type === 'string' ? null : bedrockError(400, 'ValidationException', 'Malformed input request: #: required key [input_type] not found, please reformat your input and try again.');
+  }
   if (r.action.startsWith('invoke')) {
     if (body.anthropic_version !== 'bedrock-2023-05-31') return bedrockError(400, 'ValidationException', 'Malformed input request: #: required key [anthropic_version] not found, please reformat your input and try again.');
     for (const k of Object.keys(body)) {

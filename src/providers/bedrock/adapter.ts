@@ -8,6 +8,7 @@ import { baseHeaders, probeHeaders, secretFor } from '../shared.js';
 import type { Completion, Credential, DecoderOptions, ProbeRequest, ProviderAdapter, SseEvent, StreamDecoder, UpstreamChunk, UpstreamFailure, UpstreamRequest } from '../types.js';
 import { buildConverseBody, ConverseStreamDecoder, isConverseAnswer, parseConverseCompletion } from './converse.js';
 import { parseBedrockError, streamException } from './errors.js';
+import { bedrockEmbeddings } from './embeddings.js';
 import { eventStreamFraming, EXCEPTION_PREFIX } from './eventstream.js';
 
 /**
@@ -106,6 +107,8 @@ class BedrockStreamDecoder implements StreamDecoder {
 
 export class BedrockAdapter implements ProviderAdapter {
   readonly protocol = 'bedrock';
+  /** Titan and Cohere embedding models through InvokeModel (embeddings.ts). */
+  readonly embeddings = bedrockEmbeddings;
 
   buildRequest(req: GenerationRequest, endpoint: Endpoint, provider: ProviderRuntime, stream: boolean, credential?: Credential): UpstreamRequest {
     const id = endpoint.upstreamModel;
