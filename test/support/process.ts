@@ -39,8 +39,14 @@ export async function waitFor(p: Proc, pattern: RegExp, ms = 15_000): Promise<Re
 /** `switchyard serve --port 0 [args]` and the URL it listens on. */
 export async function startServe(env: Record<string, string>, cwd: string, ms = 20_000, args: string[] = []): Promise<Proc & { url: string }> {
   const p = runCli(['serve', '--port', '0', ...args], env, cwd);
-  const [, url] = await waitFor(p, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/, ms);
-  return { ...p, url };
+  try {
+    const [, url] = await waitFor(p, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/, ms);
+    return { ...p, url };
+  } catch (err) {
+    // The caller never gets the process to stop: a server left running would hold the test file open.
+    p.child.kill('SIGKILL');
+    throw err;
+  }
 }
 
 /** SIGTERM and wait for the exit, unless the process is already gone (or was never started). */
