@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +62,11 @@ describe('npm package', { timeout: 180_000 }, () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'switchyard-pack-'));
-    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir, '--loglevel=error'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+    // Packed from a copy of the tree: prepack rebuilds dist/ from scratch, which must not pull it from under anything else using this checkout.
+    const tree = join(dir, 'tree');
+    for (const p of ['bin', 'src', 'scripts', 'catalog', 'demo', 'package.json', 'tsconfig.json', 'LICENSE', 'NOTICE', 'README.md']) cpSync(join(ROOT, p), join(tree, p), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules'), join(tree, 'node_modules'), 'dir');
+    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir, '--loglevel=error'], { cwd: tree, maxBuffer: 16 * 1024 * 1024 });
     // prepack's build output precedes npm's JSON on stdout.
     const packed = JSON.parse(stdout.slice(stdout.indexOf('\n[') + 1)) as { filename: string; files: PackedFile[] }[];
     files = packed[0]!.files.map((f) => f.path);
@@ -74,6 +78,8 @@ describe('npm package', { timeout: 180_000 }, () => {
   });
   after(async () => {
     await db?.drop();
+    // The link first, so removing the copy cannot reach into this checkout's node_modules.
+    rmSync(join(dir, 'tree', 'node_modules'), { force: true });
     rmSync(dir, { recursive: true, force: true });
   });
 

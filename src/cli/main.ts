@@ -9,7 +9,6 @@ import { startServer, type RunningServer } from '../http/server.js';
 import { closeAgents } from '../upstream/transport.js';
 import { runPrimary } from '../cluster/primary.js';
 import { isClusterWorker, joinCluster } from '../cluster/worker.js';
-import { formatChecks, runChecks } from './doctor.js';
 
 const USAGE = `Usage: switchyard <command> [options]
 
@@ -277,6 +276,8 @@ export async function doctorCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { ...SERVE_OPTIONS, timeout: { type: 'string' } }, strict: true });
   const timeoutMs = values.timeout === undefined ? 5000 : Number(values.timeout);
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new ConfigError(`--timeout must be a number of milliseconds, got "${values.timeout}"`);
+  // Loaded here: serve does not pay for the checks' modules (undici's whole client among them).
+  const { formatChecks, runChecks } = await import('./doctor.js');
   const results = await runChecks(serveLoadOptions(values), { timeoutMs });
   out(formatChecks(results).trimEnd());
   const broken = results.filter((r) => r.status === 'fail').length;
