@@ -51,6 +51,10 @@ function runInstalled(app: string, args: string[], env: Record<string, string>):
 async function demoRequest(url: string): Promise<string> {
   const res = await fetch(`${url}/api/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(DEMO_REQUEST) });
   assert.equal(res.status, 200);
+  // The console ships built: the installed gateway serves it with no build step.
+  const page = await fetch(`${url}/console/`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<script[^>]+src="[^"]*console-[^"]+\.js"/);
   return res.text();
 }
 
@@ -64,7 +68,7 @@ describe('npm package', { timeout: 180_000 }, () => {
     dir = mkdtempSync(join(tmpdir(), 'switchyard-pack-'));
     // Packed from a copy of the tree: prepack rebuilds dist/ from scratch, which must not pull it from under anything else using this checkout.
     const tree = join(dir, 'tree');
-    for (const p of ['bin', 'src', 'scripts', 'catalog', 'demo', 'package.json', 'tsconfig.json', 'LICENSE', 'NOTICE', 'README.md']) cpSync(join(ROOT, p), join(tree, p), { recursive: true });
+    for (const p of ['bin', 'src', 'web', 'scripts', 'catalog', 'demo', 'package.json', 'tsconfig.json', 'LICENSE', 'NOTICE', 'README.md']) cpSync(join(ROOT, p), join(tree, p), { recursive: true });
     symlinkSync(join(ROOT, 'node_modules'), join(tree, 'node_modules'), 'dir');
     const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir, '--loglevel=error'], { cwd: tree, maxBuffer: 16 * 1024 * 1024 });
     // prepack's build output precedes npm's JSON on stdout.
@@ -84,10 +88,10 @@ describe('npm package', { timeout: 180_000 }, () => {
   });
 
   it('ships the compiled gateway, the catalog, the demo and the licences, and nothing of the sources, tests or bench', () => {
-    for (const f of ['bin/switchyard.js', 'dist/cli/main.js', 'dist/validation/compiled.js', 'catalog/models.yaml', 'catalog/embedded.snapshot.json', 'demo/cassettes/simple_streaming.yaml', 'LICENSE', 'NOTICE', 'README.md']) {
+    for (const f of ['bin/switchyard.js', 'dist/cli/main.js', 'dist/validation/compiled.js', 'dist/web/console/index.html', 'catalog/models.yaml', 'catalog/embedded.snapshot.json', 'demo/cassettes/simple_streaming.yaml', 'LICENSE', 'NOTICE', 'README.md']) {
       assert.ok(files.includes(f), `${f} is in the tarball`);
     }
-    const unwanted = files.filter((f) => /^(src|test|bench|scripts|docs)\//.test(f) || f.endsWith('.ts') || f.endsWith('.map'));
+    const unwanted = files.filter((f) => /^(src|test|bench|scripts|docs|web)\//.test(f) || f.endsWith('.ts') || f.endsWith('.map'));
     assert.deepEqual(unwanted, []);
   });
 
