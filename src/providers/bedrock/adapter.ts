@@ -9,6 +9,7 @@ import type { Completion, Credential, DecoderOptions, ProbeRequest, ProviderAdap
 import { buildConverseBody, ConverseStreamDecoder, isConverseAnswer, parseConverseCompletion } from './converse.js';
 import { parseBedrockError, streamException } from './errors.js';
 import { bedrockEmbeddings } from './embeddings.js';
+import { bedrockRuntimeBase } from './routes.js';
 import { eventStreamFraming, EXCEPTION_PREFIX } from './eventstream.js';
 
 /**
@@ -33,13 +34,10 @@ export function isAnthropicModel(upstreamModel: string): boolean {
   return /^(?:[a-z-]+\.)?anthropic\./.test(upstreamModel);
 }
 
-export function bedrockBaseUrl(region: string): string {
-  return `https://bedrock-runtime.${region}.amazonaws.com`;
-}
 
 /** Where one request goes: the model id is one path segment, so its colons are escaped. */
 export function bedrockUrl(provider: ProviderRuntime, upstreamModel: string, stream: boolean): string {
-  const base = provider.baseUrlOverridden ? provider.baseUrl : bedrockBaseUrl(provider.region ?? 'us-east-1');
+  const base = bedrockRuntimeBase(provider);
   const action = isAnthropicModel(upstreamModel) ? (stream ? 'invoke-with-response-stream' : 'invoke') : stream ? 'converse-stream' : 'converse';
   return `${base}/model/${encodeURIComponent(upstreamModel)}/${action}`;
 }

@@ -4,6 +4,7 @@ import { inputCount, type EmbeddingRequest, type EmbeddingResult } from '../../m
 import { baseHeaders, embeddingTexts, promptOnlyUsage, secretFor } from '../shared.js';
 import { UnusableAnswer, UntranslatableRequest, type Credential, type EmbeddingsCapability, type UpstreamRequest } from '../types.js';
 import { accessKeyOf } from '../../upstream/aws-auth.js';
+import { bedrockRuntimeBase } from './routes.js';
 
 /**
  * Embeddings on Bedrock through InvokeModel (`POST /model/{id}/invoke`), in each family's own body:
@@ -62,8 +63,7 @@ export const bedrockEmbeddings: EmbeddingsCapability = {
     const secret = secretFor(provider, credential);
     // An access key pair signs the finished request (BedrockAdapter.authorize); anything else is a Bedrock API key.
     if (secret && !accessKeyOf(secret)) headers.authorization = `Bearer ${secret}`;
-    const base = provider.baseUrlOverridden ? provider.baseUrl : `https://bedrock-runtime.${provider.region ?? 'us-east-1'}.amazonaws.com`;
-    return { url: `${base}/model/${encodeURIComponent(endpoint.upstreamModel)}/invoke`, headers, body: JSON.stringify(body) };
+    return { url: `${bedrockRuntimeBase(provider)}/model/${encodeURIComponent(endpoint.upstreamModel)}/invoke`, headers, body: JSON.stringify(body) };
   },
 
   parseResponse(body: unknown, req: EmbeddingRequest): EmbeddingResult {
