@@ -55,7 +55,8 @@ export function searchQuery(req: GenerationRequest): string {
 
 /**
  * The request with search results for this endpoint: the provider's own search (a hosted
- * `web_search` tool, for protocols that run it: Anthropic, Gemini) or Exa's results injected as a
+ * `web_search` tool, for protocols that run it: Anthropic, Gemini, OpenAI's and xAI's Responses
+ * APIs, Perplexity) or Exa's results injected as a
  * system message before the last user message, as OpenRouter does. Throws UntranslatableRequest
  * when this endpoint cannot have the engine asked for (another endpoint may), ApiError when the
  * server lacks what the request needs.
@@ -75,12 +76,22 @@ export async function applyWebSearch(
   if (engine === 'native') {
     if (!native) throw new UntranslatableRequest(`plugin web: ${ep.provider.name} has no web search of its own (engine "native"); use engine "exa"`);
     notes.note(`web: native search of ${ep.provider.name}`);
-    if (req.tools.some((t) => t.type === 'hosted' && t.name === 'web_search')) return req;
-    const config: Record<string, unknown> = {};
-    // Anthropic takes an allow-list or a block-list, not both: the allow-list is the narrower promise.
-    if (opts.includeDomains) config.allowed_domains = opts.includeDomains;
-    else if (opts.excludeDomains) config.blocked_domains = opts.excludeDomains;
-    return withMessages(req, req.messages, { tools: [...req.tools, { type: 'hosted', name: 'web_search', config }] });
+    const added: GenerationRequest['tools'] = [];
+    if (!req.tools.some((t) => t.type === 'hosted' && t.name === 'web_search')) {
+      // The neutral form each adapter writes in its provider's terms. Most providers take an
+      // allow-list or a block-list, not both: the allow-list is the narrower promise.
+      const config: Record<string, unknown> = {};
+      if (opts.includeDomains) config.allowed_domains = opts.includeDomains;
+      else if (opts.excludeDomains) config.blocked_domains = opts.excludeDomains;
+      added.push({ type: 'hosted', name: 'web_search', config });
+    }
+    // OpenRouter's web plugin searches X as well as the web on xAI.
+    if (target.hostedTools?.has('x_search') && !req.tools.some((t) => t.type === 'hosted' && t.name === 'x_search')) {
+      // OpenRouter's top-level `x_search_filter` (handles, dates) narrows the X search.
+      const filter = req.extra.x_search_filter;
+      added.push({ type: 'hosted', name: 'x_search', config: filter !== null && typeof filter === 'object' && !Array.isArray(filter) ? { ...(filter as Record<string, unknown>) } : {} });
+    }
+    return added.length === 0 ? req : withMessages(req, req.messages, { tools: [...req.tools, ...added] });
   }
   if (!exa) {
     const why = opts.engine === 'exa' ? 'engine "exa" needs EXA_API_KEY on this server' : `${ep.provider.name} has no web search of its own and EXA_API_KEY is not set on this server`;

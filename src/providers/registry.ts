@@ -9,6 +9,8 @@ import { VertexAdapter } from './vertex/adapter.js';
 import { BedrockAdapter } from './bedrock/adapter.js';
 import { OpenAIResponsesAdapter } from './openai-responses/adapter.js';
 import { AzureResponsesAdapter } from './azure/responses.js';
+import { XaiResponsesAdapter } from './xai/adapter.js';
+import { PerplexityAdapter } from './perplexity/adapter.js';
 
 /** protocol id (catalog `protocol`) -> adapter. A new protocol is one folder plus one line here. */
 const adapters = new Map<string, ProviderAdapter>([
@@ -20,6 +22,8 @@ const adapters = new Map<string, ProviderAdapter>([
   ['bedrock', new BedrockAdapter()],
   ['openai-responses', new OpenAIResponsesAdapter()],
   ['azure-responses', new AzureResponsesAdapter()],
+  ['xai-responses', new XaiResponsesAdapter()],
+  ['perplexity', new PerplexityAdapter()],
 ]);
 
 export function adapterFor(protocol: string): ProviderAdapter | undefined {
@@ -31,6 +35,8 @@ export function adapterFor(protocol: string): ProviderAdapter | undefined {
  * (its `protocols`: its own first, then its provider's `extra_protocols`):
  * 1. the protocol whose wire the client itself spoke (`req.native`): its body passes through;
  * 2. else, for a request with hosted tools, the protocol that runs the most of them (the first on a tie);
+ *    the web plugin's native search counts as a hosted `web_search` (OpenAI searches only through
+ *    its Responses API, xAI likewise);
  * 3. else the endpoint's own protocol.
  */
 export function adapterForAttempt(ep: Endpoint, req: GenerationRequest): ProviderAdapter | undefined {
@@ -43,16 +49,25 @@ export function adapterForAttempt(ep: Endpoint, req: GenerationRequest): Provide
       if (a && (a.wire ?? a.protocol) === native) return a;
     }
   }
-  const hosted = req.tools.filter((t) => t.type === 'hosted');
+  const hosted = wantedHostedTools(req);
   if (hosted.length === 0) return own;
   let best = own;
-  let most = own ? hosted.filter((t) => own.hostedTools?.has(t.name)).length : -1;
+  let most = own ? hosted.filter((name) => own.hostedTools?.has(name)).length : -1;
   for (const p of ep.protocols) {
     const a = adapters.get(p);
-    const runs = a ? hosted.filter((t) => a.hostedTools?.has(t.name)).length : -1;
+    const runs = a ? hosted.filter((name) => a.hostedTools?.has(name)).length : -1;
     if (runs > most) [best, most] = [a, runs];
   }
   return best;
+}
+
+/** Hosted tools the request wants run upstream: its own, and web search when the web plugin may search natively. */
+function wantedHostedTools(req: GenerationRequest): string[] {
+  const names: string[] = [];
+  for (const t of req.tools) if (t.type === 'hosted') names.push(t.name);
+  const web = req.plugins?.web;
+  if (web && web.engine !== 'exa' && !names.includes('web_search')) names.push('web_search');
+  return names;
 }
 
 /**

@@ -26,7 +26,7 @@ type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Fields OpenAI-compatible hosts take as they are; the model has no slot of its own for them. */
-const PASSTHROUGH = ['prediction', 'verbosity', 'web_search_options', 'service_tier', 'modalities', 'audio', 'safe_prompt'] as const;
+const PASSTHROUGH = ['prediction', 'verbosity', 'web_search_options', 'service_tier', 'modalities', 'audio', 'safe_prompt', 'x_search_filter'] as const;
 
 /** Request parameters as OpenRouter names them, for `provider.require_parameters`. */
 const PARAMETERS = [

@@ -4,7 +4,7 @@ import type { GenerationRequest } from '../../model/request.js';
 import { baseHeaders, probeHeaders, secretFor } from '../shared.js';
 import type { Completion, Credential, DecoderOptions, ProbeRequest, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
 import { RESPONSES_HOSTED_TOOLS } from './hosted-tools.js';
-import { nativeResponsesBody, responsesBody } from './request.js';
+import { nativeResponsesBody, openAIHostedTool, responsesBody, type HostedToolDialect } from './request.js';
 import { parseResponsesCompletion, parseResponsesError, ResponsesStreamDecoder } from './response.js';
 
 /**
@@ -22,8 +22,8 @@ import { parseResponsesCompletion, parseResponsesError, ResponsesStreamDecoder }
 
 export const RESPONSES_PROTOCOL = 'openai-responses';
 
-/** Every hosted tool the Responses API defines (RESPONSES_HOSTED_TOOLS), by neutral name. */
-const ALL_HOSTED: ReadonlySet<string> = new Set(Object.values(RESPONSES_HOSTED_TOOLS));
+/** Every hosted tool OpenAI's Responses API defines (RESPONSES_HOSTED_TOOLS less other hosts' own), by neutral name. */
+const OPENAI_HOSTED: ReadonlySet<string> = new Set(Object.values(RESPONSES_HOSTED_TOOLS).filter((name) => name !== 'x_search'));
 
 /** How a Responses host differs from OpenAI's own: its route and how the key is written. */
 export interface ResponsesRoute {
@@ -37,12 +37,18 @@ export class OpenAIResponsesAdapter implements ProviderAdapter {
   /** The wire its upstreams speak: a Responses client's body passes through natively. */
   readonly wire = RESPONSES_PROTOCOL;
 
-  constructor(readonly hostedTools: ReadonlySet<string> = ALL_HOSTED) {}
+  readonly hostedTools: ReadonlySet<string>;
+  private readonly dialect: HostedToolDialect;
+
+  constructor(hostedTools: ReadonlySet<string> = OPENAI_HOSTED, writeHosted: HostedToolDialect['write'] = openAIHostedTool) {
+    this.hostedTools = hostedTools;
+    this.dialect = { served: hostedTools, write: writeHosted };
+  }
 
   /** The body for one endpoint: the client's own (Responses front door) or a translation. */
   body(req: GenerationRequest, endpoint: Endpoint, stream: boolean): Record<string, unknown> {
     const native = req.native?.protocol === RESPONSES_PROTOCOL ? req.native : undefined;
-    return native ? nativeResponsesBody(req, native, endpoint, stream, this.hostedTools) : responsesBody(req, endpoint, stream, this.hostedTools);
+    return native ? nativeResponsesBody(req, native, endpoint, stream, this.hostedTools) : responsesBody(req, endpoint, stream, this.dialect);
   }
 
   /** The request on a given route (hosts with their own routes and key headers, such as Azure, compose this). */

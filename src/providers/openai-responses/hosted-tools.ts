@@ -1,7 +1,8 @@
 /**
- * OpenAI's hosted (built-in) tool types in the Responses API and the neutral name the pipeline
- * knows each by (model `HostedTool.name`). One table for both sides of the wire: the Responses
- * front door reads client tools with it, the Responses adapter writes upstream tools with it.
+ * The hosted (built-in) tool types of the Responses wire and the neutral name the pipeline knows
+ * each by (model `HostedTool.name`): OpenAI's, and xAI's `x_search` (its Responses API also takes
+ * OpenAI's web_search, code_interpreter and mcp). One table for both sides of the wire: the
+ * Responses front door reads client tools with it, the Responses adapters write upstream tools with it.
  */
 export const RESPONSES_HOSTED_TOOLS: Readonly<Record<string, string>> = {
   web_search: 'web_search',
@@ -19,6 +20,7 @@ export const RESPONSES_HOSTED_TOOLS: Readonly<Record<string, string>> = {
   apply_patch: 'apply_patch',
   mcp: 'mcp',
   tool_search: 'tool_search',
+  x_search: 'x_search',
 };
 
 /** The neutral name of a Responses tool type, or undefined for function, custom and namespace tools. */

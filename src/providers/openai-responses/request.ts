@@ -120,20 +120,46 @@ export function inputItems(messages: readonly Message[], systemRole: 'system' | 
 }
 
 /**
- * A hosted tool as a Responses tool: a definition already in Responses' shape (from the Responses
- * front door) as the client wrote it; web search from another wire as OpenAI's plain web_search.
+ * What one Responses host runs itself, and how it writes a hosted tool that came from another wire
+ * (or from the web plugin). Hosts differ: OpenAI filters web search by `filters.allowed_domains`,
+ * xAI by top-level `allowed_domains` / `excluded_domains` and also searches X.
  */
-function hostedTool(name: string, config: Record<string, unknown>): Json | null {
+export interface HostedToolDialect {
+  served: ReadonlySet<string>;
+  /** The host's tool for a neutral hosted tool, or null when it has none. */
+  write(name: string, config: Record<string, unknown>): Json | null;
+}
+
+/**
+ * OpenAI's hosted tools: a definition already in Responses' shape (from the Responses front door)
+ * as the client wrote it; web search from another wire as OpenAI's web_search, with an allow-list
+ * when one was given (OpenAI has no block-list: a `blocked_domains` is not sent).
+ */
+export function openAIHostedTool(name: string, config: Record<string, unknown>): Json | null {
   if (hostedToolOf(config.type) === name) return config;
-  if (name === 'web_search') return { type: 'web_search' };
+  if (name === 'web_search') {
+    const tool: Json = { type: 'web_search' };
+    const allowed = allowedDomainsOf(config);
+    if (allowed) tool.filters = { allowed_domains: allowed };
+    return tool;
+  }
   return null;
 }
 
-function tools(req: GenerationRequest, served: ReadonlySet<string>): Json[] | undefined {
+/** A web search allow-list in any of the wires' spellings: top-level (Anthropic's, the web plugin's) or under `filters` (OpenAI's). */
+export function allowedDomainsOf(config: Record<string, unknown>): string[] | undefined {
+  const direct = config.allowed_domains;
+  if (Array.isArray(direct) && direct.length > 0) return direct as string[];
+  const filters = config.filters as Record<string, unknown> | undefined;
+  if (filters && Array.isArray(filters.allowed_domains) && filters.allowed_domains.length > 0) return filters.allowed_domains as string[];
+  return undefined;
+}
+
+function tools(req: GenerationRequest, hosted: HostedToolDialect): Json[] | undefined {
   const out: Json[] = [];
   for (const t of req.tools) {
     if (t.type === 'hosted') {
-      const tool = served.has(t.name) ? hostedTool(t.name, t.config) : null;
+      const tool = hosted.served.has(t.name) ? hosted.write(t.name, t.config) : null;
       if (tool) out.push(tool);
       continue;
     }
@@ -192,14 +218,14 @@ function takes(endpoint: Endpoint, param: string): boolean {
  * which comes back on the next turn as a reasoning item, and for a summary when the client wants
  * to see reasoning.
  */
-export function responsesBody(req: GenerationRequest, endpoint: Endpoint, stream: boolean, servedHosted: ReadonlySet<string>): Json {
+export function responsesBody(req: GenerationRequest, endpoint: Endpoint, stream: boolean, hosted: HostedToolDialect): Json {
   const reasons = endpoint.model.reasoning === true;
   const body: Json = { model: endpoint.upstreamModel, input: inputItems(req.messages, reasons ? 'developer' : 'system') };
   const maxTokens = maxTokensFor(req, endpoint);
   if (maxTokens !== undefined) body.max_output_tokens = maxTokens;
   if (req.temperature !== undefined && takes(endpoint, 'temperature')) body.temperature = req.temperature;
   if (req.topP !== undefined && takes(endpoint, 'top_p')) body.top_p = req.topP;
-  const t = tools(req, servedHosted);
+  const t = tools(req, hosted);
   if (t) {
     body.tools = t;
     const choice = toolChoice(req.toolChoice, req.tools);

@@ -1,0 +1,177 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- JSON bodies under test */
+/**
+ * The web plugin's native search on the providers that search only somewhere else than chat
+ * completions, or always: OpenAI (its Responses API's web_search), xAI (its Responses API's
+ * web_search and x_search) and Perplexity (Sonar searches on every request). Mock providers on
+ * loopback check the route each request takes; OpenAI answers with its recorded web search
+ * traffic (upstream/TestOpenAIWebSearch). A mock Exa is configured throughout and must never be
+ * asked: where a provider searches itself, the plugin does not buy results elsewhere.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { chatCompletion, startMockUpstream, type MockReply, type MockUpstream, type ReceivedRequest } from './support/mock-upstream.js';
+import { postChat, readSse, startGateway, type Gateway } from './support/gateway.js';
+import { replay, responseJson, sseEvents, upstreamRecording } from './support/recorded-wire.js';
+
+const QUESTION = 'What is the current population of Tokyo? Cite your source.';
+const SYSTEM = 'You are a helpful assistant';
+const [GENERATE] = upstreamRecording('TestOpenAIWebSearch/generate', 1);
+const [STREAM] = upstreamRecording('TestOpenAIWebSearch/stream', 1);
+
+/** The answer text of the recorded (non-streamed) Responses body. */
+const recordedText = (): string =>
+  responseJson(GENERATE!)
+    .output.filter((o: any) => o.type === 'message')
+    .flatMap((o: any) => o.content.map((c: any) => c.text))
+    .join('');
+
+/** Only the Responses route, with the provider's key, is answered; anything else is a 404 the test would see. */
+function responsesOnly(key: string, reply: () => MockReply): (r: ReceivedRequest) => MockReply {
+  return (r) => {
+    if (r.headers.authorization !== `Bearer ${key}`) return { status: 401, json: { error: { message: 'bad key' } } };
+    if (r.method !== 'POST' || r.path !== '/v1/responses') return { status: 404, json: { error: { message: `no route ${r.path}` } } };
+    return reply();
+  };
+}
+
+async function generation(gw: Gateway, id: string): Promise<any> {
+  await gw.app.store.flush();
+  return ((await (await fetch(`${gw.baseUrl}/generation?id=${id}`)).json()) as any).data;
+}
+
+describe('web plugin: native search on OpenAI, xAI and Perplexity', () => {
+  let openai: MockUpstream;
+  let xai: MockUpstream;
+  let perplexity: MockUpstream;
+  let exa: MockUpstream;
+  let gw: Gateway;
+
+  before(async () => {
+    [openai, xai, perplexity, exa] = await Promise.all([startMockUpstream(), startMockUpstream(), startMockUpstream(), startMockUpstream()]);
+    exa.onRequest(() => ({ json: { results: [{ url: 'https://exa.example/should-not-be-used', title: 'Exa' }] } }));
+    gw = await startGateway({
+      providers: { openai: openai.baseUrl, xai: xai.baseUrl, perplexity: perplexity.url },
+      env: { EXA_API_KEY: 'test-exa-key', EXA_BASE_URL: exa.url },
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await Promise.all([openai, xai, perplexity, exa].map((m) => m.close()));
+  });
+
+  it("OpenAI: :online sends the chat request to the Responses API with OpenAI's web_search tool (recorded traffic)", async () => {
+    openai.onRequest(responsesOnly('test-key-openai', () => replay(GENERATE!)));
+    const res = await postChat(gw, { model: 'openai/gpt-4.1:online', max_tokens: 4000, messages: [{ role: 'system', content: SYSTEM }, { role: 'user', content: QUESTION }] });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    const sent = openai.requests.at(-1)!;
+    assert.equal(sent.path, '/v1/responses');
+    assert.deepEqual(sent.json.tools, [{ type: 'web_search' }]);
+    assert.equal(body.choices[0].message.content, recordedText());
+    assert.equal(body.usage.prompt_tokens, responseJson(GENERATE!).usage.input_tokens);
+    const record = await generation(gw, body.id);
+    assert.ok(record.notes.includes('web: native search of OpenAI'), JSON.stringify(record.notes));
+    assert.equal(exa.requests.length, 0);
+  });
+
+  it('OpenAI: include_domains becomes the tool\'s allow-list; streamed answers come through the Responses stream', async () => {
+    openai.onRequest(responsesOnly('test-key-openai', () => replay(STREAM!)));
+    const res = await postChat(gw, {
+      model: 'openai/gpt-4.1',
+      stream: true,
+      max_tokens: 4000,
+      messages: [{ role: 'user', content: QUESTION }],
+      plugins: [{ id: 'web', engine: 'native', include_domains: ['metro.tokyo.lg.jp', 'stat.go.jp'] }],
+    });
+    assert.equal(res.status, 200);
+    const { events } = await readSse(res);
+    const chunks = events.filter((e) => e !== '[DONE]').map((e) => JSON.parse(e));
+    const text = chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
+    const recorded = sseEvents(STREAM!.response.body)
+      .filter((e) => e.json?.type === 'response.output_text.delta')
+      .map((e) => e.json.delta)
+      .join('');
+    assert.equal(text, recorded);
+    assert.equal(chunks.filter((c) => c.choices[0]?.finish_reason === 'stop').length, 1);
+    const sent = openai.requests.at(-1)!.json;
+    assert.deepEqual(sent.tools, [{ type: 'web_search', filters: { allowed_domains: ['metro.tokyo.lg.jp', 'stat.go.jp'] } }]);
+    assert.equal(sent.stream, true);
+    assert.equal(exa.requests.length, 0);
+  });
+
+  it('OpenAI: without the plugin a chat request stays on chat completions; engine "exa" uses Exa there', async () => {
+    openai.onRequest((r) => (r.path === '/v1/chat/completions' ? { json: chatCompletion('plain') } : { status: 404, json: { error: { message: `no route ${r.path}` } } }));
+    let res = await postChat(gw, { model: 'openai/gpt-4.1', messages: [{ role: 'user', content: QUESTION }] });
+    assert.equal(res.status, 200);
+    assert.equal(openai.requests.at(-1)!.path, '/v1/chat/completions');
+    res = await postChat(gw, { model: 'openai/gpt-4.1', messages: [{ role: 'user', content: QUESTION }], plugins: [{ id: 'web', engine: 'exa', max_results: 1 }] });
+    assert.equal(res.status, 200, JSON.stringify(await res.clone().json()));
+    const sent = openai.requests.at(-1)!;
+    assert.equal(sent.path, '/v1/chat/completions');
+    assert.equal(sent.json.tools, undefined);
+    assert.match(JSON.stringify(sent.json.messages), /exa\.example\/should-not-be-used/);
+    assert.equal(exa.requests.length, 1);
+    exa.requests.length = 0;
+  });
+
+  it('xAI: the plugin turns on web search and X search on its Responses API, with domain and X filters', async () => {
+    // xAI's Responses API answers in OpenAI's Responses wire: the recorded OpenAI answer stands in for it.
+    xai.onRequest(responsesOnly('test-key-xai', () => replay(GENERATE!)));
+    const res = await postChat(gw, {
+      model: 'x-ai/grok-4-fast',
+      messages: [{ role: 'user', content: QUESTION }],
+      plugins: [{ id: 'web', exclude_domains: ['pinterest.com'] }],
+      x_search_filter: { allowed_x_handles: ['tokyo_gov'], from_date: '2026-01-01' },
+    });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    const sent = xai.requests.at(-1)!.json;
+    assert.equal(sent.model, 'grok-4-fast');
+    assert.deepEqual(sent.tools, [
+      { type: 'web_search', excluded_domains: ['pinterest.com'] },
+      { type: 'x_search', allowed_x_handles: ['tokyo_gov'], from_date: '2026-01-01' },
+    ]);
+    assert.equal(body.choices[0].message.content, recordedText());
+    assert.ok((await generation(gw, body.id)).notes.includes('web: native search of xAI'));
+    assert.equal(exa.requests.length, 0);
+  });
+
+  it("xAI: more domains than its web search takes is a clear 400, not a silently narrower search", async () => {
+    const before = xai.requests.length;
+    const res = await postChat(gw, { model: 'x-ai/grok-4-fast:online', messages: [{ role: 'user', content: QUESTION }], plugins: [{ id: 'web', include_domains: ['a.com', 'b.com', 'c.com', 'd.com', 'e.com', 'f.com'] }] });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as any).error.message, /at most 5 allowed domains \(6 given\)/);
+    assert.equal(xai.requests.length, before);
+  });
+
+  it('Perplexity: searches natively, filters become search_domain_filter, search_results become citations', async () => {
+    const answer = {
+      ...chatCompletion('Tokyo has about 14 million residents [1].', { prompt_tokens: 12, completion_tokens: 9 }),
+      citations: ['https://www.metro.tokyo.lg.jp/english/about/population'],
+      search_results: [{ title: 'Tokyo population', url: 'https://www.metro.tokyo.lg.jp/english/about/population', date: '2026-11-01' }],
+    };
+    perplexity.onRequest((r) => (r.path === '/chat/completions' && r.headers.authorization === 'Bearer test-key-perplexity' ? { json: answer } : { status: 404, json: { error: { message: `no route ${r.path}` } } }));
+    for (const [plugin, filter] of [
+      [{ id: 'web', include_domains: ['metro.tokyo.lg.jp'] }, ['metro.tokyo.lg.jp']],
+      [{ id: 'web', exclude_domains: ['pinterest.com', 'reddit.com'] }, ['-pinterest.com', '-reddit.com']],
+      [null, undefined],
+    ] as const) {
+      const res = await postChat(gw, { model: 'perplexity/sonar', messages: [{ role: 'user', content: QUESTION }], ...(plugin ? { plugins: [plugin] } : {}) });
+      const body = (await res.json()) as any;
+      assert.equal(res.status, 200, JSON.stringify(body));
+      const sent = perplexity.requests.at(-1)!.json;
+      assert.equal(sent.model, 'sonar');
+      assert.deepEqual(sent.search_domain_filter, filter);
+      assert.equal(sent.tools, undefined);
+      assert.deepEqual(
+        body.choices[0].message.annotations.map((a: any) => [a.type, a.url_citation.url, a.url_citation.title]),
+        [['url_citation', 'https://www.metro.tokyo.lg.jp/english/about/population', 'Tokyo population']],
+      );
+      const record = await generation(gw, body.id);
+      assert.equal(record.notes.includes('web: native search of Perplexity'), plugin !== null);
+      // The request price ($0.005) covers the search: nothing is added for results.
+      assert.ok(Math.abs(body.usage.cost - (12 * 0.000001 + 9 * 0.000001 + 0.005)) < 1e-9, String(body.usage.cost));
+    }
+    assert.equal(exa.requests.length, 0);
+  });
+});
