@@ -34,6 +34,12 @@ function responsesOnly(key: string, reply: () => MockReply): (r: ReceivedRequest
   };
 }
 
+/** The catalog's prices of a model's first endpoint, as GET /models shows them (strings, USD). */
+async function pricing(gw: Gateway, model: string): Promise<Record<string, string>> {
+  const list = ((await (await fetch(`${gw.baseUrl}/models`)).json()) as any).data as any[];
+  return list.find((m) => m.id === model).pricing;
+}
+
 async function generation(gw: Gateway, id: string): Promise<any> {
   await gw.app.store.flush();
   return ((await (await fetch(`${gw.baseUrl}/generation?id=${id}`)).json()) as any).data;
@@ -72,6 +78,13 @@ describe('web plugin: native search on OpenAI, xAI and Perplexity', () => {
     const record = await generation(gw, body.id);
     assert.ok(record.notes.includes('web: native search of OpenAI'), JSON.stringify(record.notes));
     assert.equal(exa.requests.length, 0);
+    // One web_search_call in the answer: one search billed at the catalog's web_search price, on top of the tokens.
+    assert.deepEqual(body.usage.server_tool_use_details, { web_search_requests: 1 });
+    const price = await pricing(gw, 'openai/gpt-4.1');
+    assert.equal(price.web_search, '0.01');
+    const tokens = body.usage.prompt_tokens * Number(price.prompt) + body.usage.completion_tokens * Number(price.completion);
+    assert.ok(Math.abs(body.usage.cost - (tokens + 0.01)) < 1e-9, `${body.usage.cost} vs ${tokens} + 0.01`);
+    assert.ok(Math.abs(record.total_cost - body.usage.cost) < 1e-9);
   });
 
   it('OpenAI: include_domains becomes the tool\'s allow-list; streamed answers come through the Responses stream', async () => {
@@ -93,6 +106,8 @@ describe('web plugin: native search on OpenAI, xAI and Perplexity', () => {
       .join('');
     assert.equal(text, recorded);
     assert.equal(chunks.filter((c) => c.choices[0]?.finish_reason === 'stop').length, 1);
+    const usage = chunks.find((c) => c.usage)!.usage;
+    assert.deepEqual(usage.server_tool_use_details, { web_search_requests: 1 });
     const sent = openai.requests.at(-1)!.json;
     assert.deepEqual(sent.tools, [{ type: 'web_search', filters: { allowed_domains: ['metro.tokyo.lg.jp', 'stat.go.jp'] } }]);
     assert.equal(sent.stream, true);
@@ -174,4 +189,33 @@ describe('web plugin: native search on OpenAI, xAI and Perplexity', () => {
     }
     assert.equal(exa.requests.length, 0);
   });
+});
+
+describe("native search is billed per search: Anthropic's count from its usage (recorded traffic)", () => {
+  let anthropic: MockUpstream;
+  let gw: Gateway;
+  before(async () => {
+    anthropic = await startMockUpstream();
+    gw = await startGateway({ providers: { anthropic: `${anthropic.url}/v1` } });
+  });
+  after(async () => {
+    await gw.close();
+    await anthropic.close();
+  });
+
+  for (const stream of [false, true]) {
+    it(stream ? 'streamed: message_delta usage' : 'not streamed: the message usage', async () => {
+      const [recorded] = upstreamRecording(`TestAnthropicWebSearch/${stream ? 'stream' : 'generate'}`);
+      anthropic.onRequest(() => replay(recorded!));
+      const res = await postChat(gw, { model: 'anthropic/claude-sonnet-4:online', stream, max_tokens: 4000, messages: [{ role: 'system', content: SYSTEM }, { role: 'user', content: QUESTION }] });
+      assert.equal(res.status, 200);
+      const body = stream ? (await readSse(res)).events.filter((e) => e !== '[DONE]').map((e) => JSON.parse(e)).find((c) => c.usage) : ((await res.json()) as any);
+      assert.deepEqual(body.usage.server_tool_use_details, { web_search_requests: 1 });
+      const price = await pricing(gw, 'anthropic/claude-sonnet-4');
+      assert.equal(price.web_search, '0.01');
+      const tokens = body.usage.prompt_tokens * Number(price.prompt) + body.usage.completion_tokens * Number(price.completion);
+      assert.ok(Math.abs(body.usage.cost - (tokens + 0.01)) < 1e-9, `${body.usage.cost} vs ${tokens} + 0.01`);
+      assert.ok(Math.abs((await generation(gw, body.id)).total_cost - body.usage.cost) < 1e-9);
+    });
+  }
 });

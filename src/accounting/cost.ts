@@ -40,7 +40,8 @@ export function roundUsd(x: number): number {
 
 /**
  * Cost from the endpoint's prices and the upstream's token counts (docs/COMPATIBILITY.md#cost-arithmetic):
- * prompt = uncached × prompt price + cached × cache-read + cache-writes × cache-write;
+ * prompt = uncached × prompt price + cached × cache-read + cache-writes × cache-write, plus the
+ * per-request price and the provider's web searches × its search price (fees on the asking side);
  * completion = completion tokens (reasoning included) × completion price, unless the endpoint
  * prices reasoning separately. A discount applies to both.
  */
@@ -48,7 +49,7 @@ export function computeCost(usage: TokenUsage, price: PriceTable): Cost {
   const uncached = Math.max(0, usage.promptTokens - usage.cachedTokens - usage.cacheWriteTokens);
   const keep = 1 - price.discount;
   const prompt = roundUsd(
-    (uncached * price.prompt + usage.cachedTokens * price.cacheRead + usage.cacheWriteTokens * price.cacheWrite + price.request) * keep,
+    (uncached * price.prompt + usage.cachedTokens * price.cacheRead + usage.cacheWriteTokens * price.cacheWrite + price.request + (usage.webSearchRequests ?? 0) * price.webSearch) * keep,
   );
   const completionTokens = price.reasoning === null ? usage.completionTokens : usage.completionTokens - usage.reasoningTokens;
   const reasoningCost = price.reasoning === null ? 0 : usage.reasoningTokens * price.reasoning;

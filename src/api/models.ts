@@ -10,6 +10,7 @@ function pricingJson(p: Pricing): Record<string, unknown> {
   if (p.input_cache_read !== undefined) out.input_cache_read = p.input_cache_read;
   if (p.input_cache_write !== undefined) out.input_cache_write = p.input_cache_write;
   if (p.internal_reasoning !== undefined) out.internal_reasoning = p.internal_reasoning;
+  if (p.web_search !== undefined) out.web_search = p.web_search;
   if (p.discount !== undefined) out.discount = p.discount;
   return out;
 }

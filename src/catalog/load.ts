@@ -240,6 +240,7 @@ export function priceTable(ep: EndpointEntry): PriceTable {
     cacheRead: num(p.input_cache_read, prompt),
     cacheWrite: num(p.input_cache_write, prompt),
     reasoning: p.internal_reasoning === undefined ? null : Number(p.internal_reasoning),
+    webSearch: num(p.web_search, 0),
     discount: p.discount ?? 0,
   };
 }

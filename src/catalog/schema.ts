@@ -35,6 +35,7 @@ const EndpointSchema = Type.Object({
     input_cache_read: Type.Optional(PriceString),
     input_cache_write: Type.Optional(PriceString),
     internal_reasoning: Type.Optional(PriceString),
+    web_search: Type.Optional(PriceString),
     discount: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   }),
   context_length: Type.Optional(Type.Integer({ minimum: 1 })),

@@ -30,6 +30,8 @@ export interface Pricing {
   input_cache_read?: string;
   input_cache_write?: string;
   internal_reasoning?: string;
+  /** USD per search the provider's own web search runs (OpenRouter's `web_search` price). */
+  web_search?: string;
   discount?: number;
 }
 
@@ -69,6 +71,7 @@ export interface PriceTable {
   cacheRead: number;
   cacheWrite: number;
   reasoning: number | null; // null: reasoning billed as completion
+  webSearch: number; // per search run by the provider's native web search
   discount: number;
 }
 

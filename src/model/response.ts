@@ -41,6 +41,8 @@ export interface TokenUsage {
   cacheWriteTokens: number;
   reasoningTokens: number;
   audioPromptTokens: number;
+  /** Searches the provider's own web search ran for this answer (billed per search), when it reports them. */
+  webSearchRequests?: number;
 }
 
 /** A decoded piece of an upstream stream. */

@@ -8,6 +8,13 @@ import type { CostFigures } from '../../pipeline/ingress.js';
  * copies property by property into a fresh shape.
  */
 export function usageJson(usage: TokenUsage, cost: CostFigures, era: WireEra): Record<string, unknown> {
+  const out = eraUsageJson(usage, cost, era);
+  // Present only when the provider's own web search ran, as OpenRouter documents it.
+  if (usage.webSearchRequests) out.server_tool_use_details = { web_search_requests: usage.webSearchRequests };
+  return out;
+}
+
+function eraUsageJson(usage: TokenUsage, cost: CostFigures, era: WireEra): Record<string, unknown> {
   if (era === '2025') {
     return {
       prompt_tokens: usage.promptTokens,

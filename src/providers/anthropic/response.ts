@@ -47,6 +47,7 @@ class UsageAcc {
   cacheWrite = 0;
   output = 0;
   thinkingChars = 0;
+  webSearches = 0;
   seen = false;
 
   /** Anthropic reports input, cache reads and cache writes disjointly; later events repeat or update them. */
@@ -57,6 +58,8 @@ class UsageAcc {
     if (typeof u.cache_read_input_tokens === 'number') this.cacheRead = u.cache_read_input_tokens;
     if (typeof u.cache_creation_input_tokens === 'number') this.cacheWrite = u.cache_creation_input_tokens;
     if (typeof u.output_tokens === 'number') this.output = u.output_tokens;
+    const tools = u.server_tool_use;
+    if (isObj(tools) && typeof tools.web_search_requests === 'number') this.webSearches = tools.web_search_requests;
   }
 
   toUsage(): TokenUsage {
@@ -68,6 +71,7 @@ class UsageAcc {
       cacheWriteTokens: this.cacheWrite,
       reasoningTokens: estimateReasoningTokens(this.thinkingChars, this.output),
       audioPromptTokens: 0,
+      ...(this.webSearches > 0 ? { webSearchRequests: this.webSearches } : {}),
     };
   }
 }

@@ -13,12 +13,16 @@ type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
-/** Responses usage → the model's (input includes cached tokens, output includes reasoning tokens, as in OpenAI's). */
-export function responsesUsage(u: unknown): TokenUsage | undefined {
+/**
+ * Responses usage → the model's (input includes cached tokens, output includes reasoning tokens, as
+ * in OpenAI's), with the web searches the response's output items record (one `web_search_call`
+ * each: what OpenAI bills per call).
+ */
+export function responsesUsage(u: unknown, items?: unknown): TokenUsage | undefined {
   if (!isObj(u) || (typeof u.input_tokens !== 'number' && typeof u.output_tokens !== 'number')) return undefined;
   const input = isObj(u.input_tokens_details) ? u.input_tokens_details : {};
   const output = isObj(u.output_tokens_details) ? u.output_tokens_details : {};
-  return {
+  const usage: TokenUsage = {
     promptTokens: num(u.input_tokens),
     completionTokens: num(u.output_tokens),
     cachedTokens: num(input.cached_tokens),
@@ -26,6 +30,9 @@ export function responsesUsage(u: unknown): TokenUsage | undefined {
     reasoningTokens: num(output.reasoning_tokens),
     audioPromptTokens: num(input.audio_tokens),
   };
+  const searches = Array.isArray(items) ? items.filter((i) => isObj(i) && i.type === 'web_search_call').length : 0;
+  if (searches > 0) usage.webSearchRequests = searches;
+  return usage;
 }
 
 /**
@@ -123,7 +130,7 @@ export function parseResponsesCompletion(body: unknown): Completion {
     toolCalls,
     refusal,
     finishReason: finishOf(json),
-    usage: responsesUsage(json.usage) ?? null,
+    usage: responsesUsage(json.usage, json.output) ?? null,
     upstreamId: typeof json.id === 'string' ? json.id : undefined,
     native: json,
   };
@@ -216,7 +223,7 @@ export class ResponsesStreamDecoder implements StreamDecoder {
       case 'response.incomplete': {
         const r = isObj(json.response) ? json.response : {};
         const chunk: UpstreamChunk = { choice: { finishReason: finishOf(r) } };
-        const usage = responsesUsage(r.usage);
+        const usage = responsesUsage(r.usage, r.output);
         if (usage) chunk.usage = usage;
         if (typeof r.service_tier === 'string') chunk.serviceTier = r.service_tier;
         return [chunk];
