@@ -159,7 +159,13 @@ function smallModelsConfig(): string {
     '      endpoints:',
     `        - { provider: groq, upstream_model: ${id.split('/')[1]}, pricing: { prompt: "0.000001", completion: "0.000002" }, context_length: ${context}, max_completion_tokens: 1000 }`,
   ];
-  writeFileSync(file, ['catalog:', '  models:', ...model('test/small-8k', 4096), ...model('test/mid-16k', 16000), ''].join('\n'));
+  // Two windows of one model, both small enough to compress by default; the upstream model names tell them apart.
+  const twoWindows = [
+    ...model('test/two-windows', 6144).slice(0, -1),
+    '        - { provider: groq, upstream_model: window-4k, pricing: { prompt: "0.000001", completion: "0.000002" }, context_length: 4096, max_completion_tokens: 1000 }',
+    '        - { provider: groq, tag: groq/wide, upstream_model: window-6k, pricing: { prompt: "0.000002", completion: "0.000004" }, context_length: 6144, max_completion_tokens: 1000 }',
+  ];
+  writeFileSync(file, ['catalog:', '  models:', ...model('test/small-8k', 4096), ...model('test/mid-16k', 16000), ...twoWindows, ''].join('\n'));
   return file;
 }
 
@@ -222,9 +228,65 @@ describe('plugins: context-compression (middle-out)', () => {
       assert.equal(res.status, 200, JSON.stringify(extra));
       assert.ok(upstreamChars() / 4 <= 16000 - 2000);
     }
-    // More than twice the context: no endpoint qualifies even with compression.
+    // More than twice the context: no endpoint qualifies, so the largest window (the only one) serves, compressed.
     const huge = await postChat(gw, { model: 'test/mid-16k', messages: conversation(20, 8000), transforms: ['middle-out'] });
-    assert.equal(huge.status, 400);
+    assert.equal(huge.status, 200);
+    assert.ok(upstreamChars() / 4 <= 16000 - 2000);
+  });
+
+  it('when no window has even half the context needed, the largest serves, compressed, and the record says so', async () => {
+    const messages = conversation(6, 8000); // ~24k tokens: more than twice both windows
+    const res = await postChat(gw, { model: 'test/two-windows', messages, max_tokens: 200 });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    const sent = groq.requests[groq.requests.length - 1]!.json;
+    assert.equal(sent.model, 'window-6k');
+    assert.ok(sent.messages.length < messages.length);
+    assert.equal(sent.messages[sent.messages.length - 1].content, 'And the last question?');
+    assert.ok(upstreamChars() / 4 <= 6144 - 200, `${upstreamChars() / 4} tokens sent`);
+    const record = await generation(gw, body.id);
+    assert.ok(record.notes.some((n: string) => /^context-compression fallback: .*largest context, 6144 tokens, serves \(test\/two-windows:groq\/wide\)/.test(n)), JSON.stringify(record.notes));
+    assert.ok(record.notes.some((n: string) => /^context-compression: for groq\/wide \(context 6144\)/.test(n)), JSON.stringify(record.notes));
+    const skipped = record.routing.find((a: any) => a.endpoint === 'groq');
+    assert.equal(skipped.outcome, 'skipped');
+    assert.match(skipped.reason, /context length 4096 below the largest \(6144\)/);
+
+    // Without compression the request is refused before any upstream sees it, with advice to turn it on.
+    const before = groq.requests.length;
+    for (const off of [{ transforms: [] }, { plugins: [{ id: 'context-compression', enabled: false }] }]) {
+      const refused = await postChat(gw, { model: 'test/two-windows', messages, max_tokens: 200, ...off });
+      assert.equal(refused.status, 400);
+      const error = ((await refused.json()) as any).error;
+      assert.equal(error.metadata?.error_type, 'context_length_exceeded');
+      assert.match(error.message, /exceeds the context length of every endpoint of test\/two-windows\. .*turn on context compression/);
+    }
+    assert.equal(groq.requests.length, before);
+  });
+
+  it('with a models list the largest window across the list serves, not the first model', async () => {
+    const res = await postChat(gw, { model: 'test/small-8k', models: ['test/two-windows'], messages: conversation(6, 8000), max_tokens: 200 });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(body.model, 'test/two-windows');
+    assert.equal(groq.requests[groq.requests.length - 1]!.json.model, 'window-6k');
+    const record = await generation(gw, body.id);
+    const reasons = record.routing.filter((a: any) => a.outcome === 'skipped').map((a: any) => `${a.model}:${a.endpoint} ${a.reason}`);
+    assert.deepEqual(reasons.sort(), [
+      'test/small-8k:groq context length 4096 below the largest (6144), which the context-compression fallback takes',
+      'test/two-windows:groq context length 4096 below the largest (6144), which the context-compression fallback takes',
+    ]);
+  });
+
+  it('a last message that compression cannot shorten enough is a clear 400, never sent cut further', async () => {
+    // 600 short text parts: no part is long enough to shorten, and the last message is never removed.
+    const parts = Array.from({ length: 600 }, (_, i) => ({ type: 'text', text: `part ${i} ${'p'.repeat(80)}` }));
+    const before = groq.requests.length;
+    const res = await postChat(gw, { model: 'test/small-8k', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: parts }], max_tokens: 100 });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.equal(body.error.metadata?.error_type, 'context_length_exceeded');
+    assert.match(body.error.message, /does not fit the context length 4096 of test\/small-8k \(groq\) even compressed: .* is still ~\d+ tokens/);
+    assert.equal(groq.requests.length, before);
   });
 
   it('keeps a tool call and its result together, and shortens a message too long on its own', async () => {

@@ -50,6 +50,16 @@ const catalog = Catalog.from([
         },
         { id: 'acme/small', endpoints: [endpoint('delta', 0.1, 0.1), endpoint('alpha', 0.2, 0.2)] },
         { id: 'acme/small:free', endpoints: [endpoint('alpha', 0, 0)] },
+        // Small windows, which compress by default (at most 8k of context).
+        {
+          id: 'acme/tiny',
+          endpoints: [
+            endpoint('alpha', 0.5, 0.5, { context_length: 4000 }),
+            endpoint('beta', 1, 1, { context_length: 6000 }),
+            endpoint('gamma', 2, 2, { context_length: 6000, supported_parameters: ['max_tokens'] }),
+          ],
+        },
+        { id: 'acme/mini', endpoints: [endpoint('delta', 1, 1, { context_length: 7000 })] },
       ],
     },
   },
@@ -214,7 +224,9 @@ describe('provider preferences', () => {
 
   it('a window of at most 8k compresses by default: it qualifies with half the context the prompt needs', () => {
     assert.ok(keys(ctx(), req({ messages: [{ role: 'user', content: 'x'.repeat(40_000) }] })).includes('delta'));
-    rejects(ctx(), req({ provider: { only: ['delta'] }, messages: [{ role: 'user', content: 'x'.repeat(80_000) }] }), 400, /exceeds the context length/);
+    // ~20k tokens: not even half fits delta's 8k, but as the largest window left it still serves, compressing.
+    const plan = planRoute(ctx(), req({ provider: { only: ['delta'] }, messages: [{ role: 'user', content: 'x'.repeat(80_000) }] }));
+    assert.deepEqual(plan.candidates.map((c) => c.endpoint.key), ['delta']);
   });
 
   it('explains every skipped endpoint', () => {
@@ -226,6 +238,49 @@ describe('provider preferences', () => {
       'beta/turbo': 'quantization fp16 not in provider.quantizations',
     });
     assert.deepEqual(plan.considered.filter((c) => !c.skipped).map((c) => c.endpoint).sort(), ['alpha', 'beta']);
+  });
+});
+
+describe('context-compression fallback: the largest context when none qualifies', () => {
+  const long = [{ role: 'user', content: 'x'.repeat(80_000) }]; // ~20k tokens: more than twice every acme/tiny window
+  const route = (r: GenerationRequest) => planRoute(ctx(), r);
+  const served = (r: GenerationRequest) => route(r).candidates.map((c) => `${c.endpoint.model.id}:${c.endpoint.key}`);
+
+  it('routes to every endpoint of the largest context, in the usual order, and says so', () => {
+    const plan = route(req({ model: 'acme/tiny', messages: long, provider: { sort: 'price' } }));
+    assert.deepEqual(plan.candidates.map((c) => c.endpoint.key), ['beta', 'gamma']);
+    assert.equal(plan.notes.length, 1);
+    assert.match(plan.notes[0]!, /^context-compression fallback: .*~20008 prompt tokens.*largest context, 6000 tokens, serves \(acme\/tiny:beta, acme\/tiny:gamma\)/);
+    const skipped = Object.fromEntries(plan.considered.filter((c) => c.skipped).map((c) => [c.endpoint, c.skipped]));
+    assert.deepEqual(skipped, { alpha: 'context length 4000 below the largest (6000), which the context-compression fallback takes' });
+    // Provider preferences still order the chosen endpoints.
+    assert.deepEqual(served(req({ model: 'acme/tiny', messages: long, provider: { order: ['gamma'] } })), ['acme/tiny:gamma', 'acme/tiny:beta']);
+  });
+
+  it('chooses only among endpoints that pass the other filters', () => {
+    const tools = [{ type: 'function', function: { name: 'add', parameters: { type: 'object' } } }];
+    assert.deepEqual(served(req({ model: 'acme/tiny', messages: long, tools })), ['acme/tiny:beta']);
+    assert.deepEqual(served(req({ model: 'acme/tiny', messages: long, provider: { ignore: ['beta', 'gamma'] } })), ['acme/tiny:alpha']);
+  });
+
+  it('without compression the context-length 400 stands, with its advice to turn compression on', () => {
+    for (const off of [{ transforms: [] }, { plugins: [{ id: 'context-compression', enabled: false }] }]) {
+      rejects(ctx(), req({ model: 'acme/tiny', messages: long, ...off }), 400, /exceeds the context length of every endpoint of acme\/tiny\. .*turn on context compression/);
+    }
+    // Large windows compress only when asked: by default a prompt beyond them is a 400, not a fallback.
+    const huge = [{ role: 'user', content: 'x'.repeat(1_100_000) }]; // ~275k tokens, more than twice 128k
+    rejects(ctx(), req({ messages: huge, provider: { ignore: ['delta'] } }), 400, /exceeds the context length/);
+    const plan = route(req({ messages: huge, plugins: [{ id: 'context-compression' }], provider: { sort: 'price' } }));
+    assert.deepEqual(plan.candidates.map((c) => c.endpoint.key), ['alpha', 'beta', 'gamma', 'beta/turbo']);
+    assert.match(plan.considered.find((c) => c.endpoint === 'delta')!.skipped!, /context length 8000 below the largest \(128000\)/);
+  });
+
+  it('with a models list: a model that qualifies is preferred; else the largest context across the list', () => {
+    assert.deepEqual(served(req({ model: 'acme/tiny', models: ['acme/mini'], messages: long })), ['acme/mini:delta']);
+    const plan = route(req({ model: 'acme/tiny', models: ['acme/big'], messages: long, provider: { sort: 'price' } }));
+    assert.deepEqual(plan.notes, []);
+    // acme/big's 8k window (delta) does not qualify either; its 128k windows do, without any fallback.
+    assert.deepEqual(plan.candidates.map((c) => `${c.endpoint.model.id}:${c.endpoint.key}`), ['acme/big:alpha', 'acme/big:beta', 'acme/big:gamma', 'acme/big:beta/turbo']);
   });
 });
 

@@ -75,7 +75,7 @@ export async function startAttempt(app: App, gen: Generation, ep: Endpoint, sign
   } catch (err) {
     if (!(err instanceof UntranslatableRequest)) throw err;
     gen.attempts.push({ provider: ep.provider.name, endpoint: ep.key, model: ep.model.id, status: null, latencyMs: 0, outcome: 'skipped', reason: err.message });
-    return { failure: { status: 400, raw: err.message }, endpoint: ep, untranslatable: true };
+    return { failure: { status: 400, raw: err.message }, endpoint: ep, untranslatable: true, errorType: err.errorType };
   }
   for (;;) {
     const picked = pool && pool.size > 0 ? pool.pick(tried) : undefined;
@@ -98,7 +98,7 @@ export async function startAttempt(app: App, gen: Generation, ep: Endpoint, sign
     } catch (err) {
       if (!(err instanceof UntranslatableRequest)) throw err;
       gen.attempts.push({ provider: ep.provider.name, endpoint: ep.key, model: ep.model.id, status: null, latencyMs: 0, outcome: 'skipped', reason: err.message });
-      return { failure: { status: 400, raw: err.message }, endpoint: ep, untranslatable: true };
+      return { failure: { status: 400, raw: err.message }, endpoint: ep, untranslatable: true, errorType: err.errorType };
     }
     if (adapter.authorize) {
       // E.g. a SigV4 signature, which covers the finished request.
@@ -264,7 +264,7 @@ export function settle(gen: Generation, ep: Endpoint): void {
 /** The error for a request whose every attempt failed: OpenRouter's vocabulary, any ingress's envelope. */
 export function finalError(last: AttemptFailure | null, all: AttemptFailure[]): ApiError {
   if (!last) return new ApiError(503, 'No provider was available to serve this request');
-  if (all.every((a) => a.untranslatable)) return new ApiError(400, last.failure.raw, { error_type: 'invalid_request' });
+  if (all.every((a) => a.untranslatable)) return new ApiError(400, last.failure.raw, { error_type: last.errorType ?? 'invalid_request' });
   const real = all.filter((a) => !a.untranslatable);
   const { failure, endpoint } = real[real.length - 1] ?? last;
   const status = failure.status === 429 ? 429 : isRetryable(failure.status) ? 502 : failure.status;

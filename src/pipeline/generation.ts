@@ -11,6 +11,8 @@ export interface AttemptFailure {
   endpoint: Endpoint;
   /** The request could not be expressed in this endpoint's protocol: not the provider's fault. */
   untranslatable?: boolean;
+  /** With `untranslatable`: OpenRouter's error_type for the client's 400. */
+  errorType?: string;
 }
 
 /** Per-request state shared by the attempt loop, the stream pump and the final record. */

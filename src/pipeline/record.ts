@@ -42,7 +42,7 @@ function explanation(gen: Generation): ProviderAttempt[] {
 }
 
 function notesOf(gen: Generation): string[] {
-  const notes: string[] = [...gen.notes];
+  const notes: string[] = [...gen.plan.notes, ...gen.notes];
   for (const t of gen.droppedTools) notes.push(`hosted tool ${t} left out: the serving provider has none`);
   if (gen.clampedTo !== null) notes.push(`max_tokens ${gen.req.maxTokens} clamped to ${gen.clampedTo}`);
   notes.push(...gen.pluginRun.notes);

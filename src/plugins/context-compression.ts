@@ -24,6 +24,10 @@ export function contextCompressionOptions(entry: Record<string, unknown>): void 
 const CHARS_PER_TOKEN = 4;
 /** What replaces the text cut out of a message. */
 const CUT_MARKER = '\n[…]\n';
+/** What the marker adds to a message's JSON, which the estimate measures (its newlines are escaped there). */
+const CUT_MARKER_JSON_LENGTH = JSON.stringify(CUT_MARKER).length - 2;
+/** What each end of a shortened text keeps, so the model sees what the text was about. */
+const KEPT_AT_EACH_END = 64;
 
 export const estimateMessageTokens = (m: Message) => Math.ceil(JSON.stringify(m.content).length / CHARS_PER_TOKEN) + 4;
 
@@ -36,11 +40,15 @@ export interface CompressionResult {
   messages: Message[];
   dropped: number;
   truncated: number;
+  /** The estimate for what is left: above the budget when what may not go (see compressMessages) is already too long. */
+  tokens: number;
 }
 
 /**
  * The conversation cut to `budgetTokens` (and to `maxMessages`), or null when it already fits.
- * Never removes the leading system messages or the last message.
+ * Never removes the leading system messages or the last message, nor shortens a text to less than
+ * its first and last 64 characters, nor touches what is not text (images, files, tool calls): a
+ * conversation made of too much of those stays over the budget, as `tokens` says.
  */
 export function compressMessages(messages: readonly Message[], budgetTokens: number, maxMessages: number | null): CompressionResult | null {
   const sizes = messages.map(estimateMessageTokens);
@@ -71,8 +79,11 @@ export function compressMessages(messages: readonly Message[], budgetTokens: num
   }
   const kept = messages.filter((_, i) => !removed.has(i)).map((m) => ({ ...m, content: [...m.content] }));
   let truncated = 0;
-  if (total > budgetTokens) truncated = truncateLongest(kept, total - budgetTokens);
-  return { messages: kept, dropped: removed.size, truncated };
+  if (total > budgetTokens) {
+    truncated = truncateLongest(kept, total - budgetTokens);
+    if (truncated > 0) total = kept.reduce((sum, m) => sum + estimateMessageTokens(m), 0);
+  }
+  return { messages: kept, dropped: removed.size, truncated, tokens: total };
 }
 
 function isToolUnit(messages: readonly Message[], unit: number[]): boolean {
@@ -94,13 +105,13 @@ function truncateLongest(messages: Message[], excessTokens: number): number {
   for (const t of texts) {
     if (excessChars <= 0) break;
     const part = t.m.content[t.i] as Extract<ContentPart, { type: 'text' }>;
-    // Keep at least a little of each end so the model sees what the text was about.
-    const removable = Math.max(0, part.text.length - 2 * 64);
-    if (removable === 0) continue;
-    const take = Math.min(removable, excessChars + CUT_MARKER.length);
+    const removable = part.text.length - 2 * KEPT_AT_EACH_END;
+    // A cut no longer than the marker would make the text longer, not shorter.
+    if (removable <= CUT_MARKER_JSON_LENGTH) continue;
+    const take = Math.min(removable, excessChars + CUT_MARKER_JSON_LENGTH);
     const keepStart = Math.floor((part.text.length - take) / 2);
     t.m.content[t.i] = { ...part, text: part.text.slice(0, keepStart) + CUT_MARKER + part.text.slice(keepStart + take) };
-    excessChars -= take - CUT_MARKER.length;
+    excessChars -= take - CUT_MARKER_JSON_LENGTH;
     cut++;
   }
   return cut;

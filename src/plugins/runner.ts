@@ -8,6 +8,7 @@ import { moderate } from './moderation.js';
 import { healCompletion, healsResponses } from './response-healing.js';
 import { applyWebSearch, ExaClient, placeCitations, type WebRun } from './web.js';
 import { withMessages } from './rewrite.js';
+import { UntranslatableRequest } from '../providers/types.js';
 import type { PluginSettings } from './settings.js';
 
 /**
@@ -94,12 +95,23 @@ export class Plugins {
   }
 }
 
-/** Middle-out compression for this endpoint, when it is on for it and the prompt does not fit. */
+/**
+ * Middle-out compression for this endpoint, when it is on for it and the prompt does not fit. A
+ * prompt that still exceeds the context once everything the algorithm may remove or shorten is
+ * gone is not sent: the endpoint is skipped with a context-length error (the client's 400 when no
+ * other endpoint serves).
+ */
 function compressFor(req: GenerationRequest, ep: Endpoint, run: PluginRun): GenerationRequest {
   const context = ep.contextLength;
-  if (context === null || !compressesFor(req.plugins, context)) return req;
+  if (context === null || req.embedding || !compressesFor(req.plugins, context)) return req;
   const result = compressMessages(req.messages, context - outputReserve(req, context), messageLimitOf(ep.provider.protocol));
   if (!result) return req;
+  if (result.tokens > context) {
+    throw new UntranslatableRequest(
+      `This prompt does not fit the context length ${context} of ${ep.model.id} (${ep.key}) even compressed: what context compression keeps (the leading system messages, the last message, the first and last 64 characters of each text, images, files and tool calls) is still ~${result.tokens} tokens. Please shorten the last message or the system prompt.`,
+      'context_length_exceeded',
+    );
+  }
   run.note(`context-compression: for ${ep.key} (context ${context}) ${result.dropped} message(s) removed from the middle${result.truncated > 0 ? `, ${result.truncated} shortened` : ''}`);
   return withMessages(req, result.messages);
 }

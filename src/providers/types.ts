@@ -53,8 +53,18 @@ export interface DecoderOptions {
   keepNative?: boolean;
 }
 
-/** Why a request cannot go to an endpoint of this protocol as it is: the client gets a 400 with this message. */
-export class UntranslatableRequest extends Error {}
+/**
+ * Why a request cannot go to an endpoint as it is (its protocol cannot express it, its context
+ * cannot hold it): the client gets a 400 with this message and `errorType` when no endpoint serves.
+ */
+export class UntranslatableRequest extends Error {
+  constructor(
+    message: string,
+    readonly errorType = 'invalid_request',
+  ) {
+    super(message);
+  }
+}
 
 /** A bodiless GET: a provider's model list, asked to check its base URL and key (`switchyard doctor`). */
 export interface ProbeRequest {

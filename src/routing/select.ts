@@ -28,6 +28,8 @@ export interface Candidate {
 export interface RoutePlan {
   candidates: Candidate[]; // attempt order, across models
   considered: Consideration[];
+  /** What the record should say about how the route was chosen (e.g. the context-compression fallback). */
+  notes: string[];
 }
 
 export interface RouteContext {
@@ -92,6 +94,28 @@ const supports = (ep: Endpoint, param: string) => ep.supportedParameters.size ==
 
 const fmtUsdPerM = (perToken: number) => `$${Number((perToken * 1e6).toPrecision(6))}/M`;
 
+/**
+ * Whether this endpoint would compress the request's prompt to fit its context. An embeddings
+ * request has no conversation to compress: its input fits the context or it is refused.
+ */
+function compressesPromptFor(req: GenerationRequest, ep: Endpoint): boolean {
+  return req.embedding === undefined && compressesFor(req.plugins, ep.contextLength);
+}
+
+/**
+ * No endpoint of a model has the context the request needs. `compressing`: the endpoints that
+ * passed every other filter and would compress the prompt (their skip notes included), from which
+ * the context-compression fallback may still pick.
+ */
+class ContextShortfall extends ApiError {
+  constructor(
+    message: string,
+    readonly compressing: { endpoint: Endpoint; consideration: Consideration }[],
+  ) {
+    super(400, message, { error_type: 'context_length_exceeded' });
+  }
+}
+
 /** A hard filter: endpoints failing it are skipped; if none survive, the request ends with `empty`. */
 interface Filter {
   keep: (ep: Endpoint) => string | null; // reason to skip, or null to keep
@@ -108,7 +132,7 @@ function eligible(ctx: RouteContext, model: ModelEntry, req: GenerationRequest, 
   const promptEstimate = Math.ceil(promptChars / 4);
   const hasTools = req.tools.some((t) => t.type === 'function');
   const namedChoice = req.toolChoice !== undefined && req.toolChoice !== 'auto';
-  const needed = prefs.requireParameters ? req.parameters : [];
+  const requiredParameters = prefs.requireParameters ? req.parameters : [];
   const mp = prefs.maxPrice;
   const hasImages = req.messages.some((m) => m.content.some((p) => p.type === 'image'));
 
@@ -195,24 +219,13 @@ function eligible(ctx: RouteContext, model: ModelEntry, req: GenerationRequest, 
       empty: () => new ApiError(404, `No endpoints found for ${model.id} that can produce ${maxTokens} output tokens.`),
     });
   }
-  filters.push({
-    keep: (ep) => {
-      if (ep.contextLength === null) return null;
-      const needed = promptEstimate + (clamp ? 0 : (maxTokens ?? 0));
-      // With context compression an endpoint qualifies with half the context the request needs
-      // (https://openrouter.ai/docs/guides/features/message-transforms); the prompt is cut to fit it.
-      if (compressesFor(req.plugins, ep.contextLength)) return needed / 2 > ep.contextLength ? `prompt (~${promptEstimate} tokens) too long to compress into the context length ${ep.contextLength}` : null;
-      return needed > ep.contextLength ? `prompt (~${promptEstimate} tokens) + max_tokens exceed the context length ${ep.contextLength}` : null;
-    },
-    empty: () => new ApiError(400, `This request (~${promptEstimate} prompt tokens${maxTokens ? ` + ${maxTokens} output tokens` : ''}) exceeds the context length of every endpoint of ${model.id}. Please reduce the length of the messages or max_tokens, or turn on context compression (plugins: [{"id": "context-compression"}]).`, { error_type: 'context_length_exceeded' }),
-  });
-  if (needed.length > 0) {
+  if (requiredParameters.length > 0) {
     filters.push({
       keep: (ep) => {
-        const missing = needed.filter((p) => !ep.supportedParameters.has(p));
+        const missing = requiredParameters.filter((p) => !ep.supportedParameters.has(p));
         return missing.length > 0 ? `does not support ${missing.join(', ')} (require_parameters)` : null;
       },
-      empty: () => new ApiError(404, `No endpoints found for ${model.id} that support all requested parameters (${needed.join(', ')}).`),
+      empty: () => new ApiError(404, `No endpoints found for ${model.id} that support all requested parameters (${requiredParameters.join(', ')}).`),
     });
   }
 
@@ -227,6 +240,32 @@ function eligible(ctx: RouteContext, model: ModelEntry, req: GenerationRequest, 
     if (kept.length === 0) throw f.empty();
     eps = kept;
   }
+
+  // The context comes last: when no endpoint has enough of it, those that compress the prompt
+  // have passed every other filter and are what the context-compression fallback chooses from.
+  const requiredTokens = promptEstimate + (clamp ? 0 : (maxTokens ?? 0));
+  const fitting: Endpoint[] = [];
+  const compressing: ContextShortfall['compressing'] = [];
+  for (const ep of eps) {
+    if (ep.contextLength === null) {
+      fitting.push(ep);
+      continue;
+    }
+    // With context compression an endpoint qualifies with half the context the request needs
+    // (https://openrouter.ai/docs/guides/features/message-transforms); the prompt is cut to fit it.
+    const compresses = compressesPromptFor(req, ep);
+    if (compresses ? requiredTokens / 2 <= ep.contextLength : requiredTokens <= ep.contextLength) {
+      fitting.push(ep);
+      continue;
+    }
+    note(ep, compresses ? `prompt (~${promptEstimate} tokens) too long to compress into the context length ${ep.contextLength}` : `prompt (~${promptEstimate} tokens) + max_tokens exceed the context length ${ep.contextLength}`);
+    if (compresses) compressing.push({ endpoint: ep, consideration: considered[considered.length - 1]! });
+  }
+  if (fitting.length === 0) {
+    const advice = req.embedding ? 'Please shorten the input.' : 'Please reduce the length of the messages or max_tokens, or turn on context compression (plugins: [{"id": "context-compression"}]).';
+    throw new ContextShortfall(`This request (~${promptEstimate} prompt tokens${maxTokens ? ` + ${maxTokens} output tokens` : ''}) exceeds the context length of every endpoint of ${model.id}. ${advice}`, compressing);
+  }
+  eps = fitting;
 
   // With clamping, endpoints that cannot produce max_tokens go last (they get their own maximum).
   if (maxTokens !== null && clamp) {
@@ -368,18 +407,27 @@ export function planRoute(ctx: RouteContext, req: GenerationRequest, promptChars
   }
 
   const considered: Consideration[] = [];
-  const perModel: Candidate[][] = [];
+  const notes: string[] = [];
+  let perModel: Candidate[][] = [];
+  const shortfalls: (ContextShortfall | null)[] = [];
   let firstError: ApiError | null = null;
   for (const m of models) {
     try {
       perModel.push(eligible(ctx, m.model, req, prefs, considered, promptChars).map((endpoint) => ({ endpoint, requestedId: m.requestedId })));
+      shortfalls.push(null);
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       firstError ??= err;
       perModel.push([]);
+      shortfalls.push(err instanceof ContextShortfall ? err : null);
     }
   }
-  if (perModel.every((c) => c.length === 0)) throw firstError ?? new ApiError(404, `No endpoints found for ${ids.join(', ')}.`);
+  if (perModel.every((c) => c.length === 0)) {
+    const fallback = largestContextFallback(models, shortfalls, promptChars);
+    if (!fallback) throw firstError ?? new ApiError(404, `No endpoints found for ${ids.join(', ')}.`);
+    perModel = fallback.perModel;
+    notes.push(fallback.note);
+  }
 
   let candidates: Candidate[];
   const sorted = models.some((m) => m.sort !== null);
@@ -402,5 +450,34 @@ export function planRoute(ctx: RouteContext, req: GenerationRequest, promptChars
   } else if (!prefs.allowFallbacks) {
     candidates = candidates.slice(0, 1);
   }
-  return { candidates, considered };
+  return { candidates, considered, notes };
+}
+
+/**
+ * OpenRouter's rule when compression is on and no endpoint has half the context the request
+ * needs: the largest context serves, its prompt compressed to fit. Across a `models` list the
+ * largest context of all of them wins (a model that qualifies outright is preferred before this
+ * is reached); endpoints of that same size stay, in their models' order, for provider fallback.
+ * Null when no endpoint would compress (the context-length 400 stands).
+ */
+function largestContextFallback(models: { requestedId: string }[], shortfalls: (ContextShortfall | null)[], promptChars: number): { perModel: Candidate[][]; note: string } | null {
+  let largest = 0;
+  for (const s of shortfalls) for (const { endpoint } of s?.compressing ?? []) largest = Math.max(largest, endpoint.contextLength!);
+  if (largest === 0) return null;
+  const chosen: string[] = [];
+  const perModel = models.map((m, i) => {
+    const out: Candidate[] = [];
+    for (const { endpoint, consideration } of shortfalls[i]?.compressing ?? []) {
+      if (endpoint.contextLength === largest) {
+        consideration.skipped = undefined; // a candidate after all
+        out.push({ endpoint, requestedId: m.requestedId });
+        chosen.push(`${endpoint.model.id}:${endpoint.key}`);
+      } else {
+        consideration.skipped = `context length ${endpoint.contextLength} below the largest (${largest}), which the context-compression fallback takes`;
+      }
+    }
+    return out;
+  });
+  const note = `context-compression fallback: no endpoint has even half the context this request needs (~${Math.ceil(promptChars / 4)} prompt tokens), so the largest context, ${largest} tokens, serves (${chosen.join(', ')}) with the prompt compressed to fit`;
+  return { perModel, note };
 }
