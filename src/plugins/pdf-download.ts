@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
-import { Agent, request } from 'undici';
+import type { Agent, request as undiciRequest } from 'undici';
 import { ApiError } from '../core/errors.js';
 
 /**
@@ -148,14 +148,21 @@ function failureOf(err: unknown, signal: AbortSignal, timeoutMs: number): string
 }
 
 export class PdfDownloader {
-  private agent: Agent | null = null;
+  private client: Promise<{ agent: Agent; request: typeof undiciRequest }> | null = null;
 
   constructor(private readonly settings: PdfDownloadSettings) {}
 
-  /** Made on first use; idle connections close soon, so an unused downloader holds nothing open. */
-  private dispatcher(): Agent {
-    this.agent ??= new Agent({ connect: this.settings.allowPrivateAddresses ? {} : { lookup: publicOnlyLookup }, keepAliveTimeout: 1000, keepAliveMaxTimeout: 1000 });
-    return this.agent;
+  /**
+   * undici's full index (fetch, WebSocket, caches: ~3 MiB of heap, which the upstream transport
+   * avoids) is loaded on the first URL to fetch, not by every process. Idle connections close
+   * soon, so an unused downloader holds nothing open.
+   */
+  private http(): Promise<{ agent: Agent; request: typeof undiciRequest }> {
+    this.client ??= import('undici').then(({ Agent, request }) => ({
+      agent: new Agent({ connect: this.settings.allowPrivateAddresses ? {} : { lookup: publicOnlyLookup }, keepAliveTimeout: 1000, keepAliveMaxTimeout: 1000 }),
+      request,
+    }));
+    return this.client;
   }
 
   /** The target of one hop: http or https, and (unless allowed) not a non-public address written as an IP. */
@@ -178,10 +185,11 @@ export class PdfDownloader {
     const { maxBytes, timeoutMs } = this.settings;
     const signal = AbortSignal.timeout(timeoutMs);
     let target = this.target(url, url);
+    const { agent, request } = await this.http();
     for (let redirects = 0; ; redirects++) {
       let res: Awaited<ReturnType<typeof request>>;
       try {
-        res = await request(target, { dispatcher: this.dispatcher(), signal, headers: { accept: 'application/pdf, */*;q=0.1', 'user-agent': 'switchyard-file-parser' } });
+        res = await request(target, { dispatcher: agent, signal, headers: { accept: 'application/pdf, */*;q=0.1', 'user-agent': 'switchyard-file-parser' } });
       } catch (err) {
         throw refusal(url, failureOf(err, signal, timeoutMs));
       }
@@ -198,7 +206,8 @@ export class PdfDownloader {
       }
       const declared = Number(res.headers['content-length']);
       if (Number.isFinite(declared) && declared > maxBytes) {
-        res.body.destroy();
+        // Not read at all; destroying a body unread makes it emit an error, which has nowhere else to go.
+        res.body.once('error', () => undefined).destroy();
         throw refusal(url, `is too large: ${declared} bytes, more than the ${maxBytes} this server fetches`);
       }
       const contentType = String(res.headers['content-type'] ?? '');
