@@ -6,6 +6,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +15,7 @@ import { chatCompletion, replyFromUpstreamRecording, startMockUpstream, type Moc
 import { loadCassette } from './support/cassettes.js';
 import { postChat, readSse, rngPicking, startGateway, type Gateway } from './support/gateway.js';
 import { tinyPdf } from './support/pdf.js';
+import { ConfigError, loadSettings } from '../src/config/load.js';
 
 const MODEL = 'moonshotai/kimi-k2-0905';
 
@@ -430,6 +433,221 @@ describe('plugins: file-parser', () => {
     assert.equal(mistral.requests.length, calls);
     assert.match(sentText(groq), /Parsed earlier: minutes\./);
     assert.ok((await generation(ocr, body.id)).notes.includes("file-parser: minutes.pdf not parsed again: its text came with the client's file annotation"));
+  });
+});
+
+/**
+ * A document server on loopback for PDFs given by URL: a PDF, the same bytes without a PDF
+ * content-type, an HTML page, PDFs over the test gateway's byte cap (declared, and streamed without
+ * a length), one that stalls halfway, a redirect and a 404. It counts the requests each path got.
+ */
+async function startDocumentServer(pdf: Buffer, maxBytes: number): Promise<{ url: string; hits: Map<string, number>; close(): Promise<void> }> {
+  const hits = new Map<string, number>();
+  const oversized = Buffer.concat([pdf, Buffer.alloc(maxBytes, 0x20)]);
+  const server = createServer((req, res) => {
+    hits.set(req.url!, (hits.get(req.url!) ?? 0) + 1);
+    switch (new URL(req.url!, 'http://documents').pathname) {
+      case '/docs/report.pdf':
+        res.writeHead(200, { 'content-type': 'application/pdf' }).end(pdf);
+        return;
+      case '/download':
+        res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(pdf);
+        return;
+      case '/page.html':
+        res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><title>Report</title>${'<p>not a pdf</p>'.repeat(200)}`);
+        return;
+      case '/big-declared.pdf':
+        res.writeHead(200, { 'content-type': 'application/pdf', 'content-length': String(oversized.length) }).end(oversized);
+        return;
+      case '/big-streamed.pdf':
+        // No length: the cap has to stop the read itself.
+        res.writeHead(200, { 'content-type': 'application/pdf' });
+        res.write(oversized.subarray(0, maxBytes / 2));
+        res.end(oversized.subarray(maxBytes / 2));
+        return;
+      case '/slow.pdf':
+        // Half a PDF, then nothing: the fetch's time bound has to end it.
+        res.writeHead(200, { 'content-type': 'application/pdf' });
+        res.write(pdf.subarray(0, 100));
+        return;
+      case '/moved':
+        res.writeHead(302, { location: '/docs/report.pdf' }).end();
+        return;
+      default:
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('no such document');
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hits,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('plugins: file-parser, PDFs given by URL', () => {
+  const MAX_BYTES = 8192;
+  const pdfBytes = tinyPdf(['Annual report, fetched by URL', 'Profit doubled.']);
+  let docs: Awaited<ReturnType<typeof startDocumentServer>>;
+  let groq: MockUpstream;
+  let openai: MockUpstream;
+  let gw: Gateway;
+  let strict: Gateway;
+
+  before(async () => {
+    docs = await startDocumentServer(pdfBytes, MAX_BYTES);
+    groq = await startMockUpstream();
+    groq.onRequest(() => ({ json: chatCompletion('It doubled.') }));
+    openai = await startMockUpstream();
+    openai.onRequest(() => ({ json: chatCompletion('Read it myself.') }));
+    // The documents live on loopback: this gateway is allowed there (from its config file), and its byte cap is small.
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-pdf-url-'));
+    const configFile = join(dir, 'switchyard.yaml');
+    writeFileSync(configFile, `plugins:\n  file_parser: { allow_private_urls: true, url_max_bytes: ${MAX_BYTES}, url_timeout_ms: 1500 }\n`);
+    gw = await startGateway({ providers: { groq: groq.baseUrl, openai: openai.baseUrl }, configFile });
+    gw.app.rng = rngPicking(gw.app, MODEL, 'groq');
+    strict = await startGateway({ providers: { groq: groq.baseUrl } });
+  });
+  after(async () => {
+    await gw.close();
+    await strict.close();
+    await groq.close();
+    await openai.close();
+    await docs.close();
+  });
+
+  const chatFile = (url: string, filename?: string) => ({
+    role: 'user',
+    content: [
+      { type: 'text', text: 'What does the report say?' },
+      { type: 'file', file: { ...(filename ? { filename } : {}), file_data: url } },
+    ],
+  });
+  const lastSent = (up: MockUpstream) => JSON.stringify(up.requests[up.requests.length - 1]!.json);
+  const hash = createHash('sha256').update(pdfBytes).digest('hex');
+
+  it('chat completions: a model that cannot read PDFs gets the fetched text; the next turn finds it without fetching again', async () => {
+    const url = `${docs.url}/docs/report.pdf`;
+    const res = await postChat(gw, { model: MODEL, messages: [chatFile(url, 'annual.pdf')] });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(docs.hits.get('/docs/report.pdf'), 1);
+    assert.match(lastSent(groq), /<file name=\\"annual.pdf\\">\\nAnnual report, fetched by URL\\nProfit doubled\./);
+    assert.ok(!lastSent(groq).includes(url), 'the URL itself does not reach the model');
+    const [annotation] = body.choices[0].message.annotations;
+    assert.deepEqual({ type: annotation.type, name: annotation.file.name, hash: annotation.file.hash }, { type: 'file', name: 'annual.pdf', hash });
+    assert.match(annotation.file.content[0].text, /Profit doubled/);
+    const notes = (await generation(gw, body.id)).notes as string[];
+    assert.ok(notes.includes(`file-parser: annual.pdf fetched from ${url}`), JSON.stringify(notes));
+    assert.ok(notes.includes('file-parser: annual.pdf parsed with pdf-text (1 page(s))'), JSON.stringify(notes));
+
+    const next = await postChat(gw, {
+      model: MODEL,
+      messages: [chatFile(url, 'annual.pdf'), { role: 'assistant', content: 'It doubled.' }, { role: 'user', content: 'Since when?' }],
+    });
+    const nextBody = (await next.json()) as any;
+    assert.equal(next.status, 200, JSON.stringify(nextBody));
+    assert.equal(docs.hits.get('/docs/report.pdf'), 1, 'not fetched again');
+    assert.match(lastSent(groq), /Profit doubled\./);
+    const nextNotes = (await generation(gw, nextBody.id)).notes as string[];
+    assert.ok(nextNotes.includes('file-parser: annual.pdf parsed with pdf-text (1 page(s), from the cache)'), JSON.stringify(nextNotes));
+    assert.ok(!nextNotes.some((n) => n.includes('fetched from')));
+  });
+
+  it('Responses (input_file with file_url) and Messages (document with a url source) fetch and parse too; a redirect is followed', async () => {
+    let res = await post(gw, '/responses', {
+      model: MODEL,
+      input: [{ role: 'user', content: [{ type: 'input_text', text: 'Summarise' }, { type: 'input_file', file_url: `${docs.url}/download?id=7` }] }],
+    });
+    let body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(docs.hits.get('/download?id=7'), 1);
+    // No file name and none in the URL's path: the PDF served as application/octet-stream is recognised by its header.
+    assert.match(lastSent(groq), /<file name=\\"download\\">\\nAnnual report, fetched by URL/);
+
+    res = await post(gw, '/messages', {
+      model: MODEL,
+      max_tokens: 100,
+      messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'url', url: `${docs.url}/moved` }, title: 'moved.pdf' }, { type: 'text', text: 'Summarise' }] }],
+    });
+    body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(docs.hits.get('/moved'), 1);
+    assert.match(lastSent(groq), /<file name=\\"moved.pdf\\">\\nAnnual report, fetched by URL/);
+    assert.ok((await generation(gw, body.id)).notes.includes(`file-parser: moved.pdf fetched from ${docs.url}/moved`));
+  });
+
+  it('a model that reads PDFs gets the URL itself and nothing is fetched, unless the client picks a parser', async () => {
+    const url = `${docs.url}/docs/report.pdf?native=1`;
+    let res = await postChat(gw, { model: 'openai/gpt-4o-mini', messages: [chatFile(url, 'native.pdf')] });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.ok(lastSent(openai).includes(url));
+    assert.equal(docs.hits.get('/docs/report.pdf?native=1'), undefined);
+
+    res = await postChat(gw, { model: 'openai/gpt-4o-mini', messages: [chatFile(url, 'native.pdf')], plugins: [{ id: 'file-parser', pdf: { engine: 'pdf-text' } }] });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(docs.hits.get('/docs/report.pdf?native=1'), 1);
+    assert.ok(!lastSent(openai).includes(url));
+    assert.match(lastSent(openai), /Profit doubled/);
+  });
+
+  const refused = async (target: Gateway, url: string, message: RegExp) => {
+    const upstreamCalls = groq.requests.length;
+    const res = await postChat(target, { model: MODEL, messages: [chatFile(url, 'x.pdf')] });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.equal(body.error.code, 400);
+    assert.match(body.error.message, message);
+    assert.equal(groq.requests.length, upstreamCalls, 'no upstream request');
+  };
+
+  it('a page that is not a PDF, a 404, an unreachable host, a stalled download or a non-http URL is a 400 naming the problem, with no upstream request', async () => {
+    await refused(gw, `${docs.url}/page.html`, new RegExp(`file at ${docs.url}/page\\.html is not a PDF \\(content-type "text/html"`));
+    // Streamed too: the refusal comes before the stream starts.
+    const streamed = await postChat(gw, { model: MODEL, stream: true, messages: [chatFile(`${docs.url}/page.html`)] });
+    assert.equal(streamed.status, 400);
+    assert.match(((await streamed.json()) as any).error.message, /page\.html is not a PDF/);
+    await refused(gw, `${docs.url}/missing.pdf?token=secret`, new RegExp(`file at ${docs.url}/missing\\.pdf could not be fetched: it answered HTTP 404`));
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    await refused(gw, `http://127.0.0.1:${port}/gone.pdf`, /could not be fetched: .*ECONNREFUSED/);
+    await refused(gw, `${docs.url}/slow.pdf`, /slow\.pdf could not be fetched within 1500 ms/);
+    // (On chat completions a file_data that is neither a data: nor an http(s) URL is base64.)
+    const res = await post(gw, '/responses', { model: MODEL, input: [{ role: 'user', content: [{ type: 'input_file', file_url: 'file:///etc/passwd' }] }] });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.match(body.error.message, /file at file:\/\/\/etc\/passwd was not fetched: only http and https URLs are \(file is not\)/);
+  });
+
+  it(`a PDF over the byte cap is a 400, whether its length is declared or not (reading stops past the cap)`, async () => {
+    await refused(gw, `${docs.url}/big-declared.pdf`, new RegExp(`big-declared\\.pdf is too large: ${MAX_BYTES + pdfBytes.length} bytes, more than the ${MAX_BYTES}`));
+    await refused(gw, `${docs.url}/big-streamed.pdf`, new RegExp(`big-streamed\\.pdf is too large: more than the ${MAX_BYTES} bytes`));
+  });
+
+  it('settings: defaults, the file, and the environment over the file; a bad value is a ConfigError', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'switchyard-pdf-settings-'));
+    assert.deepEqual(loadSettings({ env: {}, cwd, demo: false }).plugins.pdfDownload, { maxBytes: 20 * 1024 * 1024, timeoutMs: 30_000, allowPrivateAddresses: false });
+    const configFile = join(cwd, 'switchyard.yaml');
+    writeFileSync(configFile, 'plugins:\n  file_parser: { allow_private_urls: true, url_max_bytes: 5000, url_timeout_ms: 900 }\n');
+    assert.deepEqual(loadSettings({ env: {}, cwd, configFile, demo: false }).plugins.pdfDownload, { maxBytes: 5000, timeoutMs: 900, allowPrivateAddresses: true });
+    const env = { SWITCHYARD_FILE_PARSER_ALLOW_PRIVATE_URLS: 'off', SWITCHYARD_FILE_PARSER_URL_MAX_BYTES: '7000' };
+    assert.deepEqual(loadSettings({ env, cwd, configFile, demo: false }).plugins.pdfDownload, { maxBytes: 7000, timeoutMs: 900, allowPrivateAddresses: false });
+    assert.throws(() => loadSettings({ env: { SWITCHYARD_FILE_PARSER_ALLOW_PRIVATE_URLS: 'maybe' }, cwd, demo: false }), (e: unknown) => e instanceof ConfigError && /SWITCHYARD_FILE_PARSER_ALLOW_PRIVATE_URLS must be true or false/.test(e.message));
+    assert.throws(() => loadSettings({ env: { SWITCHYARD_FILE_PARSER_URL_MAX_BYTES: '20MB' }, cwd, demo: false }), ConfigError);
+  });
+
+  it('by default loopback and private addresses are refused, by IP or by a name that resolves to one', async () => {
+    const before = docs.hits.get('/docs/report.pdf') ?? 0;
+    await refused(strict, `${docs.url}/docs/report.pdf`, /127\.0\.0\.1 is a loopback, private or link-local address, which this server does not fetch from/);
+    await refused(strict, `${docs.url.replace('127.0.0.1', 'localhost')}/docs/report.pdf`, /resolves to (127\.0\.0\.1|::1), a loopback, private or link-local address/);
+    await refused(strict, 'http://169.254.169.254/latest/meta-data/', /169\.254\.169\.254 is a loopback, private or link-local address/);
+    await refused(strict, 'http://[::ffff:10.0.0.1]/x.pdf', /is a loopback, private or link-local address/);
+    assert.equal(docs.hits.get('/docs/report.pdf') ?? 0, before, 'the document server saw nothing');
   });
 });
 

@@ -251,6 +251,26 @@ function countEnv(env: NodeJS.ProcessEnv, name: string, min = 1): number | undef
   return n;
 }
 
+/** A switch from the environment: 1/true/yes/on or 0/false/no/off, or undefined when unset. */
+function switchEnv(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+/** The file's `plugins` section with file-parser's environment variables over it. */
+function withFileParserEnv(env: NodeJS.ProcessEnv, section: ConfigFile['plugins']): ConfigFile['plugins'] {
+  const fromEnv = {
+    url_max_bytes: countEnv(env, 'SWITCHYARD_FILE_PARSER_URL_MAX_BYTES'),
+    url_timeout_ms: countEnv(env, 'SWITCHYARD_FILE_PARSER_URL_TIMEOUT_MS'),
+    allow_private_urls: switchEnv(env, 'SWITCHYARD_FILE_PARSER_ALLOW_PRIVATE_URLS'),
+  };
+  const set = Object.fromEntries(Object.entries(fromEnv).filter(([, v]) => v !== undefined));
+  return Object.keys(set).length === 0 ? section : { ...section, file_parser: { ...section?.file_parser, ...set } };
+}
+
 function intEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
@@ -495,7 +515,7 @@ function buildSettings(opts: LoadOptions, expansions: Expansion[]): Settings {
     catalog,
     providers,
     configFile,
-    plugins: pluginSettings(env, file.plugins),
+    plugins: pluginSettings(env, withFileParserEnv(env, file.plugins)),
   } as Settings;
   // Not enumerable: the options hold the whole environment (SWITCHYARD_ADMIN_KEY, provider keys),
   // which must not reach a log or a dump of the settings; a reload reads it by name.

@@ -209,7 +209,20 @@ export const ConfigSchema = Type.Object(
               { additionalProperties: false },
             ),
           ),
-          file_parser: Type.Optional(Type.Object({ cache_entries: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false })),
+          file_parser: Type.Optional(
+            Type.Object(
+              {
+                cache_entries: Type.Optional(Type.Integer({ minimum: 0, ...about('file-parser: parsed PDFs kept in memory, by content hash (default: 256)') })),
+                // A PDF given by URL is fetched by the gateway when it parses it (src/plugins/pdf-download.ts).
+                url_max_bytes: Type.Optional(Type.Integer({ minimum: 1, ...about('file-parser: largest PDF fetched from a URL, in bytes (default: 20 MiB)', 'SWITCHYARD_FILE_PARSER_URL_MAX_BYTES') })),
+                url_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, ...about('file-parser: bound on fetching a PDF from a URL (ms, default: 30000)', 'SWITCHYARD_FILE_PARSER_URL_TIMEOUT_MS') })),
+                allow_private_urls: Type.Optional(
+                  Type.Boolean(about('file-parser: also fetch PDFs from loopback, private and link-local addresses (default: off)', 'SWITCHYARD_FILE_PARSER_ALLOW_PRIVATE_URLS')),
+                ),
+              },
+              { additionalProperties: false },
+            ),
+          ),
         },
         { additionalProperties: false },
       ),

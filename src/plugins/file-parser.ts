@@ -6,6 +6,7 @@ import type { PdfEngine } from '../model/plugins.js';
 import type { ContentPart, FilePart, GenerationRequest, Message } from '../model/request.js';
 import { oneOf } from './options.js';
 import { withMessages } from './rewrite.js';
+import { PdfDownloader, urlForDisplay } from './pdf-download.js';
 import type { PluginSettings } from './settings.js';
 
 /**
@@ -15,6 +16,9 @@ import type { PluginSettings } from './settings.js';
  * unpdf: text only, no OCR of scanned pages). This is also what happens without the plugin, as on
  * OpenRouter; the plugin's `pdf.engine` picks the engine. The parsed text is returned to the
  * client as a `file` annotation. https://openrouter.ai/docs/guides/overview/multimodal/pdfs
+ *
+ * A PDF given by URL is fetched (pdf-download.ts) only when it is to be parsed; a model that
+ * reads PDFs gets the URL, as OpenRouter passes it.
  */
 
 export function fileParserOptions(entry: Record<string, unknown>): { engine?: PdfEngine } {
@@ -31,8 +35,20 @@ export function fileParserOptions(entry: Record<string, unknown>): { engine?: Pd
 const OCR_PRICE_PER_PAGE = 0.002;
 /** Parsed text kept in memory, at most (characters across entries). */
 const CACHE_MAX_CHARS = 64 * 1024 * 1024;
+/**
+ * How long a fetched URL's content hash is trusted: the next turn of a conversation, which sends
+ * the same URL, finds its parsed text without fetching it again; a document replaced at its URL
+ * is fetched anew after this.
+ */
+const URL_HASH_TTL_MS = 10 * 60_000;
+const URL_HASH_ENTRIES = 1024;
 
 type Reuse = 'cache' | 'client annotation' | null;
+type ParseEngine = 'pdf-text' | 'mistral-ocr';
+/** One file's outcome: `fetched` names the URL it was downloaded from for this request. */
+type FileOutcome = { file: ParsedFile; reused: Reuse; fetched?: string };
+/** Parsed texts the client sent back as `file` annotations. */
+type KnownFiles = { hash: string; text: string }[] | undefined;
 
 export interface ParsedFile {
   hash: string;
@@ -46,12 +62,26 @@ export interface ParsedFile {
 export interface FileParsing {
   request: GenerationRequest;
   /** `reused`: where an already parsed text came from (null: parsed for this request). */
-  parsed: { file: ParsedFile; reused: Reuse }[];
+  parsed: FileOutcome[];
   costUsd: number;
 }
 
-const isPdf = (p: ContentPart): p is FilePart & { source: { kind: 'base64'; data: string } } =>
-  p.type === 'file' && p.source.kind === 'base64' && p.source.mediaType === 'application/pdf';
+type PdfPart = FilePart & { source: { kind: 'base64'; mediaType: string; data: string } | { kind: 'url'; url: string } };
+
+/** A PDF given inline, or any document given by URL (what it is shows once it is fetched). */
+const isPdf = (p: ContentPart): p is PdfPart =>
+  p.type === 'file' && ((p.source.kind === 'base64' && p.source.mediaType === 'application/pdf') || p.source.kind === 'url');
+
+/** A name for a file the client did not name: the last segment of its URL's path. */
+function nameOf(p: PdfPart): string | undefined {
+  if (p.filename !== undefined || p.source.kind !== 'url') return p.filename;
+  try {
+    const last = new URL(p.source.url).pathname.split('/').pop();
+    return last ? decodeURIComponent(last) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Parsed PDFs by content hash and engine, so the next turn of a conversation, which sends the
@@ -61,9 +91,13 @@ const isPdf = (p: ContentPart): p is FilePart & { source: { kind: 'base64'; data
  */
 export class FileParser {
   private readonly cache: LRUCache<string, Promise<ParsedFile>>;
+  /** URL → content hash of what it gave, so a URL sent again is not fetched again while its text is cached. */
+  private readonly urlHashes = new LRUCache<string, string>({ max: URL_HASH_ENTRIES, ttl: URL_HASH_TTL_MS });
+  private readonly downloader: PdfDownloader;
 
   constructor(private readonly settings: PluginSettings) {
     this.cache = new LRUCache<string, Promise<ParsedFile>>({ max: Math.max(1, settings.parsedFileCacheEntries), maxSize: CACHE_MAX_CHARS });
+    this.downloader = new PdfDownloader(settings.pdfDownload);
   }
 
   /** The engine for this endpoint, or null when the PDF goes to it as it is. */
@@ -95,26 +129,50 @@ export class FileParser {
           content.push(p);
           continue;
         }
-        const { file, reused } = await this.parse(p.source.data, p.filename, engine, req.plugins?.parsedFiles);
+        const name = nameOf(p);
+        const known = req.plugins?.parsedFiles;
+        const { file, reused, fetched } =
+          p.source.kind === 'url' ? await this.parseUrl(p.source.url, name, engine, known) : await this.parse(Buffer.from(p.source.data, 'base64'), name, engine, known);
         if (reused === null && engine === 'mistral-ocr') costUsd += file.pages * OCR_PRICE_PER_PAGE;
-        if (!parsed.some((x) => x.file.hash === file.hash)) parsed.push({ file, reused });
-        content.push({ type: 'text', text: `<file name="${p.filename ?? 'document.pdf'}">\n${file.text}\n</file>`, ...(p.cache ? { cache: p.cache } : {}) });
+        if (!parsed.some((x) => x.file.hash === file.hash)) parsed.push({ file, reused, ...(fetched ? { fetched } : {}) });
+        content.push({ type: 'text', text: `<file name="${name ?? 'document.pdf'}">\n${file.text}\n</file>`, ...(p.cache ? { cache: p.cache } : {}) });
       }
       messages.push({ ...m, content });
     }
     return { request: withMessages(req, messages), parsed, costUsd };
   }
 
-  private async parse(base64: string, name: string | undefined, engine: 'pdf-text' | 'mistral-ocr', known: { hash: string; text: string }[] | undefined): Promise<{ file: ParsedFile; reused: Reuse }> {
-    const bytes = Buffer.from(base64, 'base64');
-    const hash = createHash('sha256').update(bytes).digest('hex');
-    const key = `${engine}:${hash}`;
-    const hit = this.cache.get(key);
-    if (hit) return { file: { ...(await hit), name }, reused: 'cache' };
+  /** A PDF by URL: fetched, unless the URL's content was seen lately and its text is at hand. */
+  private async parseUrl(url: string, name: string | undefined, engine: ParseEngine, known: KnownFiles): Promise<FileOutcome> {
+    const seen = this.urlHashes.get(url);
+    const reuse = seen === undefined ? null : await this.reuse(seen, name, engine, known);
+    if (reuse) return reuse;
+    const bytes = await this.downloader.download(url);
+    const result = await this.parse(bytes, name, engine, known);
+    this.urlHashes.set(url, result.file.hash);
+    return { ...result, fetched: urlForDisplay(url) };
+  }
+
+  /** The text of the file with this hash when it is already parsed: in the cache, or sent back by the client. */
+  private async reuse(hash: string, name: string | undefined, engine: ParseEngine, known: KnownFiles): Promise<FileOutcome | null> {
+    const hit = this.cache.get(`${engine}:${hash}`);
+    if (hit) {
+      // A parse of it that failed (for another request) leaves nothing to reuse.
+      const file = await hit.catch(() => null);
+      if (file) return { file: { ...file, name }, reused: 'cache' };
+    }
     // The client sent this file's parsed text back (another replica may have parsed it).
     const sent = known?.find((f) => f.hash === hash);
     if (sent) return { file: { hash, text: sent.text, pages: 0, engine, name }, reused: 'client annotation' };
-    const work = (engine === 'mistral-ocr' ? this.ocr(base64) : extractPdfText(bytes)).then(({ text, pages }) => ({ hash, text, pages, engine }) as ParsedFile);
+    return null;
+  }
+
+  private async parse(bytes: Buffer, name: string | undefined, engine: ParseEngine, known: KnownFiles): Promise<FileOutcome> {
+    const hash = createHash('sha256').update(bytes).digest('hex');
+    const reuse = await this.reuse(hash, name, engine, known);
+    if (reuse) return reuse;
+    const key = `${engine}:${hash}`;
+    const work = (engine === 'mistral-ocr' ? this.ocr(bytes.toString('base64')) : extractPdfText(bytes)).then(({ text, pages }) => ({ hash, text, pages, engine }) as ParsedFile);
     // In flight, the entry is small; done, it weighs its text (a request for the same file meanwhile waits for this parse).
     this.cache.set(key, work, { size: 1 });
     try {
@@ -122,7 +180,7 @@ export class FileParser {
       if (this.cache.get(key) === work) this.cache.set(key, work, { size: file.text.length + 1 });
       return { file: { ...file, name }, reused: null };
     } catch (err) {
-      this.cache.delete(key);
+      if (this.cache.peek(key) === work) this.cache.delete(key);
       throw err;
     }
   }

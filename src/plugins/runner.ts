@@ -70,8 +70,9 @@ export class Plugins {
     const parsing = await this.files.apply(out, target.endpoint);
     if (parsing) {
       out = parsing.request;
-      for (const { file, reused } of parsing.parsed) {
+      for (const { file, reused, fetched } of parsing.parsed) {
         const name = file.name ?? file.hash.slice(0, 12);
+        if (fetched) run.note(`file-parser: ${name} fetched from ${fetched}`);
         run.note(reused === 'client annotation' ? `file-parser: ${name} not parsed again: its text came with the client's file annotation` : `file-parser: ${name} parsed with ${file.engine} (${file.pages} page(s)${reused ? ', from the cache' : ''})`);
         if (!run.annotations.some((a) => a.type === 'file' && a.hash === file.hash)) {
           run.annotations.push({ type: 'file', hash: file.hash, ...(file.name !== undefined ? { name: file.name } : {}), content: [{ type: 'text', text: file.text }] });

@@ -4,6 +4,8 @@
  * missing gets a 400 that says what to configure.
  */
 
+import type { PdfDownloadSettings } from './pdf-download.js';
+
 export interface ServiceSettings {
   apiKey: string;
   baseUrl: string;
@@ -18,13 +20,15 @@ export interface PluginSettings {
   moderation: (ServiceSettings & { model: string }) | null;
   /** Parsed PDFs kept in memory, by content hash (plugins.file_parser.cache_entries). */
   parsedFileCacheEntries: number;
+  /** Fetching PDFs given by URL for `file-parser` (plugins.file_parser.url_max_bytes, url_timeout_ms, allow_private_urls). */
+  pdfDownload: PdfDownloadSettings;
 }
 
 export interface PluginsFileSection {
   exa?: { api_key?: string; base_url?: string; price_per_result?: number };
   mistral_ocr?: { api_key?: string; base_url?: string; model?: string };
   moderation?: { provider?: 'openai'; api_key?: string; base_url?: string; model?: string };
-  file_parser?: { cache_entries?: number };
+  file_parser?: { cache_entries?: number; url_max_bytes?: number; url_timeout_ms?: number; allow_private_urls?: boolean };
 }
 
 /** OpenRouter's Exa price: $4 per 1,000 results (https://openrouter.ai/docs/guides/features/plugins/web-search#pricing). */
@@ -48,5 +52,10 @@ export function pluginSettings(env: NodeJS.ProcessEnv, file: PluginsFileSection 
       ? { apiKey: modKey, baseUrl: trimSlash(mod?.base_url ?? 'https://api.openai.com/v1'), model: mod?.model ?? 'omni-moderation-latest' }
       : null,
     parsedFileCacheEntries: file?.file_parser?.cache_entries ?? 256,
+    pdfDownload: {
+      maxBytes: file?.file_parser?.url_max_bytes ?? 20 * 1024 * 1024,
+      timeoutMs: file?.file_parser?.url_timeout_ms ?? 30_000,
+      allowPrivateAddresses: file?.file_parser?.allow_private_urls ?? false,
+    },
   };
 }
