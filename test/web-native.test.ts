@@ -219,3 +219,121 @@ describe("native search is billed per search: Anthropic's count from its usage (
     });
   }
 });
+
+describe("OpenRouter's openrouter:web_search server tool", () => {
+  let anthropic: MockUpstream;
+  let groq: MockUpstream;
+  let exa: MockUpstream;
+  let withExa: Gateway;
+  let withoutExa: Gateway;
+  const [recorded] = upstreamRecording('TestAnthropicWebSearch/generate', 1);
+
+  before(async () => {
+    [anthropic, groq, exa] = await Promise.all([startMockUpstream(), startMockUpstream(), startMockUpstream()]);
+    anthropic.onRequest(() => replay(recorded!));
+    groq.onRequest(() => ({ json: chatCompletion('About 14 million (https://www.metro.tokyo.lg.jp/population).', { prompt_tokens: 100, completion_tokens: 10 }) }));
+    exa.onRequest((req) => ({
+      json: {
+        results: [
+          { url: 'https://www.metro.tokyo.lg.jp/population', title: 'Tokyo population (official)', highlights: ['Tokyo had 14,195,730 residents.'] },
+          { url: 'https://example.com/tokyo', title: 'Tokyo facts', text: 'Greater Tokyo: about 37 million.' },
+        ].slice(0, req.json.numResults),
+      },
+    }));
+    const providers = { anthropic: `${anthropic.url}/v1`, groq: groq.baseUrl };
+    withExa = await startGateway({ providers, env: { EXA_API_KEY: 'test-exa-key', EXA_BASE_URL: exa.url } });
+    withoutExa = await startGateway({ providers });
+  });
+  after(async () => {
+    await Promise.all([withExa.close(), withoutExa.close()]);
+    await Promise.all([anthropic, groq, exa].map((m) => m.close()));
+  });
+
+  it("a provider with search of its own gets its own tool, with the tool's domain filter: the model decides when to search", async () => {
+    const res = await postChat(withExa, {
+      model: 'anthropic/claude-sonnet-4',
+      max_tokens: 4000,
+      messages: [{ role: 'user', content: QUESTION }],
+      tools: [{ type: 'openrouter:web_search', parameters: { excluded_domains: ['pinterest.com'], max_results: 3 } }],
+    });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    const tool = anthropic.requests.at(-1)!.json.tools.find((t: any) => t.name === 'web_search');
+    assert.equal(tool.type, 'web_search_20250305');
+    assert.deepEqual(tool.blocked_domains, ['pinterest.com']);
+    assert.ok(body.choices[0].message.annotations.some((a: any) => a.url_citation.url === 'https://worldpopulationreview.com/cities/japan/tokyo'));
+    assert.equal(exa.requests.length, 0);
+  });
+
+  it('elsewhere Switchyard searches with Exa (the tool\'s options), injects the results and cites them; the tool is not sent', async () => {
+    for (const tool of [{ type: 'openrouter:web_search', parameters: { max_results: 1, allowed_domains: ['metro.tokyo.lg.jp'] } }, { type: 'web_search_2025_08_26', max_results: 1, allowed_domains: ['metro.tokyo.lg.jp'] }]) {
+      const res = await postChat(withExa, { model: 'moonshotai/kimi-k2-0905', messages: [{ role: 'user', content: QUESTION }], tools: [tool], tool_choice: 'auto' });
+      const body = (await res.json()) as any;
+      assert.equal(res.status, 200, JSON.stringify(body));
+      const search = exa.requests.at(-1)!.json;
+      assert.equal(search.numResults, 1);
+      assert.deepEqual(search.includeDomains, ['metro.tokyo.lg.jp']);
+      const sent = groq.requests.at(-1)!.json;
+      assert.equal(sent.tools, undefined);
+      assert.equal(sent.tool_choice, undefined);
+      assert.match(JSON.stringify(sent.messages), /Tokyo had 14,195,730 residents/);
+      assert.deepEqual(body.choices[0].message.annotations.map((a: any) => a.url_citation.url), ['https://www.metro.tokyo.lg.jp/population']);
+      assert.ok(Math.abs(body.usage.cost - (100 * 0.000001 + 10 * 0.000003 + 0.004)) < 1e-9, String(body.usage.cost));
+    }
+    exa.requests.length = 0;
+  });
+
+  it('engine "exa" searches with Exa even where the provider could search itself', async () => {
+    const before = anthropic.requests.length;
+    anthropic.enqueue({ json: { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-20250514', content: [{ type: 'text', text: 'About 14 million.' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 50, output_tokens: 5 } } });
+    const res = await postChat(withExa, { model: 'anthropic/claude-sonnet-4', max_tokens: 100, messages: [{ role: 'user', content: QUESTION }], tools: [{ type: 'openrouter:web_search', parameters: { engine: 'exa', max_results: 2 } }] });
+    assert.equal(res.status, 200, JSON.stringify(await res.clone().json()));
+    const sent = anthropic.requests.at(-1)!.json;
+    assert.equal(anthropic.requests.length, before + 1);
+    assert.equal(sent.tools, undefined);
+    assert.match(JSON.stringify(sent.system ?? sent.messages), /Tokyo had 14,195,730 residents/);
+    assert.equal(exa.requests.length, 1);
+    exa.requests.length = 0;
+  });
+
+  it('no engine for the endpoint, an unknown engine, an unsupported server tool or a malformed function tool: clear 400s', async () => {
+    const before = groq.requests.length;
+    const cases: [Gateway, unknown, RegExp][] = [
+      [withoutExa, [{ type: 'openrouter:web_search' }], /Groq has no web search of its own and EXA_API_KEY is not set/],
+      [withExa, [{ type: 'openrouter:web_search', parameters: { engine: 'native' } }], /engine "native"\): Groq has no web search of its own/],
+      [withExa, [{ type: 'openrouter:web_search', parameters: { engine: 'firecrawl' } }], /tools\[0\] \(openrouter:web_search\): engine "firecrawl" is not supported/],
+      [withExa, [{ type: 'openrouter:web_search', parameters: { allowed_domains: ['a.com'], excluded_domains: ['b.com'] } }], /cannot be used together/],
+      [withExa, [{ type: 'openrouter:datetime' }], /type "openrouter:datetime" is not supported/],
+      [withExa, [{ type: 'function' }], /tools\[0\]\.function is required/],
+    ];
+    for (const [gw, tools, message] of cases) {
+      const res = await postChat(gw, { model: 'moonshotai/kimi-k2-0905', messages: [{ role: 'user', content: QUESTION }], tools });
+      assert.equal(res.status, 400, JSON.stringify(tools));
+      assert.match(((await res.json()) as any).error.message, message);
+    }
+    assert.equal(groq.requests.length, before);
+  });
+
+  it("a coding agent's web search tool on the Messages wire is still left out (not refused) where nothing can run it", async () => {
+    const res = await fetch(`${withoutExa.baseUrl}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'moonshotai/kimi-k2-0905', max_tokens: 100, messages: [{ role: 'user', content: QUESTION }], tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 8 }] }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(res.headers.get('x-switchyard-dropped-tools'), 'web_search');
+  });
+
+  it('the Responses wire takes openrouter:web_search too: Exa where the provider has no search', async () => {
+    const res = await fetch(`${withExa.baseUrl}/responses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'moonshotai/kimi-k2-0905', input: QUESTION, tools: [{ type: 'openrouter:web_search', parameters: { max_results: 1 } }] }),
+    });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(exa.requests.length, 1);
+    const text = body.output.find((o: any) => o.type === 'message').content[0];
+    assert.deepEqual(text.annotations.map((a: any) => a.url), ['https://www.metro.tokyo.lg.jp/population']);
+  });
+});

@@ -142,6 +142,11 @@ export interface HostedTool {
   name: string;
   /** The client's definition, as sent, for an upstream of the same family. */
   config: Record<string, unknown>;
+  /**
+   * OpenRouter's server tool (`openrouter:web_search`): the gateway must run it where the
+   * endpoint cannot, never leave it out. A provider's own hosted tool is left out there instead.
+   */
+  server?: true;
 }
 
 export type Tool = FunctionTool | HostedTool;

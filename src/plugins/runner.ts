@@ -6,7 +6,7 @@ import { compressMessages, messageLimitOf, outputReserve } from './context-compr
 import { FileParser } from './file-parser.js';
 import { moderate } from './moderation.js';
 import { healCompletion, healsResponses } from './response-healing.js';
-import { applyWebSearch, ExaClient, placeCitations, type WebRun } from './web.js';
+import { applyWebSearch, ExaClient, placeCitations, webToolOptions, type WebRun } from './web.js';
 import { withMessages } from './rewrite.js';
 import { UntranslatableRequest } from '../providers/types.js';
 import type { PluginSettings } from './settings.js';
@@ -82,8 +82,36 @@ export class Plugins {
     }
     // Search results are part of the prompt that compression has to fit.
     if (out.plugins?.web) out = await applyWebSearch(out, out.plugins.web, target, this.exa, run.web, run);
+    else out = await this.searchTool(out, target, run);
     out = compressFor(out, target.endpoint, run);
     return out;
+  }
+
+  /**
+   * The request's own web search tool (OpenRouter's server tool, or a provider's hosted tool from
+   * the Messages or Responses wire) where this endpoint cannot run it, or where it asks for Exa:
+   * Switchyard searches once with Exa, as the web plugin does, and the tool is taken out. With no
+   * Exa key, a provider's own tool is left for the attempt to drop and record, as any hosted tool an
+   * endpoint lacks (a coding agent offers web search on every request); the server tool is not
+   * dropped: this endpoint cannot serve it.
+   */
+  private async searchTool(req: GenerationRequest, target: EndpointView, run: PluginRun): Promise<GenerationRequest> {
+    const tool = req.tools.find((t) => t.type === 'hosted' && t.name === 'web_search');
+    if (!tool || tool.type !== 'hosted') return req;
+    const opts = webToolOptions(tool.config);
+    const native = target.hostedTools?.has('web_search') === true;
+    if (opts.engine === 'native' && !native) throw new UntranslatableRequest(`web_search (engine "native"): ${target.endpoint.provider.name} has no web search of its own`);
+    if (native && opts.engine !== 'exa') return req;
+    if (!this.exa && opts.engine !== 'exa') {
+      if (!tool.server) return req;
+      throw new UntranslatableRequest(`web_search: ${target.endpoint.provider.name} has no web search of its own and EXA_API_KEY is not set on this server`);
+    }
+    const tools = req.tools.filter((t) => t !== tool);
+    // A choice of the search tool, or of any tool when none is left, no longer means anything upstream.
+    const choice = req.toolChoice;
+    const toolChoice = (typeof choice === 'object' && choice.name === 'web_search') || (tools.length === 0 && choice !== 'none') ? undefined : choice;
+    const without = withMessages(req, req.messages, { tools, toolChoice });
+    return applyWebSearch(without, { ...opts, engine: 'exa' }, target, this.exa, run.web, run);
   }
 
   /** Answer-side plugins on a complete (non-streamed) answer, in place. */

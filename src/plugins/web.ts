@@ -1,7 +1,7 @@
 import type { Endpoint } from '../catalog/types.js';
 import { ApiError } from '../core/errors.js';
 import type { WebPluginOptions } from '../model/plugins.js';
-import { textOf, type GenerationRequest, type Message } from '../model/request.js';
+import { textOf, type GenerationRequest, type HostedTool, type Message } from '../model/request.js';
 import type { Annotation } from '../model/response.js';
 import { UntranslatableRequest } from '../providers/types.js';
 import { withMessages } from './rewrite.js';
@@ -26,6 +26,70 @@ export function webOptions(entry: Record<string, unknown>): WebPluginOptions {
   if (include) out.includeDomains = include;
   const exclude = optionalStrings(entry, 'web', 'exclude_domains');
   if (exclude) out.excludeDomains = exclude;
+  return out;
+}
+
+type Json = Record<string, unknown>;
+const isObj = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Tool types that are OpenRouter's web search server tool in a chat request: its own, and the Responses-style shorthand it converts. */
+export function isWebSearchToolType(type: string): boolean {
+  return type === 'openrouter:web_search' || /^web_search(_preview)?(_\d{4}_\d{2}_\d{2})?$/.test(type);
+}
+
+/**
+ * OpenRouter's web search server tool (`{type: "openrouter:web_search", parameters: {…}}`, or the
+ * shorthand `{type: "web_search", …}` with the options at the top level) as the neutral hosted
+ * tool: where the endpoint searches itself the model decides when to search (the adapter writes
+ * its provider's tool from this config); elsewhere Switchyard searches with Exa (plugins/runner.ts).
+ * `where` names the tool in errors (`tools[0]`).
+ * https://openrouter.ai/docs/guides/features/server-tools/web-search
+ */
+export function webSearchTool(entry: Json, where: string): HostedTool {
+  const params = isObj(entry.parameters) ? entry.parameters : entry;
+  const label = `${where} (${String(entry.type)})`;
+  const config: Json = {};
+  const engine = params.engine;
+  if (engine !== undefined && engine !== null && engine !== 'auto') {
+    if (engine !== 'native' && engine !== 'exa') throw new ApiError(400, `${label}: engine ${JSON.stringify(engine)} is not supported (supported: auto, native, exa)`);
+    config.engine = engine;
+  }
+  const max = params.max_results;
+  if (max !== undefined && max !== null) {
+    if (!Number.isInteger(max) || (max as number) < 1 || (max as number) > MAX_RESULTS_LIMIT) throw new ApiError(400, `${label}: max_results must be an integer from 1 to ${MAX_RESULTS_LIMIT}`);
+    config.max_results = max;
+  }
+  const allowed = domains(params, 'allowed_domains', label);
+  const excluded = domains(params, 'excluded_domains', label) ?? domains(params, 'blocked_domains', label);
+  if (allowed && excluded) throw new ApiError(400, `${label}: allowed_domains and excluded_domains cannot be used together`);
+  // The neutral names the adapters read (Anthropic's spelling).
+  if (allowed) config.allowed_domains = allowed;
+  if (excluded) config.blocked_domains = excluded;
+  if (isObj(params.user_location)) config.user_location = params.user_location;
+  if (typeof params.max_uses === 'number') config.max_uses = params.max_uses;
+  return { type: 'hosted', name: 'web_search', config, server: true };
+}
+
+function domains(params: Json, key: string, label: string): string[] | undefined {
+  const v = params[key];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.some((d) => typeof d !== 'string' || d === '')) throw new ApiError(400, `${label}: ${key} must be an array of non-empty strings`);
+  return v.length > 0 ? (v as string[]) : undefined;
+}
+
+/**
+ * What Switchyard's own search does for a request's hosted web_search tool (from any wire: the
+ * server tool, Anthropic's web_search_2025…, a Responses web_search with `filters`) at an
+ * endpoint that does not run it.
+ */
+export function webToolOptions(config: Json): WebPluginOptions {
+  const out: WebPluginOptions = { maxResults: typeof config.max_results === 'number' ? config.max_results : DEFAULT_MAX_RESULTS };
+  if (config.engine === 'native' || config.engine === 'exa') out.engine = config.engine;
+  const filters = isObj(config.filters) ? config.filters : {};
+  const allowed = Array.isArray(config.allowed_domains) ? config.allowed_domains : Array.isArray(filters.allowed_domains) ? filters.allowed_domains : undefined;
+  const blocked = Array.isArray(config.blocked_domains) ? config.blocked_domains : undefined;
+  if (allowed && allowed.length > 0) out.includeDomains = allowed as string[];
+  else if (blocked && blocked.length > 0) out.excludeDomains = blocked as string[];
   return out;
 }
 

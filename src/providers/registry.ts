@@ -64,7 +64,8 @@ export function adapterForAttempt(ep: Endpoint, req: GenerationRequest): Provide
 /** Hosted tools the request wants run upstream: its own, and web search when the web plugin may search natively. */
 function wantedHostedTools(req: GenerationRequest): string[] {
   const names: string[] = [];
-  for (const t of req.tools) if (t.type === 'hosted') names.push(t.name);
+  // A search tool that asks for Exa is run by Switchyard, not upstream.
+  for (const t of req.tools) if (t.type === 'hosted' && t.config.engine !== 'exa') names.push(t.name);
   const web = req.plugins?.web;
   if (web && web.engine !== 'exa' && !names.includes('web_search')) names.push('web_search');
   return names;

@@ -83,16 +83,21 @@ export const MessageSchema = Type.Union([
   shared('ChatToolMessage', ToolMessage),
 ]);
 
+// A function tool (`function` required for it: to-model.ts says so by name), or one of OpenRouter's
+// server tools (`openrouter:web_search` with `parameters`, or its `web_search` shorthand).
 const Tool = shared(
   'ChatTool',
   Type.Object({
-    type: Type.Literal('function'),
-    function: Type.Object({
-      name: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$' }),
-      description: Type.Optional(Type.String()),
-      parameters: Type.Optional(Type.Object({})),
-      strict: Type.Optional(Nullable(Type.Boolean())),
-    }),
+    type: Type.String({ minLength: 1 }),
+    function: Type.Optional(
+      Type.Object({
+        name: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$' }),
+        description: Type.Optional(Type.String()),
+        parameters: Type.Optional(Type.Object({})),
+        strict: Type.Optional(Nullable(Type.Boolean())),
+      }),
+    ),
+    parameters: Type.Optional(Type.Object({})),
   }),
 );
 

@@ -15,6 +15,8 @@ import type {
 } from '../../model/request.js';
 import { sourceFromUrl } from '../../model/media.js';
 import { parsePlugins } from '../../plugins/registry.js';
+import { isWebSearchToolType, webSearchTool } from '../../plugins/web.js';
+import { ApiError } from '../../core/errors.js';
 
 /**
  * OpenRouter chat-completions request (already validated) → the wire-neutral request. Everything
@@ -211,8 +213,17 @@ export function toMessages(messages: readonly Json[]): Message[] {
 
 function toTools(tools: ChatRequest['tools']): Tool[] {
   if (!Array.isArray(tools)) return [];
-  return tools.map((t) => {
+  let searches = 0;
+  return tools.map((t, i) => {
+    if (t.type !== 'function') {
+      if (!isWebSearchToolType(t.type)) {
+        throw new ApiError(400, `tools[${i}]: type ${JSON.stringify(t.type)} is not supported: Switchyard takes function tools and OpenRouter's openrouter:web_search server tool`);
+      }
+      if (++searches > 1) throw new ApiError(400, `tools[${i}]: only one web search tool may be given`);
+      return webSearchTool(t as Json, `tools[${i}]`);
+    }
     const fn = t.function;
+    if (!fn) throw new ApiError(400, `tools[${i}].function is required`);
     const tool: Tool = { type: 'function', name: fn.name };
     if (typeof fn.description === 'string') tool.description = fn.description;
     if (isObj(fn.parameters)) tool.parameters = fn.parameters;

@@ -240,6 +240,8 @@ export function checkTool(t: unknown, param: string, inNamespace = false): void 
       return;
     default:
       if (typeof t.type === 'string' && HOSTED_TOOLS[t.type] !== undefined && !inNamespace) return;
+      // OpenRouter's web search server tool (its options are checked when the request is read).
+      if (t.type === 'openrouter:web_search' && !inNamespace) return;
       throw invalid(`${param}.type`, t.type === undefined ? 'is required' : `${JSON.stringify(t.type)} is not a supported tool type`);
   }
 }

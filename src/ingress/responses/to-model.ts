@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { ApiError } from '../../core/errors.js';
 import { guessMediaType, sourceFromUrl } from '../../model/media.js';
 import { parsePlugins } from '../../plugins/registry.js';
+import { webSearchTool } from '../../plugins/web.js';
 import type {
   ContentPart,
   FilePart,
@@ -211,6 +212,13 @@ class ToolSet {
         if (typeof t.strict === 'boolean' || t.strict === null) tool.strict = t.strict as boolean | null;
       }
       this.tools.push(tool);
+      return;
+    }
+    if (t.type === 'openrouter:web_search') {
+      // OpenRouter's server tool: searched natively where the provider can, else with Exa.
+      if (this.hosted.has('web_search')) return;
+      this.hosted.add('web_search');
+      this.tools.push(webSearchTool(t, 'tools'));
       return;
     }
     const neutral = HOSTED_TOOLS[String(t.type)];
