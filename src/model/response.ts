@@ -74,11 +74,17 @@ export interface UpstreamChunk {
 
 /**
  * Where an answer's text comes from: a web page the model cited (`url_citation`, from the
- * provider's own search or injected search results; indexes into the answer's text) or a file
- * the gateway parsed for the model (`file`, sent back by clients to skip parsing it again).
+ * provider's own search or injected search results) or a file the gateway parsed for the model
+ * (`file`, sent back by clients to skip parsing it again).
+ *
+ * A citation's `startIndex`–`endIndex` select the cited span of the answer's whole `content` (all
+ * its text, in JavaScript string units), whatever parts or blocks the upstream split it into;
+ * 0–0 when the upstream does not say where (Perplexity's list of sources). `content` is the
+ * source's excerpt (Anthropic's `cited_text`, Exa's highlights); `encryptedIndex` is Anthropic's
+ * opaque reference to the search result, which it needs back to accept the citation in a later turn.
  */
 export type Annotation =
-  | { type: 'url_citation'; url: string; title?: string; content?: string; startIndex: number; endIndex: number }
+  | { type: 'url_citation'; url: string; title?: string; content?: string; startIndex: number; endIndex: number; encryptedIndex?: string }
   | { type: 'file'; hash: string; name?: string; content: { type: 'text'; text: string }[] };
 
 /** A complete (non-streaming) upstream answer. */

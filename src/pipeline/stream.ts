@@ -110,6 +110,11 @@ class StreamPump {
   private usage: TokenUsage | null = null;
   /** Whether the plugins' annotations went out (once, before the finish chunk). */
   private annotated = false;
+  /**
+   * The answer's text so far, kept only while search results wait to be placed in it (the web
+   * plugin's citations point at the first mention of their URL); null otherwise.
+   */
+  private answerText: string | null;
 
   constructor(
     private readonly app: App,
@@ -126,6 +131,7 @@ class StreamPump {
     this.excludeReasoning = !nativeWire && gen.req.reasoning?.hide === true;
     this.parser = createParser({ onEvent: (ev) => this.onEvent(ev) });
     this.held = encoder.start();
+    this.answerText = gen.pluginRun.annotations.some((a) => a.type === 'url_citation' && a.startIndex < 0) ? '' : null;
   }
 
   /**
@@ -272,12 +278,16 @@ class StreamPump {
       const { reasoning: _r, reasoningDetails: _d, ...rest } = chunk.choice;
       chunk = { ...chunk, choice: rest, native: undefined };
     }
-    if (!this.annotated && chunk.choice && chunk.choice.finishReason !== null && this.gen.pluginRun.annotations.length > 0 && this.gen.req.api === 'chat_completions') {
+    if (!this.annotated && chunk.choice && chunk.choice.finishReason !== null && this.gen.pluginRun.annotations.length > 0) {
       // Search results and parsed files the plugins added go out in a chunk of their own before
-      // the finish (chat streams only). The streamed text is not kept, so citations are unplaced (0–0).
+      // the finish, placed in the whole answer (the finish chunk's own text included); each door
+      // writes the kinds its wire has.
       this.annotated = true;
-      this.handle({ choice: { annotations: placeCitations(this.gen.pluginRun.annotations, null), finishReason: null } });
+      const text = this.answerText === null ? null : this.answerText + (chunk.choice.content ?? '');
+      this.answerText = null;
+      this.handle({ choice: { annotations: placeCitations(this.gen.pluginRun.annotations, text), finishReason: null } });
     }
+    if (this.answerText !== null && chunk.choice?.content) this.answerText += chunk.choice.content;
     if (chunk.error) {
       this.streamError = chunk.error;
       if (this.nativeWire) this.streamErrorNative = chunk.native;

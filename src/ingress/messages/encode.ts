@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { randomAlnum } from '../../core/ids.js';
-import type { Completion, ReasoningDetail, TokenUsage, ToolCallDelta, UpstreamChunk } from '../../model/response.js';
+import type { Annotation, Completion, ReasoningDetail, TokenUsage, ToolCallDelta, UpstreamChunk } from '../../model/response.js';
 import type { ClientError, CostFigures, ResponseIdentity, StreamEncoder } from '../../pipeline/ingress.js';
 import { normaliseFinishReason } from '../../model/finish-reason.js';
 import { ANTHROPIC_REASONING_FORMAT } from './to-model.js';
@@ -144,6 +144,50 @@ function inputOf(args: string): unknown {
   }
 }
 
+type UrlCitation = Extract<Annotation, { type: 'url_citation' }>;
+
+/**
+ * A citation as Anthropic's web search writes it on a text block. Citations from elsewhere lack
+ * what only Anthropic has: an excerpt of the page when the source gave none (`cited_text` empty)
+ * and the encrypted reference to the search result (`encrypted_index` empty).
+ */
+function webSearchCitation(a: UrlCitation): Json {
+  return { type: 'web_search_result_location', cited_text: a.content ?? '', url: a.url, title: a.title ? a.title : null, encrypted_index: a.encryptedIndex ?? '' };
+}
+
+const isUrlCitation = (a: Annotation): a is UrlCitation => a.type === 'url_citation';
+
+/**
+ * The answer's text as Anthropic writes a cited answer: each cited span a text block of its own
+ * carrying its citations (a citation supports its whole block), the text between them in blocks
+ * without. A citation that names no span (0–0, or beyond the text) goes on the block at its start.
+ */
+function textBlocks(text: string, annotations: readonly Annotation[] | undefined): Json[] {
+  const citations = (annotations ?? []).filter(isUrlCitation);
+  if (citations.length === 0) return [{ type: 'text', text }];
+  const spans = (a: UrlCitation) => a.startIndex >= 0 && a.startIndex < a.endIndex && a.endIndex <= text.length;
+  const cuts = new Set([0, text.length]);
+  for (const a of citations) {
+    if (!spans(a)) continue;
+    cuts.add(a.startIndex);
+    cuts.add(a.endIndex);
+  }
+  const bounds = [...cuts].sort((x, y) => x - y);
+  const blocks: { start: number; end: number; citations: Json[] }[] = [];
+  for (let i = 0; i + 1 < bounds.length; i++) blocks.push({ start: bounds[i]!, end: bounds[i + 1]!, citations: [] });
+  for (const a of citations) {
+    if (spans(a)) {
+      for (const b of blocks) if (b.start >= a.startIndex && b.end <= a.endIndex) b.citations.push(webSearchCitation(a));
+      continue;
+    }
+    let at = blocks[0]!;
+    for (const b of blocks) if (b.start <= a.startIndex) at = b;
+    at.citations.push(webSearchCitation(a));
+  }
+  // Key order as Anthropic writes cited blocks: citations, type, text.
+  return blocks.map((b) => (b.citations.length > 0 ? { citations: b.citations, type: 'text', text: text.slice(b.start, b.end) } : { type: 'text', text: text.slice(b.start, b.end) }));
+}
+
 interface OpenBlock {
   kind: 'text' | 'thinking' | 'tool';
   index: number;
@@ -169,6 +213,10 @@ export class MessagesStreamEncoder implements StreamEncoder {
   private stopReason: string | null = null;
   /** Passthrough: the upstream's message_stop went through. */
   private sawMessageStop = false;
+  /** Characters of answer text so far (what citations index into). */
+  private textChars = 0;
+  /** The text blocks of the answer's text, in order, with where each starts in it. */
+  private readonly textBlocks: { index: number; start: number }[] = [];
   finished = false;
   finishReason: string | null = null;
   nativeFinish: string | null = null;
@@ -213,7 +261,11 @@ export class MessagesStreamEncoder implements StreamEncoder {
     } else if (typeof c.reasoning === 'string' && c.reasoning !== '') {
       out += this.thinking(c.reasoning, -1);
     }
-    if (typeof c.content === 'string' && c.content !== '') out += this.text(c.content);
+    if (typeof c.content === 'string' && c.content !== '') {
+      out += this.text(c.content, true);
+      this.textChars += c.content.length;
+    }
+    if (c.annotations) out += this.cite(c.annotations);
     if (typeof c.refusal === 'string' && c.refusal !== '') {
       this.sawRefusal = true;
       out += this.text(c.refusal);
@@ -279,10 +331,37 @@ export class MessagesStreamEncoder implements StreamEncoder {
     return sse('content_block_delta', { type: 'content_block_delta', index, delta });
   }
 
-  private text(text: string): string {
+  /** Text in a text block; `answer`: the answer's text (a refusal is written as text too, but nothing cites it). */
+  private text(text: string, answer = false): string {
     let out = '';
-    if (this.open?.kind !== 'text') out += this.begin({ kind: 'text', index: this.nextIndex++ }, { type: 'text', text: '' });
+    if (this.open?.kind !== 'text') {
+      const index = this.nextIndex++;
+      out += this.begin({ kind: 'text', index }, { type: 'text', text: '' });
+      if (answer) this.textBlocks.push({ index, start: this.textChars });
+    }
     return out + this.delta(this.open!.index, { type: 'text_delta', text });
+  }
+
+  /**
+   * Web citations as citations_delta events on the text block where each cited span starts
+   * (Anthropic sends them on the block they support). Citations arrive after the text they cite
+   * (upstreams other than Anthropic say where a span ends only once it is written), so the block
+   * holds the text up to now, which may begin before the span and run a little past it; the
+   * citation then ends that block, so the text after it starts a block of its own, as in
+   * Anthropic's answers.
+   */
+  private cite(annotations: readonly Annotation[]): string {
+    let out = '';
+    let onOpenBlock = true;
+    for (const a of annotations) {
+      if (!isUrlCitation(a) || this.textBlocks.length === 0) continue;
+      let block = this.textBlocks[0]!;
+      for (const b of this.textBlocks) if (b.start <= a.startIndex) block = b;
+      out += this.delta(block.index, { type: 'citations_delta', citation: webSearchCitation(a) });
+      if (this.open?.index !== block.index) onOpenBlock = false;
+    }
+    if (out !== '' && onOpenBlock && this.open?.kind === 'text') out += this.close();
+    return out;
   }
 
   /** Thinking text of fragment group `group`: continues the open thinking block of that group until it is signed. */
@@ -382,7 +461,7 @@ export function messagesCompletionBody(who: ResponseIdentity, completion: Comple
   const finishReason = normaliseFinishReason(completion.finishReason ?? (tools ? 'tool_calls' : 'stop'), tools);
   if (isPassthrough(who) && completion.native) return { body: completion.native, finishReason };
   const content: Json[] = reasoningBlocks(completion.reasoningDetails, completion.reasoning);
-  if (completion.content !== null && completion.content !== '') content.push({ type: 'text', text: completion.content });
+  if (completion.content !== null && completion.content !== '') content.push(...textBlocks(completion.content, completion.annotations));
   if (completion.refusal !== null && completion.refusal !== '') content.push({ type: 'text', text: completion.refusal });
   for (const tc of completion.toolCalls) content.push({ type: 'tool_use', id: clientToolId(tc.id), name: tc.name, input: inputOf(tc.arguments) });
   let stop = stopReasonOf(completion.finishReason ?? (tools ? 'tool_use' : 'end_turn'), tools);

@@ -70,7 +70,16 @@ interface MessageState {
   index: number;
   id: string;
   parts: Json[];
-  part: { kind: 'output_text' | 'refusal'; text: string; contentIndex: number; deltaHead: string } | null;
+  part: { kind: 'output_text' | 'refusal'; text: string; contentIndex: number; deltaHead: string; cited?: TextPart } | null;
+}
+
+/** An output_text part: where its text starts in the answer's, and its annotations (the live array its item holds). */
+interface TextPart {
+  itemId: string;
+  outputIndex: number;
+  contentIndex: number;
+  start: number;
+  annotations: Json[];
 }
 
 interface ReasoningState {
@@ -181,6 +190,10 @@ export class ResponsesStreamEncoder implements StreamEncoder {
   private readonly calls = new Map<number, CallState>();
   private sawToolCalls = false;
   private serviceTier: string | null = null;
+  /** Characters of answer text so far (what citations index into). */
+  private textChars = 0;
+  /** Every output_text part so far, in order. */
+  private readonly textParts: TextPart[] = [];
   private readonly passthrough: boolean;
   /** Passed through: the upstream's first and latest events, read only if the stream fails (fail()). */
   private firstNative: string | null = null;
@@ -263,6 +276,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
       out += this.reasoningDetail({ type: 'reasoning.text', text: c.reasoning, format: 'unknown', index: this.rs?.block ?? 0 });
     }
     if (typeof c.content === 'string' && c.content !== '') out += this.text('output_text', c.content);
+    if (c.annotations) out += this.annotate(c.annotations);
     if (typeof c.refusal === 'string' && c.refusal !== '') out += this.text('refusal', c.refusal);
     if (c.toolCalls) {
       for (const t of c.toolCalls) out += this.toolCall(t);
@@ -325,6 +339,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     if (!msg.part || msg.part.kind !== kind) out += this.openPart(msg, kind);
     const part = msg.part!;
     part.text += delta;
+    if (kind === 'output_text') this.textChars += delta.length;
     out += kind === 'output_text' ? this.delta('response.output_text.delta', part.deltaHead, delta, ',"logprobs":[]') : this.delta('response.refusal.delta', part.deltaHead, delta);
     return out;
   }
@@ -345,6 +360,10 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     const contentIndex = msg.parts.length;
     const deltaHead = `"item_id":${q(msg.id)},"output_index":${msg.index},"content_index":${contentIndex},`;
     msg.part = { kind, text: '', contentIndex, deltaHead };
+    if (kind === 'output_text') {
+      msg.part.cited = { itemId: msg.id, outputIndex: msg.index, contentIndex, start: this.textChars, annotations: [] };
+      this.textParts.push(msg.part.cited);
+    }
     const part = kind === 'output_text' ? { type: 'output_text', annotations: [], logprobs: [], text: '' } : { type: 'refusal', refusal: '' };
     out += this.ev('response.content_part.added', { item_id: msg.id, output_index: msg.index, content_index: contentIndex, part });
     return out;
@@ -358,7 +377,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     let part: Json;
     let out: string;
     if (p.kind === 'output_text') {
-      part = { type: 'output_text', annotations: [], logprobs: [], text: p.text };
+      part = { type: 'output_text', annotations: p.cited?.annotations ?? [], logprobs: [], text: p.text };
       out = this.ev('response.output_text.done', { ...at, text: p.text, logprobs: [] });
     } else {
       part = { type: 'refusal', refusal: p.text };
@@ -376,6 +395,26 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     const item: Json = { id: msg.id, type: 'message', status, content: msg.parts, role: 'assistant' };
     this.items[msg.index] = item;
     out += this.ev('response.output_item.done', { output_index: msg.index, item });
+    return out;
+  }
+
+  /**
+   * Web citations, each on the output_text part where its span starts, indices made relative to
+   * that part's text, announced as OpenAI does (`response.output_text.annotation.added`) and kept
+   * in the part, so content_part.done, output_item.done and the final response carry them.
+   */
+  private annotate(annotations: readonly Annotation[]): string {
+    let out = '';
+    for (const a of annotations) {
+      if (a.type !== 'url_citation' || this.textParts.length === 0) continue;
+      let part = this.textParts[0]!;
+      for (const p of this.textParts) if (p.start <= a.startIndex) part = p;
+      // Key order as OpenAI writes it.
+      const annotation = { type: 'url_citation', end_index: Math.max(0, a.endIndex - part.start), start_index: Math.max(0, a.startIndex - part.start), title: a.title ?? '', url: a.url };
+      const annotationIndex = part.annotations.length;
+      part.annotations.push(annotation);
+      out += this.ev('response.output_text.annotation.added', { annotation, annotation_index: annotationIndex, content_index: part.contentIndex, item_id: part.itemId, output_index: part.outputIndex });
+    }
     return out;
   }
 
@@ -632,6 +671,7 @@ export function completionBody(who: ResponseIdentity, completion: Completion, us
     else if (completion.reasoning) enc.encode({ choice: { reasoning: completion.reasoning, finishReason: null } });
   }
   if (completion.content) enc.encode({ choice: { content: completion.content, finishReason: null } });
+  if (completion.annotations) enc.encode({ choice: { annotations: completion.annotations, finishReason: null } });
   if (completion.refusal) enc.encode({ choice: { refusal: completion.refusal, finishReason: null } });
   completion.toolCalls.forEach((tc, index) => {
     enc.encode({ choice: { toolCalls: [{ index, id: tc.id, type: tc.type, name: tc.name, arguments: tc.arguments }], finishReason: null } });
@@ -641,21 +681,5 @@ export function completionBody(who: ResponseIdentity, completion: Completion, us
   if (completion.serviceTier) last.serviceTier = completion.serviceTier;
   enc.encode(last);
   enc.end(usage, cost);
-  const body = enc.response!;
-  if (completion.annotations) addCitations(body, completion.annotations);
-  return { body, finishReason: enc.finishReason };
-}
-
-/** Web citations on the answer's first output_text, in the Responses shape (flat `url_citation`). */
-function addCitations(body: Json, annotations: readonly Annotation[]): void {
-  const citations = annotations.flatMap((a) => (a.type === 'url_citation' ? [{ type: 'url_citation', start_index: a.startIndex, end_index: a.endIndex, title: a.title ?? '', url: a.url }] : []));
-  if (citations.length === 0 || !Array.isArray(body.output)) return;
-  for (const item of body.output as Json[]) {
-    if (item.type !== 'message' || !Array.isArray(item.content)) continue;
-    const text = (item.content as Json[]).find((p) => p.type === 'output_text');
-    if (text) {
-      text.annotations = citations;
-      return;
-    }
-  }
+  return { body: enc.response!, finishReason: enc.finishReason };
 }

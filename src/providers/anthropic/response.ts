@@ -146,13 +146,17 @@ export function parseAnthropicCompletion(body: unknown): Completion {
   };
 }
 
-/** Web search citations of a text block → url_citation annotations spanning that block's text. */
+/**
+ * Web search citations of a text block → url_citation annotations spanning that block's text
+ * (Anthropic cites whole blocks: the model writes each cited passage as a block of its own).
+ */
 function webCitations(citations: unknown[], start: number, end: number): Annotation[] {
   const out: Annotation[] = [];
   for (const c of citations) {
     if (!isObj(c) || c.type !== 'web_search_result_location' || typeof c.url !== 'string') continue;
     const a: Annotation = { type: 'url_citation', url: c.url, title: typeof c.title === 'string' ? c.title : '', startIndex: start, endIndex: end };
     if (typeof c.cited_text === 'string') a.content = c.cited_text;
+    if (typeof c.encrypted_index === 'string') a.encryptedIndex = c.encrypted_index;
     out.push(a);
   }
   return out;
@@ -163,6 +167,10 @@ interface BlockState {
   toolIndex?: number;
   sawArguments?: boolean;
   reasoningIndex?: number;
+  /** text: where the block's text starts in the answer's text. */
+  start?: number;
+  /** text: its citations (citations_delta comes before the text they cite), placed when it stops. */
+  citations?: unknown[];
 }
 
 /**
@@ -180,6 +188,8 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   private readonly usage = new UsageAcc();
   private toolCount = 0;
   private reasoningCount = 0;
+  /** Characters of answer text so far: where citations are placed. */
+  private textLength = 0;
   /** The text of the event that ended the stream, once decode has returned null (keepNative only). */
   pendingNative: string | undefined;
 
@@ -240,7 +250,9 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     const state: BlockState = { type };
     this.blocks.set(index, state);
     if (type === 'text') {
-      return typeof block.text === 'string' && block.text !== '' ? [{ choice: { content: block.text, finishReason: null } }] : [];
+      state.start = this.textLength;
+      if (Array.isArray(block.citations) && block.citations.length > 0) state.citations = [...(block.citations as unknown[])];
+      return typeof block.text === 'string' && block.text !== '' ? [this.textChunk(block.text)] : [];
     }
     if (type === 'thinking') {
       state.reasoningIndex = this.reasoningCount++;
@@ -264,7 +276,10 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     const state = this.blocks.get(index);
     switch (delta.type) {
       case 'text_delta':
-        return typeof delta.text === 'string' && delta.text !== '' ? [{ choice: { content: delta.text, finishReason: null } }] : [];
+        return typeof delta.text === 'string' && delta.text !== '' ? [this.textChunk(delta.text)] : [];
+      case 'citations_delta':
+        if (state?.type === 'text' && delta.citation !== undefined) (state.citations ??= []).push(delta.citation);
+        return [];
       case 'input_json_delta': {
         if (!state || state.toolIndex === undefined || typeof delta.partial_json !== 'string') return [];
         if (delta.partial_json !== '') state.sawArguments = true;
@@ -282,18 +297,28 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         return [{ choice: { reasoningDetails: [detail], finishReason: null } }];
       }
       default:
-        return []; // citations_delta and future delta types
+        return []; // future delta types
     }
   }
 
   private blockStop(index: number): UpstreamChunk[] {
     const state = this.blocks.get(index);
     this.blocks.delete(index);
+    if (state?.citations && state.start !== undefined) {
+      // The block's text is complete: its citations span it.
+      const annotations = webCitations(state.citations, state.start, this.textLength);
+      return annotations.length > 0 ? [{ choice: { annotations, finishReason: null } }] : [];
+    }
     if (state && state.toolIndex !== undefined && !state.sawArguments) {
       // A tool without parameters streams no JSON; clients need a parseable arguments string.
       return [{ choice: { content: null, toolCalls: [{ index: state.toolIndex, arguments: '{}' }], finishReason: null } }];
     }
     return [];
+  }
+
+  private textChunk(text: string): UpstreamChunk {
+    this.textLength += text.length;
+    return { choice: { content: text, finishReason: null } };
   }
 
   private thinkingChunk(text: string, index: number): UpstreamChunk {

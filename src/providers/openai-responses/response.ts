@@ -1,5 +1,5 @@
 import { extractErrorMessage, sseEventText, typedJsonEvent } from '../shared.js';
-import type { Completion, ReasoningDetail, SseEvent, StreamDecoder, TokenUsage, ToolCallDelta, UpstreamChunk, UpstreamFailure } from '../types.js';
+import type { Annotation, Completion, ReasoningDetail, SseEvent, StreamDecoder, TokenUsage, ToolCallDelta, UpstreamChunk, UpstreamFailure } from '../types.js';
 import { RESPONSES_REASONING_FORMAT } from './request.js';
 
 /**
@@ -84,6 +84,20 @@ function reasoningDetails(item: Json, index: number): ReasoningDetail[] {
   return out;
 }
 
+/**
+ * An output_text part's `url_citation` annotations, their indices (into the part's text) moved by
+ * `offset`, where the part starts in the answer's text. Other annotation types (file citations,
+ * file paths) have no equivalent in the model.
+ */
+function partCitations(annotations: unknown, offset: number): Annotation[] {
+  const out: Annotation[] = [];
+  for (const a of Array.isArray(annotations) ? annotations : [annotations]) {
+    if (!isObj(a) || a.type !== 'url_citation' || typeof a.url !== 'string') continue;
+    out.push({ type: 'url_citation', url: a.url, title: typeof a.title === 'string' ? a.title : '', startIndex: offset + num(a.start_index), endIndex: offset + num(a.end_index) });
+  }
+  return out;
+}
+
 /** A complete response object → the model's completion (`native`: the object itself). */
 export function parseResponsesCompletion(body: unknown): Completion {
   const json = isObj(body) ? body : {};
@@ -92,6 +106,7 @@ export function parseResponsesCompletion(body: unknown): Completion {
   let reasoning: string | null = null;
   const details: ReasoningDetail[] = [];
   const toolCalls: Completion['toolCalls'] = [];
+  const annotations: Annotation[] = [];
   const output = Array.isArray(json.output) ? json.output : [];
   output.forEach((raw, index) => {
     if (!isObj(raw)) return;
@@ -99,7 +114,10 @@ export function parseResponsesCompletion(body: unknown): Completion {
       case 'message':
         for (const part of Array.isArray(raw.content) ? raw.content : []) {
           if (!isObj(part)) continue;
-          if (part.type === 'output_text' && typeof part.text === 'string') content = (content ?? '') + part.text;
+          if (part.type === 'output_text' && typeof part.text === 'string') {
+            annotations.push(...partCitations(part.annotations, content?.length ?? 0));
+            content = (content ?? '') + part.text;
+          }
           if (part.type === 'refusal' && typeof part.refusal === 'string') refusal = (refusal ?? '') + part.refusal;
         }
         break;
@@ -135,6 +153,7 @@ export function parseResponsesCompletion(body: unknown): Completion {
     native: json,
   };
   if (typeof json.service_tier === 'string') completion.serviceTier = json.service_tier;
+  if (annotations.length > 0) completion.annotations = annotations;
   return completion;
 }
 
@@ -151,8 +170,9 @@ const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response
  * custom tool calls are numbered in order of appearance (the tool-call index clients merge on);
  * a reasoning item's summary (or reasoning text) streams as reasoning, and its encrypted content,
  * complete only in `output_item.done`, follows as a `reasoning.encrypted` detail of the same block.
- * Events that carry nothing for the model (content_part.added, in_progress, hosted tool progress,
- * annotations, …) decode to nothing.
+ * Citations (`output_text.annotation.added`) index into their part's text: they are moved to
+ * where that part starts in the answer's text. Events that carry nothing for the model
+ * (in_progress, hosted tool progress, …) decode to nothing.
  *
  * With `keepNative`, each event's text rides on the first chunk decoded from it (an event that
  * decodes to nothing comes back as `[{ native }]`), so a client of the Responses wire receives the
@@ -163,6 +183,10 @@ export class ResponsesStreamDecoder implements StreamDecoder {
   ended = false;
   /** output_index → the tool call's position among the response's calls. */
   private readonly calls = new Map<number, { index: number; streamed: boolean }>();
+  /** Characters of answer text so far. */
+  private textLength = 0;
+  /** `output_index:content_index` of each output_text part → where its text starts in the answer's. */
+  private readonly partStarts = new Map<string, number>();
 
   constructor(private readonly keepNative = false) {}
 
@@ -188,8 +212,20 @@ export class ResponsesStreamDecoder implements StreamDecoder {
         const r = isObj(json.response) ? json.response : {};
         return typeof r.id === 'string' ? [{ upstreamId: r.id }] : [];
       }
-      case 'response.output_text.delta':
+      case 'response.content_part.added':
+        if (isObj(json.part) && json.part.type === 'output_text') this.partStarts.set(`${at}:${num(json.content_index)}`, this.textLength);
+        return [];
+      case 'response.output_text.delta': {
+        // A part whose content_part.added was not seen starts with its first delta.
+        const part = `${at}:${num(json.content_index)}`;
+        if (!this.partStarts.has(part)) this.partStarts.set(part, this.textLength);
+        this.textLength += delta.length;
         return delta === '' ? [] : [{ choice: { content: delta, finishReason: null } }];
+      }
+      case 'response.output_text.annotation.added': {
+        const annotations = partCitations(json.annotation, this.partStarts.get(`${at}:${num(json.content_index)}`) ?? 0);
+        return annotations.length > 0 ? [{ choice: { annotations, finishReason: null } }] : [];
+      }
       case 'response.refusal.delta':
         return delta === '' ? [] : [{ choice: { refusal: delta, finishReason: null } }];
       case 'response.reasoning_summary_text.delta':

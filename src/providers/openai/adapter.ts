@@ -322,6 +322,8 @@ class PlainContentShape {
 
 class OpenAIStreamDecoder implements StreamDecoder {
   private readonly plain = new PlainContentShape();
+  /** Perplexity repeats its sources on every chunk: the URLs already passed on. */
+  private sources: Set<string> | null = null;
 
   decode(event: SseEvent): UpstreamChunk[] | null {
     const data = event.data;
@@ -365,10 +367,22 @@ class OpenAIStreamDecoder implements StreamDecoder {
       }
       if ('refusal' in delta && delta.refusal != null) choice.refusal = delta.refusal as string;
       if (c.logprobs != null) choice.logprobs = c.logprobs;
+      const annotations = [...openAICitations(delta.annotations), ...this.newSources(json)];
+      if (annotations.length > 0) choice.annotations = annotations;
       chunk.choice = choice;
       this.plain.learn(data, json, c, delta);
+    } else {
+      const sources = this.newSources(json);
+      if (sources.length > 0) chunk.choice = { finishReason: null, annotations: sources };
     }
     return [chunk];
+  }
+
+  /** Perplexity's sources on this chunk that earlier chunks did not bring. */
+  private newSources(json: Json): Annotation[] {
+    if (json.search_results === undefined && json.citations === undefined) return [];
+    const seen = (this.sources ??= new Set());
+    return perplexityCitations(json).filter((a) => a.type === 'url_citation' && !seen.has(a.url) && seen.add(a.url));
   }
 }
 
@@ -408,23 +422,26 @@ export function chatCompletionsBody(req: GenerationRequest, endpoint: Endpoint, 
   return body;
 }
 
-/**
- * Web citations of an answer: OpenAI's `message.annotations` (its search models, also what
- * OpenRouter returns), else Perplexity's `search_results` / `citations` (URLs the answer's `[n]`
- * markers refer to; no position in the text, so 0–0).
- */
-function urlCitations(message: Json, body: Json): Annotation[] {
+/** OpenAI's `url_citation` annotations (a message's, or a stream delta's), flat or nested as OpenRouter writes them. */
+function openAICitations(annotations: unknown): Annotation[] {
   const out: Annotation[] = [];
-  if (Array.isArray(message.annotations)) {
-    for (const a of message.annotations as Json[]) {
-      const c = a?.type === 'url_citation' ? ((a.url_citation ?? a) as Json) : null;
-      if (!c || typeof c.url !== 'string') continue;
-      const citation: Annotation = { type: 'url_citation', url: c.url, title: typeof c.title === 'string' ? c.title : '', startIndex: Number(c.start_index ?? 0), endIndex: Number(c.end_index ?? 0) };
-      if (typeof c.content === 'string') citation.content = c.content;
-      out.push(citation);
-    }
-    if (out.length > 0) return out;
+  if (!Array.isArray(annotations)) return out;
+  for (const a of annotations as Json[]) {
+    const c = a?.type === 'url_citation' ? ((a.url_citation ?? a) as Json) : null;
+    if (!c || typeof c.url !== 'string') continue;
+    const citation: Annotation = { type: 'url_citation', url: c.url, title: typeof c.title === 'string' ? c.title : '', startIndex: Number(c.start_index ?? 0), endIndex: Number(c.end_index ?? 0) };
+    if (typeof c.content === 'string') citation.content = c.content;
+    out.push(citation);
   }
+  return out;
+}
+
+/**
+ * Perplexity's sources: `search_results` (with titles), else `citations` (URLs). The answer's
+ * `[n]` markers refer to them by position; no span of the text is given, so 0–0.
+ */
+function perplexityCitations(body: Json): Annotation[] {
+  const out: Annotation[] = [];
   if (Array.isArray(body.search_results)) {
     for (const r of body.search_results as Json[]) {
       if (typeof r?.url === 'string') out.push({ type: 'url_citation', url: r.url, title: typeof r.title === 'string' ? r.title : '', startIndex: 0, endIndex: 0 });
@@ -433,6 +450,12 @@ function urlCitations(message: Json, body: Json): Annotation[] {
     for (const url of body.citations as unknown[]) if (typeof url === 'string') out.push({ type: 'url_citation', url, title: '', startIndex: 0, endIndex: 0 });
   }
   return out;
+}
+
+/** Web citations of an answer: OpenAI's `message.annotations` (its search models, also what OpenRouter returns), else Perplexity's sources. */
+function urlCitations(message: Json, body: Json): Annotation[] {
+  const openai = openAICitations(message.annotations);
+  return openai.length > 0 ? openai : perplexityCitations(body);
 }
 
 export class OpenAICompatibleAdapter implements ProviderAdapter {
