@@ -137,7 +137,7 @@ for (const backend of BACKENDS) {
       ];
       for (const [body, message] of cases) await refused(await post(a, body), 400, message);
       // Out of range once applied: the total would go below 0 (from unlimited, add starts at what is used).
-      await refused(await post(a, { add: -1 }), 400, /^Credits not changed: total credits would be \$-1; they cannot go below \$0$/);
+      await refused(await post(a, { add: -1 }), 400, /^Credits not changed: total credits would be -\$1; they cannot go below \$0$/);
       await refused(await post(a, { set: 9_000_000, add: 9_000_000 }), 400, /^Credits not changed: total credits would be \$18000000; they cannot exceed \$9000000$/);
       assert.equal((await read(a)).unlimited, true, 'nothing changed');
     });

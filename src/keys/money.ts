@@ -15,7 +15,8 @@ export const MAX_CREDITS_NANO = 9_000_000 * NANO_PER_USD;
 /** Why a credits change that would leave 0..MAX_CREDITS_NANO was refused. */
 export function creditsRangeMessage(totalNano: number): string {
   const bound = totalNano < 0 ? 'they cannot go below $0' : `they cannot exceed $${nanoToUsd(MAX_CREDITS_NANO)}`;
-  return `total credits would be $${nanoToUsd(totalNano)}; ${bound}`;
+  const total = totalNano < 0 ? `-$${nanoToUsd(-totalNano)}` : `$${nanoToUsd(totalNano)}`;
+  return `total credits would be ${total}; ${bound}`;
 }
 
 export type LimitReset = 'daily' | 'weekly' | 'monthly';
