@@ -3,8 +3,9 @@
  * The web console, driven in headless Chromium against a real gateway on loopback with mock
  * providers: sign in with a management key, see a request just made in Activity (and one made
  * while the page is open, live), open a fallback's routing explanation (a failed and a served
- * endpoint), create a key (shown once) and disable it, Usage and Providers drawing data, and
- * phone width without horizontal overflow. Screenshots go to test-results/console/ (not committed).
+ * endpoint), create a key (shown once) and disable it, change the account's credits (confirmed,
+ * refusals shown), Usage and Providers drawing data, and phone width without horizontal overflow.
+ * Screenshots go to test-results/console/ (not committed).
  * Then the serving itself: redirect, content types, caching, compression, CSP; and the two JSON
  * endpoints the console added (`/endpoints/health`, `group_by=hour,model`).
  */
@@ -227,6 +228,64 @@ describe('web console in Chromium', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Delete key' }).click();
     await page.locator('tr[data-key="short-lived"]').waitFor({ state: 'detached', timeout: WAIT });
     assert.equal((await fetch(`${gw.baseUrl}/key`, { headers: auth(doomed) })).status, 401);
+  });
+
+  it("changes the account's credits: add, set, a refusal, unlimited; each confirmed, the figures updated", async () => {
+    const stat = (label: string) => page.locator(`.stat:has(.stat-label:text-is("${label}")) .stat-value`);
+    const credits = async () => ((await (await fetch(`${gw.baseUrl}/credits`, { headers: auth(mgmt) })).json()) as any).data;
+    const statIs = (label: string, value: string) => until(`${label} shows ${value}`, async () => (await stat(label).innerText()) === value);
+    assert.equal(await stat('Credits').innerText(), 'Unlimited');
+    const used = (await credits()).total_usage;
+    assert.ok(used > 0, 'the requests made before cost something');
+
+    // Add $12.50: confirmed first (nothing sent before), then the figures change without a reload.
+    await page.getByRole('button', { name: 'Change credits' }).click();
+    const form = page.getByRole('dialog', { name: 'Change credits' });
+    await form.locator('input[name="amount"]').fill('12.50');
+    await form.getByRole('button', { name: 'Review' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Confirm credits change' });
+    assert.equal(await confirm.locator('[data-confirm]').innerText(), 'Add $12.50 to the credits.');
+    assert.equal((await credits()).unlimited, true, 'nothing is changed before the confirmation');
+    await shot(page, 'credits-confirm');
+    await confirm.getByRole('button', { name: 'Confirm' }).click();
+    await confirm.waitFor({ state: 'detached', timeout: WAIT });
+    await statIs('Remaining', '$12.50');
+    const added = await credits();
+    assert.equal(added.unlimited, undefined);
+    assert.equal(Number((added.total_credits - added.total_usage).toFixed(9)), 12.5, 'the first top-up starts from what is used');
+
+    // Set the total to $20.
+    await page.getByRole('button', { name: 'Change credits' }).click();
+    await form.getByLabel('Set the total').check();
+    await form.locator('input[name="amount"]').fill('20');
+    await form.getByRole('button', { name: 'Review' }).click();
+    assert.equal(await confirm.locator('[data-after]').innerText(), '$20.00');
+    await confirm.getByRole('button', { name: 'Confirm' }).click();
+    await statIs('Credits', '$20.00');
+    assert.equal((await credits()).total_credits, 20);
+
+    // Refused: the form's own check, then the gateway's (a total below $0), shown in the dialog.
+    await page.getByRole('button', { name: 'Change credits' }).click();
+    await form.locator('input[name="amount"]').fill('lots');
+    await form.getByRole('button', { name: 'Review' }).click();
+    await form.getByText('Enter an amount in USD').waitFor({ timeout: WAIT });
+    await form.locator('input[name="amount"]').fill('-25');
+    await form.getByRole('button', { name: 'Review' }).click();
+    assert.equal(await confirm.locator('[data-confirm]').innerText(), 'Take $25.00 off the credits.');
+    await confirm.getByRole('button', { name: 'Confirm' }).click();
+    await confirm.getByRole('alert').getByText('Credits not changed: total credits would be -$5; they cannot go below $0').waitFor({ timeout: WAIT });
+    await shot(page, 'credits-refused');
+    assert.equal((await credits()).total_credits, 20, 'unchanged');
+    await confirm.getByRole('button', { name: 'Back' }).click();
+
+    // Unlimited again.
+    await form.getByLabel('Unlimited').check();
+    assert.equal(await form.locator('input[name="amount"]').count(), 0, 'no amount for unlimited');
+    await form.getByRole('button', { name: 'Review' }).click();
+    await confirm.getByRole('button', { name: 'Confirm' }).click();
+    await statIs('Credits', 'Unlimited');
+    await statIs('Remaining', '∞');
+    assert.equal((await credits()).unlimited, true);
   });
 
   it('Usage charts cost, tokens and requests', async () => {

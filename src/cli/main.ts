@@ -4,7 +4,7 @@ import pino, { type Logger } from 'pino';
 import { createLogger } from '../observability/logger.js';
 import { createApp, isLoopback, StartupError, type App, type AppOptions } from '../app.js';
 import { SqliteDriverUnavailable } from '../storage/sqlite-driver.js';
-import { nanoToUsd, usdToNano } from '../keys/money.js';
+import { creditsRangeMessage, nanoToUsd, usdToNano } from '../keys/money.js';
 import { startServer, type RunningServer } from '../http/server.js';
 import { closeAgents } from '../upstream/transport.js';
 import { runPrimary } from '../cluster/primary.js';
@@ -257,9 +257,8 @@ export async function creditsCommand(argv: string[]): Promise<void> {
   }
   const app = await adminApp(values.config);
   try {
-    if (sub === 'add') await app.keyStore.addCredits(nano!);
-    if (sub === 'set') await app.keyStore.setCredits(nano);
-    if (sub === 'unlimited') await app.keyStore.setCredits(null);
+    const change = sub === 'add' ? await app.keyStore.addCredits(nano!) : sub === 'set' ? await app.keyStore.setCredits(nano) : sub === 'unlimited' ? await app.keyStore.setCredits(null) : null;
+    if (change && !change.ok) throw new ConfigError(`credits ${sub}: ${creditsRangeMessage(change.totalNano)}`);
     const a = await app.keyStore.account();
     out(
       a.creditsNano === null

@@ -305,6 +305,11 @@ const credits: Handler = async (app, req, res) => {
   if (await app.keys.isEnabled()) await app.keys.authenticateManagement(req);
   reply(res, await keysApi.credits(app));
 };
+/** Management keys only, auth off or not: changing the balance is never anonymous. */
+const changeCredits: Handler = async (app, req, res) => {
+  const caller = await app.keys.authenticateManagement(req);
+  reply(res, await keysApi.changeCredits(app, caller, await readJson(app, req)));
+};
 const listKeys: Handler = async (app, req, res, url) => {
   await app.keys.authenticateManagement(req);
   reply(res, await keysApi.listKeys(app, url));
@@ -360,6 +365,7 @@ const ROUTES = new Map<string, Handler>([
   ['GET /key', currentKey],
   ['GET /auth/key', currentKey],
   ['GET /credits', credits],
+  ['POST /credits', changeCredits],
   ['GET /keys', listKeys],
   ['POST /keys', createKey],
   ['GET /keys/:hash', getKey],

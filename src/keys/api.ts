@@ -2,16 +2,16 @@ import type { App } from '../app.js';
 import type { Caller } from '../auth/keys.js';
 import { ApiError } from '../core/errors.js';
 import { firstError } from '../core/validation.js';
-import { validateKeyCreate, validateKeyPatch } from '../validation/compiled.js';
-import type { KeyCreateBody, KeyPatchBody, RateLimitBody } from './schema.js';
+import { validateCreditsChange, validateKeyCreate, validateKeyPatch } from '../validation/compiled.js';
+import type { CreditsChangeBody, KeyCreateBody, KeyPatchBody, RateLimitBody } from './schema.js';
 import { parseInterval, type RateLimitSpec } from '../state/rate-limit.js';
-import { nanoToUsd, usdToNano, type LimitReset } from './money.js';
+import { creditsRangeMessage, nanoToUsd, usdToNano, type LimitReset } from './money.js';
 import { apiKeyJson, rateLimitJson, type KeyPatch, type KeyRow } from './store.js';
 
 /**
  * OpenRouter's key API: `GET /key` (the calling key), `GET /credits`, and the management API
  * `/keys`, `/keys/{hash}` (docs/COMPATIBILITY.md#keys-credits-and-limits). Switchyard extensions on create/update: `management`
- * (create a management key) and `rate_limit: {requests, interval, tokens_per_minute}`.
+ * (create a management key) and `rate_limit: {requests, interval, tokens_per_minute}`; and `POST /credits`.
  */
 export interface Reply {
   status: number;
@@ -101,6 +101,16 @@ export async function currentKey(app: App, caller: Caller): Promise<Reply> {
   return { status: 200, body: { data: info } };
 }
 
+/** `/credits` data: an account without a balance is unlimited (see credits below). */
+function creditsJson(creditsNano: number | null, usageNano: number): Record<string, unknown> {
+  const data: Record<string, unknown> = {
+    total_credits: creditsNano === null ? Number.MAX_SAFE_INTEGER : nanoToUsd(creditsNano),
+    total_usage: nanoToUsd(usageNano),
+  };
+  if (creditsNano === null) data.unlimited = true;
+  return data;
+}
+
 /**
  * `GET /credits` (docs/COMPATIBILITY.md#credits). An account without a balance (the default) is unlimited: it reports
  * `total_credits` as 9007199254740991 (Number.MAX_SAFE_INTEGER, still a number for SDKs) and
@@ -109,12 +119,34 @@ export async function currentKey(app: App, caller: Caller): Promise<Reply> {
 export async function credits(app: App): Promise<Reply> {
   await settled(app);
   const a = await app.keyStore.account();
-  const data: Record<string, unknown> = {
-    total_credits: a.creditsNano === null ? Number.MAX_SAFE_INTEGER : nanoToUsd(a.creditsNano),
-    total_usage: nanoToUsd(a.usageNano),
-  };
-  if (a.creditsNano === null) data.unlimited = true;
-  return { status: 200, body: { data } };
+  return { status: 200, body: { data: creditsJson(a.creditsNano, a.usageNano) } };
+}
+
+/**
+ * `POST /credits` (Switchyard extension, docs/COMPATIBILITY.md#changing-the-credits): `set` the
+ * total (null: unlimited) and/or `add` to it (negative: a correction), applied in one statement;
+ * answers the new `/credits`.
+ */
+export async function changeCredits(app: App, caller: Caller, body: unknown): Promise<Reply> {
+  if (!validateCreditsChange(body)) throw new ApiError(400, firstError(validateCreditsChange));
+  const b = body as CreditsChangeBody;
+  if (b.add === undefined && b.set === undefined) {
+    throw new ApiError(400, 'Give add (USD to add; negative to take off) and/or set (the total in USD, or null for unlimited)');
+  }
+  if (b.set === null && b.add !== undefined) throw new ApiError(400, 'add cannot go with set: null (an unlimited balance has nothing to add to)');
+  await settled(app);
+  const change = await app.keyStore.changeCredits({
+    setNano: b.set === undefined ? undefined : b.set === null ? null : usdToNano(b.set),
+    addNano: b.add === undefined ? undefined : usdToNano(b.add),
+  });
+  if (!change.ok) throw new ApiError(400, `Credits not changed: ${creditsRangeMessage(change.totalNano)}`);
+  // This replica stops trusting its cached "unlimited" now; the others hear it on the bus.
+  app.ledger.invalidateAccount();
+  app.log.info(
+    { by: caller.hash, by_label: caller.label, add: b.add, set: b.set, total_credits: change.creditsNano === null ? null : nanoToUsd(change.creditsNano) },
+    'credits changed',
+  );
+  return { status: 200, body: { data: creditsJson(change.creditsNano, change.usageNano) } };
 }
 
 export async function listKeys(app: App, url: URL): Promise<Reply> {

@@ -6,6 +6,19 @@ export const usdToNano = (usd: number): number => Math.round(usd * NANO_PER_USD)
 export const usdToNanoCeil = (usd: number): number => Math.ceil(usd * NANO_PER_USD - 1e-6);
 export const nanoToUsd = (nano: number): number => Number((nano / NANO_PER_USD).toFixed(9));
 
+/**
+ * The account's total credits stay within 0..this ($9,000,000): below 2^53, so every figure is exact
+ * as a JavaScript number (PostgreSQL hands BIGINT over as text).
+ */
+export const MAX_CREDITS_NANO = 9_000_000 * NANO_PER_USD;
+
+/** Why a credits change that would leave 0..MAX_CREDITS_NANO was refused. */
+export function creditsRangeMessage(totalNano: number): string {
+  const bound = totalNano < 0 ? 'they cannot go below $0' : `they cannot exceed $${nanoToUsd(MAX_CREDITS_NANO)}`;
+  const total = totalNano < 0 ? `-$${nanoToUsd(-totalNano)}` : `$${nanoToUsd(totalNano)}`;
+  return `total credits would be ${total}; ${bound}`;
+}
+
 export type LimitReset = 'daily' | 'weekly' | 'monthly';
 
 /** Start (ms, UTC) of the budget period containing `now`; 0 for a limit that never resets. Weeks start on Monday. */

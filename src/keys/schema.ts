@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { MAX_CREDITS_NANO, NANO_PER_USD } from './money.js';
 
 /** Bodies of the key management API (`POST /keys`, `PATCH /keys/{hash}`), docs/COMPATIBILITY.md#key-management-api. */
 const Reset = Type.Union([Type.Literal('daily'), Type.Literal('weekly'), Type.Literal('monthly'), Type.Null()]);
@@ -37,6 +38,19 @@ export const KeyPatchSchema = Type.Object({
   rate_limit: Type.Optional(RateLimitBodySchema),
 });
 
+/** Largest amount a credits change may name, in USD: no more than a total may reach. */
+const MAX_CREDITS_USD = MAX_CREDITS_NANO / NANO_PER_USD;
+
+/** `POST /credits` (Switchyard extension, docs/COMPATIBILITY.md#changing-the-credits): `add` and/or `set`. */
+export const CreditsChangeSchema = Type.Object(
+  {
+    add: Type.Optional(Type.Number({ minimum: -MAX_CREDITS_USD, maximum: MAX_CREDITS_USD })),
+    set: Type.Optional(Type.Union([Type.Number({ minimum: 0, maximum: MAX_CREDITS_USD }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
 export type RateLimitBody = Static<typeof RateLimitBodySchema>;
 export type KeyCreateBody = Static<typeof KeyCreateSchema>;
 export type KeyPatchBody = Static<typeof KeyPatchSchema>;
+export type CreditsChangeBody = Static<typeof CreditsChangeSchema>;

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Sql } from '../storage/sql.js';
 import type { Bus } from '../state/bus.js';
 import { formatInterval, type RateLimitSpec } from '../state/rate-limit.js';
-import { isoOrNull, nanoToUsd, periodStart, periodStarts, type LimitReset } from './money.js';
+import { isoOrNull, MAX_CREDITS_NANO, nanoToUsd, periodStart, periodStarts, type LimitReset } from './money.js';
 
 /**
  * API keys kept in the database: inference keys and management keys. The plaintext
@@ -240,17 +240,61 @@ export class KeyStore {
   }
 
   /** Adds to the account balance (the first addition turns the balance on: it starts at what is already used). */
-  async addCredits(nano: number, now = Date.now()): Promise<void> {
-    await this.sql.query('UPDATE account SET credits_nano = COALESCE(credits_nano, usage_nano) + $1, updated_at = $2 WHERE id = 1', [nano, now]);
-    await this.changed('');
+  async addCredits(nano: number, now = Date.now()): Promise<CreditsChange> {
+    return this.changeCredits({ addNano: nano }, now);
   }
 
   /** Sets the total credits; null makes the account unlimited again. */
-  async setCredits(nano: number | null, now = Date.now()): Promise<void> {
-    await this.sql.query('UPDATE account SET credits_nano = $1, updated_at = $2 WHERE id = 1', [nano, now]);
-    await this.changed('');
+  async setCredits(nano: number | null, now = Date.now()): Promise<CreditsChange> {
+    return this.changeCredits({ setNano: nano }, now);
+  }
+
+  /**
+   * Sets and/or adds to the total credits in one conditional UPDATE, so concurrent changes from any
+   * replica or the CLI all count (the row is re-read under its lock, on PostgreSQL as on SQLite).
+   * An addition to an unlimited account starts from what is already used. A total that would leave
+   * 0..MAX_CREDITS_NANO is refused and nothing changes. Bumps the configuration version in the same
+   * statement, then tells the other replicas.
+   */
+  async changeCredits(change: { setNano?: number | null; addNano?: number }, now = Date.now()): Promise<CreditsChange> {
+    const params: unknown[] = [now];
+    const param = (v: unknown) => {
+      params.push(v);
+      return `CAST($${params.length} AS BIGINT)`;
+    };
+    let total: string;
+    let guard = '';
+    if (change.setNano === null) {
+      if (change.addNano !== undefined) throw new Error('credits: cannot add to an unlimited balance being set');
+      total = 'NULL';
+    } else {
+      const base = change.setNano === undefined ? 'COALESCE(credits_nano, usage_nano)' : param(change.setNano);
+      total = change.addNano === undefined ? base : `${base} + ${param(change.addNano)}`;
+      guard = `AND ${total} >= 0 AND ${total} <= ${param(MAX_CREDITS_NANO)}`;
+    }
+    const rows = await this.sql.query<{ credits_nano: number | null; usage_nano: number }>(
+      `UPDATE account SET credits_nano = ${total}, updated_at = $1, config_version = config_version + 1
+        WHERE id = 1 ${guard} RETURNING credits_nano, usage_nano`,
+      params,
+    );
+    if (!rows[0]) {
+      const a = await this.account();
+      const base = change.setNano ?? a.creditsNano ?? a.usageNano;
+      return { ok: false, totalNano: base + (change.addNano ?? 0), usageNano: a.usageNano };
+    }
+    await this.bus.publish(KEYS_CHANNEL, '').catch(() => undefined);
+    const creditsNano = rows[0].credits_nano === null ? null : Number(rows[0].credits_nano);
+    return { ok: true, creditsNano, usageNano: Number(rows[0].usage_nano) };
   }
 }
+
+/**
+ * The outcome of a credits change: the account after it, or, refused, the total it would have
+ * made (out of 0..MAX_CREDITS_NANO).
+ */
+export type CreditsChange =
+  | { ok: true; creditsNano: number | null; usageNano: number }
+  | { ok: false; totalNano: number; usageNano: number };
 
 function normalise(r: KeyRow): KeyRow {
   const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));

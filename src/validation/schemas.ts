@@ -1,7 +1,7 @@
 import { CHAT_SHARED_SCHEMAS, ChatRequestSchema } from '../ingress/chat-completions/schema.js';
 import { CatalogModelSchema, CatalogProviderSchema } from '../catalog/schema.js';
 import { ConfigSchema } from '../config/schema.js';
-import { KeyCreateSchema, KeyPatchSchema } from '../keys/schema.js';
+import { CreditsChangeSchema, KeyCreateSchema, KeyPatchSchema } from '../keys/schema.js';
 
 /**
  * Every JSON schema the process validates against, under the name of its validator. Read only at
@@ -17,6 +17,7 @@ export const SCHEMAS = {
   validateCatalogModel: CatalogModelSchema,
   validateKeyCreate: KeyCreateSchema,
   validateKeyPatch: KeyPatchSchema,
+  validateCreditsChange: CreditsChangeSchema,
 };
 
 /** Schemas the ones above reference by `$id`, each compiled into a function of its own. */

@@ -1,9 +1,10 @@
 // Keys: list, create (the key shown once), disable and enable, limits and rate limits, delete;
-// the account's credits. Everything through the key management API (README: "Keys, credits and limits").
+// the account's credits, and changing them (credits.tsx). Everything through the key management API (README: "Keys, credits and limits").
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, type ApiKey, type Credits } from '../api';
 import { date, dateTime, int, usd } from '../format';
 import { Empty, ErrorBox, Modal, PageHeader, Spinner, Stat } from '../ui';
+import { CreditsDialog } from './credits';
 
 const INTERVALS = ['10s', '1m', '1h', '1d'];
 
@@ -81,6 +82,7 @@ export function Keys({ authOff }: { authOff: boolean }) {
   const [created, setCreated] = useState<{ key: string; name: string } | null>(null);
   const [deleting, setDeleting] = useState<ApiKey | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
+  const [changingCredits, setChangingCredits] = useState(false);
 
   const load = () => {
     api<{ data: Credits }>('/credits').then(
@@ -126,6 +128,11 @@ export function Keys({ authOff }: { authOff: boolean }) {
   return (
     <section>
       <PageHeader title="Keys" subtitle="API keys of this gateway and the account's credits.">
+        {!authOff && credits && (
+          <button class="button" onClick={() => setChangingCredits(true)}>
+            Change credits
+          </button>
+        )}
         {!authOff && (
           <button class="button primary" onClick={() => setEditing('new')}>
             Create key
@@ -238,6 +245,16 @@ export function Keys({ authOff }: { authOff: boolean }) {
             setEditing(null);
             if (plaintext) setCreated({ key: plaintext, name });
             load();
+          }}
+        />
+      )}
+      {changingCredits && credits && (
+        <CreditsDialog
+          credits={credits}
+          onClose={() => setChangingCredits(false)}
+          onSaved={(c) => {
+            setChangingCredits(false);
+            setCredits(c);
           }}
         />
       )}
