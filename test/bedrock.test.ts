@@ -60,6 +60,8 @@ function announcing(total: number): Buffer {
   return frame;
 }
 
+const generation = async (gw: Gateway, id: string) => ((await (await fetch(`${gw.baseUrl}/generation?id=${id}`)).json()) as any).data;
+
 const deltas = (chunks: any[], field: 'content' | 'reasoning') => chunks.map((c) => c.choices?.[0]?.delta?.[field] ?? '').join('');
 
 /**
@@ -596,6 +598,83 @@ describe('Amazon Bedrock authorisation', () => {
       await gw.close();
       await bedrock.close();
     }
+  });
+});
+
+describe('Amazon Bedrock accounts in several regions', () => {
+  const WEST = { id: 'AKIAWESTEXAMPLE00000', secret: 'secret-west', region: 'us-west-2' };
+  const CENTRAL = { id: 'AKIACENTRALEXAMPLE00', secret: 'secret-central', region: 'eu-central-1' };
+  const HOME = { id: 'AKIAHOMEEXAMPLE00000', secret: 'secret-home', region: 'ap-southeast-2' };
+  const poolConfig = (dir: string) => {
+    const configFile = join(dir, 'switchyard.yaml');
+    writeFileSync(
+      configFile,
+      [
+        'providers:',
+        '  amazon-bedrock:',
+        `    region: ${HOME.region}`,
+        '    keys:',
+        `      - { key: "${WEST.id}:${WEST.secret}", label: west, region: ${WEST.region} }`,
+        `      - { key: "${CENTRAL.id}:${CENTRAL.secret}", label: central, region: ${CENTRAL.region} }`,
+        `      - { key: "${HOME.id}:${HOME.secret}", label: home }`,
+        '',
+      ].join('\n'),
+    );
+    return configFile;
+  };
+
+  it('each key is signed for its own region; a key without one for the provider’s', async () => {
+    const bedrock = await startMockBedrock({
+      region: HOME.region,
+      accessKeys: { [WEST.id]: WEST.secret, [CENTRAL.id]: CENTRAL.secret, [HOME.id]: HOME.secret },
+      keyRegions: { [WEST.id]: WEST.region, [CENTRAL.id]: CENTRAL.region },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-bedrock-regions-'));
+    const gw = await startGateway({ providers: {}, configFile: poolConfig(dir), env: { AMAZON_BEDROCK_BASE_URL: bedrock.url } });
+    try {
+      const rec = recordedBedrock('TestBedrockCommon/bedrock-anthropic-claude-sonnet-4-5/simple');
+      bedrock.answer(() => replyFromBedrockRecording(rec.response));
+      const served: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await postChat(gw, { model: 'anthropic/claude-sonnet-4.5', messages: [{ role: 'user', content: 'hi' }], ...onlyBedrock });
+        const body = (await res.json()) as any;
+        assert.equal(res.status, 200, JSON.stringify(body));
+        served.push((await generation(gw, body.id)).provider_key);
+      }
+      assert.deepEqual(served.sort(), ['central', 'home', 'west'], 'each key took one request');
+      const scopes = new Map(bedrock.accepted.map((r) => [r.principal, r.region]));
+      assert.deepEqual(Object.fromEntries(scopes), { [WEST.id]: WEST.region, [CENTRAL.id]: CENTRAL.region, [HOME.id]: HOME.region });
+      for (const r of bedrock.accepted) assert.match(String(r.headers.authorization), new RegExp(`Credential=${r.principal}/\\d{8}/${r.region}/bedrock/aws4_request`));
+    } finally {
+      await gw.close();
+      await bedrock.close();
+    }
+  });
+
+  it('each key’s requests go to its region’s runtime and control plane', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-bedrock-regions-'));
+    const settings = loadSettings({ env: {}, configFile: poolConfig(dir), cwd: dir });
+    const provider = settings.providers.get('amazon-bedrock')!;
+    const titan = settings.catalog.endpointsOf(settings.catalog.models.get('amazon/titan-embed-text-v2')!)[0];
+    const adapter = new BedrockAdapter();
+    const hosts = new Map<string, string>();
+    for (let i = 0; i < 3; i++) {
+      const credential = provider.keys.pick(new Set())!;
+      const request = adapter.embeddings.buildRequest({ input: { kind: 'text', texts: ['hola'] }, encodingFormat: 'float' }, titan, provider, credential, undefined);
+      hosts.set(credential.label, new URL(request.url).host);
+      const signed = await adapter.authorize(request, provider, credential);
+      assert.match(signed.headers.authorization, new RegExp(`/${new URL(request.url).host.split('.')[1]}/bedrock/aws4_request`));
+      assert.equal(new URL(adapter.probeRequest(provider, credential).url).host, `bedrock.${new URL(request.url).host.split('.')[1]}.amazonaws.com`);
+    }
+    assert.deepEqual(Object.fromEntries(hosts), {
+      west: 'bedrock-runtime.us-west-2.amazonaws.com',
+      central: 'bedrock-runtime.eu-central-1.amazonaws.com',
+      home: 'bedrock-runtime.ap-southeast-2.amazonaws.com',
+    });
+    assert.equal(provider.keys.primary!.region, WEST.region);
+    const other = join(dir, 'other.yaml');
+    writeFileSync(other, 'providers:\n  groq:\n    keys:\n      - { key: gsk_abc, region: us-west-2 }\n');
+    assert.throws(() => loadSettings({ env: {}, configFile: other, cwd: dir }), /providers\.groq\.keys: region is for Amazon Bedrock keys only/);
   });
 });
 
