@@ -92,6 +92,12 @@ export interface EmbeddingsCapability {
   buildRequest(req: EmbeddingRequest, endpoint: Endpoint, provider: ProviderRuntime, credential: Credential | undefined, user: string | undefined): UpstreamRequest;
   /** One vector per input, in input order; throws UnusableAnswer when the body has none. */
   parseResponse(body: unknown, req: EmbeddingRequest): EmbeddingResult;
+  /**
+   * The most inputs one upstream call takes. A larger request goes as consecutive calls of at most
+   * this many, within one attempt (pipeline/embeddings.ts): buildRequest and parseResponse see one
+   * call's share, and any call failing fails the attempt.
+   */
+  readonly maxInputsPerCall?: number;
 }
 
 export interface ProviderAdapter {
