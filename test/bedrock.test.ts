@@ -28,7 +28,8 @@ import {
   bedrockError,
   type MockBedrock,
 } from './support/bedrock-mock.js';
-import { eventStreamFraming } from '../src/providers/bedrock/eventstream.js';
+import { eventStreamFraming, MAX_HEADERS_BYTES, MAX_MESSAGE_BYTES } from '../src/providers/bedrock/eventstream.js';
+import { MalformedStream } from '../src/providers/types.js';
 import { BedrockAdapter } from '../src/providers/bedrock/adapter.js';
 import { parseBedrockError } from '../src/providers/bedrock/errors.js';
 import { accessKeyOf } from '../src/upstream/aws-auth.js';
@@ -51,6 +52,15 @@ async function sseJson(res: Response): Promise<any[]> {
     .filter((l) => l.startsWith('data: ') && l !== 'data: [DONE]')
     .map((l) => JSON.parse(l.slice(6)));
 }
+
+/** A frame whose prelude announces `total` bytes (its own bytes follow, far fewer than announced). */
+function announcing(total: number): Buffer {
+  const frame = Buffer.from(eventFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'never read' } }));
+  frame.writeUInt32BE(total, 0);
+  return frame;
+}
+
+const generation = async (gw: Gateway, id: string) => ((await (await fetch(`${gw.baseUrl}/generation?id=${id}`)).json()) as any).data;
 
 const deltas = (chunks: any[], field: 'content' | 'reasoning') => chunks.map((c) => c.choices?.[0]?.delta?.[field] ?? '').join('');
 
@@ -355,6 +365,60 @@ describe('Amazon Bedrock (SigV4)', () => {
     assert.match(failed.error.metadata.raw, /throttlingException: Too many tokens/);
   });
 
+  it('a frame announcing more than the event-stream format allows fails the attempt: fallback before content, an error after', async () => {
+    const huge = 0x7fff_fff0;
+    const started = anthropicChunkFrame(JSON.stringify({ type: 'message_start', message: { id: 'msg_bdrk_x', type: 'message', role: 'assistant', content: [], model: 'claude', usage: { input_tokens: 3, output_tokens: 1 } } }));
+    const ask = { model: 'anthropic/claude-sonnet-4.5', messages: [{ role: 'user', content: 'Say hi in Portuguese' }], stream: true };
+    bedrock.answer(() => ({ headers: { 'content-type': BEDROCK_STREAM_TYPE }, sse: cut(Buffer.concat([started, announcing(huge)]), 7) }));
+    let res = await postChat(gw, { ...ask, ...onlyBedrock });
+    let chunks = await sseJson(res);
+    let failed = chunks.find((c) => c.error);
+    assert.ok(failed, JSON.stringify(chunks));
+    assert.equal(failed.error.code, 502);
+    assert.equal(failed.error.metadata.raw, `upstream announced an event-stream message of ${huge} bytes; the format allows at most ${MAX_MESSAGE_BYTES}`);
+
+    anthropic.enqueue(replyFromUpstreamRecording(loadCassette('upstream/TestAnthropicCommon/claude-sonnet-4/simple_streaming.yaml')[0].response));
+    res = await postChat(gw, { ...ask, provider: { order: ['amazon-bedrock', 'anthropic'] } });
+    chunks = await sseJson(res);
+    assert.ok(deltas(chunks, 'content').length > 0);
+    assert.equal(chunks.at(-1).provider, 'Anthropic', 'nothing went out yet: the next provider serves');
+
+    const blockStart = anthropicChunkFrame(JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }));
+    const text = anthropicChunkFrame(JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Olá' } }));
+    // Oversized headers, in a message whose total is allowed.
+    const badHeaders = announcing(4096);
+    badHeaders.writeUInt32BE(MAX_HEADERS_BYTES + 1, 4);
+    bedrock.answer(() => ({ headers: { 'content-type': BEDROCK_STREAM_TYPE }, sse: cut(Buffer.concat([started, blockStart, text, badHeaders])) }));
+    res = await postChat(gw, { ...ask, ...onlyBedrock });
+    chunks = await sseJson(res);
+    assert.equal(deltas(chunks, 'content'), 'Olá');
+    failed = chunks.find((c) => c.choices?.[0]?.finish_reason === 'error');
+    assert.ok(failed, 'an error chunk ends the stream');
+    assert.equal(failed.error.code, 502);
+    assert.match(failed.error.metadata.raw, new RegExp(`announced ${MAX_HEADERS_BYTES + 1} bytes of event-stream headers; the format allows at most ${MAX_HEADERS_BYTES}`));
+  });
+
+  it('a large frame arriving in many small writes is whole once its last byte is in', async () => {
+    const long = 'Olá! '.repeat(200_000);
+    const frames = [
+      eventFrame('messageStart', { role: 'assistant' }),
+      eventFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: long } }),
+      eventFrame('contentBlockStop', { contentBlockIndex: 0 }),
+      eventFrame('messageStop', { stopReason: 'end_turn' }),
+      eventFrame('metadata', { usage: { inputTokens: 5, outputTokens: 300_000, totalTokens: 300_005 }, metrics: { latencyMs: 300 } }),
+    ];
+    assert.ok(frames[1].length > 1_000_000);
+    const pieces = cut(Buffer.concat(frames), 1500);
+    assert.ok(pieces.length > 600);
+    bedrock.answer(() => ({ headers: { 'content-type': BEDROCK_STREAM_TYPE }, sse: pieces }));
+    const res = await postChat(gw, { model: 'amazon/nova-pro-v1', messages: [{ role: 'user', content: 'Say hi, a lot' }], stream: true });
+    assert.equal(res.status, 200);
+    const chunks = await sseJson(res);
+    assert.equal(deltas(chunks, 'content'), long);
+    assert.ok(chunks.some((c) => c.choices[0]?.finish_reason === 'stop'));
+    assert.equal(chunks.at(-1).usage.completion_tokens, 300_000);
+  });
+
   it('Converse for other families (Nova): body shape, cache points, tool call and usage', async () => {
     bedrock.answer((r) => {
       assert.equal(r.action, 'converse');
@@ -537,6 +601,83 @@ describe('Amazon Bedrock authorisation', () => {
   });
 });
 
+describe('Amazon Bedrock accounts in several regions', () => {
+  const WEST = { id: 'AKIAWESTEXAMPLE00000', secret: 'secret-west', region: 'us-west-2' };
+  const CENTRAL = { id: 'AKIACENTRALEXAMPLE00', secret: 'secret-central', region: 'eu-central-1' };
+  const HOME = { id: 'AKIAHOMEEXAMPLE00000', secret: 'secret-home', region: 'ap-southeast-2' };
+  const poolConfig = (dir: string) => {
+    const configFile = join(dir, 'switchyard.yaml');
+    writeFileSync(
+      configFile,
+      [
+        'providers:',
+        '  amazon-bedrock:',
+        `    region: ${HOME.region}`,
+        '    keys:',
+        `      - { key: "${WEST.id}:${WEST.secret}", label: west, region: ${WEST.region} }`,
+        `      - { key: "${CENTRAL.id}:${CENTRAL.secret}", label: central, region: ${CENTRAL.region} }`,
+        `      - { key: "${HOME.id}:${HOME.secret}", label: home }`,
+        '',
+      ].join('\n'),
+    );
+    return configFile;
+  };
+
+  it('each key is signed for its own region; a key without one for the provider’s', async () => {
+    const bedrock = await startMockBedrock({
+      region: HOME.region,
+      accessKeys: { [WEST.id]: WEST.secret, [CENTRAL.id]: CENTRAL.secret, [HOME.id]: HOME.secret },
+      keyRegions: { [WEST.id]: WEST.region, [CENTRAL.id]: CENTRAL.region },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-bedrock-regions-'));
+    const gw = await startGateway({ providers: {}, configFile: poolConfig(dir), env: { AMAZON_BEDROCK_BASE_URL: bedrock.url } });
+    try {
+      const rec = recordedBedrock('TestBedrockCommon/bedrock-anthropic-claude-sonnet-4-5/simple');
+      bedrock.answer(() => replyFromBedrockRecording(rec.response));
+      const served: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await postChat(gw, { model: 'anthropic/claude-sonnet-4.5', messages: [{ role: 'user', content: 'hi' }], ...onlyBedrock });
+        const body = (await res.json()) as any;
+        assert.equal(res.status, 200, JSON.stringify(body));
+        served.push((await generation(gw, body.id)).provider_key);
+      }
+      assert.deepEqual(served.sort(), ['central', 'home', 'west'], 'each key took one request');
+      const scopes = new Map(bedrock.accepted.map((r) => [r.principal, r.region]));
+      assert.deepEqual(Object.fromEntries(scopes), { [WEST.id]: WEST.region, [CENTRAL.id]: CENTRAL.region, [HOME.id]: HOME.region });
+      for (const r of bedrock.accepted) assert.match(String(r.headers.authorization), new RegExp(`Credential=${r.principal}/\\d{8}/${r.region}/bedrock/aws4_request`));
+    } finally {
+      await gw.close();
+      await bedrock.close();
+    }
+  });
+
+  it('each key’s requests go to its region’s runtime and control plane', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-bedrock-regions-'));
+    const settings = loadSettings({ env: {}, configFile: poolConfig(dir), cwd: dir });
+    const provider = settings.providers.get('amazon-bedrock')!;
+    const titan = settings.catalog.endpointsOf(settings.catalog.models.get('amazon/titan-embed-text-v2')!)[0];
+    const adapter = new BedrockAdapter();
+    const hosts = new Map<string, string>();
+    for (let i = 0; i < 3; i++) {
+      const credential = provider.keys.pick(new Set())!;
+      const request = adapter.embeddings.buildRequest({ input: { kind: 'text', texts: ['hola'] }, encodingFormat: 'float' }, titan, provider, credential, undefined);
+      hosts.set(credential.label, new URL(request.url).host);
+      const signed = await adapter.authorize(request, provider, credential);
+      assert.match(signed.headers.authorization, new RegExp(`/${new URL(request.url).host.split('.')[1]}/bedrock/aws4_request`));
+      assert.equal(new URL(adapter.probeRequest(provider, credential).url).host, `bedrock.${new URL(request.url).host.split('.')[1]}.amazonaws.com`);
+    }
+    assert.deepEqual(Object.fromEntries(hosts), {
+      west: 'bedrock-runtime.us-west-2.amazonaws.com',
+      central: 'bedrock-runtime.eu-central-1.amazonaws.com',
+      home: 'bedrock-runtime.ap-southeast-2.amazonaws.com',
+    });
+    assert.equal(provider.keys.primary!.region, WEST.region);
+    const other = join(dir, 'other.yaml');
+    writeFileSync(other, 'providers:\n  groq:\n    keys:\n      - { key: gsk_abc, region: us-west-2 }\n');
+    assert.throws(() => loadSettings({ env: {}, configFile: other, cwd: dir }), /providers\.groq\.keys: region is for Amazon Bedrock keys only/);
+  });
+});
+
 describe('Amazon Bedrock configuration', () => {
   it('configured keys: API keys and access key pairs, labelled; region from AWS_REGION over the file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-bedrock-cfg-'));
@@ -610,6 +751,28 @@ describe('Bedrock wire units', () => {
     const corrupt = Buffer.from(whole[1]);
     corrupt[corrupt.length - 6] ^= 0xff;
     assert.throws(() => eventStreamFraming.events(corrupt), /checksum/);
+  });
+
+  it('refuses a frame longer than the format allows as soon as its length is read, and a body cut inside a frame', async () => {
+    const frames = async (pieces: Buffer[]) => {
+      const out: Uint8Array[] = [];
+      async function* reads() {
+        yield* pieces;
+      }
+      for await (const f of eventStreamFraming.frames(reads())) out.push(f);
+      return out;
+    };
+    const whole = eventFrame('contentBlockStop', { contentBlockIndex: 0 });
+    // The length alone, split over two reads, is enough to refuse the frame.
+    const over = announcing(MAX_MESSAGE_BYTES + 1).subarray(0, 4);
+    await assert.rejects(frames([whole, over.subarray(0, 2), over.subarray(2)]), (err: Error) => err instanceof MalformedStream && /of 25296913 bytes; the format allows at most 25296912/.test(err.message));
+    // The largest allowed length is not refused for its size; the body then ends inside it.
+    await assert.rejects(frames([whole, announcing(MAX_MESSAGE_BYTES)]), (err: Error) => err instanceof MalformedStream && /ended the event stream inside a message/.test(err.message));
+    await assert.rejects(frames([announcing(8)]), /shorter than its own prelude and checksums/);
+    const headers = Buffer.from(whole);
+    headers.writeUInt32BE(whole.length, 4);
+    await assert.rejects(frames([headers]), new RegExp(`${whole.length} bytes of event-stream headers in a message of ${whole.length} bytes`));
+    assert.equal((await frames(cut(Buffer.concat([whole, whole, whole]), 3))).length, 3);
   });
 
   it('maps Bedrock’s error types to the statuses that drive fallback', () => {

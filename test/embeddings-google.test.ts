@@ -25,15 +25,19 @@ describe('Embeddings on Google AI Studio (Gemini) and Vertex AI', () => {
   let gemini: MockUpstream;
   let google: MockUpstream;
   let vertex: MockUpstream;
+  let openai: MockUpstream;
   let gw: Gateway;
   let tokens: { issued: string[] };
+  /** Texts whose batch the mock Gemini answers with a 503; whether it reports token counts (one per character). */
+  const overloadedOn = new Set<string>();
+  let reportTokens = false;
 
   before(async () => {
-    [gemini, google, vertex] = await Promise.all([startMockUpstream(), startMockUpstream(), startMockUpstream()]);
+    [gemini, google, vertex, openai] = await Promise.all([startMockUpstream(), startMockUpstream(), startMockUpstream(), startMockUpstream()]);
     const account = newServiceAccount();
     tokens = tokenEndpoint(google, account);
     gw = await startGateway({
-      providers: { 'google-ai-studio': `${gemini.url}/v1beta` },
+      providers: { 'google-ai-studio': `${gemini.url}/v1beta`, openai: openai.baseUrl },
       env: { GOOGLE_APPLICATION_CREDENTIALS: writeKeyFile(account, `${google.url}/token`), GOOGLE_CLOUD_PROJECT: 'proj-1', GOOGLE_CLOUD_LOCATION: 'us-east5', GOOGLE_VERTEX_BASE_URL: vertex.url },
     });
     // Gemini's API: the key in x-goog-api-key, one text per embedContent, a list per batchEmbedContents.
@@ -42,15 +46,20 @@ describe('Embeddings on Google AI Studio (Gemini) and Vertex AI', () => {
       const size = (x: any) => x.outputDimensionality ?? 8;
       if (r.path === '/v1beta/models/gemini-embedding-001:embedContent') return { json: { embedding: { values: vectorOf(r.json.content.parts[0].text, size(r.json)) } } };
       if (r.path === '/v1beta/models/gemini-embedding-001:batchEmbedContents') {
-        if (!r.json.requests.every((q: any) => q.model === 'models/gemini-embedding-001')) return { status: 400, json: { error: { code: 400, message: 'model mismatch' } } };
-        return { json: { embeddings: r.json.requests.map((q: any) => ({ values: vectorOf(q.content.parts[0].text, size(q)) })) } };
+        const requests: any[] = r.json.requests;
+        if (requests.length > 100) return { status: 400, json: { error: { code: 400, message: '* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch', status: 'INVALID_ARGUMENT' } } };
+        if (!requests.every((q) => q.model === 'models/gemini-embedding-001')) return { status: 400, json: { error: { code: 400, message: 'model mismatch' } } };
+        const texts: string[] = requests.map((q) => q.content.parts[0].text);
+        if (texts.some((t) => overloadedOn.has(t))) return { status: 503, json: { error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } } };
+        const usage = reportTokens ? { usageMetadata: { promptTokenCount: texts.join('').length } } : {};
+        return { json: { embeddings: requests.map((q, i) => ({ values: vectorOf(texts[i], size(q)) })), ...usage } };
       }
       return { status: 404, json: { error: { code: 404, message: `not found: ${r.path}`, status: 'NOT_FOUND' } } };
     });
   });
   after(async () => {
     await gw.close();
-    await Promise.all([gemini.close(), google.close(), vertex.close()]);
+    await Promise.all([gemini.close(), google.close(), vertex.close(), openai.close()]);
   });
 
   /** Vertex's own checks: a token the token endpoint issued, the model's predict path; one prediction per instance. */
@@ -97,13 +106,87 @@ describe('Embeddings on Google AI Studio (Gemini) and Vertex AI', () => {
     assert.equal(body.usage.prompt_tokens, Math.ceil(input.join('').length / 4));
   });
 
-  it('Gemini: more texts than one batch takes is a clear 400', async () => {
+  /** Texts of distinct lengths, so that each one's vector (vectorOf) says which text it is. */
+  const manyTexts = (n: number) => Array.from({ length: n }, (_v, i) => 'w'.repeat(i + 1));
+
+  it('Gemini: more texts than one batch takes go as consecutive batches of 100, vectors in input order, usage summed', async () => {
+    const input = manyTexts(250);
     const before = gemini.requests.length;
-    const res = await post(gw, { model: MODEL, input: Array.from({ length: 101 }, (_v, i) => `text ${i}`), provider: { only: ['google-ai-studio'] } });
+    reportTokens = true;
+    let res: Response;
+    try {
+      res = await post(gw, { model: MODEL, input, provider: { only: ['google-ai-studio'] } });
+    } finally {
+      reportTokens = false;
+    }
     const body = (await res.json()) as any;
-    assert.equal(res.status, 400);
-    assert.match(body.error.message, /Gemini embeds at most 100 texts per request; this request has 101/);
-    assert.equal(gemini.requests.length, before);
+    assert.equal(res.status, 200, JSON.stringify(body).slice(0, 500));
+    const calls = gemini.requests.slice(before);
+    assert.equal(calls.length, 3);
+    assert.ok(calls.every((c) => c.path === '/v1beta/models/gemini-embedding-001:batchEmbedContents'));
+    assert.deepEqual(
+      calls.map((c) => c.json.requests.map((q: any) => q.content.parts[0].text)),
+      [input.slice(0, 100), input.slice(100, 200), input.slice(200)],
+    );
+    assert.equal(body.data.length, 250);
+    assert.deepEqual(
+      body.data.map((d: any) => [d.index, d.embedding]),
+      input.map((t, i) => [i, vectorOf(t)]),
+    );
+    const chars = input.join('').length;
+    assert.equal(body.usage.prompt_tokens, chars, 'the three calls’ token counts, summed');
+    assert.equal(body.usage.total_tokens, chars);
+    assert.ok(Math.abs(body.usage.cost - chars * PRICE) < 1e-12);
+    const gen = await generation(gw, body.id);
+    assert.deepEqual(gen.notes, ['input sent in 3 calls: Google AI Studio takes at most 100 inputs per call']);
+    assert.deepEqual(
+      gen.routing.filter((r: any) => r.outcome === 'failed' || r.outcome === 'served').map((r: any) => [r.endpoint, r.outcome]),
+      [['google-ai-studio', 'served']],
+      'one attempt',
+    );
+  });
+
+  it('Gemini: a failed batch fails the whole attempt, and the request falls back', async () => {
+    const input = manyTexts(250);
+    overloadedOn.add(input[150]);
+    openai.onRequest((r: ReceivedRequest): MockReply => ({
+      json: { object: 'list', data: r.json.input.map((t: string, index: number) => ({ object: 'embedding', index, embedding: vectorOf(t, 3) })), model: 'text-embedding-3-small', usage: { prompt_tokens: 700, total_tokens: 700 } },
+    }));
+    const before = gemini.requests.length;
+    try {
+      const res = await post(gw, { models: [MODEL, 'openai/text-embedding-3-small'], input, provider: { ignore: ['google-vertex'] } });
+      const body = (await res.json()) as any;
+      assert.equal(res.status, 200, JSON.stringify(body).slice(0, 500));
+      assert.equal(body.provider, 'OpenAI');
+      assert.equal(body.model, 'openai/text-embedding-3-small');
+      assert.deepEqual(body.data.map((d: any) => d.embedding), input.map((t) => vectorOf(t, 3)), 'no Gemini vector in the answer');
+      assert.equal(gemini.requests.length - before, 2, 'the third batch was never sent');
+      const gen = await generation(gw, body.id);
+      assert.deepEqual(
+        gen.routing.filter((r: any) => r.outcome === 'failed' || r.outcome === 'served').map((r: any) => [r.endpoint, r.outcome, r.status]),
+        [
+          ['google-ai-studio', 'failed', 503],
+          ['openai', 'served', 200],
+        ],
+      );
+    } finally {
+      overloadedOn.clear();
+    }
+  });
+
+  it('Gemini: a failed batch with nowhere to go is the upstream’s error, once', async () => {
+    const input = manyTexts(120);
+    overloadedOn.add(input[110]);
+    try {
+      const res = await post(gw, { model: MODEL, input, provider: { only: ['google-ai-studio'] } });
+      const body = (await res.json()) as any;
+      assert.equal(res.status, 502, JSON.stringify(body));
+      assert.equal(body.error.metadata.provider_name, 'Google AI Studio');
+      assert.match(body.error.metadata.raw, /The model is overloaded/);
+      assert.equal(body.error.metadata.previous_errors, undefined, 'one failure, not one per batch');
+    } finally {
+      overloadedOn.clear();
+    }
   });
 
   it('Gemini: token ids cannot be sent, a clear 400', async () => {

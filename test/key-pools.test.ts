@@ -45,6 +45,16 @@ describe('key pool selection', () => {
     assert.deepEqual(parseKeys(undefined, undefined, 'single'), [{ secret: 'single', label: 'key-1', weight: 1 }]);
   });
 
+  it('a key’s own region travels with it, and a reload that moves it is a new pool', () => {
+    const keys = parseKeys(undefined, [{ key: 'id:secret', label: 'eu', region: 'eu-west-1' }, { key: 'id2:secret2', label: 'home' }], undefined);
+    assert.deepEqual(keys[0], { secret: 'id:secret', label: 'eu', weight: 1, region: 'eu-west-1' });
+    const pool = new KeyPool(keys);
+    assert.deepEqual(pool.pick(new Set()), { label: 'eu', secret: 'id:secret', region: 'eu-west-1' });
+    assert.deepEqual(pool.pick(new Set()), { label: 'home', secret: 'id2:secret2' }, 'no region: the provider’s');
+    assert.equal(pool.sameKeys(new KeyPool(keys)), true);
+    assert.equal(pool.sameKeys(new KeyPool([{ ...keys[0], region: 'eu-central-1' }, keys[1]])), false);
+  });
+
   it('reads providers.<slug>.keys from the config file', () => {
     const dir = process.env.TMPDIR ?? '/tmp';
     const file = join(dir, `switchyard-keys-${process.pid}.yaml`);

@@ -44,7 +44,7 @@ export interface ProviderRuntime {
   /** Google Cloud project and location (Vertex AI). */
   project?: string;
   location?: string;
-  /** AWS region (Amazon Bedrock): where requests go and what they are signed for. */
+  /** AWS region (Amazon Bedrock): where requests go and what they are signed for, unless the key names its own. */
   region?: string;
   /** Turns a pool key into what a request carries (Vertex: a service account's access token), before the adapter builds the request. */
   resolveCredential?: (credential: Credential) => Promise<Credential>;
@@ -182,7 +182,7 @@ function vertexSettings(env: NodeJS.ProcessEnv, conf: { project?: string; locati
  * (upstream/aws-auth.ts), else `AMAZON_BEDROCK_API_KEY` or the configured keys (each an API key,
  * or `ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`).
  */
-function bedrockKeys(env: NodeJS.ProcessEnv, conf: { keys?: { key: string; label?: string; weight?: number }[]; api_key?: string }): ProviderKey[] {
+function bedrockKeys(env: NodeJS.ProcessEnv, conf: { keys?: { key: string; label?: string; weight?: number; region?: string }[]; api_key?: string }): ProviderKey[] {
   let fromEnv: ProviderKey[];
   try {
     fromEnv = bedrockKeysFromEnv(env);
@@ -361,6 +361,9 @@ function buildSettings(opts: LoadOptions, expansions: Expansion[]): Settings {
   for (const entry of catalog.providers.values()) {
     const conf = file.providers?.[entry.slug] ?? {};
     const stem = envStem(entry.slug);
+    if (entry.protocol !== 'bedrock' && conf.keys?.some((k) => k.region !== undefined)) {
+      throw new ConfigError(`providers.${entry.slug}.keys: region is for Amazon Bedrock keys only`);
+    }
     let keyList =
       entry.protocol === 'vertex'
         ? serviceAccountKeys(env.GOOGLE_APPLICATION_CREDENTIALS || conf.credentials, cwd)

@@ -27,10 +27,16 @@ const ProviderSettings = Type.Object(
     keys: Type.Optional(
       Type.Array(
         Type.Object(
-          { key: Type.String({ minLength: 1 }), label: Type.Optional(Type.String({ minLength: 1 })), weight: Type.Optional(Type.Number({ exclusiveMinimum: 0 })) },
+          {
+            key: Type.String({ minLength: 1 }),
+            label: Type.Optional(Type.String({ minLength: 1 })),
+            weight: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+            // Amazon Bedrock: the key's account may live in another region than the provider's default.
+            region: Type.Optional(Type.String({ pattern: '^[a-z0-9-]+$' })),
+          },
           { additionalProperties: false },
         ),
-        { minItems: 1, ...about('A key pool: `{key, label, weight}` entries, each attempt takes one') },
+        { minItems: 1, ...about("A key pool: `{key, label, weight}` entries, each attempt takes one (Amazon Bedrock: also `region`, the key's own AWS region)") },
       ),
     ),
     base_url: Type.Optional(Type.String({ pattern: '^https?://', ...about("Replaces the catalog's base URL (and enables a keyless local server)", '<SLUG>_BASE_URL') })),

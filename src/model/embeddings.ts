@@ -27,6 +27,42 @@ export interface EmbeddingResult {
   upstreamId?: string;
 }
 
+/**
+ * The request as consecutive calls of at most `maxInputs` inputs each, in order (one call when it
+ * fits, or when there is no limit).
+ */
+export function splitEmbedding(req: EmbeddingRequest, maxInputs: number | undefined): EmbeddingRequest[] {
+  const count = inputCount(req.input);
+  if (maxInputs === undefined || count <= maxInputs) return [req];
+  const calls: EmbeddingRequest[] = [];
+  for (let from = 0; from < count; from += maxInputs) {
+    const to = from + maxInputs;
+    const input: EmbeddingInput = req.input.kind === 'text' ? { kind: 'text', texts: req.input.texts.slice(from, to) } : { kind: 'tokens', tokens: req.input.tokens.slice(from, to) };
+    calls.push({ ...req, input });
+  }
+  return calls;
+}
+
+/** The answers of consecutive calls as one: vectors in call order, usage summed (null when any call reported none). */
+export function joinEmbeddingResults(results: readonly EmbeddingResult[]): EmbeddingResult {
+  if (results.length === 1) return results[0];
+  let usage: TokenUsage | null = null;
+  if (results.every((r) => r.usage !== null)) {
+    usage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, audioPromptTokens: 0 };
+    for (const r of results) {
+      const u = r.usage!;
+      usage.promptTokens += u.promptTokens;
+      usage.completionTokens += u.completionTokens;
+      usage.cachedTokens += u.cachedTokens;
+      usage.cacheWriteTokens += u.cacheWriteTokens;
+      usage.reasoningTokens += u.reasoningTokens;
+      usage.audioPromptTokens += u.audioPromptTokens;
+    }
+  }
+  const upstreamId = results[0].upstreamId;
+  return { vectors: results.flatMap((r) => r.vectors), usage, ...(upstreamId !== undefined ? { upstreamId } : {}) };
+}
+
 /** How many vectors a request asks for. */
 export function inputCount(input: EmbeddingInput): number {
   return input.kind === 'text' ? input.texts.length : input.tokens.length;

@@ -5,6 +5,7 @@ import type { AdmissionRequest } from '../accounting/gate.js';
 import type { CancelSignal } from '../core/cancel.js';
 import { ApiError } from '../core/errors.js';
 import { providerRedactor, type Redactor } from '../core/redact.js';
+import { splitEmbedding, type EmbeddingRequest } from '../model/embeddings.js';
 import type { GenerationRequest } from '../model/request.js';
 import { isRetryable, type UpstreamFailure } from '../model/response.js';
 import { adapterForAttempt } from '../providers/registry.js';
@@ -62,8 +63,10 @@ export function worthTrying(c: Candidate, failures: AttemptFailure[]): boolean {
  * Start one upstream attempt and wait for its status line. A provider with a key pool is tried
  * with its next key; a key that answers 429 or 401/403 rests (upstream/key-pool.ts) and the same
  * attempt goes on with another key, so the endpoint fails only when every key did.
+ * An embeddings request larger than one call takes starts with its first call; `embeddingCall`
+ * is a later one (pipeline/embeddings.ts).
  */
-export async function startAttempt(app: App, gen: Generation, ep: Endpoint, signal: CancelSignal): Promise<AcceptedAttempt | AttemptFailure> {
+export async function startAttempt(app: App, gen: Generation, ep: Endpoint, signal: CancelSignal, embeddingCall?: EmbeddingRequest): Promise<AcceptedAttempt | AttemptFailure> {
   const provider = app.settings.providers.get(ep.provider.slug)!;
   const adapter = adapterForAttempt(ep, gen.req)!;
   const pool = provider.replay ? null : provider.keys;
@@ -92,8 +95,8 @@ export async function startAttempt(app: App, gen: Generation, ep: Endpoint, sign
     let upstreamRequest;
     try {
       gen.droppedTools = unservedHostedTools(req, adapter);
-      const embedding = req.embedding;
       // Routing sends embeddings only to protocols that serve them (routing/select.ts).
+      const embedding = req.embedding && (embeddingCall ?? splitEmbedding(req.embedding, adapter.embeddings!.maxInputsPerCall)[0]);
       upstreamRequest = embedding ? adapter.embeddings!.buildRequest(embedding, ep, provider, credential, req.user) : adapter.buildRequest(req, ep, provider, req.stream, credential);
     } catch (err) {
       if (!(err instanceof UntranslatableRequest)) throw err;

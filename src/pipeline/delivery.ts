@@ -48,6 +48,9 @@ function errorInBody(parsed: unknown): { status: number; message: string } | nul
   return { status, message: JSON.stringify(e) };
 }
 
+/** What readBody gives for a body that cannot be used (its failure is noted and in `failures`). */
+export const UNUSABLE_BODY = Symbol('unusable body');
+
 /** What a one-body answer needs of its front door: the keep-alive rule and the error envelope. */
 export type OneBodyDoor = Pick<IngressCodec, 'jsonKeepAlive' | 'errorBody'>;
 
@@ -64,7 +67,7 @@ export abstract class OneBodyDelivery implements Delivery {
     protected readonly gen: Generation,
     private readonly door: OneBodyDoor,
     res: ServerResponse,
-    private readonly signal: CancelSignal,
+    protected readonly signal: CancelSignal,
     private readonly beforeEnd?: () => Promise<unknown>,
   ) {
     this.keepAlive = new JsonKeepAlive(res, door.jsonKeepAlive ? app.settings.keepaliveMs : 0);
@@ -72,14 +75,41 @@ export abstract class OneBodyDelivery implements Delivery {
 
   /**
    * The client's body for an upstream's parsed answer; the generation is served by `candidate`
-   * from here on (usage, cost, ids set). Throws UnusableAnswer when the answer cannot be used.
+   * from here on (usage, cost, ids set). Throws UnusableAnswer when the answer cannot be used;
+   * null when the attempt failed otherwise (its failure is in `failures`).
    */
-  protected abstract answer(attempt: AcceptedAttempt, candidate: Candidate, parsed: unknown): string;
+  protected abstract answer(attempt: AcceptedAttempt, candidate: Candidate, parsed: unknown, failures: AttemptFailure[]): string | null | Promise<string | null>;
 
   async serve(attempt: AcceptedAttempt, candidate: Candidate, failures: AttemptFailure[]): Promise<boolean> {
-    const { app, gen, signal } = this;
+    const { app, gen } = this;
     const ep = candidate.endpoint;
     this.keepAlive.start(gen.id, routeHeader(gen, ep), responseHeaders(gen));
+    const parsed = await this.readBody(attempt, ep, failures);
+    // A failed attempt: the request is over when the client left, else the next candidate may serve.
+    if (parsed === UNUSABLE_BODY) return this.signal.aborted;
+    let json: string | null;
+    try {
+      json = await this.answer(attempt, candidate, parsed, failures);
+    } catch (err) {
+      if (!(err instanceof UnusableAnswer)) throw err;
+      const failure = { status: 502, raw: err.message };
+      noteFailure(app, gen, ep, failure, attempt.started, 200);
+      failures.push({ failure, endpoint: ep });
+      return false;
+    }
+    if (json === null) return this.signal.aborted;
+    if (this.beforeEnd) await this.beforeEnd().catch((err: unknown) => app.log.error({ gen: gen.id, err: (err as Error).message }, 'saving the answer before its end failed'));
+    this.keepAlive.finish(200, json);
+    recordSuccess(app, gen, ep, attempt.started);
+    return true;
+  }
+
+  /**
+   * An accepted attempt's body, parsed. A body that does not arrive whole, does not parse or is
+   * only an error fails the attempt: noted, pushed to `failures`, and UNUSABLE_BODY returned.
+   */
+  protected async readBody(attempt: AcceptedAttempt, ep: Endpoint, failures: AttemptFailure[]): Promise<unknown> {
+    const { app, gen, signal } = this;
     let parsed: unknown;
     let text = '';
     try {
@@ -89,7 +119,7 @@ export abstract class OneBodyDelivery implements Delivery {
       const failure = signal.aborted ? { status: 499, raw: 'client closed the request' } : err instanceof SyntaxError ? { status: 502, raw: 'upstream returned invalid JSON' } : networkFailure(err);
       noteFailure(app, gen, ep, failure, attempt.started, 200);
       failures.push({ failure, endpoint: ep });
-      return failure.status === 499;
+      return UNUSABLE_BODY;
     }
     const inBody = errorInBody(parsed);
     if (inBody) {
@@ -97,22 +127,9 @@ export abstract class OneBodyDelivery implements Delivery {
       failure.status = inBody.status;
       noteFailure(app, gen, ep, failure, attempt.started, 200);
       failures.push({ failure, endpoint: ep });
-      return false;
+      return UNUSABLE_BODY;
     }
-    let json: string;
-    try {
-      json = this.answer(attempt, candidate, parsed);
-    } catch (err) {
-      if (!(err instanceof UnusableAnswer)) throw err;
-      const failure = { status: 502, raw: err.message };
-      noteFailure(app, gen, ep, failure, attempt.started, 200);
-      failures.push({ failure, endpoint: ep });
-      return false;
-    }
-    if (this.beforeEnd) await this.beforeEnd().catch((err: unknown) => app.log.error({ gen: gen.id, err: (err as Error).message }, 'saving the answer before its end failed'));
-    this.keepAlive.finish(200, json);
-    recordSuccess(app, gen, ep, attempt.started);
-    return true;
+    return parsed;
   }
 
   noAnswer(err: ApiError | null): void {

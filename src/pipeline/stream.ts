@@ -7,7 +7,7 @@ import type { CancelSignal } from '../core/cancel.js';
 import { errorTypeOf, type ApiError } from '../core/errors.js';
 import type { TokenUsage, UpstreamChunk, UpstreamFailure } from '../model/response.js';
 import { wireOf } from '../providers/registry.js';
-import type { SseEvent, StreamDecoder, StreamFraming } from '../providers/types.js';
+import { MalformedStream, type SseEvent, type StreamDecoder, type StreamFraming } from '../providers/types.js';
 import type { Candidate } from '../routing/select.js';
 import { SseResponse } from '../streaming/sse-response.js';
 import { networkFailure } from '../upstream/transport.js';
@@ -172,7 +172,8 @@ class StreamPump {
   }
 
   private failed(err: unknown): void {
-    this.streamError = this.signal!.aborted ? { status: 499, raw: 'client closed the request' } : networkFailure(err);
+    if (this.signal!.aborted) this.streamError = { status: 499, raw: 'client closed the request' };
+    else this.streamError = err instanceof MalformedStream ? { status: 502, raw: err.message } : networkFailure(err);
     this.stop();
   }
 

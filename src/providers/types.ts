@@ -43,10 +43,14 @@ export interface StreamDecoder {
  * unaware of the format: it reads frames instead of reads, and hands on the events.
  */
 export interface StreamFraming {
+  /** Throws MalformedStream for bytes that cannot be framed (the attempt fails with its message). */
   frames(body: AsyncIterable<Buffer | Uint8Array | string>): AsyncIterable<Uint8Array>;
   /** The events one whole frame carries; throws on a corrupt frame (the attempt fails). */
   events(frame: Uint8Array): SseEvent[];
 }
+
+/** A binary stream that breaks its framing's rules (a frame too large, cut off): the attempt fails (502). */
+export class MalformedStream extends Error {}
 
 export interface DecoderOptions {
   /** Keep each upstream event's text on the chunks (`UpstreamChunk.native`) for a same-wire client. */
@@ -88,6 +92,12 @@ export interface EmbeddingsCapability {
   buildRequest(req: EmbeddingRequest, endpoint: Endpoint, provider: ProviderRuntime, credential: Credential | undefined, user: string | undefined): UpstreamRequest;
   /** One vector per input, in input order; throws UnusableAnswer when the body has none. */
   parseResponse(body: unknown, req: EmbeddingRequest): EmbeddingResult;
+  /**
+   * The most inputs one upstream call takes. A larger request goes as consecutive calls of at most
+   * this many, within one attempt (pipeline/embeddings.ts): buildRequest and parseResponse see one
+   * call's share, and any call failing fails the attempt.
+   */
+  readonly maxInputsPerCall?: number;
 }
 
 export interface ProviderAdapter {

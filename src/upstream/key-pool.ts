@@ -15,6 +15,8 @@ export interface ProviderKey {
   /** What records and figures call it: the operator's label, else `key-1`, `key-2`, … */
   label: string;
   weight: number;
+  /** Amazon Bedrock: the AWS region this key's requests go to and are signed for, when not the provider's. */
+  region?: string;
 }
 
 /** The credential one upstream request is built with. */
@@ -26,6 +28,8 @@ export interface Credential {
    * sent as `Authorization: Bearer` whatever header the provider's keys otherwise go in.
    */
   scheme?: 'bearer';
+  /** The key's own region (ProviderKey.region). */
+  region?: string;
 }
 
 /** A key's figures, as the endpoint health figures show them (no secret). */
@@ -59,6 +63,10 @@ class KeyState {
   constructor(readonly key: ProviderKey) {}
 }
 
+function credentialOf(key: ProviderKey): Credential {
+  return { label: key.label, secret: key.secret, ...(key.region ? { region: key.region } : {}) };
+}
+
 function bump(counts: Map<string, number>, scope: string): void {
   counts.set(scope, (counts.get(scope) ?? 0) + 1);
 }
@@ -77,7 +85,7 @@ export class KeyPool {
   /** The first key's secret (a provider with one key, or code that builds a request without a pool). */
   get primary(): Credential | undefined {
     const k = this.states[0]?.key;
-    return k ? { label: k.label, secret: k.secret } : undefined;
+    return k ? credentialOf(k) : undefined;
   }
 
   /** Every secret, for the Redactor that scrubs upstream error text (core/redact.ts); nothing else may read them. */
@@ -89,13 +97,13 @@ export class KeyPool {
     return this.states.map((s) => s.key.label);
   }
 
-  /** The same keys (secret, label, weight, in order) as `other`: a reload keeps this pool, with its resting keys and figures. */
+  /** The same keys (secret, label, weight, region, in order) as `other`: a reload keeps this pool, with its resting keys and figures. */
   sameKeys(other: KeyPool): boolean {
     return (
       this.states.length === other.states.length &&
       this.states.every((s, i) => {
         const o = other.states[i].key;
-        return s.key.secret === o.secret && s.key.label === o.label && s.key.weight === o.weight;
+        return s.key.secret === o.secret && s.key.label === o.label && s.key.weight === o.weight && s.key.region === o.region;
       })
     );
   }
@@ -116,7 +124,7 @@ export class KeyPool {
     }
     if (best === null) return null;
     best.current -= total;
-    return { label: best.key.label, secret: best.key.secret };
+    return credentialOf(best.key);
   }
 
   /** Whether a key not resting and not in `exclude` is left. */
@@ -166,7 +174,7 @@ export class KeyPool {
  * The keys of one provider from its environment variable (comma-separated, labels derived) or
  * its configured list; an empty list for a provider that needs none.
  */
-export function parseKeys(fromEnv: string | undefined, configured: readonly { key: string; label?: string; weight?: number }[] | undefined, single: string | undefined): ProviderKey[] {
+export function parseKeys(fromEnv: string | undefined, configured: readonly { key: string; label?: string; weight?: number; region?: string }[] | undefined, single: string | undefined): ProviderKey[] {
   if (fromEnv) {
     return fromEnv
       .split(',')
@@ -175,7 +183,7 @@ export function parseKeys(fromEnv: string | undefined, configured: readonly { ke
       .map((secret, i) => ({ secret, label: `key-${i + 1}`, weight: 1 }));
   }
   if (configured && configured.length > 0) {
-    return configured.map((k, i) => ({ secret: k.key, label: k.label ?? `key-${i + 1}`, weight: k.weight ?? 1 }));
+    return configured.map((k, i) => ({ secret: k.key, label: k.label ?? `key-${i + 1}`, weight: k.weight ?? 1, ...(k.region ? { region: k.region } : {}) }));
   }
   return single ? [{ secret: single, label: 'key-1', weight: 1 }] : [];
 }

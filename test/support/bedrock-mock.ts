@@ -2,7 +2,8 @@
 /**
  * A mock Amazon Bedrock runtime on loopback that checks what Bedrock checks before it answers: a
  * valid SigV4 signature (recomputed with AWS's own signer from the test's secret, over the request
- * exactly as received: path, signed headers, body) or a known Bedrock API key; the route
+ * exactly as received: path, signed headers, body), scoped to the region of the key's account, or a
+ * known Bedrock API key; the route
  * (`/model/{id}/invoke|invoke-with-response-stream|converse|converse-stream`); and the body's shape
  * (InvokeModel: `anthropic_version`, no `model` or `stream`). Refusals come in Bedrock's shape
  * (`x-amzn-ErrorType` header, `{"message"}` body). Answers are replayed from recordings
@@ -85,6 +86,8 @@ export interface BedrockRequest extends ReceivedRequest {
   action: 'invoke' | 'invoke-with-response-stream' | 'converse' | 'converse-stream';
   /** How the request was authorised: the access key id that signed it, or `bearer`. */
   principal: string;
+  /** The region the signature was scoped to (checked against the key's account); absent for an API key. */
+  region?: string;
 }
 
 export interface MockBedrock {
@@ -114,13 +117,14 @@ function amzDate(v: string): Date {
 }
 
 /** Recomputes the request's signature with the holder's secret; null when it holds, else Bedrock's refusal. */
-async function checkSignature(r: ReceivedRequest, secrets: Record<string, string>, region: string): Promise<{ refusal: MockReply } | { principal: string }> {
+async function checkSignature(r: ReceivedRequest, secrets: Record<string, string>, regionOf: (keyId: string) => string): Promise<{ refusal: MockReply } | { principal: string; region: string }> {
   const auth = header(r, 'authorization') ?? '';
   const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(auth);
   if (!m) return { refusal: bedrockError(403, 'IncompleteSignatureException', 'Authorization header requires Credential, SignedHeaders and Signature.') };
   const [, keyId, , scopeRegion, service, signedHeaders] = m;
   const secret = secrets[keyId];
   if (secret === undefined) return { refusal: bedrockError(403, 'UnrecognizedClientException', 'The security token included in the request is invalid.') };
+  const region = regionOf(keyId);
   if (scopeRegion !== region || service !== 'bedrock') {
     return { refusal: bedrockError(403, 'InvalidSignatureException', `Credential should be scoped to a valid region and to the service bedrock, not '${scopeRegion}/${service}'.`) };
   }
@@ -133,7 +137,7 @@ async function checkSignature(r: ReceivedRequest, secrets: Record<string, string
   const signer = new SignatureV4({ credentials: { accessKeyId: keyId, secretAccessKey: secret, sessionToken: header(r, 'x-amz-security-token') }, region, service: 'bedrock', sha256: Sha256 });
   const expected = await signer.sign({ method: r.method, protocol: 'http:', hostname: host.split(':')[0], path: r.path.split('?')[0], query: {}, headers, body: r.body }, { signingDate: amzDate(date) });
   if (expected.headers.authorization !== auth) return { refusal: bedrockError(403, 'InvalidSignatureException', INVALID_SIGNATURE) };
-  return { principal: keyId };
+  return { principal: keyId, region };
 }
 
 /** The body checks Bedrock makes before a model sees the request. */
@@ -164,24 +168,29 @@ function checkBody(r: BedrockRequest): MockReply | null {
   return null;
 }
 
-export async function startMockBedrock(opts: { region: string; accessKeys?: Record<string, string>; bearerTokens?: string[] }): Promise<MockBedrock> {
+/**
+ * `region`: the region every account is in, unless `keyRegions` names another for an access key
+ * id (a pool of accounts in several regions); a signature scoped to any other region is refused.
+ */
+export async function startMockBedrock(opts: { region: string; accessKeys?: Record<string, string>; keyRegions?: Record<string, string>; bearerTokens?: string[] }): Promise<MockBedrock> {
   const mock = await startMockUpstream();
   const accepted: BedrockRequest[] = [];
   let handler: ((r: BedrockRequest) => MockReply) | null = null;
   mock.onRequest(async (r) => {
     const route = /^\/model\/([^/]+)\/(invoke|invoke-with-response-stream|converse|converse-stream)$/.exec(r.path);
     let principal: string;
+    let region: string | undefined;
     const auth = header(r, 'authorization') ?? '';
     if (auth.startsWith('Bearer ')) {
       if (!(opts.bearerTokens ?? []).includes(auth.slice(7))) return bedrockError(403, 'UnrecognizedClientException', 'Authentication failed: Please make sure your API Key is valid.');
       principal = 'bearer';
     } else {
-      const checked = await checkSignature(r, opts.accessKeys ?? {}, opts.region);
+      const checked = await checkSignature(r, opts.accessKeys ?? {}, (keyId) => opts.keyRegions?.[keyId] ?? opts.region);
       if ('refusal' in checked) return checked.refusal;
-      principal = checked.principal;
+      ({ principal, region } = checked);
     }
     if (!route) return bedrockError(404, 'UnknownOperationException', `no such operation: ${r.path}`);
-    const req: BedrockRequest = { ...r, modelId: decodeURIComponent(route[1]), action: route[2] as BedrockRequest['action'], principal };
+    const req: BedrockRequest = { ...r, modelId: decodeURIComponent(route[1]), action: route[2] as BedrockRequest['action'], principal, ...(region ? { region } : {}) };
     const invalid = checkBody(req);
     if (invalid) return invalid;
     accepted.push(req);

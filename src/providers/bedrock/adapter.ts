@@ -9,7 +9,7 @@ import type { Completion, Credential, DecoderOptions, ProbeRequest, ProviderAdap
 import { buildConverseBody, ConverseStreamDecoder, isConverseAnswer, parseConverseCompletion } from './converse.js';
 import { parseBedrockError, streamException } from './errors.js';
 import { bedrockEmbeddings } from './embeddings.js';
-import { bedrockRuntimeBase } from './routes.js';
+import { bedrockRegion, bedrockRuntimeBase } from './routes.js';
 import { eventStreamFraming, EXCEPTION_PREFIX } from './eventstream.js';
 
 /**
@@ -22,7 +22,8 @@ import { eventStreamFraming, EXCEPTION_PREFIX } from './eventstream.js';
  * event-stream framing (eventstream.ts); InvokeModel's `chunk` events carry Anthropic's own events
  * base64-encoded, read by the anthropic adapter's decoder. Requests are signed with SigV4 for the
  * region and the service `bedrock` (upstream/aws-auth.ts), or carry a Bedrock API key as a bearer
- * token.
+ * token. The region is the pool key's own when it names one (accounts in several regions), else
+ * the provider's.
  */
 
 export const BEDROCK_ANTHROPIC_VERSION = 'bedrock-2023-05-31';
@@ -35,9 +36,9 @@ export function isAnthropicModel(upstreamModel: string): boolean {
 }
 
 
-/** Where one request goes: the model id is one path segment, so its colons are escaped. */
-export function bedrockUrl(provider: ProviderRuntime, upstreamModel: string, stream: boolean): string {
-  const base = bedrockRuntimeBase(provider);
+/** Where one request goes (the key's region): the model id is one path segment, so its colons are escaped. */
+export function bedrockUrl(provider: ProviderRuntime, upstreamModel: string, stream: boolean, credential?: Credential): string {
+  const base = bedrockRuntimeBase(provider, credential);
   const action = isAnthropicModel(upstreamModel) ? (stream ? 'invoke-with-response-stream' : 'invoke') : stream ? 'converse-stream' : 'converse';
   return `${base}/model/${encodeURIComponent(upstreamModel)}/${action}`;
 }
@@ -116,7 +117,7 @@ export class BedrockAdapter implements ProviderAdapter {
     const secret = secretFor(provider, credential);
     // An access key pair signs the finished request (authorize); anything else is a Bedrock API key.
     if (secret && !accessKeyOf(secret)) headers.authorization = `Bearer ${secret}`;
-    return { url: bedrockUrl(provider, id, stream), headers, body: JSON.stringify(body) };
+    return { url: bedrockUrl(provider, id, stream, credential), headers, body: JSON.stringify(body) };
   }
 
   /**
@@ -127,14 +128,14 @@ export class BedrockAdapter implements ProviderAdapter {
     const headers = probeHeaders(provider);
     const secret = secretFor(provider, credential);
     if (secret && !accessKeyOf(secret)) headers.authorization = `Bearer ${secret}`;
-    const base = provider.baseUrlOverridden ? provider.baseUrl : `https://bedrock.${provider.region ?? 'us-east-1'}.amazonaws.com`;
+    const base = provider.baseUrlOverridden ? provider.baseUrl : `https://bedrock.${bedrockRegion(provider, credential)}.amazonaws.com`;
     return { url: `${base}/foundation-models?byOutputModality=TEXT`, headers };
   }
 
   authorize(request: UpstreamRequest, provider: ProviderRuntime, credential: Credential | undefined): Promise<UpstreamRequest> {
     const secret = secretFor(provider, credential);
     const key = secret ? accessKeyOf(secret) : null;
-    return key ? signRequest(request, key, provider.region ?? 'us-east-1') : Promise.resolve(request);
+    return key ? signRequest(request, key, bedrockRegion(provider, credential)) : Promise.resolve(request);
   }
 
   /** Claude's answers are Anthropic's events and bodies: a Messages client gets them as they are. */

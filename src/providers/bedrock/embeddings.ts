@@ -63,7 +63,7 @@ export const bedrockEmbeddings: EmbeddingsCapability = {
     const secret = secretFor(provider, credential);
     // An access key pair signs the finished request (BedrockAdapter.authorize); anything else is a Bedrock API key.
     if (secret && !accessKeyOf(secret)) headers.authorization = `Bearer ${secret}`;
-    return { url: `${bedrockRuntimeBase(provider)}/model/${encodeURIComponent(endpoint.upstreamModel)}/invoke`, headers, body: JSON.stringify(body) };
+    return { url: `${bedrockRuntimeBase(provider, credential)}/model/${encodeURIComponent(endpoint.upstreamModel)}/invoke`, headers, body: JSON.stringify(body) };
   },
 
   parseResponse(body: unknown, req: EmbeddingRequest): EmbeddingResult {

@@ -2,12 +2,13 @@ import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
 import { inputCount, type EmbeddingRequest, type EmbeddingResult } from '../../model/embeddings.js';
 import { baseHeaders, embeddingTexts, promptOnlyUsage, secretFor } from '../shared.js';
-import { UnusableAnswer, UntranslatableRequest, type Credential, type EmbeddingsCapability, type UpstreamRequest } from '../types.js';
+import { UnusableAnswer, type Credential, type EmbeddingsCapability, type UpstreamRequest } from '../types.js';
 
 /**
  * Gemini embeddings on the Generative Language API (https://ai.google.dev/api/embeddings): one text
  * through `models/{model}:embedContent`, several through `:batchEmbedContents` (one request per
- * text, in order). Neither answer carries token counts, so the pipeline estimates the usage.
+ * text, in order), at most GEMINI_MAX_BATCH per call (the pipeline sends a larger input as several
+ * calls). Neither answer carries token counts, so the pipeline estimates the usage.
  */
 
 type Json = Record<string, unknown>;
@@ -55,10 +56,10 @@ function valuesOf(embedding: unknown, position: number): number[] {
 }
 
 export const geminiEmbeddings: EmbeddingsCapability = {
+  maxInputsPerCall: GEMINI_MAX_BATCH,
+
   buildRequest(req: EmbeddingRequest, endpoint: Endpoint, provider: ProviderRuntime, credential: Credential | undefined): UpstreamRequest {
     const texts = embeddingTexts(req, 'Gemini');
-    // One attempt is one upstream call: a larger batch goes to another provider, or is refused.
-    if (texts.length > GEMINI_MAX_BATCH) throw new UntranslatableRequest(`Gemini embeds at most ${GEMINI_MAX_BATCH} texts per request; this request has ${texts.length}`);
     const model = modelName(endpoint.upstreamModel);
     const headers = baseHeaders(provider, false);
     const secret = secretFor(provider, credential);
