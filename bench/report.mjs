@@ -81,6 +81,7 @@ export const DOOR_TARGETS = [
   ['switchyard', 'chat'],
   ['switchyard-messages', 'messages'],
   ['switchyard-responses', 'responses'],
+  ['switchyard-responses-stored', 'responses-stored'],
 ];
 
 /** Failed requests of one target in one cell (every kind counted by the driver). */
@@ -141,10 +142,6 @@ export function ingressNote(r) {
   );
 }
 
-/**
- * Before vs after (`--baseline <ref>`; also printed by run.mjs): chat completions of the baseline
- * build and of the current tree, same cells, same rounds. Δ is (now − before) / |before|.
- */
 /** The store figures per driver (bench/sqlite-store.mjs) and the matrix cells of both Switchyards (--sqlite-drivers). */
 export function sqliteDriversSections(r) {
   const d = r.sqliteDrivers;
@@ -183,38 +180,47 @@ export function sqliteDriversSections(r) {
   return out;
 }
 
+/**
+ * Before vs after (`--baseline <ref>`; also printed by run.mjs): each front door of the baseline
+ * build and of the current tree, same cells, same rounds. Δ is (now − before) / |before|.
+ */
 export function baselineSection(r) {
   const bl = r.baseline;
-  if (!bl || !r.matrix?.some((c) => c.results.baseline)) return null;
+  const pairs = DOOR_TARGETS.map(([name, door]) => [name, door === 'chat' ? 'baseline' : `baseline-${door}`, door]);
+  if (!bl || !r.matrix?.some((c) => pairs.some(([, base]) => c.results[base]))) return null;
   const now = `${r.machine?.switchyardCommit ?? 'now'}${r.machine?.switchyardSrcDirty ? '+' : ''}`;
-  const headers = ['cell', `added p50 ${bl.short}`, `added p50 ${now}`, 'Δ', `added p99 ${bl.short}`, `added p99 ${now}`, 'Δ', `req/s ${bl.short}`, `req/s ${now}`, 'Δ', `CPU µs/req ${bl.short}`, `CPU µs/req ${now}`, 'Δ', 'failures'];
+  const headers = ['cell', 'front door', `added p50 ${bl.short}`, `added p50 ${now}`, 'Δ', `added p99 ${bl.short}`, `added p99 ${now}`, 'Δ', `req/s ${bl.short}`, `req/s ${now}`, 'Δ', `CPU µs/req ${bl.short}`, `CPU µs/req ${now}`, 'Δ', 'CPU Δ per round', 'failures'];
   const rows = [];
   for (const c of r.matrix) {
-    const a = c.results.baseline;
-    const x = c.results.switchyard;
-    if (!a || !x) continue;
-    const v = x.vsBaseline ?? {};
-    rows.push([
-      `${c.mode === 'stream' ? 'streaming' : 'non-streaming'} c=${c.concurrency}`,
-      fmt(a.added?.p50Ms),
-      fmt(x.added?.p50Ms),
-      msDelta(v.minus?.p50Ms, v.addedP50Pct),
-      fmt(a.added?.p99Ms),
-      fmt(x.added?.p99Ms),
-      msDelta(v.minus?.p99Ms, v.addedP99Pct),
-      fmtInt(a.rps),
-      fmtInt(x.rps),
-      pctText(v.rpsPct),
-      fmt(a.cpuUsPerRequest, 0),
-      fmt(x.cpuUsPerRequest, 0),
-      pctText(v.cpuUsPerRequestPct),
-      `${failureCount(a)} / ${failureCount(x)}`,
-    ]);
+    for (const [name, base, door] of pairs) {
+      const a = c.results[base];
+      const x = c.results[name];
+      if (!a || !x) continue;
+      const v = x.vsBaseline ?? {};
+      rows.push([
+        `${c.mode === 'stream' ? 'streaming' : 'non-streaming'} c=${c.concurrency}`,
+        door,
+        fmt(a.added?.p50Ms),
+        fmt(x.added?.p50Ms),
+        msDelta(v.minus?.p50Ms, v.addedP50Pct),
+        fmt(a.added?.p99Ms),
+        fmt(x.added?.p99Ms),
+        msDelta(v.minus?.p99Ms, v.addedP99Pct),
+        fmtInt(a.rps),
+        fmtInt(x.rps),
+        pctText(v.rpsPct),
+        fmt(a.cpuUsPerRequest, 0),
+        fmt(x.cpuUsPerRequest, 0),
+        pctText(v.cpuUsPerRequestPct),
+        (v.cpuUsPerRequestPctPerRound ?? []).map(pctText).join(', ') || '–',
+        `${failureCount(a)} / ${failureCount(x)}`,
+      ]);
+    }
   }
   const text =
-    `Before vs after, chat completions: Switchyard at \`${bl.short}\` (\`--baseline ${bl.ref}\`: "${bl.subject}") against the current tree (\`${now}\`${r.machine?.switchyardSrcDirty ? ', with uncommitted src/ changes' : ''}), ` +
-    `both built in this run and measured in the same rounds of every cell, alternating with the other targets. ` +
-    `Δ: now − before, and as a share of before (latencies: only where before is above zero); lower is better for added latency and CPU, higher for req/s. Added latencies of a fraction of a millisecond (c=1) move by tens of percent from run to run; req/s and CPU per request carry better. ` +
+    `Before vs after: Switchyard at \`${bl.short}\` (\`--baseline ${bl.ref}\`: "${bl.subject}") against the current tree (\`${now}\`${r.machine?.switchyardSrcDirty ? ', with uncommitted src/ changes' : ''}), ` +
+    `both built in this run, each front door its own process, measured in the same rounds of every cell, alternating with the other targets. ` +
+    `Δ: now − before, and as a share of before (latencies: only where before is above zero); lower is better for added latency and CPU, higher for req/s. "CPU Δ per round" is the same change in each round on its own (both builds measured within seconds of each other): its spread is the noise. Added latencies of a fraction of a millisecond (c=1) move by tens of percent from run to run; req/s and CPU per request carry better. ` +
     `Baseline node_modules: ${bl.nodeModules}.`;
   return { text, headers, rows };
 }
@@ -274,7 +280,7 @@ export function renderMarkdown(r) {
   const before = baselineSection(r);
   if (before) {
     out.push(`\n**Before vs after**\n\n${before.text}\n`);
-    out.push(mdTable(before.headers, before.rows));
+    out.push(mdTable(before.headers, before.rows, 'll'));
   }
   for (const t of sqliteDriversSections(r)) {
     out.push(`\n**${t.title}**\n`);

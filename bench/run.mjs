@@ -19,7 +19,7 @@ import { settleIdle, IDLE_RULE } from './lib/idle.mjs';
 import { backgroundProbe, CLK_TCK, cpuSeconds, freePort, hasTaskset, killAllSync, memory, nofile, openFds, processTree, resetPeak, sleep, spawnNode, stopAll, stopChild, treeCpuSeconds } from './lib/proc.mjs';
 import { baselineSection, idleSummary, ingressNote, ingressSections, sqliteDriversSections, workersSection } from './report.mjs';
 import { fmt, fmtInt, round, summarise, summariseSoak, table } from './lib/stats.mjs';
-import { answerOk, WIRE_NAMES, WIRES } from './lib/wires.mjs';
+import { answerOk, DEFAULT_WIRES, WIRE_NAMES, WIRES } from './lib/wires.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = join(ROOT, 'bench');
@@ -30,6 +30,7 @@ const { values: opt } = parseArgs({
     peer: { type: 'string', multiple: true, default: [] },
     profile: { type: 'boolean', default: false },
     'profile-only': { type: 'boolean', default: false },
+    'profile-ingress': { type: 'string' },
     'profile-seconds': { type: 'string' },
     'no-build': { type: 'boolean', default: false },
     'no-memory': { type: 'boolean', default: false },
@@ -70,12 +71,14 @@ if (opt.help) {
   process.stdout.write(`Usage: npm run bench -- [options]
   --quick                 ~4 minutes: 2 rounds of short slices, 1,000 streams only, no workers scaling
   --ingress chat,messages,responses
-                          front doors measured (default: all three; chat completions is always measured):
+                          front doors measured (default: those three; chat completions is always measured):
                           POST /api/v1/messages and /api/v1/responses are extra targets in every cell of the
-                          matrix and get their own memory-per-open-stream test
+                          matrix and get their own memory-per-open-stream test; responses-stored is the
+                          Responses door with store: true (every answer saved), not measured by default
   --baseline <git-ref>    also build and run Switchyard at <git-ref> (git worktree in the temp folder, node_modules
                           linked when its lockfile is covered by this tree's, else npm ci) and measure its chat
-                          completions in every cell, interleaved with the current tree: before vs after
+                          completions, and each other door of --ingress that it serves, in every cell,
+                          interleaved with the current tree: before vs after
   --sqlite-drivers        node:sqlite against better-sqlite3 (needs a Node with node:sqlite, 22.13+): the store
                           measurement (bench/sqlite-store.mjs, --sqlite-rounds N rounds, default 7; quick 5;
                           --sqlite-records N records per run, default 20000), both drivers in every round, and a
@@ -86,6 +89,7 @@ if (opt.help) {
   --peer portkey          also measure the Portkey gateway ${PORTKEY_VERSION} (installed into a temp folder)
   --profile               also record a CPU profile of Switchyard under load (non-streaming and streaming)
   --profile-only          only the CPU profiles
+  --profile-ingress DOOR  the front door profiled (default chat; e.g. responses-stored)
   --soak MIN              also run a MIN-minute soak at concurrency 16 and report RSS growth
   --conc 1,16,64,256      concurrency levels
   --rounds N              alternation rounds per cell (default 3; quick 2)
@@ -113,7 +117,7 @@ if (opt.help) {
 const quick = opt.quick;
 // Front doors: chat completions always (the targets, the floor, the baseline and every earlier
 // results file are about it); Messages and Responses on top, by default.
-const ingress = ['chat', ...(opt.ingress ?? WIRE_NAMES.join(',')).split(',').map((x) => x.trim()).filter((x) => x && x !== 'chat')];
+const ingress = ['chat', ...(opt.ingress ?? DEFAULT_WIRES.join(',')).split(',').map((x) => x.trim()).filter((x) => x && x !== 'chat')];
 for (const w of ingress) if (!WIRES[w]) throw new Error(`unknown --ingress "${w}" (known: ${WIRE_NAMES.join(', ')})`);
 const extraDoors = () => ingress.filter((w) => w !== 'chat' && doorAvailable[w] !== false);
 /** Front doors found missing from the build (404 to the probe): left out, with the reason. */
@@ -134,6 +138,8 @@ const slowIntervalMs = Number(opt['slow-interval-ms']);
 const profileSeconds = Number(opt['profile-seconds'] ?? (quick ? 3 : 8));
 const soakMinutes = opt.soak ? Number(opt.soak) : 0;
 const doProfile = opt.profile || opt['profile-only'];
+const profileWire = opt['profile-ingress'] ?? 'chat';
+if (!WIRES[profileWire]) throw new Error(`unknown --profile-ingress "${profileWire}" (known: ${WIRE_NAMES.join(', ')})`);
 const doMatrix = !opt['profile-only'] && !opt['no-matrix'];
 const doMemory = !opt['no-memory'] && !opt['profile-only'];
 const maxMinutes = Number(opt['max-minutes'] ?? (quick ? 8 : 30)) + soakMinutes + (baselineRef ? 5 : 0) + (sqliteDrivers ? 5 : 0);
@@ -719,28 +725,32 @@ async function sanity(target) {
 }
 
 /**
- * Which of the other front doors this build serves: one request each to a fresh Switchyard (then
- * stopped). A door whose route answers "Not found" is left out of the run, with the reason; any
- * other answer keeps it in (a broken door shows as failed requests, not as a missing one).
+ * Which of the other front doors a build serves (`root`: the current tree's copy, or the
+ * baseline's): one request each to a fresh Switchyard (then stopped). A door whose route answers
+ * "Not found" is left out of the run for that build, with the reason; any other answer keeps it in
+ * (a broken door shows as failed requests, not as a missing one).
  */
-async function probeDoors() {
+async function probeDoors(root = CURRENT, available = doorAvailable) {
   const out = {};
-  const child = await startSwitchyard({ name: 'switchyard (front-door probe)' });
+  const which = root === CURRENT ? 'switchyard' : 'baseline';
+  const child = await startSwitchyard({ root, name: `${which} (front-door probe)` });
   try {
     for (const w of ingress) {
       if (w === 'chat') continue;
       const res = await request(`${child.origin}${WIRES[w].path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODIES[w].nonstream });
       const text = await res.body.text();
       const missing = res.statusCode === 405 || (res.statusCode === 404 && text.includes('Not found: POST'));
-      doorAvailable[w] = !missing;
+      available[w] = !missing;
       out[w] = { path: WIRES[w].path, available: !missing, probeStatus: res.statusCode, ...(missing ? { reason: `POST ${WIRES[w].path} answered ${res.statusCode} (${text.slice(0, 120)}): this build has no such front door; left out` } : {}) };
-      log(missing ? `front door ${w}: ${out[w].reason}` : `front door ${w}: POST ${WIRES[w].path} answers (${res.statusCode})`);
+      log(missing ? `${which} front door ${w}: ${out[w].reason}` : `${which} front door ${w}: POST ${WIRES[w].path} answers (${res.statusCode})`);
     }
   } finally {
     await stopChild(child, 10_000);
   }
   return out;
 }
+/** The baseline's answers to the same probe. */
+const baselineDoorAvailable = {};
 
 // ---------------------------------------------------------------- matrix
 function latencyArgs(target, mode, conc, durationMs, record = true) {
@@ -788,7 +798,8 @@ async function measureCell(mode, conc, targets) {
       a.ac.errors += ac.errors;
       a.ac.timeouts += ac.timeouts;
       a.ac.cpu += c2 - c1;
-      a.rounds.push({ p50: summarise(lat.total)?.p50 ?? null, rps: ac.total / ac.duration });
+      const served = lat.count + lat.bad + lat.non2xx + ac.total + ac.badBody + ac.non2xx;
+      a.rounds.push({ p50: summarise(lat.total)?.p50 ?? null, rps: ac.total / ac.duration, cpuUs: t.pid ? ((c2 - c0) * 1e6) / Math.max(1, served) : null });
     }
   }
   const backgroundShare = background();
@@ -807,7 +818,7 @@ async function measureCell(mode, conc, targets) {
       rps: round(a.ac.total / a.ac.duration, 0),
       failures: { latencyErrors: a.lat.errors, latencyNon2xx: a.lat.non2xx, latencyBadBody: a.lat.bad, latencyErrorKinds: a.lat.errorKinds, autocannonNon2xx: a.ac.non2xx, autocannonBadBody: a.ac.badBody, autocannonErrors: a.ac.errors, autocannonTimeouts: a.ac.timeouts },
       ...(a.lat.badSample ? { badBodySample: a.lat.badSample } : {}),
-      perRound: a.rounds.map((x) => ({ p50: round(x.p50), rps: round(x.rps, 0) })),
+      perRound: a.rounds.map((x) => ({ p50: round(x.p50), rps: round(x.rps, 0), ...(x.cpuUs !== null ? { cpuUsPerRequest: round(x.cpuUs, 1) } : {}) })),
     };
     if (t.pid) {
       res.cpuUsPerRequest = round(((a.lat.cpu + a.ac.cpu) * 1e6) / Math.max(1, requests), 1);
@@ -845,21 +856,26 @@ async function measureCell(mode, conc, targets) {
       o.overChat = { ...minus(o, chat), rpsRatio: chat.rps ? round(o.rps / chat.rps, 3) : null, cpuUsPerRequest: diff(o.cpuUsPerRequest, chat.cpuUsPerRequest) };
     }
   }
-  // Before vs after: the current tree's chat completions against the baseline build's, same rounds.
-  const base = out.baseline;
-  if (base && chat) {
-    // A share of a negative or zero "before" (added p99 can be below direct's) means nothing: null.
-    const pct = (now, before) => (now !== null && now !== undefined && before > 0 ? round(((now - before) / before) * 100, 1) : null);
-    chat.vsBaseline = {
-      addedP50Pct: pct(chat.added.p50Ms, base.added.p50Ms),
-      addedP99Pct: pct(chat.added.p99Ms, base.added.p99Ms),
-      p50Pct: pct(chat.latencyMs?.p50, base.latencyMs?.p50),
-      p99Pct: pct(chat.latencyMs?.p99, base.latencyMs?.p99),
-      rpsPct: pct(chat.rps, base.rps),
-      cpuUsPerRequestPct: pct(chat.cpuUsPerRequest, base.cpuUsPerRequest),
-      addedTtftP50Pct: pct(chat.added.ttftP50Ms, base.added.ttftP50Ms),
+  // Before vs after: each front door of the current tree against the baseline build's same door
+  // ("switchyard" / "baseline", "switchyard-<door>" / "baseline-<door>"), same rounds.
+  // A share of a negative or zero "before" (added p99 can be below direct's) means nothing: null.
+  const pct = (now, before) => (now !== null && now !== undefined && before > 0 ? round(((now - before) / before) * 100, 1) : null);
+  for (const t of targets) {
+    const now = out[t.name];
+    const base = t.name === 'switchyard' ? out.baseline : t.name.startsWith('switchyard-') ? out[`baseline-${t.name.slice('switchyard-'.length)}`] : undefined;
+    if (!base) continue;
+    now.vsBaseline = {
+      addedP50Pct: pct(now.added.p50Ms, base.added.p50Ms),
+      addedP99Pct: pct(now.added.p99Ms, base.added.p99Ms),
+      p50Pct: pct(now.latencyMs?.p50, base.latencyMs?.p50),
+      p99Pct: pct(now.latencyMs?.p99, base.latencyMs?.p99),
+      rpsPct: pct(now.rps, base.rps),
+      cpuUsPerRequestPct: pct(now.cpuUsPerRequest, base.cpuUsPerRequest),
+      // The same per round (both measured within seconds of each other): the spread is the noise.
+      cpuUsPerRequestPctPerRound: now.perRound.map((x, i) => pct(x.cpuUsPerRequest, base.perRound[i]?.cpuUsPerRequest)),
+      addedTtftP50Pct: pct(now.added.ttftP50Ms, base.added.ttftP50Ms),
       // The current build minus the baseline, from the same rounds (ms).
-      minus: minus(chat, base),
+      minus: minus(now, base),
     };
   }
   return out;
@@ -1013,7 +1029,7 @@ async function profileRun() {
   for (const mode of ['nonstream', 'stream']) {
     const dir = join(work, `prof-${mode}`);
     mkdirSync(dir, { recursive: true });
-    const child = await startSwitchyard({ cpuProfDir: dir });
+    const child = await startSwitchyard({ cpuProfDir: dir, wire: profileWire });
     const t = child.target;
     await driver.call('latency', latencyArgs(t, mode, 16, 1000, false));
     const c0 = cpuSeconds(t.pid);
@@ -1030,7 +1046,7 @@ async function profileRun() {
     // Only the samples of the load window (start-up and warm-up excluded).
     const summary = summariseProfile(join(dir, file), { root: CURRENT, top: 30, window: { fromUs, toUs } });
     summary.file = undefined;
-    summary.load = { concurrency: 64, seconds: profileSeconds, requests: ac.total, rps: round(ac.total / ac.duration, 0), cpuUsPerRequest: round(((c1 - c0) * 1e6) / Math.max(1, ac.total), 1) };
+    summary.load = { ingress: profileWire, concurrency: 64, seconds: profileSeconds, requests: ac.total, rps: round(ac.total / ac.duration, 0), cpuUsPerRequest: round(((c1 - c0) * 1e6) / Math.max(1, ac.total), 1) };
     if (process.env.BENCH_KEEP_PROFILES) {
       const dest = join(process.env.BENCH_KEEP_PROFILES, `switchyard-${mode}.cpuprofile`);
       mkdirSync(process.env.BENCH_KEEP_PROFILES, { recursive: true });
@@ -1435,13 +1451,14 @@ async function main() {
   if (baselineRef && !doMatrix) log(`--baseline ${baselineRef}: ignored, the matrix is not measured`);
   else if (baselineRef) {
     baseline = await prepareBaseline(baselineRef);
-    results.baseline = { ref: baseline.ref, commit: baseline.commit, short: baseline.short, subject: baseline.subject, date: baseline.date, nodeModules: baseline.nodeModules, preparedS: baseline.preparedS, measured: 'chat completions, every cell of the matrix, interleaved with the current tree' };
+    results.baseline = { ref: baseline.ref, commit: baseline.commit, short: baseline.short, subject: baseline.subject, date: baseline.date, nodeModules: baseline.nodeModules, preparedS: baseline.preparedS, measured: 'chat completions and the other front doors of --ingress that it serves, every cell of the matrix, interleaved with the current tree' };
     log(`baseline ${baseline.short} built in ${baseline.preparedS} s`);
   }
   mock = await startMock();
   driver = await startDriver();
   log(`mock upstream ${mock.origin} (pid ${mock.pid}); load driver pid ${driver.pid}`);
   if ((doMatrix || doMemory) && ingress.length > 1) results.ingress = await probeDoors();
+  if (baseline && ingress.length > 1) results.baseline.ingress = await probeDoors(baseline.root, baselineDoorAvailable);
 
   // The routers of the matrix start first and stay idle, with no traffic, until their idle RSS
   // has settled (lib/idle.mjs; up to --idle-s seconds). A bare Node HTTP server on the same core
@@ -1454,6 +1471,7 @@ async function main() {
   let bl = null;
   let bs = null; // --sqlite-drivers: the current tree on better-sqlite3
   const doors = {}; // front door -> its Switchyard (started once idle RSS is measured)
+  const baselineDoors = {}; // the same for the baseline build
   let idleDone = null;
   if (doMatrix) {
     let bare = null;
@@ -1552,6 +1570,10 @@ async function main() {
     for (const w of extraDoors()) {
       doors[w] = await startSwitchyard({ wire: w });
       log(`switchyard ${WIRES[w].path} ${doors[w].origin} (pid ${doors[w].pid})`);
+      if (baseline && baselineDoorAvailable[w]) {
+        baselineDoors[w] = await startSwitchyard({ wire: w, root: baseline.root, name: `baseline-${w}` });
+        log(`baseline ${baseline.short} ${WIRES[w].path} ${baselineDoors[w].origin} (pid ${baselineDoors[w].pid})`);
+      }
     }
     results.sanity = { switchyard: await sanity(sy.target) };
     const targets = [directTarget(), sy.target];
@@ -1567,7 +1589,7 @@ async function main() {
       results.sanity['better-sqlite3'] = await sanity(bs.target);
       targets.push(bs.target);
     }
-    for (const child of Object.values(doors)) {
+    for (const child of [...Object.values(doors), ...Object.values(baselineDoors)]) {
       results.sanity[child.target.name] = await sanity(child.target);
       targets.push(child.target);
     }
@@ -1603,7 +1625,7 @@ async function main() {
             Object.keys(doors)
               .map((w) => [w, cellResults[`switchyard-${w}`]])
               .filter(([, x]) => x)
-              .map(([w, x]) => `; ${w} +${fmt(x.added.p50Ms)}/+${fmt(x.added.p99Ms)} ms, ${fmtInt(x.rps)} req/s`)
+              .map(([w, x]) => `; ${w} +${fmt(x.added.p50Ms)}/+${fmt(x.added.p99Ms)} ms, ${fmtInt(x.rps)} req/s, ${fmt(x.cpuUsPerRequest, 0)} µs CPU/req` + (cellResults[`baseline-${w}`] ? ` (baseline ${fmtInt(cellResults[`baseline-${w}`].rps)} req/s, ${fmt(cellResults[`baseline-${w}`].cpuUsPerRequest, 0)} µs)` : ''))
               .join('') +
             (p ? `; portkey +${fmt(p.added.p50Ms)}/+${fmt(p.added.p99Ms)} ms, ${fmtInt(p.rps)} req/s` : ''),
         );
@@ -1617,7 +1639,7 @@ async function main() {
       await stopChild(bl, 10_000);
     }
     if (bs) await stopChild(bs, 10_000);
-    for (const child of Object.values(doors)) await stopChild(child, 10_000);
+    for (const child of [...Object.values(doors), ...Object.values(baselineDoors)]) await stopChild(child, 10_000);
     if (pk) await stopChild(pk, 10_000);
     if (fl) await stopChild(fl, 5000);
   }

@@ -266,6 +266,8 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         ledger.stop();
         await app.observer.close();
         responses.stop();
+        // Answers whose save is still being written (a stream cut at the drain deadline).
+        await responses.flush();
         await healthSync.stop();
         try {
           await store.close();

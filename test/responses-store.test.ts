@@ -3,7 +3,9 @@
  * continues a chain of stored responses (reasoning signatures kept even when the client did not
  * ask for them), item_reference finds earlier output items, another key sees nothing, store:false
  * and failed responses are not kept, GET/DELETE bodies, tombstones for deleted responses that
- * others continue, and expiry extended along a chain, then cleaned up.
+ * others continue, and expiry extended along a chain, then cleaned up. Saves are group-committed:
+ * one transaction per event-loop turn, each save resolved once committed, a failed batch rejecting
+ * its saves without stopping the next, flush() for shutdown.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -171,6 +173,83 @@ describe('response store', () => {
       await behaves(async () => new PostgresSql(db.url));
     } finally {
       await db.drop();
+    }
+  });
+
+  it('saves of one event-loop turn are written in one transaction, each resolved once it is committed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-responses-'));
+    const sql = new SqliteSql(dir, { checkpoints: false });
+    await migrate(sql);
+    // Another connection to the same file: what another worker process would read.
+    const other = new SqliteSql(dir, { checkpoints: false });
+    let transactions = 0;
+    const tx = sql.tx.bind(sql);
+    sql.tx = ((fn: Parameters<Sql['tx']>[0]) => {
+      transactions++;
+      return tx(fn);
+    }) as Sql['tx'];
+    const store = new ResponseStore(sql);
+    try {
+      const ids = Array.from({ length: 20 }, (_, i) => `resp_batch${i}`);
+      const visibleAtResolve = await Promise.all(
+        ids.map(async (id) => {
+          await store.save({ previousResponseId: null, input: [], response: { id, output: [], status: 'completed' } }, KEY);
+          return (await other.query('SELECT id FROM stored_responses WHERE id = $1', [id])).length;
+        }),
+      );
+      assert.deepEqual(visibleAtResolve, ids.map(() => 1), 'committed, for another connection, when save() resolves');
+      assert.equal(transactions, 1);
+      assert.equal(store.pending, 0);
+      // Saved while a batch is being written (here: waiting for the write lock another process
+      // holds): one batch more, right after it.
+      let release!: () => void;
+      const held = other.tx(() => new Promise<void>((r) => (release = r)));
+      await new Promise((r) => setImmediate(r));
+      const first = store.save({ previousResponseId: null, input: [], response: { id: 'resp_next0', output: [], status: 'completed' } }, KEY);
+      while (transactions < 2) await new Promise((r) => setTimeout(r, 1));
+      const later = [1, 2, 3].map((i) => store.save({ previousResponseId: 'resp_next0', input: [], response: { id: `resp_next${i}`, output: [], status: 'completed' } }, KEY));
+      assert.equal(store.pending, 4);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(transactions, 2, 'the next batch waits for the one being written');
+      release();
+      await held;
+      await Promise.all([first, ...later]);
+      assert.equal(transactions, 3);
+      assert.equal((await other.query('SELECT id FROM stored_responses WHERE previous_response_id = $1', ['resp_next0'])).length, 3);
+    } finally {
+      await sql.close();
+      await other.close();
+    }
+  });
+
+  it('a failed batch rejects each of its saves; the store goes on with the next batch; flush() waits for queued saves', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-responses-'));
+    const sql = new SqliteSql(dir, { checkpoints: false });
+    await migrate(sql);
+    const store = new ResponseStore(sql);
+    const record = (id: string) => ({ previousResponseId: null, input: [], response: { id, output: [], status: 'completed' } });
+    try {
+      await sql.query("CREATE TRIGGER refuse_responses BEFORE INSERT ON stored_responses BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END");
+      const outcomes = await Promise.allSettled([store.save(record('resp_f1'), KEY), store.save(record('resp_f2'), KEY)]);
+      assert.deepEqual(
+        outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).message : 'saved')),
+        ['disk full (test)', 'disk full (test)'],
+      );
+      assert.equal(store.pending, 0);
+      await sql.query('DROP TRIGGER refuse_responses');
+      await store.save(record('resp_ok'), KEY);
+      assert.ok(await store.load('resp_ok', KEY));
+      assert.equal(await store.load('resp_f1', KEY), null);
+
+      // Not awaited: flush() is what shutdown waits on before the database closes.
+      const queued = ['resp_q1', 'resp_q2', 'resp_q3'].map((id) => store.save(record(id), KEY));
+      assert.equal(store.pending, 3);
+      await store.flush();
+      assert.equal(store.pending, 0);
+      await Promise.all(queued);
+      assert.equal((await sql.query("SELECT id FROM stored_responses WHERE id LIKE 'resp_q%'")).length, 3);
+    } finally {
+      await sql.close();
     }
   });
 

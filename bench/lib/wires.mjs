@@ -13,6 +13,7 @@
 //              output_text; streaming: non-empty response.output_text.delta events, ends with a
 //              whole `response.completed` event (status "completed"), no `event: error` /
 //              response.failed / response.incomplete
+//   responses-stored  the same door and checks, the body with `store: true` (opt-in)
 // Under load (driver.mjs: every response of the closed loop and of autocannon) the checks are
 // string scans, about 1 µs per response on the load driver's core, run after the request's clock
 // stopped. The sanity checks before the matrix parse non-streamed bodies with JSON.parse
@@ -91,7 +92,17 @@ export const WIRES = {
   },
 };
 
+// The Responses door with `store: true` (its default): every answer is also saved for
+// previous_response_id. Opt-in (`--ingress responses-stored`): earlier runs measured `store: false`.
+WIRES['responses-stored'] = {
+  ...WIRES.responses,
+  label: 'OpenAI Responses, stored',
+  body: (stream, prompt = PROMPT) => JSON.stringify({ model: MODEL, input: prompt, max_output_tokens: 256, stream, store: true, provider: PROVIDER }),
+};
+
 export const WIRE_NAMES = Object.keys(WIRES);
+/** The doors measured when --ingress is not given. */
+export const DEFAULT_WIRES = ['chat', 'messages', 'responses'];
 
 /**
  * Whether a response body is a complete answer of `wire` (its status is checked by the caller).

@@ -115,6 +115,8 @@ class StreamPump {
    * plugin's citations point at the first mention of their URL); null otherwise.
    */
   private answerText: string | null;
+  /** The end of a finished stream that waits for beforeEnd (its last bytes follow the save). */
+  private ending: Promise<void> | null = null;
 
   constructor(
     private readonly app: App,
@@ -184,7 +186,11 @@ class StreamPump {
     if (this.upstreamDone && !this.streamError) drainInBackground(this.pieces!, body);
     else if (!body.destroyed) body.destroy();
     try {
-      this.resolve!(this.over(this.finish(this.started, this.signal!)));
+      const outcome = this.finish(this.started, this.signal!);
+      // Saved first (beforeEnd): the request is over once its last bytes are out, and the drain
+      // at shutdown waits for it until then instead of cutting the stream short of its end.
+      if (this.ending) this.ending.then(() => this.resolve!(true), this.reject!);
+      else this.resolve!(this.over(outcome));
     } catch (err) {
       this.reject!(err);
     }
@@ -366,9 +372,9 @@ class StreamPump {
     const final = last + encoder.end(gen.usage!, gen.cost);
     if (this.beforeEnd) {
       const log = app.log;
-      void this.beforeEnd()
+      this.ending = this.beforeEnd()
         .catch((err: unknown) => log.error({ gen: gen.id, err: (err as Error).message }, 'saving the answer before its end failed'))
-        .finally(() => sse.end(final));
+        .then(() => sse.end(final));
     } else {
       sse.end(final);
     }

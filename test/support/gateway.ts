@@ -28,6 +28,9 @@ export interface Gateway {
   baseUrl: string; // url + /api/v1
   app: App;
   dataDir: string;
+  /** Shuts the server down (drain, final writes) and keeps the data dir, for a test to read. */
+  shutdown(): Promise<void>;
+  /** shutdown(), then the data dir is removed. */
   close(): Promise<void>;
 }
 
@@ -50,6 +53,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     baseUrl: `${running.url}/api/v1`,
     app,
     dataDir,
+    shutdown: () => running.shutdown(),
     async close() {
       await running.shutdown();
       rmSync(dataDir, { recursive: true, force: true });
