@@ -212,7 +212,7 @@ describe('stored responses at shutdown', () => {
       await down;
       assert.equal(r.status, 200);
       assert.equal(r.body.status, 'completed');
-      assert.deepEqual(await other.query('SELECT id FROM stored_responses'), [{ id: r.body.id }]);
+      assert.deepEqual((await other.query('SELECT id FROM stored_responses')).map((row: any) => row.id), [r.body.id]);
     } finally {
       release?.();
       await other.close();
@@ -230,7 +230,7 @@ describe('stored responses at shutdown', () => {
       assert.equal(gw.app.responses.pending, 1);
       await gw.shutdown();
       await saved;
-      assert.deepEqual(await other.query('SELECT id FROM stored_responses'), [{ id: 'resp_queued' }]);
+      assert.deepEqual((await other.query('SELECT id FROM stored_responses')).map((row: any) => row.id), ['resp_queued']);
     } finally {
       await other.close();
       await gw.close();
