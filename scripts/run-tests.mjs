@@ -9,6 +9,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { nodeBinary } from './node-binary.mjs';
+import { allClientKits } from './client-kit.mjs';
 
 function find(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -41,6 +42,8 @@ function run(bin, version, list) {
 
 let status = 0;
 const here = major(process.version);
+// Kits of clients that cannot share the project's tree (scripts/client-kit.mjs), for the Node 22+ files.
+if (files.some(needsNode22) && (here >= 22 || nodes.includes('24'))) allClientKits();
 if (nodes.split(',').includes('current')) {
   const skipped = here < 22 ? files.filter(needsNode22) : [];
   status = run(process.execPath, process.version, files.filter((f) => !skipped.includes(f)));
