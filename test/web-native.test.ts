@@ -314,14 +314,25 @@ describe("OpenRouter's openrouter:web_search server tool", () => {
     assert.equal(groq.requests.length, before);
   });
 
-  it("a coding agent's web search tool on the Messages wire is still left out (not refused) where nothing can run it", async () => {
-    const res = await fetch(`${withoutExa.baseUrl}/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
-      body: JSON.stringify({ model: 'moonshotai/kimi-k2-0905', max_tokens: 100, messages: [{ role: 'user', content: QUESTION }], tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 8 }] }),
-    });
-    assert.equal(res.status, 200, await res.clone().text());
-    assert.equal(res.headers.get('x-switchyard-dropped-tools'), 'web_search');
+  it("a coding agent's own web search tool is left out where the provider has none, never searched with Exa on every turn", async () => {
+    for (const gw of [withExa, withoutExa]) {
+      // Claude Code's server tool on the Messages wire; Codex offers `web_search` on every Responses request.
+      const messages = await fetch(`${gw.baseUrl}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({ model: 'moonshotai/kimi-k2-0905', max_tokens: 100, messages: [{ role: 'user', content: QUESTION }], tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 8 }] }),
+      });
+      assert.equal(messages.status, 200, await messages.clone().text());
+      assert.equal(messages.headers.get('x-switchyard-dropped-tools'), 'web_search');
+      const responses = await fetch(`${gw.baseUrl}/responses`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'moonshotai/kimi-k2-0905', input: QUESTION, tools: [{ type: 'web_search', external_web_access: false }] }),
+      });
+      assert.equal(responses.status, 200, await responses.clone().text());
+      assert.equal(responses.headers.get('x-switchyard-dropped-tools'), 'web_search');
+    }
+    assert.equal(exa.requests.length, 0);
   });
 
   it('the Responses wire takes openrouter:web_search too: Exa where the provider has no search', async () => {

@@ -88,24 +88,20 @@ export class Plugins {
   }
 
   /**
-   * The request's own web search tool (OpenRouter's server tool, or a provider's hosted tool from
-   * the Messages or Responses wire) where this endpoint cannot run it, or where it asks for Exa:
-   * Switchyard searches once with Exa, as the web plugin does, and the tool is taken out. With no
-   * Exa key, a provider's own tool is left for the attempt to drop and record, as any hosted tool an
-   * endpoint lacks (a coding agent offers web search on every request); the server tool is not
-   * dropped: this endpoint cannot serve it.
+   * OpenRouter's web search server tool where this endpoint cannot run it, or where it asks for
+   * Exa: Switchyard searches once with Exa, as the web plugin does, and the tool is taken out.
+   * A provider's own hosted search tool (from the Messages or Responses wire) is not searched for
+   * here: coding agents offer one on every request (Codex's `web_search`), and a search before every
+   * turn would cost on every turn; where the endpoint lacks it, the attempt leaves it out and says so.
    */
   private async searchTool(req: GenerationRequest, target: EndpointView, run: PluginRun): Promise<GenerationRequest> {
     const tool = req.tools.find((t) => t.type === 'hosted' && t.name === 'web_search');
-    if (!tool || tool.type !== 'hosted') return req;
+    if (!tool || tool.type !== 'hosted' || !tool.server) return req;
     const opts = webToolOptions(tool.config);
     const native = target.hostedTools?.has('web_search') === true;
     if (opts.engine === 'native' && !native) throw new UntranslatableRequest(`web_search (engine "native"): ${target.endpoint.provider.name} has no web search of its own`);
     if (native && opts.engine !== 'exa') return req;
-    if (!this.exa && opts.engine !== 'exa') {
-      if (!tool.server) return req;
-      throw new UntranslatableRequest(`web_search: ${target.endpoint.provider.name} has no web search of its own and EXA_API_KEY is not set on this server`);
-    }
+    if (!this.exa && opts.engine !== 'exa') throw new UntranslatableRequest(`web_search: ${target.endpoint.provider.name} has no web search of its own and EXA_API_KEY is not set on this server`);
     const tools = req.tools.filter((t) => t !== tool);
     // A choice of the search tool, or of any tool when none is left, no longer means anything upstream.
     const choice = req.toolChoice;
