@@ -32,6 +32,7 @@ const { values: opt } = parseArgs({
     'profile-only': { type: 'boolean', default: false },
     'profile-ingress': { type: 'string' },
     'profile-seconds': { type: 'string' },
+    'profile-conc': { type: 'string' },
     'no-build': { type: 'boolean', default: false },
     'no-memory': { type: 'boolean', default: false },
     'no-matrix': { type: 'boolean', default: false },
@@ -90,6 +91,7 @@ if (opt.help) {
   --profile               also record a CPU profile of Switchyard under load (non-streaming and streaming)
   --profile-only          only the CPU profiles
   --profile-ingress DOOR  the front door profiled (default chat; e.g. responses-stored)
+  --profile-conc N        the concurrency the profile's load runs at (default 64; 1 shows the fixed per-request cost)
   --soak MIN              also run a MIN-minute soak at concurrency 16 and report RSS growth
   --conc 1,16,64,256      concurrency levels
   --rounds N              alternation rounds per cell (default 3; quick 2)
@@ -136,6 +138,8 @@ const streamCounts = (opt.streams ?? (quick ? '1000' : '1000,10000')).split(',')
 const longPromptKiB = Number(opt['long-prompt-kib'] ?? (quick ? 0 : 32));
 const slowIntervalMs = Number(opt['slow-interval-ms']);
 const profileSeconds = Number(opt['profile-seconds'] ?? (quick ? 3 : 8));
+const profileConc = Number(opt['profile-conc'] ?? 64);
+if (!Number.isInteger(profileConc) || profileConc < 1) throw new Error(`--profile-conc must be a positive integer, not "${opt['profile-conc']}"`);
 const soakMinutes = opt.soak ? Number(opt.soak) : 0;
 const doProfile = opt.profile || opt['profile-only'];
 const profileWire = opt['profile-ingress'] ?? 'chat';
@@ -1031,10 +1035,10 @@ async function profileRun() {
     mkdirSync(dir, { recursive: true });
     const child = await startSwitchyard({ cpuProfDir: dir, wire: profileWire });
     const t = child.target;
-    await driver.call('latency', latencyArgs(t, mode, 16, 1000, false));
+    await driver.call('latency', latencyArgs(t, mode, Math.min(16, profileConc), 1000, false));
     const c0 = cpuSeconds(t.pid);
     const fromUs = Number(process.hrtime.bigint() / 1000n);
-    const ac = await driver.call('autocannon', acArgs(t, mode, 64, profileSeconds), profileSeconds * 1000 + 120_000);
+    const ac = await driver.call('autocannon', acArgs(t, mode, profileConc, profileSeconds), profileSeconds * 1000 + 120_000);
     const toUs = Number(process.hrtime.bigint() / 1000n);
     const c1 = cpuSeconds(t.pid);
     await stopChild(child, 20_000);
@@ -1046,7 +1050,7 @@ async function profileRun() {
     // Only the samples of the load window (start-up and warm-up excluded).
     const summary = summariseProfile(join(dir, file), { root: CURRENT, top: 30, window: { fromUs, toUs } });
     summary.file = undefined;
-    summary.load = { ingress: profileWire, concurrency: 64, seconds: profileSeconds, requests: ac.total, rps: round(ac.total / ac.duration, 0), cpuUsPerRequest: round(((c1 - c0) * 1e6) / Math.max(1, ac.total), 1) };
+    summary.load = { ingress: profileWire, concurrency: profileConc, seconds: profileSeconds, requests: ac.total, rps: round(ac.total / ac.duration, 0), cpuUsPerRequest: round(((c1 - c0) * 1e6) / Math.max(1, ac.total), 1) };
     if (process.env.BENCH_KEEP_PROFILES) {
       const dest = join(process.env.BENCH_KEEP_PROFILES, `switchyard-${mode}.cpuprofile`);
       mkdirSync(process.env.BENCH_KEEP_PROFILES, { recursive: true });
@@ -1367,7 +1371,7 @@ function printReport(results) {
   }
   if (results.profile) {
     for (const [mode, p] of Object.entries(results.profile)) {
-      lines.push(`\nCPU profile, ${mode} (c=64, ${p.load.requests} requests, ${p.load.cpuUsPerRequest} µs CPU/request): top self time`);
+      lines.push(`\nCPU profile, ${mode} (c=${p.load.concurrency ?? 64}, ${p.load.requests} requests, ${p.load.cpuUsPerRequest} µs CPU/request): top self time`);
       lines.push(table(['function', 'where', 'self %'], p.topSelf.slice(0, 15).map((f) => [f.function, f.where, fmt(f.selfPct, 1)])));
       lines.push(table(['area', 'self %'], p.byArea.slice(0, 10).map((a) => [a.area, fmt(a.selfPct, 1)])));
     }
