@@ -41,16 +41,17 @@ export function roundUsd(x: number): number {
 /**
  * Cost from the endpoint's prices and the upstream's token counts (docs/COMPATIBILITY.md#cost-arithmetic):
  * prompt = uncached × prompt price + cached × cache-read + cache-writes × cache-write, plus the
- * per-request price and the provider's web searches × its search price (fees on the asking side);
+ * per-request price and the provider's web searches × its search price, or that price once when the
+ * endpoint charges it per answer that searched (fees on the asking side);
  * completion = completion tokens (reasoning included) × completion price, unless the endpoint
  * prices reasoning separately. A discount applies to both.
  */
 export function computeCost(usage: TokenUsage, price: PriceTable): Cost {
   const uncached = Math.max(0, usage.promptTokens - usage.cachedTokens - usage.cacheWriteTokens);
   const keep = 1 - price.discount;
-  const prompt = roundUsd(
-    (uncached * price.prompt + usage.cachedTokens * price.cacheRead + usage.cacheWriteTokens * price.cacheWrite + price.request + (usage.webSearchRequests ?? 0) * price.webSearch) * keep,
-  );
+  const searches = usage.webSearchRequests ?? 0;
+  const searchFees = (price.webSearchPerRequest ? Math.min(searches, 1) : searches) * price.webSearch;
+  const prompt = roundUsd((uncached * price.prompt + usage.cachedTokens * price.cacheRead + usage.cacheWriteTokens * price.cacheWrite + price.request + searchFees) * keep);
   const completionTokens = price.reasoning === null ? usage.completionTokens : usage.completionTokens - usage.reasoningTokens;
   const reasoningCost = price.reasoning === null ? 0 : usage.reasoningTokens * price.reasoning;
   const completion = roundUsd((completionTokens * price.completion + reasoningCost) * keep);

@@ -241,6 +241,7 @@ export function priceTable(ep: EndpointEntry): PriceTable {
     cacheWrite: num(p.input_cache_write, prompt),
     reasoning: p.internal_reasoning === undefined ? null : Number(p.internal_reasoning),
     webSearch: num(p.web_search, 0),
+    webSearchPerRequest: p.web_search_unit === 'request',
     discount: p.discount ?? 0,
   };
 }

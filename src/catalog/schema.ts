@@ -36,6 +36,8 @@ const EndpointSchema = Type.Object({
     input_cache_write: Type.Optional(PriceString),
     internal_reasoning: Type.Optional(PriceString),
     web_search: Type.Optional(PriceString),
+    // What web_search is charged for: each search (default), or once per answer that searched.
+    web_search_unit: Type.Optional(Type.Union([Type.Literal('search'), Type.Literal('request')])),
     discount: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   }),
   context_length: Type.Optional(Type.Integer({ minimum: 1 })),

@@ -32,6 +32,12 @@ export interface Pricing {
   internal_reasoning?: string;
   /** USD per search the provider's own web search runs (OpenRouter's `web_search` price). */
   web_search?: string;
+  /**
+   * What `web_search` is charged for: `search` (default), each search the provider ran; `request`,
+   * once per answer that searched, however many searches it ran (Google's Gemini 2.x grounding,
+   * billed per grounded prompt). Switchyard's own field: /models does not show it.
+   */
+  web_search_unit?: 'search' | 'request';
   discount?: number;
 }
 
@@ -72,6 +78,7 @@ export interface PriceTable {
   cacheWrite: number;
   reasoning: number | null; // null: reasoning billed as completion
   webSearch: number; // per search run by the provider's native web search
+  webSearchPerRequest: boolean; // webSearch is charged once per answer that searched, not per search
   discount: number;
 }
 

@@ -6,7 +6,7 @@ import type { Endpoint } from '../catalog/types.js';
 import type { CancelSignal } from '../core/cancel.js';
 import { errorTypeOf, type ApiError } from '../core/errors.js';
 import type { TokenUsage, UpstreamChunk, UpstreamFailure } from '../model/response.js';
-import { wireOf } from '../providers/registry.js';
+import { wantedHostedTools, wireOf } from '../providers/registry.js';
 import { MalformedStream, type SseEvent, type StreamDecoder, type StreamFraming } from '../providers/types.js';
 import type { Candidate } from '../routing/select.js';
 import { SseResponse } from '../streaming/sse-response.js';
@@ -56,7 +56,9 @@ export class StreamDelivery implements Delivery {
     const wire = wireOf(attempt.adapter.protocol, ep);
     const native = gen.req.native !== undefined && gen.req.native.protocol === wire;
     const who = identityFor(gen, ep, candidate.requestedId, wire);
-    const pump = new StreamPump(app, gen, ep, attempt.adapter.createStreamDecoder(native ? { keepNative: true } : undefined), app.observer.streamEncoder(gen, codec.streamEncoder(who)), this.sse, native, this.beforeEnd);
+    // webSearch: the upstream may search, and a decoder may need the text to place its citations.
+    const decoder = attempt.adapter.createStreamDecoder({ keepNative: native, webSearch: wantedHostedTools(gen.req).includes('web_search') });
+    const pump = new StreamPump(app, gen, ep, decoder, app.observer.streamEncoder(gen, codec.streamEncoder(who)), this.sse, native, this.beforeEnd);
     return pump.run(attempt, this.signal, failures);
   }
 

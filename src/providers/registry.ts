@@ -62,7 +62,7 @@ export function adapterForAttempt(ep: Endpoint, req: GenerationRequest): Provide
 }
 
 /** Hosted tools the request wants run upstream: its own, and web search when the web plugin may search natively. */
-function wantedHostedTools(req: GenerationRequest): string[] {
+export function wantedHostedTools(req: GenerationRequest): string[] {
   const names: string[] = [];
   // A search tool that asks for Exa is run by Switchyard, not upstream.
   for (const t of req.tools) if (t.type === 'hosted' && t.config.engine !== 'exa') names.push(t.name);

@@ -55,6 +55,11 @@ export class MalformedStream extends Error {}
 export interface DecoderOptions {
   /** Keep each upstream event's text on the chunks (`UpstreamChunk.native`) for a same-wire client. */
   keepNative?: boolean;
+  /**
+   * The request may have the upstream search the web: a decoder whose citations arrive after the
+   * text they point into, with positions the text is needed to read (Gemini's grounding), keeps it.
+   */
+  webSearch?: boolean;
 }
 
 /**

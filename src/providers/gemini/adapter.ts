@@ -2,7 +2,7 @@ import type { Endpoint } from '../../catalog/types.js';
 import type { ProviderRuntime } from '../../config/load.js';
 import type { GenerationRequest } from '../../model/request.js';
 import { baseHeaders, probeHeaders, secretFor } from '../shared.js';
-import type { Completion, Credential, ProbeRequest, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
+import type { Completion, Credential, DecoderOptions, ProbeRequest, ProviderAdapter, StreamDecoder, UpstreamFailure, UpstreamRequest } from '../types.js';
 import { geminiEmbeddings } from './embeddings.js';
 import { toGenerateContentRequest } from './request.js';
 import { GeminiStreamDecoder, parseCompletion, statusOf } from './response.js';
@@ -61,8 +61,8 @@ export class GeminiAdapter implements ProviderAdapter {
     return { url: `${provider.baseUrl}/models?pageSize=1`, headers };
   }
 
-  createStreamDecoder(): StreamDecoder {
-    return new GeminiStreamDecoder();
+  createStreamDecoder(opts?: DecoderOptions): StreamDecoder {
+    return new GeminiStreamDecoder(opts);
   }
 
   parseCompletion(body: unknown): Completion {

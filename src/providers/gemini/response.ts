@@ -1,12 +1,14 @@
 import { randomAlnum } from '../../core/ids.js';
-import type { Completion, ReasoningDetail, SseEvent, StreamDecoder, TokenUsage, UpstreamChunk, UpstreamFailure } from '../types.js';
+import type { Completion, DecoderOptions, ReasoningDetail, SseEvent, StreamDecoder, TokenUsage, UpstreamChunk, UpstreamFailure } from '../types.js';
+import { Grounding } from './grounding.js';
 import { GEMINI_FORMAT } from './request.js';
 
 /**
  * Gemini `GenerateContentResponse` → normalised pieces. A streamed event is a whole
  * GenerateContentResponse too (text, function calls, finish reason and usage may all arrive in one
  * event), and the stream has no terminator: it ends when the body ends, after the event that
- * carried `finishReason`.
+ * carried `finishReason`. Google Search grounding (`groundingMetadata`) becomes url_citation
+ * annotations and the usage's web search count (grounding.ts).
  */
 
 type Json = Record<string, unknown>;
@@ -102,6 +104,18 @@ export class GeminiStreamDecoder implements StreamDecoder {
   private toolIndex = 0;
   /** Whether the model reasoned: thought parts, signatures, or thinking tokens in the usage. */
   private reasoned = false;
+  /**
+   * The answer's text so far, kept only when the request may search (DecoderOptions.webSearch):
+   * grounding metadata arrives after the text it cites, with positions to be read in that text.
+   */
+  private text: string | null;
+  private grounding: Grounding | null = null;
+  /** Whether the citations went out (once, before the finish). */
+  private cited = false;
+
+  constructor(opts: DecoderOptions = {}) {
+    this.text = opts.webSearch === true ? '' : null;
+  }
 
   decode(event: SseEvent): UpstreamChunk[] | null {
     const data = event.data.trim();
@@ -116,7 +130,11 @@ export class GeminiStreamDecoder implements StreamDecoder {
 
     const out: UpstreamChunk[] = [];
     const candidate = firstCandidate(json);
-    for (const part of partsOf(candidate)) {
+    // Where each of this event's text parts starts in the answer (grounding segments count from there).
+    const partStarts: (number | undefined)[] | null = this.text === null ? null : [];
+    const parts = partsOf(candidate);
+    for (let partIndex = 0; partIndex < parts.length; partIndex++) {
+      const part = parts[partIndex]!;
       const signature = typeof part.thoughtSignature === 'string' && part.thoughtSignature !== '' ? part.thoughtSignature : undefined;
       if (isObject(part.functionCall)) {
         const fc = part.functionCall;
@@ -139,8 +157,12 @@ export class GeminiStreamDecoder implements StreamDecoder {
         if (part.thought === true) {
           this.reasoned = true;
           if (part.text !== '') out.push({ choice: { reasoning: part.text, reasoningDetails: [textDetail(part.text, 0)], finishReason: null } });
-        } else if (part.text !== '') {
-          out.push({ choice: { content: part.text, finishReason: null } });
+        } else {
+          if (partStarts !== null) {
+            partStarts[partIndex] = this.text!.length;
+            this.text += part.text;
+          }
+          if (part.text !== '') out.push({ choice: { content: part.text, finishReason: null } });
         }
       }
       if (signature) {
@@ -148,10 +170,20 @@ export class GeminiStreamDecoder implements StreamDecoder {
         out.push({ choice: { reasoning: null, reasoningDetails: [encryptedDetail(signature, undefined, 0)], finishReason: null } });
       }
     }
+    // Without the text (a request that did not ask to search) citations cannot be placed: 0–0.
+    if (isObject(candidate?.groundingMetadata)) (this.grounding ??= new Grounding()).add(candidate.groundingMetadata, this.text ?? '', partStarts ?? []);
 
     const usage = toUsage(json.usageMetadata);
     if (usage && usage.reasoningTokens > 0) this.reasoned = true;
+    const searches = this.grounding?.searches() ?? 0;
+    if (usage && searches > 0) usage.webSearchRequests = searches;
     const finish = nativeFinish(json, candidate);
+    if (finish !== null && this.grounding && !this.cited) {
+      // The citations go out before the finish, placed in the whole answer.
+      this.cited = true;
+      const annotations = this.grounding.annotations();
+      if (annotations.length > 0) out.push({ choice: { annotations, finishReason: null } });
+    }
     // OpenRouter's finish chunk carries reasoning:null when the model reasoned (docs/COMPATIBILITY.md#finish-chunk).
     if (finish !== null) out.push({ choice: this.reasoned ? { reasoning: null, finishReason: finish } : { finishReason: finish } });
     const tail: UpstreamChunk = {};
@@ -169,7 +201,10 @@ export function parseCompletion(body: unknown): Completion {
   let reasoning: string | null = null;
   const reasoningDetails: ReasoningDetail[] = [];
   const toolCalls: Completion['toolCalls'] = [];
-  for (const part of partsOf(candidate)) {
+  const partStarts: (number | undefined)[] = [];
+  const parts = partsOf(candidate);
+  for (let partIndex = 0; partIndex < parts.length; partIndex++) {
+    const part = parts[partIndex]!;
     const signature = typeof part.thoughtSignature === 'string' && part.thoughtSignature !== '' ? part.thoughtSignature : undefined;
     if (isObject(part.functionCall)) {
       const fc = part.functionCall;
@@ -184,6 +219,7 @@ export function parseCompletion(body: unknown): Completion {
         reasoning = (reasoning ?? '') + part.text;
         reasoningDetails.push(textDetail(part.text, reasoningDetails.length));
       } else {
+        partStarts[partIndex] = content.length;
         content += part.text;
       }
     }
@@ -198,6 +234,14 @@ export function parseCompletion(body: unknown): Completion {
     finishReason: nativeFinish(json, candidate),
     usage: toUsage(json.usageMetadata) ?? null,
   };
+  if (isObject(candidate?.groundingMetadata)) {
+    const grounding = new Grounding();
+    grounding.add(candidate.groundingMetadata, content, partStarts);
+    const annotations = grounding.annotations();
+    if (annotations.length > 0) completion.annotations = annotations;
+    const searches = grounding.searches();
+    if (completion.usage && searches > 0) completion.usage.webSearchRequests = searches;
+  }
   if (typeof json.responseId === 'string') completion.upstreamId = json.responseId;
   return completion;
 }

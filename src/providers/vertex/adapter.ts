@@ -8,7 +8,7 @@ import { toGenerateContentRequest } from '../gemini/request.js';
 import { baseHeaders, probeHeaders, secretFor } from '../shared.js';
 import { vertexEmbeddings } from './embeddings.js';
 import { vertexBaseUrl, vertexModelUrl, vertexPublisher } from './routes.js';
-import type { Completion, Credential, ProbeRequest, ProviderAdapter, SseEvent, StreamDecoder, UpstreamChunk, UpstreamFailure, UpstreamRequest } from '../types.js';
+import type { Completion, Credential, DecoderOptions, ProbeRequest, ProviderAdapter, SseEvent, StreamDecoder, UpstreamChunk, UpstreamFailure, UpstreamRequest } from '../types.js';
 
 /**
  * Google Vertex AI: Gemini through `generateContent` / `streamGenerateContent?alt=sse` (the gemini
@@ -31,10 +31,11 @@ class VertexStreamDecoder implements StreamDecoder {
   constructor(
     private readonly gemini: GeminiAdapter,
     private readonly anthropic: AnthropicAdapter,
+    private readonly webSearch: boolean,
   ) {}
 
   decode(event: SseEvent): UpstreamChunk[] | null {
-    this.inner ??= event.event !== undefined || event.data.startsWith('{"type"') ? this.anthropic.createStreamDecoder() : this.gemini.createStreamDecoder();
+    this.inner ??= event.event !== undefined || event.data.startsWith('{"type"') ? this.anthropic.createStreamDecoder() : this.gemini.createStreamDecoder({ webSearch: this.webSearch });
     return this.inner.decode(event);
   }
 }
@@ -46,6 +47,8 @@ function isAnthropicBody(json: unknown): boolean {
 
 export class VertexAdapter implements ProviderAdapter {
   readonly protocol = 'vertex';
+  /** Both families search on Vertex: Gemini with Google Search grounding, Claude with Anthropic's web search tool. */
+  readonly hostedTools: ReadonlySet<string> = new Set(['web_search']);
   readonly embeddings = vertexEmbeddings;
   private readonly gemini = new GeminiAdapter();
   private readonly anthropic = new AnthropicAdapter();
@@ -75,8 +78,8 @@ export class VertexAdapter implements ProviderAdapter {
     return { url: `${base}/v1/projects/${encodeURIComponent(provider.project ?? '')}/locations/${location}/endpoints?pageSize=1`, headers };
   }
 
-  createStreamDecoder(): StreamDecoder {
-    return new VertexStreamDecoder(this.gemini, this.anthropic);
+  createStreamDecoder(opts?: DecoderOptions): StreamDecoder {
+    return new VertexStreamDecoder(this.gemini, this.anthropic, opts?.webSearch === true);
   }
 
   parseCompletion(body: unknown): Completion {
