@@ -129,6 +129,18 @@ describe('web plugin: native search on OpenAI, xAI and Perplexity', () => {
     exa.requests.length = 0;
   });
 
+  it("a Messages client's answer from OpenAI's search reports the search in usage.server_tool_use, as Anthropic does", async () => {
+    openai.onRequest(responsesOnly('test-key-openai', () => replay(GENERATE!)));
+    const res = await fetch(`${gw.baseUrl}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'openai/gpt-4.1', max_tokens: 4000, messages: [{ role: 'user', content: QUESTION }], tools: [{ type: 'web_search_20250305', name: 'web_search' }] }),
+    });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.deepEqual(body.usage.server_tool_use, { web_search_requests: 1 });
+  });
+
   it('xAI: the plugin turns on web search and X search on its Responses API, with domain and X filters', async () => {
     // xAI's Responses API answers in OpenAI's Responses wire: the recorded OpenAI answer stands in for it.
     xai.onRequest(responsesOnly('test-key-xai', () => replay(GENERATE!)));

@@ -109,14 +109,25 @@ export function stopReasonOf(native: string | null, sawToolCalls: boolean): stri
   return sawToolCalls && reason === 'end_turn' ? 'tool_use' : reason;
 }
 
-/** Anthropic's usage: input_tokens excludes cache reads and writes (prompt_tokens includes them). */
-export function anthropicUsage(u: TokenUsage): { input_tokens: number; cache_creation_input_tokens: number; cache_read_input_tokens: number; output_tokens: number } {
-  return {
+/**
+ * Anthropic's usage: input_tokens excludes cache reads and writes (prompt_tokens includes them);
+ * `server_tool_use` when the provider's own web search ran, as Anthropic reports it.
+ */
+export function anthropicUsage(u: TokenUsage): {
+  input_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
+  output_tokens: number;
+  server_tool_use?: { web_search_requests: number };
+} {
+  const usage: ReturnType<typeof anthropicUsage> = {
     input_tokens: Math.max(0, u.promptTokens - u.cachedTokens - u.cacheWriteTokens),
     cache_creation_input_tokens: u.cacheWriteTokens,
     cache_read_input_tokens: u.cachedTokens,
     output_tokens: u.completionTokens,
   };
+  if (u.webSearchRequests) usage.server_tool_use = { web_search_requests: u.webSearchRequests };
+  return usage;
 }
 
 const TOOL_ID = /^[a-zA-Z0-9_-]+$/;
