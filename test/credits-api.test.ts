@@ -201,6 +201,11 @@ for (const backend of BACKENDS) {
       assert.equal(ok.code, 0, ok.stderr);
       assert.match(ok.stdout, /total_credits \$5 /);
       assert.equal((await read(b)).total_credits, 5);
+      // A correction: a negative amount is the amount, not an unknown option.
+      const back = await cli(['credits', 'add', '-1.5'], { ...env, SWITCHYARD_DATA_DIR: env.SWITCHYARD_DATA_DIR ?? a.dataDir });
+      assert.equal(back.code, 0, back.stderr);
+      assert.match(back.stdout, /total_credits \$3\.5 /);
+      assert.equal((await read(b)).total_credits, 3.5);
     });
   });
 }

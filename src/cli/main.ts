@@ -245,7 +245,11 @@ export async function keysCommand(argv: string[]): Promise<void> {
 }
 
 export async function creditsCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string' } }, allowPositionals: true, strict: true });
+  // A negative amount (`credits add -5`, a correction) is a number, not an option: taken out before parsing.
+  const negative = argv.findIndex((a, i) => i > 0 && /^-\d+(\.\d+)?$/.test(a));
+  const rest = negative < 0 ? argv : argv.filter((_a, i) => i !== negative);
+  const { values, positionals } = parseArgs({ args: rest, options: { config: { type: 'string' } }, allowPositionals: true, strict: true });
+  if (negative >= 0) positionals.splice(1, 0, argv[negative]!);
   const [sub, amount] = positionals;
   let nano: number | null = null;
   if (sub === 'add' || sub === 'set') {
