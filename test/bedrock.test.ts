@@ -30,6 +30,7 @@ import {
 } from './support/bedrock-mock.js';
 import { eventStreamFraming, MAX_HEADERS_BYTES, MAX_MESSAGE_BYTES } from '../src/providers/bedrock/eventstream.js';
 import { MalformedStream } from '../src/providers/types.js';
+import { bedrockRegion } from '../src/providers/bedrock/routes.js';
 import { BedrockAdapter } from '../src/providers/bedrock/adapter.js';
 import { parseBedrockError } from '../src/providers/bedrock/errors.js';
 import { accessKeyOf } from '../src/upstream/aws-auth.js';
@@ -675,6 +676,26 @@ describe('Amazon Bedrock accounts in several regions', () => {
     const other = join(dir, 'other.yaml');
     writeFileSync(other, 'providers:\n  groq:\n    keys:\n      - { key: gsk_abc, region: us-west-2 }\n');
     assert.throws(() => loadSettings({ env: {}, configFile: other, cwd: dir }), /providers\.groq\.keys: region is for Amazon Bedrock keys only/);
+  });
+
+  it("AWS_PROFILE profiles sign for their own region from the shared config file, unless a region is set for the provider", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-bedrock-profiles-'));
+    const credentials = join(dir, 'credentials');
+    writeFileSync(credentials, `[west]\naws_access_key_id = ${WEST.id}\naws_secret_access_key = ${WEST.secret}\n\n[home]\naws_access_key_id = ${HOME.id}\naws_secret_access_key = ${HOME.secret}\n`);
+    const config = join(dir, 'config');
+    writeFileSync(config, `[profile west]\nregion = ${WEST.region}\n\n[profile home]\noutput = json\n`);
+    const env = { AWS_PROFILE: 'west,home', AWS_SHARED_CREDENTIALS_FILE: credentials, AWS_CONFIG_FILE: config };
+    const regionsOf = (extra: Record<string, string>) => {
+      const provider = loadSettings({ env: { ...env, ...extra }, cwd: dir }).providers.get('amazon-bedrock')!;
+      const out: Record<string, string> = {};
+      for (let i = 0; i < 2; i++) {
+        const credential = provider.keys.pick(new Set())!;
+        out[credential.label] = bedrockRegion(provider, credential);
+      }
+      return out;
+    };
+    assert.deepEqual(regionsOf({}), { west: WEST.region, home: 'us-east-1' });
+    assert.deepEqual(regionsOf({ AWS_REGION: CENTRAL.region }), { west: CENTRAL.region, home: CENTRAL.region });
   });
 });
 

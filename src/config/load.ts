@@ -182,10 +182,11 @@ function vertexSettings(env: NodeJS.ProcessEnv, conf: { project?: string; locati
  * (upstream/aws-auth.ts), else `AMAZON_BEDROCK_API_KEY` or the configured keys (each an API key,
  * or `ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`).
  */
-function bedrockKeys(env: NodeJS.ProcessEnv, conf: { keys?: { key: string; label?: string; weight?: number; region?: string }[]; api_key?: string }): ProviderKey[] {
+function bedrockKeys(env: NodeJS.ProcessEnv, conf: { keys?: { key: string; label?: string; weight?: number; region?: string }[]; api_key?: string; region?: string }): ProviderKey[] {
   let fromEnv: ProviderKey[];
   try {
-    fromEnv = bedrockKeysFromEnv(env);
+    // A region set for the whole provider wins over the profiles' own, as AWS_REGION does in AWS's SDKs.
+    fromEnv = bedrockKeysFromEnv(env, Boolean(env.AWS_REGION || env.AWS_DEFAULT_REGION || conf.region));
   } catch (err) {
     if (err instanceof AwsCredentialsError) throw new ConfigError(err.message);
     throw err;

@@ -51,7 +51,7 @@ const ProviderSettings = Type.Object(
     credentials: Type.Optional(Type.String({ minLength: 1, ...about('Google Vertex AI: service-account key file(s), comma-separated', 'GOOGLE_APPLICATION_CREDENTIALS') })),
     project: Type.Optional(Type.String({ minLength: 1, ...about('Google Vertex AI: the Google Cloud project (default: the key file\'s)', 'GOOGLE_CLOUD_PROJECT') })),
     location: Type.Optional(Type.String({ pattern: '^[a-z0-9-]+$', ...about('Google Vertex AI: the region (default: global)', 'GOOGLE_CLOUD_LOCATION') })),
-    region: Type.Optional(Type.String({ pattern: '^[a-z0-9-]+$', ...about('Amazon Bedrock: the AWS region requests go to and are signed for (default us-east-1)', 'AWS_REGION') })),
+    region: Type.Optional(Type.String({ pattern: '^[a-z0-9-]+$', ...about('Amazon Bedrock: the AWS region requests go to and are signed for (default us-east-1)', 'AWS_REGION, AWS_DEFAULT_REGION') })),
     // Answer this provider's requests from a folder of cassettes instead of the network.
     replay: Type.Optional(Type.String({ minLength: 1, ...about("Answer this provider's requests from a folder of cassettes") })),
   },
@@ -276,7 +276,7 @@ export const ENVIRONMENT_ONLY_SETTINGS: { env?: string; flag?: string; descripti
   { flag: '--demo', description: 'Serve the bundled demo recordings (the default with no provider key and no configuration file)' },
   { env: 'SWITCHYARD_SQLITE_DRIVER', description: 'Force the embedded database driver: `node` (node:sqlite, the default where Node has it) or `better-sqlite3`' },
   {
-    env: 'AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE, AWS_BEARER_TOKEN_BEDROCK, AMAZON_BEDROCK_API_KEY',
+    env: 'AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE, AWS_BEARER_TOKEN_BEDROCK, AMAZON_BEDROCK_API_KEY',
     description: 'Amazon Bedrock: SigV4 credentials (several comma-separated: a pool), a profile of the shared credentials file, or Bedrock API keys',
   },
   { env: 'AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_AUTHORITY_HOST', description: 'Azure OpenAI through a Microsoft Entra ID app (client credentials grant) when it has no key' },

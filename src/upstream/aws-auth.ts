@@ -67,6 +67,19 @@ function parseIni(text: string): Map<string, Record<string, string>> {
 /** Thrown for credentials that are configured but unusable (a missing profile, half a key pair). */
 export class AwsCredentialsError extends Error {}
 
+/** Each profile's `region`, from the shared config file (AWS_CONFIG_FILE, else ~/.aws/config), else the credentials file. */
+function profileRegions(env: NodeJS.ProcessEnv, credentialsFile: string): Map<string, string> {
+  const regions = new Map<string, string>();
+  const configFile = env.AWS_CONFIG_FILE || join(homedir(), '.aws', 'config');
+  for (const file of [credentialsFile, configFile]) {
+    if (!existsSync(file)) continue;
+    for (const [profile, section] of parseIni(readFileSync(file, 'utf8'))) {
+      if (section.region && /^[a-z0-9-]+$/.test(section.region)) regions.set(profile, section.region);
+    }
+  }
+  return regions;
+}
+
 /** A profile's keys from the shared credentials file. */
 function profileKey(file: string, profile: string): AwsAccessKey {
   const section = parseIni(readFileSync(file, 'utf8')).get(profile);
@@ -77,7 +90,7 @@ function profileKey(file: string, profile: string): AwsAccessKey {
 }
 
 /** Bedrock's keys from the environment, labelled as the pool shows them; empty when none is set. */
-export function bedrockKeysFromEnv(env: NodeJS.ProcessEnv): ProviderKey[] {
+export function bedrockKeysFromEnv(env: NodeJS.ProcessEnv, regionFixed = false): ProviderKey[] {
   const bearer = list(env.AWS_BEARER_TOKEN_BEDROCK);
   if (bearer.length > 0) return bearer.map((secret, i) => ({ secret, label: `key-${i + 1}`, weight: 1 }));
   const ids = list(env.AWS_ACCESS_KEY_ID);
@@ -91,7 +104,15 @@ export function bedrockKeysFromEnv(env: NodeJS.ProcessEnv): ProviderKey[] {
   if (profiles.length > 0) {
     const file = env.AWS_SHARED_CREDENTIALS_FILE || join(homedir(), '.aws', 'credentials');
     if (!existsSync(file)) throw new AwsCredentialsError(`AWS_PROFILE is set but the shared credentials file ${file} does not exist`);
-    return profiles.map((profile) => ({ secret: accessKeySecret(profileKey(file, profile)), label: profile, weight: 1 }));
+    // A profile's own region (the shared config file, as AWS's SDKs read it) when none is set for
+    // the whole provider: profiles of accounts in several regions then sign for their own.
+    const regions = regionFixed ? null : profileRegions(env, file);
+    return profiles.map((profile) => {
+      const key: ProviderKey = { secret: accessKeySecret(profileKey(file, profile)), label: profile, weight: 1 };
+      const region = regions?.get(profile);
+      if (region) key.region = region;
+      return key;
+    });
   }
   return [];
 }
