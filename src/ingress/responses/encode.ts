@@ -170,10 +170,15 @@ export class ResponsesStreamEncoder implements StreamEncoder {
   nativeFinish: string | null = null;
   /** `resp_…` */
   readonly id: string;
-  /** The finished response as the client got it (after end() or fail()). */
-  response: Json | null = null;
-  /** The same with complete items (reasoning envelopes whatever `include` said): what the store keeps. */
-  storedResponse: Json | null = null;
+  /**
+   * The finished response's JSON text as the client got it (after end() or fail()); parsed into
+   * `response` only when read: a response that is not stored is never needed as an object.
+   */
+  responseJson: string | null = null;
+  private parsed: Json | null = null;
+  private stored: Json | null = null;
+  /** Complete items of the finished response (reasoning envelopes whatever `include` said). */
+  private finalItems: Json[] = [];
 
   private readonly key: string;
   private readonly ctx: ResponsesContext | undefined;
@@ -198,6 +203,18 @@ export class ResponsesStreamEncoder implements StreamEncoder {
   /** Passed through: the upstream's first and latest events, read only if the stream fails (fail()). */
   private firstNative: string | null = null;
   private lastNative: string | null = null;
+
+  /** The finished response as the client got it (after end() or fail()). */
+  get response(): Json | null {
+    if (this.parsed === null && this.responseJson !== null) this.parsed = JSON.parse(this.responseJson) as Json;
+    return this.parsed;
+  }
+
+  /** The same with complete items: what the store keeps. */
+  get storedResponse(): Json | null {
+    if (this.stored === null && this.responseJson !== null) this.stored = { ...this.response!, output: this.finalItems };
+    return this.stored;
+  }
 
   constructor(
     private readonly who: ResponseIdentity,
@@ -259,7 +276,12 @@ export class ResponsesStreamEncoder implements StreamEncoder {
 
   start(): string {
     // Passed through: the upstream's own response.created opens the stream.
+    // Silent (a non-streamed body): only the numbering matters.
     if (this.passthrough) return '';
+    if (this.silent) {
+      this.seq += 2;
+      return '';
+    }
     const snapshot = this.responseText('in_progress', [], null);
     return this.responseEvent('response.created', snapshot) + this.responseEvent('response.in_progress', snapshot);
   }
@@ -322,8 +344,8 @@ export class ResponsesStreamEncoder implements StreamEncoder {
 
   /** The finished response, as the client got it and as it is stored. */
   private keep(response: Json): void {
-    this.response = response;
-    this.storedResponse = response;
+    this.parsed = response;
+    this.stored = response;
     if (this.ctx) {
       this.ctx.response = response;
       this.ctx.stored = response;
@@ -635,16 +657,19 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     return out + this.finishWith('response.failed', 'failed', null, { error: { code: failureCode(error.status), message } });
   }
 
-  /** The terminal event; the finished response (as sent, and complete for the store) kept here and in the request's context. */
+  /**
+   * The terminal event; the finished response kept here (as text, as sent) and, when it is to be
+   * stored, as objects in the request's context (as sent, and complete for the store).
+   */
   private finishWith(type: string, status: string, usage: Json | null, end: Ending): string {
     const text = this.responseText(status, this.items.map((i) => this.visible(i)), usage, end);
-    const response = JSON.parse(text) as Json;
-    const stored: Json = { ...response, output: this.items.slice() };
-    this.response = response;
-    this.storedResponse = stored;
-    if (this.ctx) {
-      this.ctx.response = response;
-      this.ctx.stored = stored;
+    this.responseJson = text;
+    this.parsed = null;
+    this.stored = null;
+    this.finalItems = this.items.slice();
+    if (this.ctx?.store) {
+      this.ctx.response = this.response;
+      this.ctx.stored = this.storedResponse;
     }
     return this.responseEvent(type, text);
   }
@@ -654,7 +679,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
  * A complete upstream answer → the response object (the same code as a stream, with no events),
  * and the normalised finish reason for the record.
  */
-export function completionBody(who: ResponseIdentity, completion: Completion, usage: TokenUsage, cost: CostFigures): { body: Json; finishReason: string | null } {
+export function completionBody(who: ResponseIdentity, completion: Completion, usage: TokenUsage, cost: CostFigures): { body: Json; json?: string; finishReason: string | null } {
   if (isPassthrough(who) && completion.native) {
     const ctx = responsesContextOf(who.request);
     if (ctx) {
@@ -681,5 +706,13 @@ export function completionBody(who: ResponseIdentity, completion: Completion, us
   if (completion.serviceTier) last.serviceTier = completion.serviceTier;
   enc.encode(last);
   enc.end(usage, cost);
-  return { body: enc.response!, finishReason: enc.finishReason };
+  const finishReason = enc.finishReason;
+  // The text is the body; the object is parsed from it only if someone reads `body`.
+  return {
+    get body() {
+      return enc.response!;
+    },
+    json: enc.responseJson!,
+    finishReason,
+  };
 }
