@@ -56,7 +56,16 @@ const INCLUDE_ENCRYPTED = 'reasoning.encrypted_content';
 
 /** The key of a generation's response and item ids (see above). */
 export function responseKey(generationId: string): string {
-  const k = generationId.replace(/^gen-/, '').replace(/[^A-Za-z0-9]/g, '');
+  // By hand: two regex replacements cost ~2 µs per response, and this runs for every one.
+  let k = '';
+  let run = generationId.startsWith('gen-') ? 4 : 0;
+  for (let i = run; i < generationId.length; i++) {
+    const c = generationId.charCodeAt(i);
+    if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)) continue;
+    k += generationId.slice(run, i);
+    run = i + 1;
+  }
+  k += generationId.slice(run);
   return k.length > 0 ? k : randomAlnum(24);
 }
 
@@ -236,7 +245,10 @@ export class ResponsesStreamEncoder implements StreamEncoder {
   private ev(type: string, fields: Json): string {
     const seq = this.seq++;
     if (this.silent) return '';
-    return `event: ${type}\ndata: ${q({ type, sequence_number: seq, ...fields })}\n\n`;
+    // The same text as q({ type, sequence_number, ...fields }) (no caller's fields name either key),
+    // without spreading fields into a fresh object, which V8 does slowly.
+    const rest = q(fields);
+    return `event: ${type}\ndata: {"type":"${type}","sequence_number":${seq}${rest.length > 2 ? `,${rest.slice(1)}` : '}'}\n\n`;
   }
 
   /** A delta event whose JSON up to `"delta":` is fixed for the part (the per-token path). */
@@ -395,18 +407,21 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     const p = msg.part;
     if (!p) return '';
     msg.part = null;
-    const at = { item_id: msg.id, output_index: msg.index, content_index: p.contentIndex };
+    // Event fields written out, not spread from a shared object: spreading is slow in V8.
+    const itemId = msg.id;
+    const outputIndex = msg.index;
+    const contentIndex = p.contentIndex;
     let part: Json;
     let out: string;
     if (p.kind === 'output_text') {
       part = { type: 'output_text', annotations: p.cited?.annotations ?? [], logprobs: [], text: p.text };
-      out = this.ev('response.output_text.done', { ...at, text: p.text, logprobs: [] });
+      out = this.ev('response.output_text.done', { item_id: itemId, output_index: outputIndex, content_index: contentIndex, text: p.text, logprobs: [] });
     } else {
       part = { type: 'refusal', refusal: p.text };
-      out = this.ev('response.refusal.done', { ...at, refusal: p.text });
+      out = this.ev('response.refusal.done', { item_id: itemId, output_index: outputIndex, content_index: contentIndex, refusal: p.text });
     }
     msg.parts.push(part);
-    return out + this.ev('response.content_part.done', { ...at, part });
+    return out + this.ev('response.content_part.done', { item_id: itemId, output_index: outputIndex, content_index: contentIndex, part });
   }
 
   private closeMessage(status: string): string {
@@ -508,10 +523,9 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     if (!rs) return '';
     this.rs = null;
     let out = '';
-    const at = { item_id: rs.id, output_index: rs.index, summary_index: 0 };
     if (rs.partOpen) {
-      out += this.ev('response.reasoning_summary_text.done', { ...at, text: rs.text });
-      out += this.ev('response.reasoning_summary_part.done', { ...at, part: { type: 'summary_text', text: rs.text } });
+      out += this.ev('response.reasoning_summary_text.done', { item_id: rs.id, output_index: rs.index, summary_index: 0, text: rs.text });
+      out += this.ev('response.reasoning_summary_part.done', { item_id: rs.id, output_index: rs.index, summary_index: 0, part: { type: 'summary_text', text: rs.text } });
     }
     const item: Json = { id: rs.id, type: 'reasoning', summary: rs.partOpen ? [{ type: 'summary_text', text: rs.text }] : [] };
     const envelope = this.envelopeOf(rs);
@@ -602,7 +616,6 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     for (const call of this.calls.values()) {
       if (call.closed) continue;
       call.closed = true;
-      const head = { item_id: call.id, output_index: call.index };
       let value: string;
       if (call.custom) {
         value = call.decoder ? unwrapCustomInput(call.args) : call.args;
@@ -610,11 +623,11 @@ export class ResponsesStreamEncoder implements StreamEncoder {
         if (value.length > call.streamed.length && value.startsWith(call.streamed)) {
           out += this.delta('response.custom_tool_call_input.delta', `"item_id":${q(call.id)},"output_index":${call.index},`, value.slice(call.streamed.length));
         }
-        out += this.ev('response.custom_tool_call_input.done', { ...head, input: value });
+        out += this.ev('response.custom_tool_call_input.done', { item_id: call.id, output_index: call.index, input: value });
       } else {
         // A call without parameters may stream no arguments at all; clients parse them as JSON.
         value = call.args === '' ? '{}' : call.args;
-        out += this.ev('response.function_call_arguments.done', { ...head, arguments: value });
+        out += this.ev('response.function_call_arguments.done', { item_id: call.id, output_index: call.index, arguments: value });
       }
       const item = this.callItem(call, status, value);
       this.items[call.index] = item;
