@@ -172,8 +172,9 @@ export class JsonDelivery extends OneBodyDelivery {
     gen.serviceTier = completion.serviceTier ?? null;
     gen.nativeFinishReason = completion.finishReason;
     const who = identityFor(gen, ep, candidate.requestedId, wireOf(attempt.adapter.protocol, ep));
-    const { body, finishReason } = this.codec.completionBody(who, completion, gen.usage!, gen.cost);
-    gen.finishReason = finishReason;
-    return JSON.stringify(body);
+    // `body` is read only when there is no text: a codec may build the object lazily.
+    const result = this.codec.completionBody(who, completion, gen.usage!, gen.cost);
+    gen.finishReason = result.finishReason;
+    return result.json ?? JSON.stringify(result.body);
   }
 }

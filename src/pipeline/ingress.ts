@@ -88,8 +88,11 @@ export interface IngressCodec extends FrontDoor {
   /** Whether a non-streamed answer may commit 200 early and send whitespace while it waits. */
   readonly jsonKeepAlive: boolean;
   streamEncoder(who: ResponseIdentity): StreamEncoder;
-  /** The complete non-streamed body, and the finish reason it reports (for the record). */
-  completionBody(who: ResponseIdentity, completion: Completion, usage: TokenUsage, cost: CostFigures): { body: unknown; finishReason: string | null };
+  /**
+   * The complete non-streamed body, and the finish reason it reports (for the record). `json`: the
+   * body's JSON text, when the codec built the text itself (it is sent as it is, not serialised again).
+   */
+  completionBody(who: ResponseIdentity, completion: Completion, usage: TokenUsage, cost: CostFigures): { body: unknown; json?: string; finishReason: string | null };
 }
 
 /** A front door whose answers are embedding vectors (one body, never streamed). */

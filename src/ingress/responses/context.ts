@@ -35,9 +35,9 @@ export interface ResponsesContext {
   tools: ReadonlyMap<string, ClientToolName>;
   /** This request's input items, item references resolved, as a JSON array's text: kept only when the response is stored. */
   input: string | null;
-  /** The finished response as the client received it (set by the encoder). */
+  /** The finished response as the client received it (set by the encoder when `store`). */
   response: Json | null;
-  /** The same with every item complete (encrypted reasoning included whatever `include` said): what is stored. */
+  /** The same with every item complete (encrypted reasoning included whatever `include` said): what is stored (set when `store`). */
   stored: Json | null;
 }
 
