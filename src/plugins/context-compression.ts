@@ -18,7 +18,7 @@ import { oneOf } from './options.js';
  */
 
 export function contextCompressionOptions(entry: Record<string, unknown>): void {
-  oneOf(entry.engine, ['middle-out'] as const, 'context-compression', 'engine');
+  oneOf(entry.engine, ['middle-out'] as const, 'plugin context-compression', 'engine');
 }
 
 const CHARS_PER_TOKEN = 4;

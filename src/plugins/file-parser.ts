@@ -26,7 +26,7 @@ export function fileParserOptions(entry: Record<string, unknown>): { engine?: Pd
   if (pdf === undefined || pdf === null) return {};
   if (typeof pdf !== 'object' || Array.isArray(pdf)) throw new ApiError(400, 'plugin file-parser: pdf must be an object');
   // OpenRouter's `cloudflare-ai` is its free text extraction, which is what `pdf-text` is here.
-  const engine = oneOf((pdf as Record<string, unknown>).engine, ['pdf-text', 'cloudflare-ai', 'mistral-ocr', 'native'] as const, 'file-parser', 'pdf.engine');
+  const engine = oneOf((pdf as Record<string, unknown>).engine, ['pdf-text', 'cloudflare-ai', 'mistral-ocr', 'native'] as const, 'plugin file-parser', 'pdf.engine');
   if (engine === undefined) return {};
   return { engine: engine === 'cloudflare-ai' ? 'pdf-text' : engine };
 }

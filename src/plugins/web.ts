@@ -5,7 +5,7 @@ import { textOf, type GenerationRequest, type HostedTool, type Message } from '.
 import type { Annotation } from '../model/response.js';
 import { UntranslatableRequest } from '../providers/types.js';
 import { withMessages } from './rewrite.js';
-import { oneOf, optionalString, optionalStrings } from './options.js';
+import { oneOf, optionalInteger, optionalString, optionalStrings } from './options.js';
 
 /** OpenRouter's default number of search results per request. */
 const DEFAULT_MAX_RESULTS = 5;
@@ -13,18 +13,15 @@ const MAX_RESULTS_LIMIT = 25;
 
 /** The `web` plugin's options (also what `:online` means, with every default). */
 export function webOptions(entry: Record<string, unknown>): WebPluginOptions {
-  const engine = oneOf(entry.engine, ['native', 'exa'] as const, 'web', 'engine');
-  const max = entry.max_results;
-  if (max !== undefined && max !== null && (!Number.isInteger(max) || (max as number) < 1 || (max as number) > MAX_RESULTS_LIMIT)) {
-    throw new ApiError(400, `plugin web: max_results must be an integer from 1 to ${MAX_RESULTS_LIMIT}`);
-  }
-  const out: WebPluginOptions = { maxResults: (max as number | undefined) ?? DEFAULT_MAX_RESULTS };
+  const where = 'plugin web';
+  const engine = oneOf(entry.engine, ['native', 'exa'] as const, where, 'engine');
+  const out: WebPluginOptions = { maxResults: optionalInteger(entry, where, 'max_results', 1, MAX_RESULTS_LIMIT) ?? DEFAULT_MAX_RESULTS };
   if (engine) out.engine = engine;
-  const prompt = optionalString(entry, 'web', 'search_prompt');
+  const prompt = optionalString(entry, where, 'search_prompt');
   if (prompt !== undefined) out.searchPrompt = prompt;
-  const include = optionalStrings(entry, 'web', 'include_domains');
+  const include = optionalStrings(entry, where, 'include_domains');
   if (include) out.includeDomains = include;
-  const exclude = optionalStrings(entry, 'web', 'exclude_domains');
+  const exclude = optionalStrings(entry, where, 'exclude_domains');
   if (exclude) out.excludeDomains = exclude;
   return out;
 }
@@ -49,18 +46,12 @@ export function webSearchTool(entry: Json, where: string): HostedTool {
   const params = isObj(entry.parameters) ? entry.parameters : entry;
   const label = `${where} (${String(entry.type)})`;
   const config: Json = {};
-  const engine = params.engine;
-  if (engine !== undefined && engine !== null && engine !== 'auto') {
-    if (engine !== 'native' && engine !== 'exa') throw new ApiError(400, `${label}: engine ${JSON.stringify(engine)} is not supported (supported: auto, native, exa)`);
-    config.engine = engine;
-  }
-  const max = params.max_results;
-  if (max !== undefined && max !== null) {
-    if (!Number.isInteger(max) || (max as number) < 1 || (max as number) > MAX_RESULTS_LIMIT) throw new ApiError(400, `${label}: max_results must be an integer from 1 to ${MAX_RESULTS_LIMIT}`);
-    config.max_results = max;
-  }
-  const allowed = domains(params, 'allowed_domains', label);
-  const excluded = domains(params, 'excluded_domains', label) ?? domains(params, 'blocked_domains', label);
+  const engine = oneOf(params.engine, ['auto', 'native', 'exa'] as const, label, 'engine');
+  if (engine && engine !== 'auto') config.engine = engine;
+  const max = optionalInteger(params, label, 'max_results', 1, MAX_RESULTS_LIMIT);
+  if (max !== undefined) config.max_results = max;
+  const allowed = nonEmpty(optionalStrings(params, label, 'allowed_domains'));
+  const excluded = nonEmpty(optionalStrings(params, label, 'excluded_domains') ?? optionalStrings(params, label, 'blocked_domains'));
   if (allowed && excluded) throw new ApiError(400, `${label}: allowed_domains and excluded_domains cannot be used together`);
   // The neutral names the adapters read (Anthropic's spelling).
   if (allowed) config.allowed_domains = allowed;
@@ -70,12 +61,7 @@ export function webSearchTool(entry: Json, where: string): HostedTool {
   return { type: 'hosted', name: 'web_search', config, server: true };
 }
 
-function domains(params: Json, key: string, label: string): string[] | undefined {
-  const v = params[key];
-  if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.some((d) => typeof d !== 'string' || d === '')) throw new ApiError(400, `${label}: ${key} must be an array of non-empty strings`);
-  return v.length > 0 ? (v as string[]) : undefined;
-}
+const nonEmpty = (list: string[] | undefined): string[] | undefined => (list && list.length > 0 ? list : undefined);
 
 /**
  * What Switchyard's own search does for a request's hosted web_search tool (from any wire: the

@@ -84,6 +84,9 @@ function reasoningDetails(item: Json, index: number): ReasoningDetail[] {
   return out;
 }
 
+/** One content part of one output item, as a number: no string built on every text delta. */
+const partKey = (outputIndex: number, contentIndex: unknown): number => outputIndex * 65536 + num(contentIndex);
+
 /**
  * An output_text part's `url_citation` annotations, their indices (into the part's text) moved by
  * `offset`, where the part starts in the answer's text. Other annotation types (file citations,
@@ -186,7 +189,7 @@ export class ResponsesStreamDecoder implements StreamDecoder {
   /** Characters of answer text so far. */
   private textLength = 0;
   /** `output_index:content_index` of each output_text part → where its text starts in the answer's. */
-  private readonly partStarts = new Map<string, number>();
+  private readonly partStarts = new Map<number, number>();
 
   constructor(private readonly keepNative = false) {}
 
@@ -213,17 +216,17 @@ export class ResponsesStreamDecoder implements StreamDecoder {
         return typeof r.id === 'string' ? [{ upstreamId: r.id }] : [];
       }
       case 'response.content_part.added':
-        if (isObj(json.part) && json.part.type === 'output_text') this.partStarts.set(`${at}:${num(json.content_index)}`, this.textLength);
+        if (isObj(json.part) && json.part.type === 'output_text') this.partStarts.set(partKey(at, json.content_index), this.textLength);
         return [];
       case 'response.output_text.delta': {
         // A part whose content_part.added was not seen starts with its first delta.
-        const part = `${at}:${num(json.content_index)}`;
+        const part = partKey(at, json.content_index);
         if (!this.partStarts.has(part)) this.partStarts.set(part, this.textLength);
         this.textLength += delta.length;
         return delta === '' ? [] : [{ choice: { content: delta, finishReason: null } }];
       }
       case 'response.output_text.annotation.added': {
-        const annotations = partCitations(json.annotation, this.partStarts.get(`${at}:${num(json.content_index)}`) ?? 0);
+        const annotations = partCitations(json.annotation, this.partStarts.get(partKey(at, json.content_index)) ?? 0);
         return annotations.length > 0 ? [{ choice: { annotations, finishReason: null } }] : [];
       }
       case 'response.refusal.delta':

@@ -367,8 +367,11 @@ class OpenAIStreamDecoder implements StreamDecoder {
       }
       if ('refusal' in delta && delta.refusal != null) choice.refusal = delta.refusal as string;
       if (c.logprobs != null) choice.logprobs = c.logprobs;
-      const annotations = [...openAICitations(delta.annotations), ...this.newSources(json)];
-      if (annotations.length > 0) choice.annotations = annotations;
+      // Most chunks carry neither: nothing is allocated for them.
+      if (delta.annotations !== undefined || json.search_results !== undefined || json.citations !== undefined) {
+        const annotations = [...openAICitations(delta.annotations), ...this.newSources(json)];
+        if (annotations.length > 0) choice.annotations = annotations;
+      }
       chunk.choice = choice;
       this.plain.learn(data, json, c, delta);
     } else {
